@@ -1,0 +1,425 @@
+//! The use cases: create, read, delete and list bookings, and fire due timers. Every rule of
+//! the CAMARA digest after body parsing is decided here, in the documented order.
+
+use crate::area::Coverage;
+use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
+use crate::clock::Clock;
+use crate::device::Device;
+use crate::error::{Rejection, RejectionKind};
+use crate::notify::{Notifier, StatusEvent};
+use crate::profile::{Catalog, ProfileStatus};
+use crate::southbound::{Southbound, SouthboundError};
+use crate::store::{BookingStore, CreateOutcome, StoreError};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use tracing::{info, warn};
+
+/// Time rules an operator tunes.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `startTime` must be at least this far in the future.
+    pub min_lead: Duration,
+    /// `startTime` may be at most this far in the future.
+    pub max_horizon: Duration,
+    /// How long a TERMINATED booking stays readable (CAMARA: at least 360 s).
+    pub retention: Duration,
+    /// How long a claimed timer is reserved for one replica before another may redo it.
+    pub lease: Duration,
+    /// First retry delay after a transient southbound failure; doubles up to a minute.
+    pub retry_base: Duration,
+    /// How long after the planned time a failing activation or removal keeps being retried.
+    pub retry_deadline: Duration,
+    /// Most timers claimed in one pass.
+    pub claim_batch: usize,
+    /// Most bookings returned by retrieve-by-device (CAMARA maxItems 100).
+    pub max_retrieve: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            min_lead: Duration::ZERO,
+            max_horizon: Duration::days(366),
+            retention: Duration::seconds(360),
+            lease: Duration::seconds(60),
+            retry_base: Duration::seconds(1),
+            retry_deadline: Duration::seconds(120),
+            claim_batch: 100,
+            max_retrieve: 100,
+        }
+    }
+}
+
+/// The authenticated caller of an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub client_id: String,
+    /// For a 3-legged token: the subject as the token names it, and the device it denotes.
+    pub subject: Option<(String, Device)>,
+}
+
+impl Caller {
+    pub fn two_legged(client_id: impl Into<String>) -> Self {
+        Self { client_id: client_id.into(), subject: None }
+    }
+
+    /// CAMARA access rule: same API client and, under a 3-legged token, the same device.
+    fn may_access(&self, b: &Booking) -> bool {
+        if b.owner.client_id != self.client_id {
+            return false;
+        }
+        match &self.subject {
+            None => true,
+            Some((sub, device)) => {
+                b.owner.subject.as_deref() == Some(sub.as_str()) || device.keys().iter().any(|k| b.device_keys.contains(k))
+            }
+        }
+    }
+}
+
+pub struct BookingService {
+    store: Arc<dyn BookingStore>,
+    clock: Arc<dyn Clock>,
+    southbound: Arc<dyn Southbound>,
+    notifier: Arc<dyn Notifier>,
+    catalog: Arc<Catalog>,
+    coverage: Coverage,
+    policy: Policy,
+}
+
+fn unavailable(e: StoreError) -> Rejection {
+    Rejection::new(RejectionKind::Unavailable, format!("booking storage is unavailable: {e}"))
+}
+
+/// Picks the device of a request from the body or the token, per CAMARA's 2-/3-legged rules.
+fn resolve_device(caller: &Caller, body_device: Option<Device>) -> Result<(Device, Option<String>), Rejection> {
+    let (device, subject) = match (&caller.subject, body_device) {
+        (Some(_), Some(_)) => {
+            return Err(Rejection::new(
+                RejectionKind::UnnecessaryIdentifier,
+                "The device is already identified by the access token; do not send 'device'",
+            ));
+        }
+        (None, None) => {
+            return Err(Rejection::new(
+                RejectionKind::MissingIdentifier,
+                "The device cannot be identified: send 'device' or use a token that identifies it",
+            ));
+        }
+        (Some((sub, d)), None) => (d.clone(), Some(sub.clone())),
+        (None, Some(d)) => (d, None),
+    };
+    if !device.has_supported_identifier() {
+        return Err(Rejection::new(
+            RejectionKind::UnsupportedIdentifier,
+            "None of the provided device identifiers is supported (use phoneNumber, ipv4Address or ipv6Address)",
+        ));
+    }
+    Ok((device, subject))
+}
+
+impl BookingService {
+    pub fn new(
+        store: Arc<dyn BookingStore>,
+        clock: Arc<dyn Clock>,
+        southbound: Arc<dyn Southbound>,
+        notifier: Arc<dyn Notifier>,
+        catalog: Arc<Catalog>,
+        coverage: Coverage,
+        policy: Policy,
+    ) -> Self {
+        Self { store, clock, southbound, notifier, catalog, coverage, policy }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &Arc<dyn BookingStore> {
+        &self.store
+    }
+
+    fn publish(&self, b: &Booking) {
+        if let Some(ev) = StatusEvent::for_booking(b, self.clock.now()) {
+            self.notifier.publish(ev);
+        }
+    }
+
+    /// Creates a booking: device resolution, business checks, conflict check, then SCHEDULED.
+    pub async fn create(&self, caller: &Caller, req: NewBooking) -> Result<Booking, Rejection> {
+        let (device, subject) = resolve_device(caller, req.device)?;
+
+        let profile = self.catalog.get(&req.qos_profile).ok_or_else(|| {
+            Rejection::invalid(format!("qosProfile '{}' does not exist", req.qos_profile))
+        })?;
+        if profile.status != ProfileStatus::Active {
+            return Err(Rejection::new(
+                RejectionKind::ProfileNotApplicable,
+                format!("qosProfile '{}' cannot be booked: it is {:?}", profile.name, profile.status),
+            ));
+        }
+        if req.duration < profile.min_duration || req.duration > profile.max_duration {
+            return Err(Rejection::new(
+                RejectionKind::DurationOutOfRange,
+                format!(
+                    "duration {} s is outside the limits of qosProfile '{}' ({}..={} s)",
+                    req.duration, profile.name, profile.min_duration, profile.max_duration
+                ),
+            ));
+        }
+        let now = self.clock.now();
+        if req.start_time <= now + self.policy.min_lead {
+            return Err(Rejection::out_of_range(format!(
+                "startTime must be in the future (at least {} s ahead)",
+                self.policy.min_lead.whole_seconds()
+            )));
+        }
+        if req.start_time > now + self.policy.max_horizon {
+            return Err(Rejection::out_of_range(format!(
+                "startTime is too far ahead (at most {} days)",
+                self.policy.max_horizon.whole_days()
+            )));
+        }
+        if !self.coverage.covers(&req.service_area) {
+            return Err(Rejection::new(RejectionKind::AreaNotCovered, "The requested service area is not covered"));
+        }
+
+        let booking = Booking {
+            id: BookingId::new(),
+            owner: Owner { client_id: caller.client_id.clone(), subject },
+            device_keys: device.keys(),
+            device: Some(device),
+            qos_profile: req.qos_profile,
+            start_time: req.start_time,
+            duration: req.duration,
+            application_server: req.application_server,
+            device_ports: req.device_ports,
+            application_server_ports: req.application_server_ports,
+            sink: req.sink,
+            sink_credential: req.sink_credential,
+            status: BookingStatus::Scheduled,
+            status_info: None,
+            started_at: None,
+            terminated_at: None,
+            nef_subscription: None,
+            attempts: 0,
+            retry_at: None,
+            created_at: now,
+            version: 1,
+            echo: req.echo,
+        };
+        match self.store.create(&booking, booking.next_due(self.policy.retention)).await.map_err(unavailable)? {
+            CreateOutcome::Created => {}
+            CreateOutcome::Conflict(other) => {
+                return Err(Rejection::new(
+                    RejectionKind::Conflict,
+                    format!("The device already has booking {other} in an overlapping time window"),
+                ));
+            }
+        }
+        info!(booking.id = %booking.id, client.id = %booking.owner.client_id, "booking scheduled");
+        self.publish(&booking);
+        Ok(booking)
+    }
+
+    async fn load_for(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
+        let b = self.store.get(id).await.map_err(unavailable)?;
+        let b = b.ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))?;
+        if !caller.may_access(&b) {
+            return Err(Rejection::new(RejectionKind::PermissionDenied, "The booking belongs to another client or subject"));
+        }
+        Ok(b)
+    }
+
+    pub async fn get(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
+        self.load_for(caller, id).await
+    }
+
+    /// Deletes a booking synchronously: the NEF subscription (if any) is removed first.
+    pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<(), Rejection> {
+        // A concurrent change (a timer firing) can win the write; then decide again.
+        for _ in 0..5 {
+            let b = self.load_for(caller, id).await?;
+            if b.status == BookingStatus::Terminated {
+                return Ok(());
+            }
+            if let Some(sub) = &b.nef_subscription {
+                match self.southbound.deactivate(sub).await {
+                    Ok(()) => {}
+                    Err(SouthboundError::Rejected(e)) => {
+                        warn!(booking.id = %id, error = %e, "NEF refused the delete; treating the subscription as gone");
+                    }
+                    Err(SouthboundError::Unavailable(e)) => {
+                        return Err(Rejection::new(
+                            RejectionKind::Unavailable,
+                            format!("The network could not release the booking now, try again: {e}"),
+                        ));
+                    }
+                }
+            }
+            let t = b.terminated(StatusInfo::DeleteRequested, self.clock.now());
+            if self.store.update(&t, t.next_due(self.policy.retention)).await.map_err(unavailable)? {
+                info!(booking.id = %id, "booking deleted by client");
+                self.publish(&t);
+                return Ok(());
+            }
+        }
+        Err(Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again"))
+    }
+
+    /// Bookings of the caller for a device (from the body or the token).
+    pub async fn retrieve(&self, caller: &Caller, device: Option<Device>) -> Result<Vec<Booking>, Rejection> {
+        let (device, _) = resolve_device(caller, device)?;
+        let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
+        let had_any = !all.is_empty();
+        let mut own: Vec<Booking> = all.into_iter().filter(|b| caller.may_access(b)).collect();
+        if had_any && own.is_empty() {
+            return Err(Rejection::new(
+                RejectionKind::PermissionDenied,
+                "The bookings of this device belong to another client or subject",
+            ));
+        }
+        own.sort_by_key(|b| (b.start_time, b.id));
+        own.truncate(self.policy.max_retrieve);
+        Ok(own)
+    }
+
+    /// One scheduler pass: claims the due timers and runs their transitions. Returns how many
+    /// timers were handled. Errors of single bookings are logged, not returned: their timers
+    /// come back after the lease.
+    pub async fn run_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let ids = self.store.claim_due(now, self.policy.claim_batch, self.policy.lease).await?;
+        for id in &ids {
+            if let Err(e) = self.fire(*id).await {
+                warn!(booking.id = %id, error = %e, "timer transition failed; it will be retried after the lease");
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// Runs the transition a due timer stands for. Idempotent: the booking's stored status
+    /// decides what (if anything) is left to do.
+    async fn fire(&self, id: BookingId) -> Result<(), StoreError> {
+        let Some(b) = self.store.get(id).await? else { return Ok(()) };
+        let now = self.clock.now();
+        let retention = self.policy.retention;
+        match b.next_due(retention) {
+            Some(due) if due <= now => {}
+            due => {
+                // Claimed early (clock skew between replicas): put the timer back.
+                let mut again = b.clone();
+                again.version += 1;
+                self.store.update(&again, due).await?;
+                return Ok(());
+            }
+        }
+        match b.status {
+            BookingStatus::Requested => Ok(()),
+            BookingStatus::Scheduled => self.activate(b, now).await,
+            BookingStatus::Activated => self.expire(b, now).await,
+            BookingStatus::Terminated => {
+                info!(booking.id = %id, "booking purged after retention");
+                self.store.remove(id).await
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1_i32 << attempts.min(6);
+        (self.policy.retry_base * factor).min(Duration::minutes(1))
+    }
+
+    async fn activate(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
+        let retention = self.policy.retention;
+        if now >= b.end_time() {
+            // The whole window passed while no replica ran: too late to give any QoS.
+            let t = b.terminated(StatusInfo::BookingRevoked, now);
+            if self.store.update(&t, t.next_due(retention)).await? {
+                warn!(booking.id = %b.id, "booking window passed before activation");
+                self.publish(&t);
+            }
+            return Ok(());
+        }
+        match self.southbound.activate(&b).await {
+            Ok(location) => {
+                let mut a = b.next();
+                a.status = BookingStatus::Activated;
+                a.started_at = Some(now);
+                a.nef_subscription = Some(location.clone());
+                if self.store.update(&a, a.next_due(retention)).await? {
+                    info!(booking.id = %b.id, nef.subscription = %location, "booking activated");
+                    self.publish(&a);
+                } else {
+                    // The booking changed meanwhile (deleted): do not leave the subscription.
+                    warn!(booking.id = %b.id, "booking changed during activation; removing the new subscription");
+                    if let Err(e) = self.southbound.deactivate(&location).await {
+                        warn!(booking.id = %b.id, error = %e, "could not remove the orphan subscription");
+                    }
+                }
+                Ok(())
+            }
+            Err(SouthboundError::Unavailable(e)) if now < b.start_time + self.policy.retry_deadline => {
+                let mut r = b.clone();
+                r.version += 1;
+                r.attempts += 1;
+                r.retry_at = Some(now + self.backoff(b.attempts));
+                warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "activation failed; will retry");
+                self.store.update(&r, r.next_due(retention)).await.map(|_| ())
+            }
+            Err(e) => {
+                let t = b.terminated(StatusInfo::BookingRevoked, now);
+                if self.store.update(&t, t.next_due(retention)).await? {
+                    warn!(booking.id = %b.id, error = %e, "activation refused; booking revoked");
+                    self.publish(&t);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn expire(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
+        let retention = self.policy.retention;
+        if let Some(sub) = &b.nef_subscription {
+            match self.southbound.deactivate(sub).await {
+                Ok(()) => {}
+                Err(SouthboundError::Unavailable(e)) if now < b.end_time() + self.policy.retry_deadline => {
+                    let mut r = b.clone();
+                    r.version += 1;
+                    r.attempts += 1;
+                    r.retry_at = Some(now + self.backoff(b.attempts));
+                    warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "removal failed; will retry");
+                    return self.store.update(&r, r.next_due(retention)).await.map(|_| ());
+                }
+                Err(e) => {
+                    tracing::error!(booking.id = %b.id, nef.subscription = %sub, error = %e,
+                        "could not remove the NEF subscription; ending the booking anyway");
+                }
+            }
+        }
+        let t = b.terminated(StatusInfo::DurationExpired, now);
+        if self.store.update(&t, t.next_due(retention)).await? {
+            info!(booking.id = %b.id, "booking ended: duration expired");
+            self.publish(&t);
+        }
+        Ok(())
+    }
+
+    /// The network ended the booking's QoS (a NEF SESSION_TERMINATION or a failed allocation).
+    pub async fn network_terminated(&self, id: BookingId) -> Result<bool, StoreError> {
+        for _ in 0..5 {
+            let Some(b) = self.store.get(id).await? else { return Ok(false) };
+            if b.status == BookingStatus::Terminated {
+                return Ok(false);
+            }
+            let t = b.terminated(StatusInfo::NetworkTerminated, self.clock.now());
+            if self.store.update(&t, t.next_due(self.policy.retention)).await? {
+                info!(booking.id = %id, "booking ended by the network");
+                self.publish(&t);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+

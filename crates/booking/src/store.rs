@@ -1,0 +1,64 @@
+//! The storage port. Every implementation keeps the booking record, its device index and its
+//! due timer consistent with one another in each call, and must pass the shared test suite in
+//! the `store` crate.
+
+use crate::booking::{Booking, BookingId};
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached in time; the caller may retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored record could not be read back; a bug or a foreign writer.
+    #[error("store corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// A live booking of the same client shares a device key and overlaps in time.
+    Conflict(BookingId),
+}
+
+/// True when `candidate` conflicts with `existing`: same client, a shared device key, both
+/// live, overlapping windows. Stores use this so the rule lives in one place.
+pub fn overlaps(existing: &Booking, candidate: &Booking) -> bool {
+    existing.is_live()
+        && existing.owner.client_id == candidate.owner.client_id
+        && existing.device_keys.iter().any(|k| candidate.device_keys.contains(k))
+        && existing.overlaps(candidate.start_time, candidate.duration)
+}
+
+#[async_trait]
+pub trait BookingStore: Send + Sync + 'static {
+    /// Stores a new booking and its timer, unless it conflicts (see [`overlaps`]); the check
+    /// and the insert are one atomic step.
+    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError>;
+
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError>;
+
+    /// Every booking (of any client) indexed under one of `device_keys`.
+    async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError>;
+
+    /// Replaces the booking if the stored version is `booking.version - 1` and sets its timer
+    /// to `due` (none: no timer). Returns false when the stored version differs (a concurrent
+    /// change won) or the booking is gone.
+    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError>;
+
+    /// Removes the booking, its index entries and its timer.
+    async fn remove(&self, id: BookingId) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` timers due at `now`. A claimed timer is pushed to `now + lease`,
+    /// so it is not handed out again unless the claimer fails to store its transition within
+    /// the lease (a crashed replica's work is then redone).
+    async fn claim_due(&self, now: OffsetDateTime, limit: usize, lease: Duration) -> Result<Vec<BookingId>, StoreError>;
+
+    /// The earliest pending timer, for the scheduler to know how long it may sleep.
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Whether the backend answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

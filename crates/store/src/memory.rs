@@ -1,0 +1,145 @@
+//! The in-process store: a map of bookings, a device index and an ordered timer set behind one
+//! mutex, so each call is atomic just as a Redis script is.
+
+use async_trait::async_trait;
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, StoreError, overlaps};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Default)]
+struct Inner {
+    bookings: HashMap<BookingId, Booking>,
+    by_key: HashMap<String, HashSet<BookingId>>,
+    /// (due time in unix ms, booking): ordered so the earliest timers come first.
+    timers: BTreeSet<(i128, BookingId)>,
+    due_of: HashMap<BookingId, i128>,
+}
+
+fn ms(t: OffsetDateTime) -> i128 {
+    t.unix_timestamp_nanos() / 1_000_000
+}
+
+impl Inner {
+    fn set_timer(&mut self, id: BookingId, due: Option<OffsetDateTime>) {
+        if let Some(old) = self.due_of.remove(&id) {
+            self.timers.remove(&(old, id));
+        }
+        if let Some(due) = due {
+            self.timers.insert((ms(due), id));
+            self.due_of.insert(id, ms(due));
+        }
+    }
+
+    fn unindex(&mut self, b: &Booking) {
+        for k in &b.device_keys {
+            if let Some(set) = self.by_key.get_mut(k) {
+                set.remove(&b.id);
+                if set.is_empty() {
+                    self.by_key.remove(k);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied change: every method
+        // mutates only after its checks, so the data is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl BookingStore for MemoryStore {
+    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError> {
+        let mut g = self.lock();
+        let conflict = booking
+            .device_keys
+            .iter()
+            .filter_map(|k| g.by_key.get(k))
+            .flatten()
+            .filter_map(|id| g.bookings.get(id))
+            .find(|existing| overlaps(existing, booking))
+            .map(|b| b.id);
+        if let Some(id) = conflict {
+            return Ok(CreateOutcome::Conflict(id));
+        }
+        for k in &booking.device_keys {
+            g.by_key.entry(k.clone()).or_default().insert(booking.id);
+        }
+        g.bookings.insert(booking.id, booking.clone());
+        g.set_timer(booking.id, due);
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
+        Ok(self.lock().bookings.get(&id).cloned())
+    }
+
+    async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
+        let g = self.lock();
+        let ids: BTreeSet<BookingId> = device_keys.iter().filter_map(|k| g.by_key.get(k)).flatten().copied().collect();
+        Ok(ids.iter().filter_map(|id| g.bookings.get(id)).cloned().collect())
+    }
+
+    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        match g.bookings.get(&booking.id) {
+            Some(stored) if stored.version + 1 == booking.version => {}
+            _ => return Ok(false),
+        }
+        if let Some(old) = g.bookings.insert(booking.id, booking.clone()) {
+            g.unindex(&old);
+        }
+        for k in &booking.device_keys {
+            g.by_key.entry(k.clone()).or_default().insert(booking.id);
+        }
+        g.set_timer(booking.id, due);
+        Ok(true)
+    }
+
+    async fn remove(&self, id: BookingId) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if let Some(old) = g.bookings.remove(&id) {
+            g.unindex(&old);
+        }
+        g.set_timer(id, None);
+        Ok(())
+    }
+
+    async fn claim_due(&self, now: OffsetDateTime, limit: usize, lease: Duration) -> Result<Vec<BookingId>, StoreError> {
+        let mut g = self.lock();
+        let now_ms = ms(now);
+        let due: Vec<BookingId> =
+            g.timers.iter().take_while(|(t, _)| *t <= now_ms).take(limit).map(|(_, id)| *id).collect();
+        for id in &due {
+            g.set_timer(*id, Some(now + lease));
+        }
+        Ok(due)
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let g = self.lock();
+        Ok(g.timers.first().and_then(|(t, _)| OffsetDateTime::from_unix_timestamp_nanos(t * 1_000_000).ok()))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::suite::store_suite!((super::MemoryStore::new(), ()));
+}

@@ -1,0 +1,200 @@
+//! The `BookingStore` contract as tests, written once and instantiated for every backend with
+//! `store_suite!(<expression giving (store, guard)>)`.
+
+use booking::{Booking, BookingId, BookingStatus, Device, Owner, PhoneNumber};
+use time::{OffsetDateTime, macros::datetime};
+
+pub const T0: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
+
+pub fn sample(client: &str, phone: &str, start: OffsetDateTime, duration: u32) -> Booking {
+    let device = PhoneNumber::parse(phone).map(Device::from_phone).ok();
+    Booking {
+        id: BookingId::new(),
+        owner: Owner { client_id: client.into(), subject: None },
+        device_keys: device.as_ref().map(Device::keys).unwrap_or_default(),
+        device,
+        qos_profile: "QOS_L".into(),
+        start_time: start,
+        duration,
+        application_server: None,
+        device_ports: None,
+        application_server_ports: None,
+        sink: None,
+        sink_credential: None,
+        status: BookingStatus::Scheduled,
+        status_info: None,
+        started_at: None,
+        terminated_at: None,
+        nef_subscription: None,
+        attempts: 0,
+        retry_at: None,
+        created_at: T0,
+        version: 1,
+        echo: serde_json::Map::new(),
+    }
+}
+
+macro_rules! store_suite {
+    ($make:expr) => {
+        use crate::suite::{T0, sample};
+        use booking::{BookingStatus, BookingStore, CreateOutcome, StatusInfo};
+        use std::sync::Arc;
+        use time::Duration;
+
+        #[tokio::test]
+        async fn create_then_get_returns_the_same_booking() {
+            let (store, _guard) = $make;
+            let b = sample("a", "+123456789", T0, 60);
+            assert_eq!(store.create(&b, Some(T0)).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(store.get(b.id).await.unwrap(), Some(b.clone()));
+            assert_eq!(store.get(booking::BookingId::new()).await.unwrap(), None);
+        }
+
+        #[tokio::test]
+        async fn overlapping_window_of_same_client_and_device_conflicts() {
+            let (store, _guard) = $make;
+            let first = sample("a", "+123456789", T0, 600);
+            store.create(&first, Some(T0)).await.unwrap();
+            let overlap = sample("a", "+123456789", T0 + Duration::seconds(599), 60);
+            assert_eq!(store.create(&overlap, None).await.unwrap(), CreateOutcome::Conflict(first.id));
+            // Back to back is not an overlap; another client or device is not a conflict.
+            let after = sample("a", "+123456789", T0 + Duration::seconds(600), 60);
+            assert_eq!(store.create(&after, None).await.unwrap(), CreateOutcome::Created);
+            let other_client = sample("b", "+123456789", T0, 600);
+            assert_eq!(store.create(&other_client, None).await.unwrap(), CreateOutcome::Created);
+            let other_device = sample("a", "+123456780", T0, 600);
+            assert_eq!(store.create(&other_device, None).await.unwrap(), CreateOutcome::Created);
+            // A conflicting create stores nothing.
+            assert_eq!(store.get(overlap.id).await.unwrap(), None);
+        }
+
+        #[tokio::test]
+        async fn terminated_bookings_do_not_conflict() {
+            let (store, _guard) = $make;
+            let first = sample("a", "+123456789", T0, 600);
+            store.create(&first, Some(T0)).await.unwrap();
+            let mut t = first.clone();
+            t.version += 1;
+            t.status = BookingStatus::Terminated;
+            t.status_info = Some(StatusInfo::DeleteRequested);
+            assert!(store.update(&t, None).await.unwrap());
+            let again = sample("a", "+123456789", T0, 600);
+            assert_eq!(store.create(&again, None).await.unwrap(), CreateOutcome::Created);
+        }
+
+        #[tokio::test]
+        async fn by_device_finds_bookings_of_every_client_until_removed() {
+            let (store, _guard) = $make;
+            let a = sample("a", "+123456789", T0, 60);
+            let b = sample("b", "+123456789", T0, 60);
+            let c = sample("a", "+19999999", T0, 60);
+            for x in [&a, &b, &c] {
+                store.create(x, None).await.unwrap();
+            }
+            let mut found: Vec<_> = store.by_device(&a.device_keys).await.unwrap().into_iter().map(|x| x.id).collect();
+            found.sort();
+            let mut want = vec![a.id, b.id];
+            want.sort();
+            assert_eq!(found, want);
+            store.remove(a.id).await.unwrap();
+            let found: Vec<_> = store.by_device(&a.device_keys).await.unwrap().into_iter().map(|x| x.id).collect();
+            assert_eq!(found, vec![b.id]);
+            assert_eq!(store.get(a.id).await.unwrap(), None);
+            assert!(store.by_device(&["tel:+100000".to_string()]).await.unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn update_refuses_a_stale_version() {
+            let (store, _guard) = $make;
+            let b = sample("a", "+123456789", T0, 60);
+            store.create(&b, Some(T0)).await.unwrap();
+            let mut v2 = b.clone();
+            v2.version = 2;
+            v2.status = BookingStatus::Activated;
+            assert!(store.update(&v2, None).await.unwrap());
+            let mut stale = b.clone();
+            stale.version = 2;
+            stale.status = BookingStatus::Terminated;
+            assert!(!store.update(&stale, None).await.unwrap());
+            assert_eq!(store.get(b.id).await.unwrap().unwrap().status, BookingStatus::Activated);
+            let mut ghost = sample("a", "+123456789", T0, 60);
+            ghost.version = 2;
+            assert!(!store.update(&ghost, None).await.unwrap());
+        }
+
+        #[tokio::test]
+        async fn timers_are_claimed_once_per_lease() {
+            let (store, _guard) = $make;
+            let early = sample("a", "+123456781", T0, 60);
+            let late = sample("a", "+123456782", T0 + Duration::seconds(10), 60);
+            store.create(&early, Some(T0)).await.unwrap();
+            store.create(&late, Some(T0 + Duration::seconds(10))).await.unwrap();
+            assert_eq!(store.next_due().await.unwrap(), Some(T0));
+            let lease = Duration::seconds(30);
+            assert!(store.claim_due(T0 - Duration::seconds(1), 10, lease).await.unwrap().is_empty());
+            assert_eq!(store.claim_due(T0, 10, lease).await.unwrap(), vec![early.id]);
+            // Claimed: not handed out again within the lease...
+            assert_eq!(store.claim_due(T0 + Duration::seconds(10), 10, lease).await.unwrap(), vec![late.id]);
+            assert!(store.claim_due(T0 + Duration::seconds(29), 10, lease).await.unwrap().is_empty());
+            // ...but back once the lease ran out (the claimer died).
+            assert_eq!(store.claim_due(T0 + Duration::seconds(30), 10, lease).await.unwrap(), vec![early.id]);
+        }
+
+        #[tokio::test]
+        async fn update_and_remove_move_the_timer() {
+            let (store, _guard) = $make;
+            let b = sample("a", "+123456789", T0, 60);
+            store.create(&b, Some(T0)).await.unwrap();
+            let mut v2 = b.clone();
+            v2.version = 2;
+            assert!(store.update(&v2, Some(T0 + Duration::seconds(60))).await.unwrap());
+            assert!(store.claim_due(T0, 10, Duration::seconds(5)).await.unwrap().is_empty());
+            assert_eq!(store.next_due().await.unwrap(), Some(T0 + Duration::seconds(60)));
+            let mut v3 = v2.clone();
+            v3.version = 3;
+            assert!(store.update(&v3, None).await.unwrap());
+            assert_eq!(store.next_due().await.unwrap(), None);
+            let c = sample("a", "+123456780", T0, 60);
+            store.create(&c, Some(T0)).await.unwrap();
+            store.remove(c.id).await.unwrap();
+            assert!(store.claim_due(T0 + Duration::days(1), 10, Duration::seconds(5)).await.unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn claim_respects_the_limit_in_due_order() {
+            let (store, _guard) = $make;
+            let mut ids = Vec::new();
+            for i in 0..5 {
+                let b = sample("a", &format!("+12345678{i}"), T0, 60);
+                store.create(&b, Some(T0 + Duration::seconds(i))).await.unwrap();
+                ids.push(b.id);
+            }
+            let got = store.claim_due(T0 + Duration::seconds(10), 3, Duration::seconds(60)).await.unwrap();
+            assert_eq!(got, ids[..3].to_vec());
+        }
+
+        #[tokio::test]
+        async fn concurrent_overlapping_creates_store_exactly_one() {
+            let (store, _guard) = $make;
+            let store = Arc::new(store);
+            let mut tasks = Vec::new();
+            for _ in 0..16 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let b = sample("a", "+123456789", T0, 600);
+                    store.create(&b, Some(T0)).await.unwrap()
+                }));
+            }
+            let mut created = 0;
+            for t in tasks {
+                if t.await.unwrap() == CreateOutcome::Created {
+                    created += 1;
+                }
+            }
+            assert_eq!(created, 1);
+        }
+    };
+}
+
+pub(crate) use store_suite;
+
