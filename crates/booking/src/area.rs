@@ -43,7 +43,10 @@ impl ServiceArea {
 
     pub fn polygon(boundary: Vec<Point>) -> Result<Self, String> {
         if !(3..=15).contains(&boundary.len()) {
-            return Err(format!("polygon boundary must have 3 to 15 points, got {}", boundary.len()));
+            return Err(format!(
+                "polygon boundary must have 3 to 15 points, got {}",
+                boundary.len()
+            ));
         }
         if boundary.iter().any(|p| !p.in_range()) {
             return Err("polygon point latitude/longitude out of range".into());
@@ -57,8 +60,13 @@ impl ServiceArea {
 }
 
 fn to_geo_polygon(points: &[Point]) -> geo::Polygon<f64> {
-    let ring: Vec<geo::Coord<f64>> =
-        points.iter().map(|p| geo::Coord { x: p.longitude, y: p.latitude }).collect();
+    let ring: Vec<geo::Coord<f64>> = points
+        .iter()
+        .map(|p| geo::Coord {
+            x: p.longitude,
+            y: p.latitude,
+        })
+        .collect();
     geo::Polygon::new(geo::LineString::from(ring), vec![])
 }
 
@@ -66,8 +74,14 @@ fn to_geo_polygon(points: &[Point]) -> geo::Polygon<f64> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum CoverageRegion {
-    Circle { latitude: f64, longitude: f64, radius: f64 },
-    Polygon { points: Vec<[f64; 2]> },
+    Circle {
+        latitude: f64,
+        longitude: f64,
+        radius: f64,
+    },
+    Polygon {
+        points: Vec<[f64; 2]>,
+    },
 }
 
 /// Where the operator can provide QoS. An empty list of regions covers everywhere.
@@ -95,17 +109,27 @@ impl Coverage {
         if self.regions.is_empty() {
             return true;
         }
-        self.regions.iter().any(|region| sample.iter().all(|p| region_contains(region, *p)))
+        self.regions
+            .iter()
+            .any(|region| sample.iter().all(|p| region_contains(region, *p)))
     }
 }
 
 fn region_contains(region: &CoverageRegion, p: geo::Point<f64>) -> bool {
     match region {
-        CoverageRegion::Circle { latitude, longitude, radius } => {
-            Haversine.distance(geo::Point::new(*longitude, *latitude), p) <= *radius
-        }
+        CoverageRegion::Circle {
+            latitude,
+            longitude,
+            radius,
+        } => Haversine.distance(geo::Point::new(*longitude, *latitude), p) <= *radius,
         CoverageRegion::Polygon { points } => {
-            let pts: Vec<Point> = points.iter().map(|[lat, lon]| Point { latitude: *lat, longitude: *lon }).collect();
+            let pts: Vec<Point> = points
+                .iter()
+                .map(|[lat, lon]| Point {
+                    latitude: *lat,
+                    longitude: *lon,
+                })
+                .collect();
             to_geo_polygon(&pts).contains(&p)
         }
     }
@@ -116,7 +140,10 @@ mod tests {
     use super::*;
 
     fn pt(latitude: f64, longitude: f64) -> Point {
-        Point { latitude, longitude }
+        Point {
+            latitude,
+            longitude,
+        }
     }
 
     #[test]
@@ -140,11 +167,24 @@ mod tests {
     #[test]
     fn coverage_by_circle() {
         let cov = Coverage {
-            regions: vec![CoverageRegion::Circle { latitude: 50.0, longitude: 8.0, radius: 10_000.0 }],
+            regions: vec![CoverageRegion::Circle {
+                latitude: 50.0,
+                longitude: 8.0,
+                radius: 10_000.0,
+            }],
             uncovered_names: vec![],
         };
-        assert!(cov.covers(&ServiceArea::Circle { center: pt(50.0, 8.0), radius: 5_000.0 }));
-        assert!(!cov.covers(&ServiceArea::Circle { center: pt(50.0, 8.0), radius: 20_000.0 }));
-        assert!(!cov.covers(&ServiceArea::Circle { center: pt(10.0, 8.0), radius: 10.0 }));
+        assert!(cov.covers(&ServiceArea::Circle {
+            center: pt(50.0, 8.0),
+            radius: 5_000.0
+        }));
+        assert!(!cov.covers(&ServiceArea::Circle {
+            center: pt(50.0, 8.0),
+            radius: 20_000.0
+        }));
+        assert!(!cov.covers(&ServiceArea::Circle {
+            center: pt(10.0, 8.0),
+            radius: 10.0
+        }));
     }
 }

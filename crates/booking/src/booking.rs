@@ -88,7 +88,10 @@ pub struct SinkCredential {
 
 impl fmt::Debug for SinkCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SinkCredential").field("access_token", &"[redacted]").field("expires_at", &self.expires_at).finish()
+        f.debug_struct("SinkCredential")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 

@@ -11,14 +11,18 @@ pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let digits = s.strip_prefix('+').ok_or("phoneNumber must start with '+'")?;
+        let digits = s
+            .strip_prefix('+')
+            .ok_or("phoneNumber must start with '+'")?;
         let ok = (5..=15).contains(&digits.len())
             && digits.bytes().all(|b| b.is_ascii_digit())
             && !digits.starts_with('0');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(format!("phoneNumber '{s}' is not an E.164 number (^\\+[1-9][0-9]{{4,14}}$)"))
+            Err(format!(
+                "phoneNumber '{s}' is not an E.164 number (^\\+[1-9][0-9]{{4,14}}$)"
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -62,7 +66,10 @@ pub struct Device {
 
 impl Device {
     pub fn from_phone(p: PhoneNumber) -> Self {
-        Self { phone_number: Some(p), ..Self::default() }
+        Self {
+            phone_number: Some(p),
+            ..Self::default()
+        }
     }
 
     /// True when the device carries an identifier type this gateway supports. A network
@@ -88,7 +95,10 @@ impl Device {
         if let Some(v6) = &self.ipv6_address {
             // Any address in the device's /64 identifies it; key on the prefix.
             let seg = v6.segments();
-            keys.push(format!("ipv6:{:x}:{:x}:{:x}:{:x}::/64", seg[0], seg[1], seg[2], seg[3]));
+            keys.push(format!(
+                "ipv6:{:x}:{:x}:{:x}:{:x}::/64",
+                seg[0], seg[1], seg[2], seg[3]
+            ));
         }
         keys
     }
@@ -124,8 +134,14 @@ mod tests {
 
     #[test]
     fn ipv6_key_is_the_prefix() {
-        let a = Device { ipv6_address: "2001:db8:85a3:8d3:1319:8a2e:370:7344".parse().ok(), ..Default::default() };
-        let b = Device { ipv6_address: "2001:db8:85a3:8d3::".parse().ok(), ..Default::default() };
+        let a = Device {
+            ipv6_address: "2001:db8:85a3:8d3:1319:8a2e:370:7344".parse().ok(),
+            ..Default::default()
+        };
+        let b = Device {
+            ipv6_address: "2001:db8:85a3:8d3::".parse().ok(),
+            ..Default::default()
+        };
         assert_eq!(a.keys(), b.keys());
     }
 }

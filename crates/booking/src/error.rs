@@ -36,7 +36,10 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(kind: RejectionKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(RejectionKind::InvalidArgument, message)

@@ -18,7 +18,10 @@ mod southbound;
 mod store;
 
 pub use area::{AreaName, Coverage, CoverageRegion, Point, ServiceArea};
-pub use booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential, StatusInfo};
+pub use booking::{
+    ApplicationServer, Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential,
+    StatusInfo,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{Device, DeviceIpv4, PhoneNumber};
 pub use error::{Rejection, RejectionKind};

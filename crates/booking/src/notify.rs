@@ -21,7 +21,11 @@ impl StatusEvent {
         Some(Self {
             booking_id: b.id,
             status: b.status,
-            status_info: if b.status == BookingStatus::Terminated { b.status_info } else { None },
+            status_info: if b.status == BookingStatus::Terminated {
+                b.status_info
+            } else {
+                None
+            },
             time,
             sink,
             credential: b.sink_credential.clone(),

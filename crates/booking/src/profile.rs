@@ -32,7 +32,9 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(profiles: impl IntoIterator<Item = QosProfile>) -> Self {
-        Self { profiles: profiles.into_iter().map(|p| (p.name.clone(), p)).collect() }
+        Self {
+            profiles: profiles.into_iter().map(|p| (p.name.clone(), p)).collect(),
+        }
     }
     pub fn get(&self, name: &str) -> Option<&QosProfile> {
         self.profiles.get(name)

@@ -60,7 +60,10 @@ pub struct Caller {
 
 impl Caller {
     pub fn two_legged(client_id: impl Into<String>) -> Self {
-        Self { client_id: client_id.into(), subject: None }
+        Self {
+            client_id: client_id.into(),
+            subject: None,
+        }
     }
 
     /// CAMARA access rule: same API client and, under a 3-legged token, the same device.
@@ -71,7 +74,8 @@ impl Caller {
         match &self.subject {
             None => true,
             Some((sub, device)) => {
-                b.owner.subject.as_deref() == Some(sub.as_str()) || device.keys().iter().any(|k| b.device_keys.contains(k))
+                b.owner.subject.as_deref() == Some(sub.as_str())
+                    || device.keys().iter().any(|k| b.device_keys.contains(k))
             }
         }
     }
@@ -88,11 +92,17 @@ pub struct BookingService {
 }
 
 fn unavailable(e: StoreError) -> Rejection {
-    Rejection::new(RejectionKind::Unavailable, format!("booking storage is unavailable: {e}"))
+    Rejection::new(
+        RejectionKind::Unavailable,
+        format!("booking storage is unavailable: {e}"),
+    )
 }
 
 /// Picks the device of a request from the body or the token, per CAMARA's 2-/3-legged rules.
-fn resolve_device(caller: &Caller, body_device: Option<Device>) -> Result<(Device, Option<String>), Rejection> {
+fn resolve_device(
+    caller: &Caller,
+    body_device: Option<Device>,
+) -> Result<(Device, Option<String>), Rejection> {
     let (device, subject) = match (&caller.subject, body_device) {
         (Some(_), Some(_)) => {
             return Err(Rejection::new(
@@ -128,7 +138,15 @@ impl BookingService {
         coverage: Coverage,
         policy: Policy,
     ) -> Self {
-        Self { store, clock, southbound, notifier, catalog, coverage, policy }
+        Self {
+            store,
+            clock,
+            southbound,
+            notifier,
+            catalog,
+            coverage,
+            policy,
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -155,7 +173,10 @@ impl BookingService {
         if profile.status != ProfileStatus::Active {
             return Err(Rejection::new(
                 RejectionKind::ProfileNotApplicable,
-                format!("qosProfile '{}' cannot be booked: it is {:?}", profile.name, profile.status),
+                format!(
+                    "qosProfile '{}' cannot be booked: it is {:?}",
+                    profile.name, profile.status
+                ),
             ));
         }
         if req.duration < profile.min_duration || req.duration > profile.max_duration {
@@ -181,12 +202,18 @@ impl BookingService {
             )));
         }
         if !self.coverage.covers(&req.service_area) {
-            return Err(Rejection::new(RejectionKind::AreaNotCovered, "The requested service area is not covered"));
+            return Err(Rejection::new(
+                RejectionKind::AreaNotCovered,
+                "The requested service area is not covered",
+            ));
         }
 
         let booking = Booking {
             id: BookingId::new(),
-            owner: Owner { client_id: caller.client_id.clone(), subject },
+            owner: Owner {
+                client_id: caller.client_id.clone(),
+                subject,
+            },
             device_keys: device.keys(),
             device: Some(device),
             qos_profile: req.qos_profile,
@@ -208,7 +235,12 @@ impl BookingService {
             version: 1,
             echo: req.echo,
         };
-        match self.store.create(&booking, booking.next_due(self.policy.retention)).await.map_err(unavailable)? {
+        match self
+            .store
+            .create(&booking, booking.next_due(self.policy.retention))
+            .await
+            .map_err(unavailable)?
+        {
             CreateOutcome::Created => {}
             CreateOutcome::Conflict(other) => {
                 return Err(Rejection::new(
@@ -224,9 +256,17 @@ impl BookingService {
 
     async fn load_for(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
         let b = self.store.get(id).await.map_err(unavailable)?;
-        let b = b.ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))?;
+        let b = b.ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::NotFound,
+                format!("Booking {id} does not exist"),
+            )
+        })?;
         if !caller.may_access(&b) {
-            return Err(Rejection::new(RejectionKind::PermissionDenied, "The booking belongs to another client or subject"));
+            return Err(Rejection::new(
+                RejectionKind::PermissionDenied,
+                "The booking belongs to another client or subject",
+            ));
         }
         Ok(b)
     }
@@ -252,25 +292,43 @@ impl BookingService {
                     Err(SouthboundError::Unavailable(e)) => {
                         return Err(Rejection::new(
                             RejectionKind::Unavailable,
-                            format!("The network could not release the booking now, try again: {e}"),
+                            format!(
+                                "The network could not release the booking now, try again: {e}"
+                            ),
                         ));
                     }
                 }
             }
             let t = b.terminated(StatusInfo::DeleteRequested, self.clock.now());
-            if self.store.update(&t, t.next_due(self.policy.retention)).await.map_err(unavailable)? {
+            if self
+                .store
+                .update(&t, t.next_due(self.policy.retention))
+                .await
+                .map_err(unavailable)?
+            {
                 info!(booking.id = %id, "booking deleted by client");
                 self.publish(&t);
                 return Ok(());
             }
         }
-        Err(Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again"))
+        Err(Rejection::new(
+            RejectionKind::Unavailable,
+            "The booking is changing; try again",
+        ))
     }
 
     /// Bookings of the caller for a device (from the body or the token).
-    pub async fn retrieve(&self, caller: &Caller, device: Option<Device>) -> Result<Vec<Booking>, Rejection> {
+    pub async fn retrieve(
+        &self,
+        caller: &Caller,
+        device: Option<Device>,
+    ) -> Result<Vec<Booking>, Rejection> {
         let (device, _) = resolve_device(caller, device)?;
-        let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
+        let all = self
+            .store
+            .by_device(&device.keys())
+            .await
+            .map_err(unavailable)?;
         let had_any = !all.is_empty();
         let mut own: Vec<Booking> = all.into_iter().filter(|b| caller.may_access(b)).collect();
         if had_any && own.is_empty() {
@@ -289,7 +347,10 @@ impl BookingService {
     /// come back after the lease.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let ids = self.store.claim_due(now, self.policy.claim_batch, self.policy.lease).await?;
+        let ids = self
+            .store
+            .claim_due(now, self.policy.claim_batch, self.policy.lease)
+            .await?;
         for id in &ids {
             if let Err(e) = self.fire(*id).await {
                 warn!(booking.id = %id, error = %e, "timer transition failed; it will be retried after the lease");
@@ -301,7 +362,9 @@ impl BookingService {
     /// Runs the transition a due timer stands for. Idempotent: the booking's stored status
     /// decides what (if anything) is left to do.
     async fn fire(&self, id: BookingId) -> Result<(), StoreError> {
-        let Some(b) = self.store.get(id).await? else { return Ok(()) };
+        let Some(b) = self.store.get(id).await? else {
+            return Ok(());
+        };
         let now = self.clock.now();
         let retention = self.policy.retention;
         match b.next_due(retention) {
@@ -359,13 +422,18 @@ impl BookingService {
                 }
                 Ok(())
             }
-            Err(SouthboundError::Unavailable(e)) if now < b.start_time + self.policy.retry_deadline => {
+            Err(SouthboundError::Unavailable(e))
+                if now < b.start_time + self.policy.retry_deadline =>
+            {
                 let mut r = b.clone();
                 r.version += 1;
                 r.attempts += 1;
                 r.retry_at = Some(now + self.backoff(b.attempts));
                 warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "activation failed; will retry");
-                self.store.update(&r, r.next_due(retention)).await.map(|_| ())
+                self.store
+                    .update(&r, r.next_due(retention))
+                    .await
+                    .map(|_| ())
             }
             Err(e) => {
                 let t = b.terminated(StatusInfo::BookingRevoked, now);
@@ -383,13 +451,19 @@ impl BookingService {
         if let Some(sub) = &b.nef_subscription {
             match self.southbound.deactivate(sub).await {
                 Ok(()) => {}
-                Err(SouthboundError::Unavailable(e)) if now < b.end_time() + self.policy.retry_deadline => {
+                Err(SouthboundError::Unavailable(e))
+                    if now < b.end_time() + self.policy.retry_deadline =>
+                {
                     let mut r = b.clone();
                     r.version += 1;
                     r.attempts += 1;
                     r.retry_at = Some(now + self.backoff(b.attempts));
                     warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "removal failed; will retry");
-                    return self.store.update(&r, r.next_due(retention)).await.map(|_| ());
+                    return self
+                        .store
+                        .update(&r, r.next_due(retention))
+                        .await
+                        .map(|_| ());
                 }
                 Err(e) => {
                     tracing::error!(booking.id = %b.id, nef.subscription = %sub, error = %e,
@@ -408,12 +482,18 @@ impl BookingService {
     /// The network ended the booking's QoS (a NEF SESSION_TERMINATION or a failed allocation).
     pub async fn network_terminated(&self, id: BookingId) -> Result<bool, StoreError> {
         for _ in 0..5 {
-            let Some(b) = self.store.get(id).await? else { return Ok(false) };
+            let Some(b) = self.store.get(id).await? else {
+                return Ok(false);
+            };
             if b.status == BookingStatus::Terminated {
                 return Ok(false);
             }
             let t = b.terminated(StatusInfo::NetworkTerminated, self.clock.now());
-            if self.store.update(&t, t.next_due(self.policy.retention)).await? {
+            if self
+                .store
+                .update(&t, t.next_due(self.policy.retention))
+                .await?
+            {
                 info!(booking.id = %id, "booking ended by the network");
                 self.publish(&t);
                 return Ok(true);
@@ -422,4 +502,3 @@ impl BookingService {
         Ok(false)
     }
 }
-

@@ -1,1 +1,22 @@
+//! The CAMARA-facing front of the gateway: the axum router for the QoS Booking API, the wire
+//! shapes exactly as the CAMARA YAML defines them, parsing of request bodies into domain
+//! values (every 400/422 code decided in the documented order), the one place where errors
+//! become CAMARA `{status, code, message}` bodies, `x-correlator` handling and the
+//! authenticated request context. Business rules live in the `booking` crate.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+mod correlator;
+mod error;
+mod parse;
+mod routes;
+mod wire;
+
+pub use auth::{AuthSettings, Authenticator, DevIssuer, RequestContext, scopes};
+pub use error::ApiError;
+pub use parse::{AreaTypes, ParseOptions, SinkPolicy};
+pub use routes::{ApiState, router};
+pub use wire::booking_info;
+
+/// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../openapi/qos-booking.yaml");

@@ -62,7 +62,11 @@ impl MemoryStore {
 
 #[async_trait]
 impl BookingStore for MemoryStore {
-    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+    ) -> Result<CreateOutcome, StoreError> {
         let mut g = self.lock();
         let conflict = booking
             .device_keys
@@ -89,11 +93,24 @@ impl BookingStore for MemoryStore {
 
     async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
         let g = self.lock();
-        let ids: BTreeSet<BookingId> = device_keys.iter().filter_map(|k| g.by_key.get(k)).flatten().copied().collect();
-        Ok(ids.iter().filter_map(|id| g.bookings.get(id)).cloned().collect())
+        let ids: BTreeSet<BookingId> = device_keys
+            .iter()
+            .filter_map(|k| g.by_key.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| g.bookings.get(id))
+            .cloned()
+            .collect())
     }
 
-    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
         let mut g = self.lock();
         match g.bookings.get(&booking.id) {
             Some(stored) if stored.version + 1 == booking.version => {}
@@ -118,11 +135,21 @@ impl BookingStore for MemoryStore {
         Ok(())
     }
 
-    async fn claim_due(&self, now: OffsetDateTime, limit: usize, lease: Duration) -> Result<Vec<BookingId>, StoreError> {
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<BookingId>, StoreError> {
         let mut g = self.lock();
         let now_ms = ms(now);
-        let due: Vec<BookingId> =
-            g.timers.iter().take_while(|(t, _)| *t <= now_ms).take(limit).map(|(_, id)| *id).collect();
+        let due: Vec<BookingId> = g
+            .timers
+            .iter()
+            .take_while(|(t, _)| *t <= now_ms)
+            .take(limit)
+            .map(|(_, id)| *id)
+            .collect();
         for id in &due {
             g.set_timer(*id, Some(now + lease));
         }
@@ -131,7 +158,9 @@ impl BookingStore for MemoryStore {
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         let g = self.lock();
-        Ok(g.timers.first().and_then(|(t, _)| OffsetDateTime::from_unix_timestamp_nanos(t * 1_000_000).ok()))
+        Ok(g.timers
+            .first()
+            .and_then(|(t, _)| OffsetDateTime::from_unix_timestamp_nanos(t * 1_000_000).ok()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -10,7 +10,10 @@ pub fn sample(client: &str, phone: &str, start: OffsetDateTime, duration: u32) -
     let device = PhoneNumber::parse(phone).map(Device::from_phone).ok();
     Booking {
         id: BookingId::new(),
-        owner: Owner { client_id: client.into(), subject: None },
+        owner: Owner {
+            client_id: client.into(),
+            subject: None,
+        },
         device_keys: device.as_ref().map(Device::keys).unwrap_or_default(),
         device,
         qos_profile: "QOS_L".into(),
@@ -45,7 +48,10 @@ macro_rules! store_suite {
         async fn create_then_get_returns_the_same_booking() {
             let (store, _guard) = $make;
             let b = sample("a", "+123456789", T0, 60);
-            assert_eq!(store.create(&b, Some(T0)).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&b, Some(T0)).await.unwrap(),
+                CreateOutcome::Created
+            );
             assert_eq!(store.get(b.id).await.unwrap(), Some(b.clone()));
             assert_eq!(store.get(booking::BookingId::new()).await.unwrap(), None);
         }
@@ -56,14 +62,26 @@ macro_rules! store_suite {
             let first = sample("a", "+123456789", T0, 600);
             store.create(&first, Some(T0)).await.unwrap();
             let overlap = sample("a", "+123456789", T0 + Duration::seconds(599), 60);
-            assert_eq!(store.create(&overlap, None).await.unwrap(), CreateOutcome::Conflict(first.id));
+            assert_eq!(
+                store.create(&overlap, None).await.unwrap(),
+                CreateOutcome::Conflict(first.id)
+            );
             // Back to back is not an overlap; another client or device is not a conflict.
             let after = sample("a", "+123456789", T0 + Duration::seconds(600), 60);
-            assert_eq!(store.create(&after, None).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&after, None).await.unwrap(),
+                CreateOutcome::Created
+            );
             let other_client = sample("b", "+123456789", T0, 600);
-            assert_eq!(store.create(&other_client, None).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&other_client, None).await.unwrap(),
+                CreateOutcome::Created
+            );
             let other_device = sample("a", "+123456780", T0, 600);
-            assert_eq!(store.create(&other_device, None).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&other_device, None).await.unwrap(),
+                CreateOutcome::Created
+            );
             // A conflicting create stores nothing.
             assert_eq!(store.get(overlap.id).await.unwrap(), None);
         }
@@ -79,7 +97,10 @@ macro_rules! store_suite {
             t.status_info = Some(StatusInfo::DeleteRequested);
             assert!(store.update(&t, None).await.unwrap());
             let again = sample("a", "+123456789", T0, 600);
-            assert_eq!(store.create(&again, None).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&again, None).await.unwrap(),
+                CreateOutcome::Created
+            );
         }
 
         #[tokio::test]
@@ -91,16 +112,34 @@ macro_rules! store_suite {
             for x in [&a, &b, &c] {
                 store.create(x, None).await.unwrap();
             }
-            let mut found: Vec<_> = store.by_device(&a.device_keys).await.unwrap().into_iter().map(|x| x.id).collect();
+            let mut found: Vec<_> = store
+                .by_device(&a.device_keys)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect();
             found.sort();
             let mut want = vec![a.id, b.id];
             want.sort();
             assert_eq!(found, want);
             store.remove(a.id).await.unwrap();
-            let found: Vec<_> = store.by_device(&a.device_keys).await.unwrap().into_iter().map(|x| x.id).collect();
+            let found: Vec<_> = store
+                .by_device(&a.device_keys)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect();
             assert_eq!(found, vec![b.id]);
             assert_eq!(store.get(a.id).await.unwrap(), None);
-            assert!(store.by_device(&["tel:+100000".to_string()]).await.unwrap().is_empty());
+            assert!(
+                store
+                    .by_device(&["tel:+100000".to_string()])
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
         }
 
         #[tokio::test]
@@ -116,7 +155,10 @@ macro_rules! store_suite {
             stale.version = 2;
             stale.status = BookingStatus::Terminated;
             assert!(!store.update(&stale, None).await.unwrap());
-            assert_eq!(store.get(b.id).await.unwrap().unwrap().status, BookingStatus::Activated);
+            assert_eq!(
+                store.get(b.id).await.unwrap().unwrap().status,
+                BookingStatus::Activated
+            );
             let mut ghost = sample("a", "+123456789", T0, 60);
             ghost.version = 2;
             assert!(!store.update(&ghost, None).await.unwrap());
@@ -128,16 +170,46 @@ macro_rules! store_suite {
             let early = sample("a", "+123456781", T0, 60);
             let late = sample("a", "+123456782", T0 + Duration::seconds(10), 60);
             store.create(&early, Some(T0)).await.unwrap();
-            store.create(&late, Some(T0 + Duration::seconds(10))).await.unwrap();
+            store
+                .create(&late, Some(T0 + Duration::seconds(10)))
+                .await
+                .unwrap();
             assert_eq!(store.next_due().await.unwrap(), Some(T0));
             let lease = Duration::seconds(30);
-            assert!(store.claim_due(T0 - Duration::seconds(1), 10, lease).await.unwrap().is_empty());
-            assert_eq!(store.claim_due(T0, 10, lease).await.unwrap(), vec![early.id]);
+            assert!(
+                store
+                    .claim_due(T0 - Duration::seconds(1), 10, lease)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                store.claim_due(T0, 10, lease).await.unwrap(),
+                vec![early.id]
+            );
             // Claimed: not handed out again within the lease...
-            assert_eq!(store.claim_due(T0 + Duration::seconds(10), 10, lease).await.unwrap(), vec![late.id]);
-            assert!(store.claim_due(T0 + Duration::seconds(29), 10, lease).await.unwrap().is_empty());
+            assert_eq!(
+                store
+                    .claim_due(T0 + Duration::seconds(10), 10, lease)
+                    .await
+                    .unwrap(),
+                vec![late.id]
+            );
+            assert!(
+                store
+                    .claim_due(T0 + Duration::seconds(29), 10, lease)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
             // ...but back once the lease ran out (the claimer died).
-            assert_eq!(store.claim_due(T0 + Duration::seconds(30), 10, lease).await.unwrap(), vec![early.id]);
+            assert_eq!(
+                store
+                    .claim_due(T0 + Duration::seconds(30), 10, lease)
+                    .await
+                    .unwrap(),
+                vec![early.id]
+            );
         }
 
         #[tokio::test]
@@ -147,9 +219,23 @@ macro_rules! store_suite {
             store.create(&b, Some(T0)).await.unwrap();
             let mut v2 = b.clone();
             v2.version = 2;
-            assert!(store.update(&v2, Some(T0 + Duration::seconds(60))).await.unwrap());
-            assert!(store.claim_due(T0, 10, Duration::seconds(5)).await.unwrap().is_empty());
-            assert_eq!(store.next_due().await.unwrap(), Some(T0 + Duration::seconds(60)));
+            assert!(
+                store
+                    .update(&v2, Some(T0 + Duration::seconds(60)))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .claim_due(T0, 10, Duration::seconds(5))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                store.next_due().await.unwrap(),
+                Some(T0 + Duration::seconds(60))
+            );
             let mut v3 = v2.clone();
             v3.version = 3;
             assert!(store.update(&v3, None).await.unwrap());
@@ -157,7 +243,13 @@ macro_rules! store_suite {
             let c = sample("a", "+123456780", T0, 60);
             store.create(&c, Some(T0)).await.unwrap();
             store.remove(c.id).await.unwrap();
-            assert!(store.claim_due(T0 + Duration::days(1), 10, Duration::seconds(5)).await.unwrap().is_empty());
+            assert!(
+                store
+                    .claim_due(T0 + Duration::days(1), 10, Duration::seconds(5))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
         }
 
         #[tokio::test]
@@ -166,10 +258,16 @@ macro_rules! store_suite {
             let mut ids = Vec::new();
             for i in 0..5 {
                 let b = sample("a", &format!("+12345678{i}"), T0, 60);
-                store.create(&b, Some(T0 + Duration::seconds(i))).await.unwrap();
+                store
+                    .create(&b, Some(T0 + Duration::seconds(i)))
+                    .await
+                    .unwrap();
                 ids.push(b.id);
             }
-            let got = store.claim_due(T0 + Duration::seconds(10), 3, Duration::seconds(60)).await.unwrap();
+            let got = store
+                .claim_due(T0 + Duration::seconds(10), 3, Duration::seconds(60))
+                .await
+                .unwrap();
             assert_eq!(got, ids[..3].to_vec());
         }
 
@@ -197,4 +295,3 @@ macro_rules! store_suite {
 }
 
 pub(crate) use store_suite;
-

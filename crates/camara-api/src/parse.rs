@@ -1,0 +1,643 @@
+//! Request bodies into domain values. Each check returns the exact CAMARA refusal, and the
+//! checks run in the digest's order: unknown properties, then field by field (with the
+//! carve-outs for sinks, sink credentials and ports), and the service area last, because its
+//! refusals are 422 while every other body refusal is a 400.
+
+use booking::{
+    ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection,
+    RejectionKind, ServiceArea, SinkCredential,
+};
+use serde_json::{Map, Value};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Which `areaType`s this operator manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AreaTypes {
+    pub circle: bool,
+    pub polygon: bool,
+    pub area_name: bool,
+}
+
+/// Which sinks are acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkPolicy {
+    /// Development only: also allow `http://` and loopback or private addresses.
+    pub allow_insecure: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Reject unknown properties at any depth (Commonalities r4.3 strictness).
+    pub strict: bool,
+    pub area_types: AreaTypes,
+    /// The area names an AREANAME service area may use.
+    pub area_names: Vec<String>,
+    pub sink: SinkPolicy,
+}
+
+type Obj = Map<String, Value>;
+
+fn invalid(msg: impl Into<String>) -> Rejection {
+    Rejection::invalid(msg)
+}
+
+fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Obj, Rejection> {
+    v.as_object()
+        .ok_or_else(|| invalid(format!("'{path}' must be a JSON object")))
+}
+
+fn check_keys(o: &Obj, allowed: &[&str], path: &str, opts: &ParseOptions) -> Result<(), Rejection> {
+    if opts.strict {
+        if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            return Err(invalid(format!("Unknown property '{at}'")));
+        }
+    }
+    Ok(())
+}
+
+fn string<'a>(v: &'a Value, path: &str, max: usize) -> Result<&'a str, Rejection> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| invalid(format!("'{path}' must be a string")))?;
+    if s.len() > max {
+        return Err(invalid(format!("'{path}' is longer than {max} characters")));
+    }
+    Ok(s)
+}
+
+/// An int32 given as a JSON integer (a float such as `5.0` is refused).
+fn integer(v: &Value, path: &str) -> Result<i64, Rejection> {
+    match v.as_i64() {
+        Some(i) if (i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&i) => Ok(i),
+        Some(_) => Err(Rejection::out_of_range(format!(
+            "'{path}' is out of the int32 range"
+        ))),
+        None if v.is_u64() => Err(Rejection::out_of_range(format!(
+            "'{path}' is out of the int32 range"
+        ))),
+        None => Err(invalid(format!("'{path}' must be an integer"))),
+    }
+}
+
+fn port(v: &Value, path: &str) -> Result<u16, Rejection> {
+    let i = integer(v, path)?;
+    u16::try_from(i).map_err(|_| {
+        Rejection::out_of_range(format!("'{path}' must be a port between 0 and 65535"))
+    })
+}
+
+fn rfc3339(v: &Value, path: &str) -> Result<OffsetDateTime, Rejection> {
+    let s = string(v, path, 64)?;
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+        invalid(format!(
+            "'{path}' must be an RFC 3339 date-time with a time zone, e.g. 2030-01-01T10:00:00Z"
+        ))
+    })
+}
+
+fn required<'a>(o: &'a Obj, key: &str, path: &str) -> Result<&'a Value, Rejection> {
+    o.get(key).ok_or_else(|| {
+        let at = if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        };
+        invalid(format!("Missing required property '{at}'"))
+    })
+}
+
+fn qos_profile(v: &Value) -> Result<String, Rejection> {
+    let s = string(v, "qosProfile", 256)?;
+    let ok = s.len() >= 3
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !ok {
+        return Err(invalid(
+            "'qosProfile' must be 3 to 256 characters of [a-zA-Z0-9_.-]",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+fn ipv4(v: &Value, path: &str) -> Result<Ipv4Addr, Rejection> {
+    string(v, path, 15)?
+        .parse()
+        .map_err(|_| invalid(format!("'{path}' must be an IPv4 address")))
+}
+
+pub fn device(v: &Value, opts: &ParseOptions) -> Result<Device, Rejection> {
+    let o = object(v, "device")?;
+    check_keys(
+        o,
+        &[
+            "phoneNumber",
+            "networkAccessIdentifier",
+            "ipv4Address",
+            "ipv6Address",
+        ],
+        "device",
+        opts,
+    )?;
+    if o.is_empty() {
+        return Err(invalid("'device' must contain at least one identifier"));
+    }
+    let mut d = Device::default();
+    if let Some(v) = o.get("phoneNumber") {
+        d.phone_number =
+            Some(PhoneNumber::parse(string(v, "device.phoneNumber", 16)?).map_err(invalid)?);
+    }
+    if let Some(v) = o.get("networkAccessIdentifier") {
+        // The QoS Booking file says 2028 (a typo of Commonalities' 2048); accept the larger one.
+        d.network_access_identifier =
+            Some(string(v, "device.networkAccessIdentifier", 2048)?.to_owned());
+    }
+    if let Some(v) = o.get("ipv4Address") {
+        let a = object(v, "device.ipv4Address")?;
+        check_keys(
+            a,
+            &["publicAddress", "privateAddress", "publicPort"],
+            "device.ipv4Address",
+            opts,
+        )?;
+        let public_address = ipv4(
+            required(a, "publicAddress", "device.ipv4Address")?,
+            "device.ipv4Address.publicAddress",
+        )?;
+        let private_address = a
+            .get("privateAddress")
+            .map(|v| ipv4(v, "device.ipv4Address.privateAddress"))
+            .transpose()?;
+        let public_port = a
+            .get("publicPort")
+            .map(|v| port(v, "device.ipv4Address.publicPort"))
+            .transpose()?;
+        if private_address.is_none() && public_port.is_none() {
+            return Err(invalid(
+                "'device.ipv4Address' needs privateAddress or publicPort besides publicAddress",
+            ));
+        }
+        d.ipv4_address = Some(DeviceIpv4 {
+            public_address,
+            private_address,
+            public_port,
+        });
+    }
+    if let Some(v) = o.get("ipv6Address") {
+        let s = string(v, "device.ipv6Address", 45)?;
+        d.ipv6_address = Some(
+            s.parse::<Ipv6Addr>()
+                .map_err(|_| invalid("'device.ipv6Address' must be an IPv6 address"))?,
+        );
+    }
+    Ok(d)
+}
+
+/// The one identifier echoed back as `DeviceResponse`: the first supported one the client sent,
+/// in the order phone number, IPv4, IPv6 (the order the gateway prefers them in).
+fn device_response(raw: &Obj) -> Value {
+    let key = [
+        "phoneNumber",
+        "ipv4Address",
+        "ipv6Address",
+        "networkAccessIdentifier",
+    ]
+    .into_iter()
+    .find(|k| raw.contains_key(*k));
+    let mut out = Map::new();
+    if let Some(k) = key {
+        out.insert(k.to_owned(), raw[k].clone());
+    }
+    Value::Object(out)
+}
+
+/// `address` or `address/prefix`, the prefix within the family's width.
+fn address_with_prefix(s: &str, v6: bool) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let (parsed, width) = if v6 {
+        (addr.parse::<Ipv6Addr>().map(IpAddr::V6), 128)
+    } else {
+        (addr.parse::<Ipv4Addr>().map(IpAddr::V4), 32)
+    };
+    parsed.is_ok()
+        && prefix.is_none_or(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u8>().is_ok_and(|n| n <= width)
+        })
+}
+
+fn application_server(v: &Value, opts: &ParseOptions) -> Result<ApplicationServer, Rejection> {
+    let o = object(v, "applicationServer")?;
+    check_keys(
+        o,
+        &["ipv4Address", "ipv6Address"],
+        "applicationServer",
+        opts,
+    )?;
+    if o.is_empty() {
+        return Err(invalid(
+            "'applicationServer' must contain ipv4Address or ipv6Address",
+        ));
+    }
+    // maxLength 15 in the YAML is too short for CIDR ("203.0.113.100/24"); accept up to 18.
+    let ipv4 = o
+        .get("ipv4Address")
+        .map(|v| string(v, "applicationServer.ipv4Address", 18))
+        .transpose()?;
+    if let Some(s) = ipv4 {
+        if !address_with_prefix(s, false) {
+            return Err(invalid(
+                "'applicationServer.ipv4Address' must be an IPv4 address or address/prefix",
+            ));
+        }
+    }
+    let ipv6 = o
+        .get("ipv6Address")
+        .map(|v| string(v, "applicationServer.ipv6Address", 49))
+        .transpose()?;
+    if let Some(s) = ipv6 {
+        if !address_with_prefix(s, true) {
+            return Err(invalid(
+                "'applicationServer.ipv6Address' must be an IPv6 address or address/prefix",
+            ));
+        }
+    }
+    Ok(ApplicationServer {
+        ipv4: ipv4.map(str::to_owned),
+        ipv6: ipv6.map(str::to_owned),
+    })
+}
+
+fn ports_spec(v: &Value, path: &str, opts: &ParseOptions) -> Result<PortsSpec, Rejection> {
+    let o = object(v, path)?;
+    check_keys(o, &["ranges", "ports"], path, opts)?;
+    if o.is_empty() {
+        return Err(invalid(format!("'{path}' must contain ranges or ports")));
+    }
+    let mut spec = PortsSpec::default();
+    if let Some(v) = o.get("ranges") {
+        let arr = v
+            .as_array()
+            .ok_or_else(|| invalid(format!("'{path}.ranges' must be an array")))?;
+        if arr.is_empty() || arr.len() > 65536 {
+            return Err(invalid(format!(
+                "'{path}.ranges' must have 1 to 65536 items"
+            )));
+        }
+        for (i, r) in arr.iter().enumerate() {
+            let at = format!("{path}.ranges[{i}]");
+            let ro = object(r, &at)?;
+            check_keys(ro, &["from", "to"], &at, opts)?;
+            let from = port(required(ro, "from", &at)?, &format!("{at}.from"))?;
+            let to = port(required(ro, "to", &at)?, &format!("{at}.to"))?;
+            if from > to {
+                return Err(Rejection::out_of_range(format!(
+                    "'{at}': from ({from}) is greater than to ({to})"
+                )));
+            }
+            spec.ranges.push((from, to));
+        }
+    }
+    if let Some(v) = o.get("ports") {
+        let arr = v
+            .as_array()
+            .ok_or_else(|| invalid(format!("'{path}.ports' must be an array")))?;
+        if arr.is_empty() || arr.len() > 65536 {
+            return Err(invalid(format!(
+                "'{path}.ports' must have 1 to 65536 items"
+            )));
+        }
+        for (i, p) in arr.iter().enumerate() {
+            spec.ports.push(port(p, &format!("{path}.ports[{i}]"))?);
+        }
+    }
+    Ok(spec)
+}
+
+fn sink(v: &Value, policy: SinkPolicy) -> Result<String, Rejection> {
+    let bad = |why: &str| {
+        Rejection::new(
+            RejectionKind::InvalidSink,
+            format!("'sink' is not acceptable: {why}"),
+        )
+    };
+    let s = v.as_str().ok_or_else(|| bad("it must be a string"))?;
+    if s.len() > 2048 {
+        return Err(bad("longer than 2048 characters"));
+    }
+    let secure = s
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty());
+    let insecure_ok = policy.allow_insecure
+        && s.strip_prefix("http://")
+            .is_some_and(|rest| !rest.is_empty());
+    if !secure && !insecure_ok {
+        return Err(bad("it must be an https URL"));
+    }
+    let url = url::Url::parse(s).map_err(|_| bad("it is not a valid URI"))?;
+    let host = url.host().ok_or_else(|| bad("it has no host"))?;
+    if !policy.allow_insecure {
+        let forbidden = match host {
+            url::Host::Domain(d) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d == "localhost" || d.ends_with(".localhost")
+            }
+            url::Host::Ipv4(ip) => forbidden_ip(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => forbidden_ip(IpAddr::V6(ip)),
+        };
+        if forbidden {
+            return Err(bad(
+                "it points to a loopback, private or link-local address",
+            ));
+        }
+    }
+    Ok(s.to_owned())
+}
+
+/// Addresses a notification must never be sent to (SSRF protection).
+pub fn forbidden_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                // 100.64.0.0/10, carrier-grade NAT
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+        }
+    }
+}
+
+fn sink_credential(
+    v: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+) -> Result<SinkCredential, Rejection> {
+    let o = object(v, "sinkCredential")?;
+    let ty = required(o, "credentialType", "sinkCredential")?;
+    // Checked before any other schema rule: REFRESHTOKEN is not even in the enum any more,
+    // yet CAMARA wants INVALID_CREDENTIAL for it, not INVALID_ARGUMENT.
+    if ty.as_str() != Some("ACCESSTOKEN") {
+        return Err(Rejection::new(
+            RejectionKind::InvalidCredential,
+            "Only Access token is supported as sinkCredential.credentialType",
+        ));
+    }
+    check_keys(
+        o,
+        &[
+            "credentialType",
+            "accessToken",
+            "accessTokenExpiresUtc",
+            "accessTokenType",
+        ],
+        "sinkCredential",
+        opts,
+    )?;
+    let token = string(
+        required(o, "accessToken", "sinkCredential")?,
+        "sinkCredential.accessToken",
+        4096,
+    )?;
+    if token.is_empty() {
+        return Err(invalid("'sinkCredential.accessToken' must not be empty"));
+    }
+    let expires = rfc3339(
+        required(o, "accessTokenExpiresUtc", "sinkCredential")?,
+        "sinkCredential.accessTokenExpiresUtc",
+    )?;
+    let ty = required(o, "accessTokenType", "sinkCredential")?;
+    if ty.as_str() != Some("bearer") {
+        return Err(Rejection::new(
+            RejectionKind::InvalidToken,
+            "Only bearer token is supported as accessTokenType",
+        ));
+    }
+    if expires <= now {
+        return Err(Rejection::new(
+            RejectionKind::InvalidToken,
+            "The sink access token has already expired",
+        ));
+    }
+    Ok(SinkCredential {
+        access_token: token.to_owned(),
+        expires_at: expires,
+    })
+}
+
+fn number(v: &Value, path: &str) -> Result<f64, Rejection> {
+    v.as_f64().ok_or_else(|| {
+        Rejection::new(
+            RejectionKind::InvalidArea,
+            format!("'{path}' must be a number"),
+        )
+    })
+}
+
+fn area_point(v: &Value, path: &str, opts: &ParseOptions) -> Result<Point, Rejection> {
+    let bad = |m: String| Rejection::new(RejectionKind::InvalidArea, m);
+    let o = v.as_object().ok_or_else(|| {
+        bad(format!(
+            "'{path}' must be an object with latitude and longitude"
+        ))
+    })?;
+    check_keys(o, &["latitude", "longitude"], path, opts)?;
+    let lat = o
+        .get("latitude")
+        .ok_or_else(|| bad(format!("'{path}.latitude' is missing")))?;
+    let lon = o
+        .get("longitude")
+        .ok_or_else(|| bad(format!("'{path}.longitude' is missing")))?;
+    Ok(Point {
+        latitude: number(lat, &format!("{path}.latitude"))?,
+        longitude: number(lon, &format!("{path}.longitude"))?,
+    })
+}
+
+fn service_area(v: &Value, opts: &ParseOptions) -> Result<ServiceArea, Rejection> {
+    let o = object(v, "serviceArea")?;
+    let ty = required(o, "areaType", "serviceArea")?;
+    let (enabled, keys): (bool, &[&str]) = match ty.as_str() {
+        Some("CIRCLE") => (opts.area_types.circle, &["areaType", "center", "radius"]),
+        Some("POLYGON") => (opts.area_types.polygon, &["areaType", "boundary"]),
+        Some("AREANAME") => (opts.area_types.area_name, &["areaType", "areaName"]),
+        _ => {
+            return Err(invalid(
+                "'serviceArea.areaType' must be CIRCLE, POLYGON or AREANAME",
+            ));
+        }
+    };
+    if !enabled {
+        return Err(Rejection::new(
+            RejectionKind::NotManagedAreaType,
+            format!(
+                "areaType {} is not supported by this operator",
+                ty.as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    check_keys(o, keys, "serviceArea", opts)?;
+    let bad = |m: String| Rejection::new(RejectionKind::InvalidArea, m);
+    match ty.as_str() {
+        Some("CIRCLE") => {
+            let center = area_point(
+                o.get("center")
+                    .ok_or_else(|| bad("'serviceArea.center' is missing".into()))?,
+                "serviceArea.center",
+                opts,
+            )?;
+            let radius = number(
+                o.get("radius")
+                    .ok_or_else(|| bad("'serviceArea.radius' is missing".into()))?,
+                "serviceArea.radius",
+            )?;
+            ServiceArea::circle(center, radius).map_err(bad)
+        }
+        Some("POLYGON") => {
+            let arr = o
+                .get("boundary")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad("'serviceArea.boundary' must be an array of points".into()))?;
+            if !(3..=15).contains(&arr.len()) {
+                return Err(bad(format!(
+                    "polygon boundary must have 3 to 15 points, got {}",
+                    arr.len()
+                )));
+            }
+            let points = arr
+                .iter()
+                .enumerate()
+                .map(|(i, p)| area_point(p, &format!("serviceArea.boundary[{i}]"), opts))
+                .collect::<Result<Vec<_>, _>>()?;
+            ServiceArea::polygon(points).map_err(bad)
+        }
+        _ => {
+            let name = o
+                .get("areaName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("'serviceArea.areaName' must be a string".into()))?;
+            if name.is_empty() || name.len() > 256 || !opts.area_names.iter().any(|n| n == name) {
+                return Err(bad(format!("'{name}' is not a known area name")));
+            }
+            Ok(ServiceArea::AreaName(name.to_owned()))
+        }
+    }
+}
+
+const CREATE_KEYS: [&str; 10] = [
+    "qosProfile",
+    "device",
+    "applicationServer",
+    "devicePorts",
+    "applicationServerPorts",
+    "sink",
+    "sinkCredential",
+    "startTime",
+    "duration",
+    "serviceArea",
+];
+
+/// Parses a `CreateBooking` body.
+pub fn create_booking(
+    body: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+) -> Result<NewBooking, Rejection> {
+    let o = object(body, "body")?;
+    check_keys(o, &CREATE_KEYS, "", opts)?;
+    let qos = qos_profile(required(o, "qosProfile", "")?)?;
+    let start_time = rfc3339(required(o, "startTime", "")?, "startTime")?;
+    let duration = integer(required(o, "duration", "")?, "duration")?;
+    let duration = u32::try_from(duration)
+        .ok()
+        .filter(|d| (1..=31_622_400).contains(d))
+        .ok_or_else(|| {
+            Rejection::out_of_range("'duration' must be between 1 and 31622400 seconds")
+        })?;
+    let area_value = required(o, "serviceArea", "")?;
+    let device = o.get("device").map(|v| device(v, opts)).transpose()?;
+    let application_server = o
+        .get("applicationServer")
+        .map(|v| application_server(v, opts))
+        .transpose()?;
+    let device_ports = o
+        .get("devicePorts")
+        .map(|v| ports_spec(v, "devicePorts", opts))
+        .transpose()?;
+    let server_ports = o
+        .get("applicationServerPorts")
+        .map(|v| ports_spec(v, "applicationServerPorts", opts))
+        .transpose()?;
+    let sink = o.get("sink").map(|v| sink(v, opts.sink)).transpose()?;
+    let sink_credential = o
+        .get("sinkCredential")
+        .map(|v| sink_credential(v, now, opts))
+        .transpose()?;
+    let area = service_area(area_value, opts)?;
+
+    // What BookingInfo echoes exactly as sent (CAMARA: serviceArea must come back unchanged).
+    let mut echo = Map::new();
+    for k in [
+        "qosProfile",
+        "startTime",
+        "serviceArea",
+        "applicationServer",
+        "devicePorts",
+        "applicationServerPorts",
+        "sink",
+    ] {
+        if let Some(v) = o.get(k) {
+            echo.insert(k.to_owned(), v.clone());
+        }
+    }
+    if let Some(Value::Object(raw)) = o.get("device") {
+        echo.insert("device".to_owned(), device_response(raw));
+    }
+    Ok(NewBooking {
+        qos_profile: qos,
+        start_time,
+        duration,
+        service_area: area,
+        device,
+        application_server,
+        device_ports,
+        application_server_ports: server_ports,
+        sink,
+        sink_credential,
+        echo,
+    })
+}
+
+/// Parses a `RetrieveBookingByDevice` body (`{}` is valid).
+pub fn retrieve_booking(body: &Value, opts: &ParseOptions) -> Result<Option<Device>, Rejection> {
+    let o = object(body, "body")?;
+    check_keys(o, &["device"], "", opts)?;
+    o.get("device").map(|v| device(v, opts)).transpose()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! The four operations of `qos-booking.yaml`, plus CAMARA-shaped 404/405/413/415 answers.
+
+use crate::auth::{Authenticator, RequestContext, scopes};
+use crate::error::ApiError;
+use crate::parse::{self, ParseOptions};
+use crate::wire::booking_info;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use booking::{BookingId, BookingService, Clock};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub service: Arc<BookingService>,
+    pub auth: Arc<Authenticator>,
+    pub clock: Arc<dyn Clock>,
+    pub parse: Arc<ParseOptions>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+/// The API under each base path (e.g. `/qos-booking/v0.2` and `/qos-booking/vwip`).
+pub fn router(state: ApiState, base_paths: &[String]) -> Router {
+    let api = Router::new()
+        .route(
+            "/device-qos-bookings",
+            post(create).fallback(method_not_allowed),
+        )
+        .route(
+            "/device-qos-bookings/{bookingId}",
+            get(get_booking)
+                .delete(delete_booking)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/retrieve-device-qos-bookings",
+            post(retrieve).fallback(method_not_allowed),
+        )
+        .route("/openapi.yaml", get(openapi).fallback(method_not_allowed))
+        .with_state(state);
+    let mut app = Router::new();
+    for base in base_paths {
+        app = app.nest(base, api.clone());
+    }
+    app.fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::correlator::layer))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("No such resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        crate::OPENAPI_YAML,
+    )
+        .into_response()
+}
+
+/// Reads a JSON body: 413 over the limit, 400 when empty or malformed, 415 when not JSON.
+async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(limit))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_argument(
+            "A JSON request body is required",
+        ));
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::unsupported_media_type());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
+}
+
+fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
+    BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
+}
+
+async fn create(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::CREATE)?;
+    let body = json_body(&headers, body, st.body_limit).await?;
+    let new = parse::create_booking(&body, st.clock.now(), &st.parse)?;
+    let booking = st.service.create(&ctx.caller, new).await?;
+    Ok((StatusCode::CREATED, Json(booking_info(&booking))).into_response())
+}
+
+async fn get_booking(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::READ)?;
+    let booking = st.service.get(&ctx.caller, booking_id(&id)?).await?;
+    Ok(Json(booking_info(&booking)).into_response())
+}
+
+async fn delete_booking(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::DELETE)?;
+    st.service.delete(&ctx.caller, booking_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn retrieve(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::RETRIEVE)?;
+    let body = json_body(&headers, body, st.body_limit).await?;
+    let device = parse::retrieve_booking(&body, &st.parse)?;
+    let bookings = st.service.retrieve(&ctx.caller, device).await?;
+    Ok(Json(Value::Array(bookings.iter().map(booking_info).collect())).into_response())
+}
