@@ -1,1 +1,60 @@
-fn main() {}
+//! `gateway [--config FILE]`: runs the QoS Booking gateway until SIGINT or SIGTERM.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use gateway::{Application, Settings, telemetry};
+use std::path::PathBuf;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut config: Option<PathBuf> = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--config" | "-c" => {
+                config = Some(args.next().context("--config needs a file")?.into())
+            }
+            "--help" | "-h" => {
+                println!(
+                    "usage: gateway [--config FILE]\nSettings: config/default.yaml, then FILE, then QOSGW__* environment variables."
+                );
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown argument '{other}' (try --help)"),
+        }
+    }
+    let settings = Settings::load(config.as_deref())?;
+    telemetry::init(&settings.log.format, &settings.log.filter);
+    let app = Application::build(settings).await?;
+    if let Some(token) = app.dev_token() {
+        tracing::warn!(
+            "auth.mode is dev: tokens are signed by a key generated at start. DEVELOPMENT ONLY."
+        );
+        println!(
+            "\nDevelopment bearer token (all scopes, client dev-client):\n\nexport TOKEN={token}\n"
+        );
+    }
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}

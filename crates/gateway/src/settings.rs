@@ -1,0 +1,250 @@
+//! Typed configuration: `config/default.yaml` (built in), then `--config FILE`, then
+//! `QOSGW__...` environment variables.
+
+use anyhow::Context;
+use booking::{CoverageRegion, QosProfile};
+use serde::Deserialize;
+use std::path::Path;
+
+pub const DEFAULT_YAML: &str = include_str!("../../../config/default.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: Server,
+    pub store: Store,
+    pub auth: Auth,
+    pub api: Api,
+    pub coverage: Coverage,
+    pub booking: BookingRules,
+    pub scheduler: Scheduler,
+    pub notifications: Notifications,
+    pub southbound: Southbound,
+    pub log: Log,
+    pub profiles: Vec<QosProfile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    pub listen: String,
+    pub api_version: String,
+    pub public_url: String,
+    pub body_limit_bytes: usize,
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Memory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Store {
+    pub kind: StoreKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Dev,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth {
+    pub mode: AuthMode,
+    pub issuer: String,
+    pub audience: String,
+    pub client_id_claim: String,
+    pub subject_claim: String,
+    pub leeway_seconds: u64,
+    pub dev_client_id: String,
+    pub dev_token_ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AreaTypes {
+    pub circle: bool,
+    pub polygon: bool,
+    pub area_name: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Api {
+    pub strict_properties: bool,
+    pub area_types: AreaTypes,
+    pub area_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Coverage {
+    pub regions: Vec<CoverageRegion>,
+    pub uncovered_area_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BookingRules {
+    pub min_lead_seconds: i64,
+    pub max_horizon_days: i64,
+    pub retention_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Scheduler {
+    pub poll_interval_ms: u64,
+    pub lease_seconds: i64,
+    pub claim_batch: usize,
+    pub retry_base_ms: i64,
+    pub retry_deadline_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Notifications {
+    pub allow_insecure_sinks: bool,
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SouthboundKind {
+    Simulator,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Southbound {
+    pub kind: SouthboundKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Log {
+    pub format: String,
+    pub filter: String,
+}
+
+impl Settings {
+    /// Defaults, then the optional file, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(
+            file,
+            config::Environment::with_prefix("QOSGW")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+    }
+
+    /// The built-in defaults only (tests start from here and adjust fields).
+    pub fn defaults() -> anyhow::Result<Self> {
+        config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_YAML,
+                config::FileFormat::Yaml,
+            ))
+            .build()?
+            .try_deserialize()
+            .context("the built-in default configuration is invalid")
+    }
+
+    fn load_from(file: Option<&Path>, env: config::Environment) -> anyhow::Result<Self> {
+        let mut b = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_YAML,
+            config::FileFormat::Yaml,
+        ));
+        if let Some(f) = file {
+            b = b.add_source(
+                config::File::from(f)
+                    .format(config::FileFormat::Yaml)
+                    .required(true),
+            );
+        }
+        let settings: Self = b
+            .add_source(env)
+            .build()
+            .context("could not read the configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.booking.retention_seconds >= 360,
+            "booking.retention_seconds must be at least 360 (CAMARA)"
+        );
+        anyhow::ensure!(
+            self.scheduler.lease_seconds >= 1,
+            "scheduler.lease_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            !self.server.api_version.contains('/'),
+            "server.api_version is one path segment, e.g. v0.2"
+        );
+        for p in &self.profiles {
+            anyhow::ensure!(
+                p.min_duration <= p.max_duration,
+                "profile {}: min_duration > max_duration",
+                p.name
+            );
+        }
+        Ok(())
+    }
+
+    /// The base paths the API is served under.
+    pub fn base_paths(&self) -> Vec<String> {
+        let mut v = vec![format!("/qos-booking/{}", self.server.api_version)];
+        if self.server.api_version != "vwip" {
+            v.push("/qos-booking/vwip".to_owned());
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_pass_checks() {
+        let s = Settings::defaults().unwrap();
+        s.check().unwrap();
+        assert_eq!(
+            s.base_paths(),
+            vec!["/qos-booking/v0.2", "/qos-booking/vwip"]
+        );
+        assert!(s.profiles.iter().any(|p| p.name == "QCI_1_voice"));
+    }
+
+    #[test]
+    fn file_and_environment_overlay_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        std::fs::write(
+            &f,
+            "server:\n  api_version: v0.2rc1\nbooking:\n  retention_seconds: 400\n",
+        )
+        .unwrap();
+        let env = config::Environment::with_prefix("QOSGW")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(std::collections::HashMap::from([(
+                "QOSGW__BOOKING__RETENTION_SECONDS".to_owned(),
+                "500".to_owned(),
+            )])));
+        let s = Settings::load_from(Some(&f), env).unwrap();
+        assert_eq!(s.server.api_version, "v0.2rc1");
+        assert_eq!(s.booking.retention_seconds, 500);
+        let bad = config::Environment::default()
+            .source(Some(std::collections::HashMap::from([(
+                "QOSGW__BOOKING__RETENTION_SECONDS".to_owned(),
+                "10".to_owned(),
+            )])))
+            .prefix("QOSGW")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true);
+        assert!(Settings::load_from(None, bad).is_err());
+    }
+}
