@@ -1,0 +1,201 @@
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use booking::{BookingService, ManualClock};
+use camara_api::{DevIssuer, scopes};
+use gateway::simulator::SimulatedNef;
+use gateway::{Application, Settings};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub const BASE: &str = "/qos-booking/v0.2";
+
+pub struct TestApp {
+    pub addr: String,
+    pub clock: Arc<ManualClock>,
+    pub service: Arc<BookingService>,
+    pub sim: Arc<SimulatedNef>,
+    pub issuer: Arc<DevIssuer>,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+pub fn test_settings() -> Settings {
+    let mut s = Settings::defaults().unwrap();
+    s.server.listen = "127.0.0.1:0".into();
+    s.notifications.allow_insecure_sinks = true;
+    s.notifications.initial_backoff_ms = 20;
+    s.notifications.max_attempts = 3;
+    // Tests fire timers themselves (`run_due`) after moving the manual clock.
+    s.scheduler.poll_interval_ms = 3_600_000;
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut s = test_settings();
+    adjust(&mut s);
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let app = Application::build_with_clock(s, clock.clone()).await.unwrap();
+    let t = TestApp {
+        addr: format!("http://127.0.0.1:{}", app.port()),
+        clock,
+        service: app.service(),
+        sim: app.simulator().unwrap(),
+        issuer: app.dev_issuer().unwrap(),
+        token: app.dev_token().unwrap().to_owned(),
+        client: reqwest::Client::new(),
+    };
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    t
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+/// A valid create body for `phone`, starting `start_in` after the test clock's now.
+pub fn booking_body(app: &TestApp, phone: &str, start_in: time::Duration, duration: u32) -> Value {
+    json!({
+        "qosProfile": "QOS_L",
+        "device": {"phoneNumber": phone},
+        "applicationServer": {"ipv4Address": "198.51.100.0/24"},
+        "devicePorts": {"ranges": [{"from": 5010, "to": 5020}], "ports": [5060, 5070]},
+        "startTime": rfc3339(app.clock_now() + start_in),
+        "duration": duration,
+        "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.110924, "longitude": 8.682127}, "radius": 500}
+    })
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub correlator: Option<String>,
+    pub body: Value,
+}
+
+impl Resp {
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["status"], json!(status), "body: {}", self.body);
+        assert_eq!(self.body["code"], json!(code), "body: {}", self.body);
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {}", self.body);
+    }
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> OffsetDateTime {
+        use booking::Clock;
+        self.clock.now()
+    }
+
+    pub fn token_for(&self, client: &str, scopes: &[&str], subject: Option<&str>) -> String {
+        self.issuer.mint(client, scopes, subject, 3600).unwrap()
+    }
+
+    pub fn all_scopes(&self, client: &str) -> String {
+        self.token_for(client, &scopes::ALL, None)
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, corr: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.addr, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(c) = corr {
+            req = req.header("x-correlator", c);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let correlator = res.headers().get("x-correlator").map(|v| v.to_str().unwrap().to_owned());
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        Resp { status, correlator, body }
+    }
+
+    pub async fn create_as(&self, token: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, &format!("{BASE}/device-qos-bookings"), Some(token), Some("test-corr"), Some(body)).await
+    }
+    pub async fn create(&self, body: Value) -> Resp {
+        self.create_as(&self.token, body).await
+    }
+    pub async fn get_as(&self, token: &str, id: &str) -> Resp {
+        self.send(reqwest::Method::GET, &format!("{BASE}/device-qos-bookings/{id}"), Some(token), Some("test-corr"), None).await
+    }
+    pub async fn get(&self, id: &str) -> Resp {
+        self.get_as(&self.token, id).await
+    }
+    pub async fn delete_as(&self, token: &str, id: &str) -> Resp {
+        self.send(reqwest::Method::DELETE, &format!("{BASE}/device-qos-bookings/{id}"), Some(token), Some("test-corr"), None).await
+    }
+    pub async fn delete(&self, id: &str) -> Resp {
+        self.delete_as(&self.token, id).await
+    }
+    pub async fn retrieve_as(&self, token: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, &format!("{BASE}/retrieve-device-qos-bookings"), Some(token), Some("test-corr"), Some(body)).await
+    }
+
+    /// Moves the clock and fires every timer now due.
+    pub async fn advance(&self, by: time::Duration) {
+        self.clock.advance(by);
+        self.service.run_due().await.unwrap();
+    }
+}
+
+/// A real HTTP listener receiving CloudEvents; answers with the queued statuses, then 204.
+#[derive(Clone)]
+pub struct Sink {
+    pub url: String,
+    received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+    answers: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Sink {
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let state = (received.clone(), answers.clone());
+        let app = axum::Router::new().route("/events", post(sink_handler)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/events", listener.local_addr().unwrap().port());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, received, answers }
+    }
+
+    pub fn answer_next_with(&self, statuses: &[u16]) {
+        self.answers.lock().unwrap().extend_from_slice(statuses);
+    }
+
+    pub fn events(&self) -> Vec<(HeaderMap, Value)> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` events arrived (deliveries are asynchronous) and returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, Value)> {
+        for _ in 0..200 {
+            let ev = self.events();
+            if ev.len() >= n {
+                return ev;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected {n} events, got {:?}", self.events());
+    }
+}
+
+type SinkState = (Arc<Mutex<Vec<(HeaderMap, Value)>>>, Arc<Mutex<Vec<u16>>>);
+
+async fn sink_handler(State((received, answers)): State<SinkState>, headers: HeaderMap, body: String) -> StatusCode {
+    received.lock().unwrap().push((headers, serde_json::from_str(&body).unwrap_or(Value::Null)));
+    let mut a = answers.lock().unwrap();
+    if a.is_empty() { StatusCode::NO_CONTENT } else { StatusCode::from_u16(a.remove(0)).unwrap() }
+}

@@ -1,0 +1,218 @@
+//! The booking lifecycle with the manual clock: SCHEDULED -> ACTIVATED -> TERMINATED, deletes
+//! in each state, purge after the retention, and the CloudEvents a real sink receives.
+
+use crate::helpers::*;
+use booking::SouthboundError;
+use gateway::simulator::SimCall;
+use serde_json::{Value, json};
+use time::Duration;
+
+fn id_of(r: &Resp) -> String {
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["bookingId"].as_str().unwrap().to_owned()
+}
+
+fn statuses(events: &[(axum::http::HeaderMap, Value)]) -> Vec<(String, Option<String>)> {
+    events
+        .iter()
+        .map(|(_, e)| (e["data"]["bookingStatus"].as_str().unwrap().to_owned(), e["data"]["statusInfo"].as_str().map(str::to_owned)))
+        .collect()
+}
+
+fn st(s: &str, info: Option<&str>) -> (String, Option<String>) {
+    (s.to_owned(), info.map(str::to_owned))
+}
+
+#[tokio::test]
+async fn booking_goes_scheduled_activated_terminated_then_is_purged() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    let mut body = booking_body(&app, "+123456789", Duration::minutes(10), 600);
+    body["sink"] = json!(sink.url);
+    body["sinkCredential"] = json!({"credentialType": "ACCESSTOKEN", "accessToken": "sink-secret", "accessTokenType": "bearer",
+        "accessTokenExpiresUtc": rfc3339(app.clock_now() + Duration::days(2))});
+    let created = app.create(body.clone()).await;
+    let id = id_of(&created);
+    assert_eq!(created.body["bookingStatus"], "SCHEDULED");
+    assert!(created.body.get("startedAt").is_none());
+    assert!(created.body.get("statusInfo").is_none());
+    assert_eq!(created.body["serviceArea"], body["serviceArea"]);
+    assert_eq!(created.body["devicePorts"], body["devicePorts"]);
+    assert_eq!(created.body["startTime"], body["startTime"]);
+    assert_eq!(created.body["duration"], 600);
+
+    // Not yet: one second before the start nothing happens.
+    app.advance(Duration::minutes(10) - Duration::seconds(1)).await;
+    assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
+    assert!(app.sim.calls().is_empty());
+
+    app.advance(Duration::seconds(1)).await;
+    let active = app.get(&id).await;
+    assert_eq!(active.body["bookingStatus"], "ACTIVATED");
+    assert!(active.body["startedAt"].is_string());
+    assert!(active.body.get("statusInfo").is_none());
+    assert_eq!(app.sim.active().len(), 1);
+
+    app.advance(Duration::seconds(600)).await;
+    let done = app.get(&id).await;
+    assert_eq!(done.body["bookingStatus"], "TERMINATED");
+    assert_eq!(done.body["statusInfo"], "DURATION_EXPIRED");
+    assert!(done.body["startedAt"].is_string());
+    assert!(app.sim.active().is_empty(), "subscription left at the NEF");
+    let calls = app.sim.calls();
+    assert_eq!(calls.len(), 2);
+    let SimCall::Create { subscription, .. } = &calls[0] else { panic!("{calls:?}") };
+    assert_eq!(calls[1], SimCall::Delete { subscription: subscription.clone() });
+
+    // Events: in order, right envelope, bearer credential, never the REQUESTED status.
+    let events = sink.wait_for(3).await;
+    assert_eq!(statuses(&events), vec![st("SCHEDULED", None), st("ACTIVATED", None), st("TERMINATED", Some("DURATION_EXPIRED"))]);
+    for (headers, e) in &events {
+        assert_eq!(headers["content-type"], "application/cloudevents+json");
+        assert_eq!(headers["authorization"], "Bearer sink-secret");
+        assert_eq!(e["type"], "org.camaraproject.qos-booking.v0.status-changed");
+        assert_eq!(e["specversion"], "1.0");
+        assert_eq!(e["data"]["bookingId"], json!(id));
+        assert!(e["source"].as_str().unwrap().ends_with(&format!("/qos-booking/v0.2/device-qos-bookings/{id}")));
+        assert!(e["time"].is_string());
+    }
+    let ids: std::collections::HashSet<_> = events.iter().map(|(_, e)| e["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 3, "event ids must be unique");
+
+    // Retained for 360 s after TERMINATED, then purged.
+    app.advance(Duration::seconds(359)).await;
+    assert_eq!(app.get(&id).await.status, 200);
+    app.advance(Duration::seconds(1)).await;
+    app.get(&id).await.assert_error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn delete_while_scheduled_never_reaches_the_network() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    let mut body = booking_body(&app, "+123456789", Duration::minutes(10), 600);
+    body["sink"] = json!(sink.url);
+    let id = id_of(&app.create(body).await);
+    let d = app.delete(&id).await;
+    assert_eq!(d.status, 204);
+    assert_eq!(d.body, Value::Null);
+    let got = app.get(&id).await;
+    assert_eq!(got.body["bookingStatus"], "TERMINATED");
+    assert_eq!(got.body["statusInfo"], "DELETE_REQUESTED");
+    // Deleting again is a 204 without another event.
+    assert_eq!(app.delete(&id).await.status, 204);
+    app.advance(Duration::minutes(10)).await;
+    assert!(app.sim.calls().is_empty());
+    let events = sink.wait_for(2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(sink.events().len(), 2);
+    assert_eq!(statuses(&events), vec![st("SCHEDULED", None), st("TERMINATED", Some("DELETE_REQUESTED"))]);
+}
+
+#[tokio::test]
+async fn delete_while_activated_removes_the_subscription() {
+    let app = spawn_app().await;
+    let id = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600)).await);
+    app.advance(Duration::minutes(1)).await;
+    assert_eq!(app.sim.active().len(), 1);
+    assert_eq!(app.delete(&id).await.status, 204);
+    assert!(app.sim.active().is_empty());
+    let got = app.get(&id).await;
+    assert_eq!(got.body["bookingStatus"], "TERMINATED");
+    assert_eq!(got.body["statusInfo"], "DELETE_REQUESTED");
+    assert!(got.body["startedAt"].is_string());
+    // The end timer no longer does anything (and purge is 360 s after the delete).
+    app.advance(Duration::minutes(5)).await;
+    assert_eq!(app.sim.calls().len(), 2);
+    assert_eq!(app.get(&id).await.body["statusInfo"], "DELETE_REQUESTED");
+}
+
+#[tokio::test]
+async fn overlap_is_409_until_the_other_booking_ends() {
+    let app = spawn_app().await;
+    let body = booking_body(&app, "+123456789", Duration::minutes(10), 600);
+    let id = id_of(&app.create(body.clone()).await);
+    app.create(body.clone()).await.assert_error(409, "CONFLICT");
+    // Same window, other device: fine. Back-to-back on the same device: fine.
+    let mut other = body.clone();
+    other["device"] = json!({"ipv4Address": {"publicAddress": "203.0.113.5", "privateAddress": "10.0.0.5"}});
+    assert_eq!(app.create(other).await.status, 201);
+    let mut next = body.clone();
+    next["startTime"] = json!(rfc3339(app.clock_now() + Duration::minutes(20)));
+    assert_eq!(app.create(next).await.status, 201);
+    assert_eq!(app.delete(&id).await.status, 204);
+    assert_eq!(app.create(body).await.status, 201);
+}
+
+#[tokio::test]
+async fn retrieve_lists_own_bookings_including_terminated_ones() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(30), 60)).await);
+    let b = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(10), 60)).await);
+    app.delete(&a).await;
+    let r = app.retrieve_as(&app.token, json!({"device": {"phoneNumber": "+123456789"}})).await;
+    assert_eq!(r.status, 200);
+    let list = r.body.as_array().unwrap();
+    assert_eq!(list.iter().map(|x| x["bookingId"].as_str().unwrap()).collect::<Vec<_>>(), vec![b.as_str(), a.as_str()]);
+    assert_eq!(list[1]["bookingStatus"], "TERMINATED");
+    let none = app.retrieve_as(&app.token, json!({"device": {"phoneNumber": "+199999999"}})).await;
+    assert_eq!((none.status, none.body), (200, json!([])));
+}
+
+#[tokio::test]
+async fn events_are_retried_with_the_same_id_and_stop_on_410() {
+    let app = spawn_app().await;
+    let sink = Sink::start().await;
+    sink.answer_next_with(&[500, 503]);
+    let mut body = booking_body(&app, "+123456789", Duration::minutes(1), 60);
+    body["sink"] = json!(sink.url);
+    let id = id_of(&app.create(body).await);
+    let events = sink.wait_for(3).await;
+    let ids: Vec<_> = events.iter().map(|(_, e)| e["id"].clone()).collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "retries must keep the event id: {ids:?}");
+    assert_eq!(statuses(&events), vec![st("SCHEDULED", None); 3]);
+    // A 410 stops delivery to that sink for good.
+    sink.answer_next_with(&[410]);
+    app.advance(Duration::minutes(1)).await;
+    sink.wait_for(4).await;
+    app.delete(&id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(sink.events().len(), 4);
+}
+
+#[tokio::test]
+async fn refused_activation_revokes_and_transient_failure_retries() {
+    let app = spawn_app().await;
+    app.sim.fail_next_activations(vec![SouthboundError::Rejected("403 Forbidden".into())]);
+    let revoked = id_of(&app.create(booking_body(&app, "+123456781", Duration::minutes(1), 600)).await);
+    app.advance(Duration::minutes(1)).await;
+    let r = app.get(&revoked).await;
+    assert_eq!(r.body["bookingStatus"], "TERMINATED", "{}", r.body);
+    assert_eq!(r.body["statusInfo"], "BOOKING_REVOKED");
+    assert!(r.body.get("startedAt").is_none());
+
+    let id = id_of(&app.create(booking_body(&app, "+123456782", Duration::minutes(1), 600)).await);
+    app.sim.fail_next_activations(vec![SouthboundError::Unavailable("503".into()), SouthboundError::Unavailable("timeout".into())]);
+    app.advance(Duration::minutes(1)).await;
+    assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
+    app.advance(Duration::seconds(1)).await; // first retry after 1 s
+    assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
+    app.advance(Duration::seconds(2)).await; // second retry after 2 s more
+    assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED");
+    assert_eq!(app.sim.active().len(), 1);
+}
+
+#[tokio::test]
+async fn activation_gives_up_after_the_retry_deadline() {
+    let app = spawn_app_with(|s| s.scheduler.retry_deadline_seconds = 5).await;
+    let id = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600)).await);
+    app.sim.fail_next_activations(vec![SouthboundError::Unavailable("down".into()); 10]);
+    app.advance(Duration::minutes(1)).await;
+    for _ in 0..4 {
+        app.advance(Duration::seconds(4)).await;
+    }
+    let r = app.get(&id).await;
+    assert_eq!(r.body["bookingStatus"], "TERMINATED");
+    assert_eq!(r.body["statusInfo"], "BOOKING_REVOKED");
+    assert!(app.sim.active().is_empty());
+}

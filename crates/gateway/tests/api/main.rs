@@ -1,0 +1,7 @@
+//! Integration tests of the gateway over real HTTP: the app on 127.0.0.1:0 with a manual
+//! clock, the in-process NEF simulator and a real HTTP sink for CloudEvents.
+
+mod errors;
+mod helpers;
+mod lifecycle;
+mod ownership;
