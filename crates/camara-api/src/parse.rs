@@ -49,15 +49,15 @@ fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Obj, Rejection> {
 }
 
 fn check_keys(o: &Obj, allowed: &[&str], path: &str, opts: &ParseOptions) -> Result<(), Rejection> {
-    if opts.strict {
-        if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-            let at = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            return Err(invalid(format!("Unknown property '{at}'")));
-        }
+    if opts.strict
+        && let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str()))
+    {
+        let at = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        return Err(invalid(format!("Unknown property '{at}'")));
     }
     Ok(())
 }
@@ -255,23 +255,23 @@ fn application_server(v: &Value, opts: &ParseOptions) -> Result<ApplicationServe
         .get("ipv4Address")
         .map(|v| string(v, "applicationServer.ipv4Address", 18))
         .transpose()?;
-    if let Some(s) = ipv4 {
-        if !address_with_prefix(s, false) {
-            return Err(invalid(
-                "'applicationServer.ipv4Address' must be an IPv4 address or address/prefix",
-            ));
-        }
+    if let Some(s) = ipv4
+        && !address_with_prefix(s, false)
+    {
+        return Err(invalid(
+            "'applicationServer.ipv4Address' must be an IPv4 address or address/prefix",
+        ));
     }
     let ipv6 = o
         .get("ipv6Address")
         .map(|v| string(v, "applicationServer.ipv6Address", 49))
         .transpose()?;
-    if let Some(s) = ipv6 {
-        if !address_with_prefix(s, true) {
-            return Err(invalid(
-                "'applicationServer.ipv6Address' must be an IPv6 address or address/prefix",
-            ));
-        }
+    if let Some(s) = ipv6
+        && !address_with_prefix(s, true)
+    {
+        return Err(invalid(
+            "'applicationServer.ipv6Address' must be an IPv6 address or address/prefix",
+        ));
     }
     Ok(ApplicationServer {
         ipv4: ipv4.map(str::to_owned),

@@ -27,10 +27,10 @@ pub fn booking_info(b: &Booking) -> Value {
         m.insert("serviceArea".into(), v.clone());
     }
     m.insert("bookingStatus".into(), json!(b.status.as_str()));
-    if b.status == BookingStatus::Terminated {
-        if let Some(info) = b.status_info {
-            m.insert("statusInfo".into(), json!(info.as_str()));
-        }
+    if b.status == BookingStatus::Terminated
+        && let Some(info) = b.status_info
+    {
+        m.insert("statusInfo".into(), json!(info.as_str()));
     }
     if let Some(t) = b.started_at.and_then(|t| t.format(&Rfc3339).ok()) {
         m.insert("startedAt".into(), json!(t));

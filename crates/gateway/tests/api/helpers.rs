@@ -42,7 +42,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = test_settings();
     adjust(&mut s);
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let app = Application::build_with_clock(s, clock.clone()).await.unwrap();
+    let app = Application::build_with_clock(s, clock.clone())
+        .await
+        .unwrap();
     let t = TestApp {
         addr: format!("http://127.0.0.1:{}", app.port()),
         clock,
@@ -85,7 +87,11 @@ impl Resp {
         assert_eq!(self.status, status, "body: {}", self.body);
         assert_eq!(self.body["status"], json!(status), "body: {}", self.body);
         assert_eq!(self.body["code"], json!(code), "body: {}", self.body);
-        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {}", self.body);
+        assert!(
+            self.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "body: {}",
+            self.body
+        );
     }
 }
 
@@ -103,8 +109,17 @@ impl TestApp {
         self.token_for(client, &scopes::ALL, None)
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, corr: Option<&str>, body: Option<Value>) -> Resp {
-        let mut req = self.client.request(method, format!("{}{}", self.addr, path));
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        corr: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.addr, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -116,32 +131,71 @@ impl TestApp {
         }
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
-        let correlator = res.headers().get("x-correlator").map(|v| v.to_str().unwrap().to_owned());
+        let correlator = res
+            .headers()
+            .get("x-correlator")
+            .map(|v| v.to_str().unwrap().to_owned());
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
-        Resp { status, correlator, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        Resp {
+            status,
+            correlator,
+            body,
+        }
     }
 
     pub async fn create_as(&self, token: &str, body: Value) -> Resp {
-        self.send(reqwest::Method::POST, &format!("{BASE}/device-qos-bookings"), Some(token), Some("test-corr"), Some(body)).await
+        self.send(
+            reqwest::Method::POST,
+            &format!("{BASE}/device-qos-bookings"),
+            Some(token),
+            Some("test-corr"),
+            Some(body),
+        )
+        .await
     }
     pub async fn create(&self, body: Value) -> Resp {
         self.create_as(&self.token, body).await
     }
     pub async fn get_as(&self, token: &str, id: &str) -> Resp {
-        self.send(reqwest::Method::GET, &format!("{BASE}/device-qos-bookings/{id}"), Some(token), Some("test-corr"), None).await
+        self.send(
+            reqwest::Method::GET,
+            &format!("{BASE}/device-qos-bookings/{id}"),
+            Some(token),
+            Some("test-corr"),
+            None,
+        )
+        .await
     }
     pub async fn get(&self, id: &str) -> Resp {
         self.get_as(&self.token, id).await
     }
     pub async fn delete_as(&self, token: &str, id: &str) -> Resp {
-        self.send(reqwest::Method::DELETE, &format!("{BASE}/device-qos-bookings/{id}"), Some(token), Some("test-corr"), None).await
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("{BASE}/device-qos-bookings/{id}"),
+            Some(token),
+            Some("test-corr"),
+            None,
+        )
+        .await
     }
     pub async fn delete(&self, id: &str) -> Resp {
         self.delete_as(&self.token, id).await
     }
     pub async fn retrieve_as(&self, token: &str, body: Value) -> Resp {
-        self.send(reqwest::Method::POST, &format!("{BASE}/retrieve-device-qos-bookings"), Some(token), Some("test-corr"), Some(body)).await
+        self.send(
+            reqwest::Method::POST,
+            &format!("{BASE}/retrieve-device-qos-bookings"),
+            Some(token),
+            Some("test-corr"),
+            Some(body),
+        )
+        .await
     }
 
     /// Moves the clock and fires every timer now due.
@@ -164,11 +218,20 @@ impl Sink {
         let received = Arc::new(Mutex::new(Vec::new()));
         let answers = Arc::new(Mutex::new(Vec::new()));
         let state = (received.clone(), answers.clone());
-        let app = axum::Router::new().route("/events", post(sink_handler)).with_state(state);
+        let app = axum::Router::new()
+            .route("/events", post(sink_handler))
+            .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}/events", listener.local_addr().unwrap().port());
+        let url = format!(
+            "http://127.0.0.1:{}/events",
+            listener.local_addr().unwrap().port()
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, received, answers }
+        Self {
+            url,
+            received,
+            answers,
+        }
     }
 
     pub fn answer_next_with(&self, statuses: &[u16]) {
@@ -194,8 +257,19 @@ impl Sink {
 
 type SinkState = (Arc<Mutex<Vec<(HeaderMap, Value)>>>, Arc<Mutex<Vec<u16>>>);
 
-async fn sink_handler(State((received, answers)): State<SinkState>, headers: HeaderMap, body: String) -> StatusCode {
-    received.lock().unwrap().push((headers, serde_json::from_str(&body).unwrap_or(Value::Null)));
+async fn sink_handler(
+    State((received, answers)): State<SinkState>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    received
+        .lock()
+        .unwrap()
+        .push((headers, serde_json::from_str(&body).unwrap_or(Value::Null)));
     let mut a = answers.lock().unwrap();
-    if a.is_empty() { StatusCode::NO_CONTENT } else { StatusCode::from_u16(a.remove(0)).unwrap() }
+    if a.is_empty() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::from_u16(a.remove(0)).unwrap()
+    }
 }

@@ -15,7 +15,12 @@ fn id_of(r: &Resp) -> String {
 fn statuses(events: &[(axum::http::HeaderMap, Value)]) -> Vec<(String, Option<String>)> {
     events
         .iter()
-        .map(|(_, e)| (e["data"]["bookingStatus"].as_str().unwrap().to_owned(), e["data"]["statusInfo"].as_str().map(str::to_owned)))
+        .map(|(_, e)| {
+            (
+                e["data"]["bookingStatus"].as_str().unwrap().to_owned(),
+                e["data"]["statusInfo"].as_str().map(str::to_owned),
+            )
+        })
         .collect()
 }
 
@@ -42,7 +47,8 @@ async fn booking_goes_scheduled_activated_terminated_then_is_purged() {
     assert_eq!(created.body["duration"], 600);
 
     // Not yet: one second before the start nothing happens.
-    app.advance(Duration::minutes(10) - Duration::seconds(1)).await;
+    app.advance(Duration::minutes(10) - Duration::seconds(1))
+        .await;
     assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
     assert!(app.sim.calls().is_empty());
 
@@ -61,22 +67,44 @@ async fn booking_goes_scheduled_activated_terminated_then_is_purged() {
     assert!(app.sim.active().is_empty(), "subscription left at the NEF");
     let calls = app.sim.calls();
     assert_eq!(calls.len(), 2);
-    let SimCall::Create { subscription, .. } = &calls[0] else { panic!("{calls:?}") };
-    assert_eq!(calls[1], SimCall::Delete { subscription: subscription.clone() });
+    let SimCall::Create { subscription, .. } = &calls[0] else {
+        panic!("{calls:?}")
+    };
+    assert_eq!(
+        calls[1],
+        SimCall::Delete {
+            subscription: subscription.clone()
+        }
+    );
 
     // Events: in order, right envelope, bearer credential, never the REQUESTED status.
     let events = sink.wait_for(3).await;
-    assert_eq!(statuses(&events), vec![st("SCHEDULED", None), st("ACTIVATED", None), st("TERMINATED", Some("DURATION_EXPIRED"))]);
+    assert_eq!(
+        statuses(&events),
+        vec![
+            st("SCHEDULED", None),
+            st("ACTIVATED", None),
+            st("TERMINATED", Some("DURATION_EXPIRED"))
+        ]
+    );
     for (headers, e) in &events {
         assert_eq!(headers["content-type"], "application/cloudevents+json");
         assert_eq!(headers["authorization"], "Bearer sink-secret");
         assert_eq!(e["type"], "org.camaraproject.qos-booking.v0.status-changed");
         assert_eq!(e["specversion"], "1.0");
         assert_eq!(e["data"]["bookingId"], json!(id));
-        assert!(e["source"].as_str().unwrap().ends_with(&format!("/qos-booking/v0.2/device-qos-bookings/{id}")));
+        assert!(
+            e["source"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/qos-booking/v0.2/device-qos-bookings/{id}"))
+        );
         assert!(e["time"].is_string());
     }
-    let ids: std::collections::HashSet<_> = events.iter().map(|(_, e)| e["id"].as_str().unwrap().to_owned()).collect();
+    let ids: std::collections::HashSet<_> = events
+        .iter()
+        .map(|(_, e)| e["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 3, "event ids must be unique");
 
     // Retained for 360 s after TERMINATED, then purged.
@@ -106,13 +134,22 @@ async fn delete_while_scheduled_never_reaches_the_network() {
     let events = sink.wait_for(2).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(sink.events().len(), 2);
-    assert_eq!(statuses(&events), vec![st("SCHEDULED", None), st("TERMINATED", Some("DELETE_REQUESTED"))]);
+    assert_eq!(
+        statuses(&events),
+        vec![
+            st("SCHEDULED", None),
+            st("TERMINATED", Some("DELETE_REQUESTED"))
+        ]
+    );
 }
 
 #[tokio::test]
 async fn delete_while_activated_removes_the_subscription() {
     let app = spawn_app().await;
-    let id = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600)).await);
+    let id = id_of(
+        &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
+            .await,
+    );
     app.advance(Duration::minutes(1)).await;
     assert_eq!(app.sim.active().len(), 1);
     assert_eq!(app.delete(&id).await.status, 204);
@@ -135,7 +172,8 @@ async fn overlap_is_409_until_the_other_booking_ends() {
     app.create(body.clone()).await.assert_error(409, "CONFLICT");
     // Same window, other device: fine. Back-to-back on the same device: fine.
     let mut other = body.clone();
-    other["device"] = json!({"ipv4Address": {"publicAddress": "203.0.113.5", "privateAddress": "10.0.0.5"}});
+    other["device"] =
+        json!({"ipv4Address": {"publicAddress": "203.0.113.5", "privateAddress": "10.0.0.5"}});
     assert_eq!(app.create(other).await.status, 201);
     let mut next = body.clone();
     next["startTime"] = json!(rfc3339(app.clock_now() + Duration::minutes(20)));
@@ -147,15 +185,30 @@ async fn overlap_is_409_until_the_other_booking_ends() {
 #[tokio::test]
 async fn retrieve_lists_own_bookings_including_terminated_ones() {
     let app = spawn_app().await;
-    let a = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(30), 60)).await);
-    let b = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(10), 60)).await);
+    let a = id_of(
+        &app.create(booking_body(&app, "+123456789", Duration::minutes(30), 60))
+            .await,
+    );
+    let b = id_of(
+        &app.create(booking_body(&app, "+123456789", Duration::minutes(10), 60))
+            .await,
+    );
     app.delete(&a).await;
-    let r = app.retrieve_as(&app.token, json!({"device": {"phoneNumber": "+123456789"}})).await;
+    let r = app
+        .retrieve_as(&app.token, json!({"device": {"phoneNumber": "+123456789"}}))
+        .await;
     assert_eq!(r.status, 200);
     let list = r.body.as_array().unwrap();
-    assert_eq!(list.iter().map(|x| x["bookingId"].as_str().unwrap()).collect::<Vec<_>>(), vec![b.as_str(), a.as_str()]);
+    assert_eq!(
+        list.iter()
+            .map(|x| x["bookingId"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        vec![b.as_str(), a.as_str()]
+    );
     assert_eq!(list[1]["bookingStatus"], "TERMINATED");
-    let none = app.retrieve_as(&app.token, json!({"device": {"phoneNumber": "+199999999"}})).await;
+    let none = app
+        .retrieve_as(&app.token, json!({"device": {"phoneNumber": "+199999999"}}))
+        .await;
     assert_eq!((none.status, none.body), (200, json!([])));
 }
 
@@ -169,7 +222,10 @@ async fn events_are_retried_with_the_same_id_and_stop_on_410() {
     let id = id_of(&app.create(body).await);
     let events = sink.wait_for(3).await;
     let ids: Vec<_> = events.iter().map(|(_, e)| e["id"].clone()).collect();
-    assert!(ids.iter().all(|i| *i == ids[0]), "retries must keep the event id: {ids:?}");
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "retries must keep the event id: {ids:?}"
+    );
     assert_eq!(statuses(&events), vec![st("SCHEDULED", None); 3]);
     // A 410 stops delivery to that sink for good.
     sink.answer_next_with(&[410]);
@@ -183,16 +239,26 @@ async fn events_are_retried_with_the_same_id_and_stop_on_410() {
 #[tokio::test]
 async fn refused_activation_revokes_and_transient_failure_retries() {
     let app = spawn_app().await;
-    app.sim.fail_next_activations(vec![SouthboundError::Rejected("403 Forbidden".into())]);
-    let revoked = id_of(&app.create(booking_body(&app, "+123456781", Duration::minutes(1), 600)).await);
+    app.sim
+        .fail_next_activations(vec![SouthboundError::Rejected("403 Forbidden".into())]);
+    let revoked = id_of(
+        &app.create(booking_body(&app, "+123456781", Duration::minutes(1), 600))
+            .await,
+    );
     app.advance(Duration::minutes(1)).await;
     let r = app.get(&revoked).await;
     assert_eq!(r.body["bookingStatus"], "TERMINATED", "{}", r.body);
     assert_eq!(r.body["statusInfo"], "BOOKING_REVOKED");
     assert!(r.body.get("startedAt").is_none());
 
-    let id = id_of(&app.create(booking_body(&app, "+123456782", Duration::minutes(1), 600)).await);
-    app.sim.fail_next_activations(vec![SouthboundError::Unavailable("503".into()), SouthboundError::Unavailable("timeout".into())]);
+    let id = id_of(
+        &app.create(booking_body(&app, "+123456782", Duration::minutes(1), 600))
+            .await,
+    );
+    app.sim.fail_next_activations(vec![
+        SouthboundError::Unavailable("503".into()),
+        SouthboundError::Unavailable("timeout".into()),
+    ]);
     app.advance(Duration::minutes(1)).await;
     assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
     app.advance(Duration::seconds(1)).await; // first retry after 1 s
@@ -205,8 +271,12 @@ async fn refused_activation_revokes_and_transient_failure_retries() {
 #[tokio::test]
 async fn activation_gives_up_after_the_retry_deadline() {
     let app = spawn_app_with(|s| s.scheduler.retry_deadline_seconds = 5).await;
-    let id = id_of(&app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600)).await);
-    app.sim.fail_next_activations(vec![SouthboundError::Unavailable("down".into()); 10]);
+    let id = id_of(
+        &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
+            .await,
+    );
+    app.sim
+        .fail_next_activations(vec![SouthboundError::Unavailable("down".into()); 10]);
     app.advance(Duration::minutes(1)).await;
     for _ in 0..4 {
         app.advance(Duration::seconds(4)).await;
