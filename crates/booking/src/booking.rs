@@ -149,6 +149,8 @@ pub struct Booking {
     pub terminated_at: Option<OffsetDateTime>,
     /// The NEF subscription URI (`Location`) while the booking is active at the NEF.
     pub nef_subscription: Option<String>,
+    /// Unguessable secret in this booking's NEF callback URL.
+    pub callback_token: String,
     /// Southbound attempts of the current transition (activation or removal).
     pub attempts: u32,
     /// Retry time of a transition that failed transiently; the timer then fires at this time.

@@ -229,6 +229,7 @@ impl BookingService {
             started_at: None,
             terminated_at: None,
             nef_subscription: None,
+            callback_token: uuid::Uuid::new_v4().simple().to_string(),
             attempts: 0,
             retry_at: None,
             created_at: now,

@@ -29,6 +29,7 @@ pub fn sample(client: &str, phone: &str, start: OffsetDateTime, duration: u32) -
         started_at: None,
         terminated_at: None,
         nef_subscription: None,
+        callback_token: "t".into(),
         attempts: 0,
         retry_at: None,
         created_at: T0,
