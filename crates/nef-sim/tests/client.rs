@@ -1,0 +1,223 @@
+//! The `nef` HTTP client against the simulator over real HTTP: resources, validation errors,
+//! OAuth2 (single token, refresh after 401), retries and their limits, redirects.
+
+use nef::{AsSessionWithQoSSubscription, FlowInfo, NefAuth, NefClient, NefClientConfig, NefError};
+use nef_sim::{Faults, NefSim, OAuthConfig, SimConfig};
+use secrecy::SecretString;
+use std::time::Duration;
+
+fn config(api_root: String, auth: NefAuth) -> NefClientConfig {
+    NefClientConfig {
+        api_root,
+        scs_as_id: "qos-gw".into(),
+        auth,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        max_retries: 2,
+        retry_base: Duration::from_millis(10),
+        max_retry_after: Duration::from_secs(1),
+    }
+}
+
+fn sub() -> AsSessionWithQoSSubscription {
+    AsSessionWithQoSSubscription {
+        notification_destination: "http://127.0.0.1:1/cb".into(),
+        ue_ipv4_addr: Some("10.0.0.1".into()),
+        qos_reference: Some("QOS_L".into()),
+        flow_info: Some(vec![FlowInfo {
+            flow_id: 1,
+            flow_descriptions: vec!["permit in ip from 10.0.0.1 to any".into()],
+        }]),
+        supported_features: Some("0".into()),
+        ..Default::default()
+    }
+}
+
+async fn sim(cfg: SimConfig) -> NefSim {
+    NefSim::start("127.0.0.1:0", SimConfig { release: 17, ..cfg })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn create_get_list_delete() {
+    let sim = sim(SimConfig::default()).await;
+    let c = NefClient::new(config(sim.url(), NefAuth::None)).unwrap();
+    let created = c.create(&sub()).await.unwrap();
+    assert!(created.location.starts_with(&format!(
+        "{}/3gpp-as-session-with-qos/v1/qos-gw/subscriptions/",
+        sim.url()
+    )));
+    assert_eq!(
+        created.subscription.self_link.as_deref(),
+        Some(created.location.as_str())
+    );
+    assert_eq!(
+        c.get(&created.location)
+            .await
+            .unwrap()
+            .unwrap()
+            .qos_reference
+            .as_deref(),
+        Some("QOS_L")
+    );
+    assert_eq!(c.list().await.unwrap().len(), 1);
+    c.delete(&created.location).await.unwrap();
+    assert!(sim.subscriptions().is_empty());
+    // Deleting again (404) is success; reading it is None.
+    c.delete(&created.location).await.unwrap();
+    assert_eq!(c.get(&created.location).await.unwrap(), None);
+    // The recorded POST body is exactly what was sent.
+    assert_eq!(
+        sim.requests_of("POST")[0].body.as_ref().unwrap(),
+        &serde_json::to_value(sub()).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn invalid_bodies_are_rejected_with_problem_details() {
+    let sim = sim(SimConfig::default()).await;
+    let c = NefClient::new(config(sim.url(), NefAuth::None)).unwrap();
+    let mut bad = sub();
+    bad.ue_ipv6_addr = Some("2001:db8::1".into());
+    bad.flow_info = Some(vec![FlowInfo {
+        flow_id: 1,
+        flow_descriptions: vec!["permit in any from x to y".into()],
+    }]);
+    bad.gpsi = Some("msisdn-123".into());
+    match c.create(&bad).await {
+        Err(NefError::Rejected {
+            status: 400,
+            problem: Some(p),
+            ..
+        }) => {
+            let params: Vec<_> = p.invalid_params.iter().map(|i| i.param.as_str()).collect();
+            assert!(params.contains(&"/ueIpv4Addr"), "{params:?}");
+            assert!(
+                params.contains(&"/flowInfo/0/flowDescriptions/0"),
+                "{params:?}"
+            );
+            assert!(params.contains(&"/gpsi"), "{params:?}");
+            assert_eq!(p.cause.as_deref(), Some("INVALID_MSG_FORMAT"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(sim.subscriptions().is_empty());
+}
+
+#[tokio::test]
+async fn oauth_token_is_reused_and_refreshed_once_after_401() {
+    let oauth = OAuthConfig {
+        client_id: "gw".into(),
+        client_secret: "s3cret".into(),
+        token_ttl_seconds: 300,
+    };
+    let sim = sim(SimConfig {
+        oauth: Some(oauth),
+        ..SimConfig::default()
+    })
+    .await;
+    let auth = NefAuth::OAuth2 {
+        token_url: sim.token_url(),
+        client_id: "gw".into(),
+        client_secret: SecretString::from("s3cret"),
+        scope: None,
+    };
+    let c = NefClient::new(config(sim.url(), auth)).unwrap();
+    let a = c.create(&sub()).await.unwrap();
+    c.get(&a.location).await.unwrap();
+    let tokens = |sim: &NefSim| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path == "/oauth2/token")
+            .count()
+    };
+    assert_eq!(tokens(&sim), 1, "one token for both calls");
+    sim.expire_tokens();
+    c.delete(&a.location).await.unwrap();
+    assert_eq!(tokens(&sim), 2, "refreshed once after the 401");
+    assert!(sim.subscriptions().is_empty());
+    // Wrong secret: refused, not retried forever.
+    let wrong = NefAuth::OAuth2 {
+        token_url: sim.token_url(),
+        client_id: "gw".into(),
+        client_secret: SecretString::from("nope"),
+        scope: None,
+    };
+    let c2 = NefClient::new(config(sim.url(), wrong)).unwrap();
+    assert!(matches!(
+        c2.create(&sub()).await,
+        Err(NefError::Rejected { status: 401, .. })
+    ));
+}
+
+#[tokio::test]
+async fn post_is_retried_only_when_the_nef_did_not_act() {
+    let sim = sim(SimConfig::default()).await;
+    let c = NefClient::new(config(sim.url(), NefAuth::None)).unwrap();
+    // 503 and 429 (with Retry-After) are retried: the NEF did not process the request.
+    sim.fail_next(503, 1);
+    sim.fail_next(429, 1);
+    c.create(&sub()).await.unwrap();
+    assert_eq!(sim.requests_of("POST").len(), 3);
+    // A 500 on POST is not resent: the NEF may have acted.
+    sim.fail_next(500, 1);
+    assert!(matches!(
+        c.create(&sub()).await,
+        Err(NefError::Unavailable(_))
+    ));
+    assert_eq!(sim.requests_of("POST").len(), 4);
+    // A dropped connection on POST: not resent either.
+    sim.set_faults(Faults {
+        drop_next: 1,
+        ..Faults::default()
+    });
+    assert!(matches!(
+        c.create(&sub()).await,
+        Err(NefError::Unavailable(_))
+    ));
+    assert_eq!(sim.requests_of("POST").len(), 5);
+    // GET and DELETE are retried on 500 and dropped connections, within the bound.
+    let loc = sim.subscriptions().keys().next().unwrap().clone();
+    sim.fail_next(500, 2);
+    c.get(&loc).await.unwrap();
+    sim.set_faults(Faults {
+        drop_next: 1,
+        ..Faults::default()
+    });
+    c.delete(&loc).await.unwrap();
+    sim.fail_next(500, 3);
+    assert!(matches!(c.get(&loc).await, Err(NefError::Unavailable(_))));
+    // 4xx are final.
+    sim.fail_next(403, 1);
+    assert!(matches!(
+        c.create(&sub()).await,
+        Err(NefError::Rejected { status: 403, .. })
+    ));
+}
+
+#[tokio::test]
+async fn redirects_are_followed_with_method_and_body() {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let sim = sim(SimConfig::default()).await;
+    let target = sim.url();
+    // A front that redirects everything to the simulator with 307.
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{target}{}", uri.path());
+        async move { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response() }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let c = NefClient::new(config(front, NefAuth::None)).unwrap();
+    let created = c.create(&sub()).await.unwrap();
+    assert!(
+        created.location.starts_with(&sim.url()),
+        "the Location of the final answer is kept whole"
+    );
+    assert_eq!(
+        sim.requests_of("POST")[0].body.as_ref().unwrap()["qosReference"],
+        "QOS_L"
+    );
+}
