@@ -174,8 +174,5 @@ async fn a_user_books_qos_through_the_real_binary() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["code"],
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "UNAUTHENTICATED");
 }

@@ -74,14 +74,8 @@ fn to_geo_polygon(points: &[Point]) -> geo::Polygon<f64> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum CoverageRegion {
-    Circle {
-        latitude: f64,
-        longitude: f64,
-        radius: f64,
-    },
-    Polygon {
-        points: Vec<[f64; 2]>,
-    },
+    Circle { latitude: f64, longitude: f64, radius: f64 },
+    Polygon { points: Vec<[f64; 2]> },
 }
 
 /// Where the operator can provide QoS. An empty list of regions covers everywhere.
@@ -140,10 +134,7 @@ mod tests {
     use super::*;
 
     fn pt(latitude: f64, longitude: f64) -> Point {
-        Point {
-            latitude,
-            longitude,
-        }
+        Point { latitude, longitude }
     }
 
     #[test]

@@ -11,12 +11,9 @@ pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let digits = s
-            .strip_prefix('+')
-            .ok_or("phoneNumber must start with '+'")?;
-        let ok = (5..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
+        let digits = s.strip_prefix('+').ok_or("phoneNumber must start with '+'")?;
+        let ok =
+            (5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -95,10 +92,7 @@ impl Device {
         if let Some(v6) = &self.ipv6_address {
             // Any address in the device's /64 identifies it; key on the prefix.
             let seg = v6.segments();
-            keys.push(format!(
-                "ipv6:{:x}:{:x}:{:x}:{:x}::/64",
-                seg[0], seg[1], seg[2], seg[3]
-            ));
+            keys.push(format!("ipv6:{:x}:{:x}:{:x}:{:x}::/64", seg[0], seg[1], seg[2], seg[3]));
         }
         keys
     }

@@ -13,14 +13,14 @@ mod error;
 mod notify;
 mod ports;
 mod profile;
+mod resolver;
 mod service;
 mod southbound;
 mod store;
 
 pub use area::{AreaName, Coverage, CoverageRegion, Point, ServiceArea};
 pub use booking::{
-    ApplicationServer, Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential,
-    StatusInfo,
+    ApplicationServer, Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential, StatusInfo,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{Device, DeviceIpv4, PhoneNumber};
@@ -28,6 +28,7 @@ pub use error::{Rejection, RejectionKind};
 pub use notify::{Notifier, StatusEvent};
 pub use ports::PortsSpec;
 pub use profile::{Catalog, ProfileStatus, QosProfile};
+pub use resolver::{DeviceResolver, ResolvedDevice};
 pub use service::{BookingService, Caller, Policy};
 pub use southbound::{Southbound, SouthboundError};
 pub use store::{BookingStore, CreateOutcome, StoreError, overlaps};

@@ -8,6 +8,7 @@ use crate::device::Device;
 use crate::error::{Rejection, RejectionKind};
 use crate::notify::{Notifier, StatusEvent};
 use crate::profile::{Catalog, ProfileStatus};
+use crate::resolver::DeviceResolver;
 use crate::southbound::{Southbound, SouthboundError};
 use crate::store::{BookingStore, CreateOutcome, StoreError};
 use std::sync::Arc;
@@ -89,6 +90,7 @@ pub struct BookingService {
     catalog: Arc<Catalog>,
     coverage: Coverage,
     policy: Policy,
+    resolver: Option<Arc<dyn DeviceResolver>>,
 }
 
 fn unavailable(e: StoreError) -> Rejection {
@@ -99,10 +101,7 @@ fn unavailable(e: StoreError) -> Rejection {
 }
 
 /// Picks the device of a request from the body or the token, per CAMARA's 2-/3-legged rules.
-fn resolve_device(
-    caller: &Caller,
-    body_device: Option<Device>,
-) -> Result<(Device, Option<String>), Rejection> {
+fn resolve_device(caller: &Caller, body_device: Option<Device>) -> Result<(Device, Option<String>), Rejection> {
     let (device, subject) = match (&caller.subject, body_device) {
         (Some(_), Some(_)) => {
             return Err(Rejection::new(
@@ -146,6 +145,41 @@ impl BookingService {
             catalog,
             coverage,
             policy,
+            resolver: None,
+        }
+    }
+
+    /// Adds a device resolver, consulted at create and retrieve.
+    pub fn with_resolver(mut self, resolver: Arc<dyn DeviceResolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Looks a device up (CAMARA step 5): a phone number must be known to a configured
+    /// resolver unless the device also came with an IP address the network can use as is.
+    /// Returns whether the resolver knows the device.
+    async fn look_up(&self, device: &Device) -> Result<bool, Rejection> {
+        let Some(resolver) = &self.resolver else {
+            return Ok(false);
+        };
+        if device.phone_number.is_none() {
+            return Ok(false);
+        }
+        let found = resolver
+            .resolve(device)
+            .await
+            .map_err(|e| Rejection::new(RejectionKind::Unavailable, format!("device lookup is unavailable: {e}")))?;
+        match found {
+            Some(r) if !r.eligible => Err(Rejection::new(
+                RejectionKind::ServiceNotApplicable,
+                "The device's subscription is not eligible for QoS booking",
+            )),
+            Some(_) => Ok(true),
+            None if device.ipv4_address.is_some() || device.ipv6_address.is_some() => Ok(false),
+            None => Err(Rejection::new(
+                RejectionKind::IdentifierNotFound,
+                "The device cannot be found",
+            )),
         }
     }
 
@@ -166,10 +200,18 @@ impl BookingService {
     /// Creates a booking: device resolution, business checks, conflict check, then SCHEDULED.
     pub async fn create(&self, caller: &Caller, req: NewBooking) -> Result<Booking, Rejection> {
         let (device, subject) = resolve_device(caller, req.device)?;
+        let known = self.look_up(&device).await?;
+        if !self.southbound.supports_device(&device, known) {
+            return Err(Rejection::new(
+                RejectionKind::UnsupportedIdentifier,
+                "The network can only be reached with an IP address for this device; phone numbers are not supported here",
+            ));
+        }
 
-        let profile = self.catalog.get(&req.qos_profile).ok_or_else(|| {
-            Rejection::invalid(format!("qosProfile '{}' does not exist", req.qos_profile))
-        })?;
+        let profile = self
+            .catalog
+            .get(&req.qos_profile)
+            .ok_or_else(|| Rejection::invalid(format!("qosProfile '{}' does not exist", req.qos_profile)))?;
         if profile.status != ProfileStatus::Active {
             return Err(Rejection::new(
                 RejectionKind::ProfileNotApplicable,
@@ -236,6 +278,7 @@ impl BookingService {
             version: 1,
             echo: req.echo,
         };
+        self.southbound.admit(&booking)?;
         match self
             .store
             .create(&booking, booking.next_due(self.policy.retention))
@@ -257,12 +300,7 @@ impl BookingService {
 
     async fn load_for(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
         let b = self.store.get(id).await.map_err(unavailable)?;
-        let b = b.ok_or_else(|| {
-            Rejection::new(
-                RejectionKind::NotFound,
-                format!("Booking {id} does not exist"),
-            )
-        })?;
+        let b = b.ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))?;
         if !caller.may_access(&b) {
             return Err(Rejection::new(
                 RejectionKind::PermissionDenied,
@@ -293,9 +331,7 @@ impl BookingService {
                     Err(SouthboundError::Unavailable(e)) => {
                         return Err(Rejection::new(
                             RejectionKind::Unavailable,
-                            format!(
-                                "The network could not release the booking now, try again: {e}"
-                            ),
+                            format!("The network could not release the booking now, try again: {e}"),
                         ));
                     }
                 }
@@ -319,17 +355,10 @@ impl BookingService {
     }
 
     /// Bookings of the caller for a device (from the body or the token).
-    pub async fn retrieve(
-        &self,
-        caller: &Caller,
-        device: Option<Device>,
-    ) -> Result<Vec<Booking>, Rejection> {
+    pub async fn retrieve(&self, caller: &Caller, device: Option<Device>) -> Result<Vec<Booking>, Rejection> {
         let (device, _) = resolve_device(caller, device)?;
-        let all = self
-            .store
-            .by_device(&device.keys())
-            .await
-            .map_err(unavailable)?;
+        self.look_up(&device).await?;
+        let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
         let had_any = !all.is_empty();
         let mut own: Vec<Booking> = all.into_iter().filter(|b| caller.may_access(b)).collect();
         if had_any && own.is_empty() {
@@ -423,18 +452,13 @@ impl BookingService {
                 }
                 Ok(())
             }
-            Err(SouthboundError::Unavailable(e))
-                if now < b.start_time + self.policy.retry_deadline =>
-            {
+            Err(SouthboundError::Unavailable(e)) if now < b.start_time + self.policy.retry_deadline => {
                 let mut r = b.clone();
                 r.version += 1;
                 r.attempts += 1;
                 r.retry_at = Some(now + self.backoff(b.attempts));
                 warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "activation failed; will retry");
-                self.store
-                    .update(&r, r.next_due(retention))
-                    .await
-                    .map(|_| ())
+                self.store.update(&r, r.next_due(retention)).await.map(|_| ())
             }
             Err(e) => {
                 let t = b.terminated(StatusInfo::BookingRevoked, now);
@@ -452,19 +476,13 @@ impl BookingService {
         if let Some(sub) = &b.nef_subscription {
             match self.southbound.deactivate(sub).await {
                 Ok(()) => {}
-                Err(SouthboundError::Unavailable(e))
-                    if now < b.end_time() + self.policy.retry_deadline =>
-                {
+                Err(SouthboundError::Unavailable(e)) if now < b.end_time() + self.policy.retry_deadline => {
                     let mut r = b.clone();
                     r.version += 1;
                     r.attempts += 1;
                     r.retry_at = Some(now + self.backoff(b.attempts));
                     warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "removal failed; will retry");
-                    return self
-                        .store
-                        .update(&r, r.next_due(retention))
-                        .await
-                        .map(|_| ());
+                    return self.store.update(&r, r.next_due(retention)).await.map(|_| ());
                 }
                 Err(e) => {
                     tracing::error!(booking.id = %b.id, nef.subscription = %sub, error = %e,
@@ -480,7 +498,15 @@ impl BookingService {
         Ok(())
     }
 
+    /// A booking as stored, without access checks (for the NEF callback, which proves its
+    /// right with the booking's callback token instead).
+    pub async fn load(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
+        self.store.get(id).await
+    }
+
     /// The network ended the booking's QoS (a NEF SESSION_TERMINATION or a failed allocation).
+    /// Also applies while the activation is still in flight: the activation then finds the
+    /// booking changed and removes the subscription it created.
     pub async fn network_terminated(&self, id: BookingId) -> Result<bool, StoreError> {
         for _ in 0..5 {
             let Some(b) = self.store.get(id).await? else {
@@ -490,11 +516,14 @@ impl BookingService {
                 return Ok(false);
             }
             let t = b.terminated(StatusInfo::NetworkTerminated, self.clock.now());
-            if self
-                .store
-                .update(&t, t.next_due(self.policy.retention))
-                .await?
-            {
+            if self.store.update(&t, t.next_due(self.policy.retention)).await? {
+                // One best-effort removal (404 is fine): never leave a subscription behind,
+                // but no retry storm toward a NEF that just ended the session itself.
+                if let Some(sub) = &b.nef_subscription
+                    && let Err(e) = self.southbound.deactivate(sub).await
+                {
+                    warn!(booking.id = %id, error = %e, "could not remove the subscription after a network termination");
+                }
                 info!(booking.id = %id, "booking ended by the network");
                 self.publish(&t);
                 return Ok(true);

@@ -1,6 +1,8 @@
 //! The southbound port: turning a booking into network QoS at the NEF and back.
 
 use crate::booking::Booking;
+use crate::device::Device;
+use crate::error::Rejection;
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -15,6 +17,16 @@ pub enum SouthboundError {
 
 #[async_trait]
 pub trait Southbound: Send + Sync + 'static {
+    /// Whether the network can be told about this device at all (checked at create; false is
+    /// 422 UNSUPPORTED_IDENTIFIER). `resolvable`: a device resolver knows the device.
+    fn supports_device(&self, _device: &Device, _resolvable: bool) -> bool {
+        true
+    }
+    /// Whether the booking can be expressed toward the network (checked at create, before
+    /// anything is stored).
+    fn admit(&self, _booking: &Booking) -> Result<(), Rejection> {
+        Ok(())
+    }
     /// Creates the QoS subscription; returns its URI (the `Location`), stored whole.
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError>;
     /// Removes the subscription; an already-gone subscription is a success.

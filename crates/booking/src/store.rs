@@ -28,10 +28,7 @@ pub enum CreateOutcome {
 pub fn overlaps(existing: &Booking, candidate: &Booking) -> bool {
     existing.is_live()
         && existing.owner.client_id == candidate.owner.client_id
-        && existing
-            .device_keys
-            .iter()
-            .any(|k| candidate.device_keys.contains(k))
+        && existing.device_keys.iter().any(|k| candidate.device_keys.contains(k))
         && existing.overlaps(candidate.start_time, candidate.duration)
 }
 
@@ -39,11 +36,7 @@ pub fn overlaps(existing: &Booking, candidate: &Booking) -> bool {
 pub trait BookingStore: Send + Sync + 'static {
     /// Stores a new booking and its timer, unless it conflicts (see [`overlaps`]); the check
     /// and the insert are one atomic step.
-    async fn create(
-        &self,
-        booking: &Booking,
-        due: Option<OffsetDateTime>,
-    ) -> Result<CreateOutcome, StoreError>;
+    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError>;
 
     async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError>;
 
@@ -53,11 +46,7 @@ pub trait BookingStore: Send + Sync + 'static {
     /// Replaces the booking if the stored version is `booking.version - 1` and sets its timer
     /// to `due` (none: no timer). Returns false when the stored version differs (a concurrent
     /// change won) or the booking is gone.
-    async fn update(
-        &self,
-        booking: &Booking,
-        due: Option<OffsetDateTime>,
-    ) -> Result<bool, StoreError>;
+    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError>;
 
     /// Removes the booking, its index entries and its timer.
     async fn remove(&self, id: BookingId) -> Result<(), StoreError>;
@@ -65,12 +54,8 @@ pub trait BookingStore: Send + Sync + 'static {
     /// Claims up to `limit` timers due at `now`. A claimed timer is pushed to `now + lease`,
     /// so it is not handed out again unless the claimer fails to store its transition within
     /// the lease (a crashed replica's work is then redone).
-    async fn claim_due(
-        &self,
-        now: OffsetDateTime,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<BookingId>, StoreError>;
+    async fn claim_due(&self, now: OffsetDateTime, limit: usize, lease: Duration)
+    -> Result<Vec<BookingId>, StoreError>;
 
     /// The earliest pending timer, for the scheduler to know how long it may sleep.
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError>;

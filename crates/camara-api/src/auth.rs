@@ -45,13 +45,8 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(
-        settings: AuthSettings,
-        keys: HashMap<String, DecodingKey>,
-        algorithms: Vec<Algorithm>,
-    ) -> Self {
-        let mut validation =
-            Validation::new(algorithms.first().copied().unwrap_or(Algorithm::ES256));
+    pub fn new(settings: AuthSettings, keys: HashMap<String, DecodingKey>, algorithms: Vec<Algorithm>) -> Self {
+        let mut validation = Validation::new(algorithms.first().copied().unwrap_or(Algorithm::ES256));
         validation.algorithms = algorithms;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
@@ -118,8 +113,7 @@ impl DevIssuer {
         use aws_lc_rs::rand::SystemRandom;
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
         let alg = &ECDSA_P256_SHA256_FIXED_SIGNING;
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(alg, &SystemRandom::new()).map_err(|e| e.to_string())?;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &SystemRandom::new()).map_err(|e| e.to_string())?;
         let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref()).map_err(|e| e.to_string())?;
         // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
         let point = pair.public_key().as_ref();
@@ -161,7 +155,8 @@ impl DevIssuer {
             .duration_since(UNIX_EPOCH)
             .map_err(|e| e.to_string())?
             .as_secs();
-        let mut claims = json!({"iss": self.settings.issuer, "aud": self.settings.audience, "iat": now, "exp": now + ttl_seconds});
+        let mut claims =
+            json!({"iss": self.settings.issuer, "aud": self.settings.audience, "iat": now, "exp": now + ttl_seconds});
         if let (Some(c), Value::Object(extra)) = (claims.as_object_mut(), extra) {
             c.extend(extra);
         }
@@ -219,18 +214,12 @@ impl FromRequestParts<ApiState> for RequestContext {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let token = header
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
         let (caller, scopes) = state.auth.authenticate(token)?;
-        let correlator_valid = !matches!(
-            parts.extensions.get::<Correlator>(),
-            Some(Correlator::Invalid)
-        );
+        let correlator_valid = !matches!(parts.extensions.get::<Correlator>(), Some(Correlator::Invalid));
         Ok(Self {
             caller,
             scopes,

@@ -17,9 +17,7 @@ pub enum Correlator {
 
 /// `^[a-zA-Z0-9-_:;.\/<>{}]{0,256}$`
 pub fn is_valid(v: &[u8]) -> bool {
-    v.len() <= 256
-        && v.iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_:;./<>{}".contains(b))
+    v.len() <= 256 && v.iter().all(|b| b.is_ascii_alphanumeric() || b"-_:;./<>{}".contains(b))
 }
 
 pub async fn layer(mut req: Request, next: Next) -> Response {

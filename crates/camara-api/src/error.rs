@@ -26,11 +26,7 @@ impl ApiError {
             message.truncate(cut);
             message.push_str("...");
         }
-        Self {
-            status,
-            code,
-            message,
-        }
+        Self { status, code, message }
     }
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(400, "INVALID_ARGUMENT", message)
@@ -45,11 +41,7 @@ impl ApiError {
         Self::new(404, "NOT_FOUND", message)
     }
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            405,
-            "METHOD_NOT_ALLOWED",
-            "The method is not allowed on this resource",
-        )
+        Self::new(405, "METHOD_NOT_ALLOWED", "The method is not allowed on this resource")
     }
     /// 413 has no code in CAMARA Commonalities; this one follows the HTTP reason phrase.
     pub fn payload_too_large(limit: usize) -> Self {

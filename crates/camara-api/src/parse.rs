@@ -4,8 +4,8 @@
 //! refusals are 422 while every other body refusal is a 400.
 
 use booking::{
-    ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection,
-    RejectionKind, ServiceArea, SinkCredential,
+    ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection, RejectionKind,
+    ServiceArea, SinkCredential,
 };
 use serde_json::{Map, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -76,21 +76,15 @@ fn string<'a>(v: &'a Value, path: &str, max: usize) -> Result<&'a str, Rejection
 fn integer(v: &Value, path: &str) -> Result<i64, Rejection> {
     match v.as_i64() {
         Some(i) if (i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&i) => Ok(i),
-        Some(_) => Err(Rejection::out_of_range(format!(
-            "'{path}' is out of the int32 range"
-        ))),
-        None if v.is_u64() => Err(Rejection::out_of_range(format!(
-            "'{path}' is out of the int32 range"
-        ))),
+        Some(_) => Err(Rejection::out_of_range(format!("'{path}' is out of the int32 range"))),
+        None if v.is_u64() => Err(Rejection::out_of_range(format!("'{path}' is out of the int32 range"))),
         None => Err(invalid(format!("'{path}' must be an integer"))),
     }
 }
 
 fn port(v: &Value, path: &str) -> Result<u16, Rejection> {
     let i = integer(v, path)?;
-    u16::try_from(i).map_err(|_| {
-        Rejection::out_of_range(format!("'{path}' must be a port between 0 and 65535"))
-    })
+    u16::try_from(i).map_err(|_| Rejection::out_of_range(format!("'{path}' must be a port between 0 and 65535")))
 }
 
 fn rfc3339(v: &Value, path: &str) -> Result<OffsetDateTime, Rejection> {
@@ -115,13 +109,9 @@ fn required<'a>(o: &'a Obj, key: &str, path: &str) -> Result<&'a Value, Rejectio
 
 fn qos_profile(v: &Value) -> Result<String, Rejection> {
     let s = string(v, "qosProfile", 256)?;
-    let ok = s.len() >= 3
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    let ok = s.len() >= 3 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if !ok {
-        return Err(invalid(
-            "'qosProfile' must be 3 to 256 characters of [a-zA-Z0-9_.-]",
-        ));
+        return Err(invalid("'qosProfile' must be 3 to 256 characters of [a-zA-Z0-9_.-]"));
     }
     Ok(s.to_owned())
 }
@@ -136,12 +126,7 @@ pub fn device(v: &Value, opts: &ParseOptions) -> Result<Device, Rejection> {
     let o = object(v, "device")?;
     check_keys(
         o,
-        &[
-            "phoneNumber",
-            "networkAccessIdentifier",
-            "ipv4Address",
-            "ipv6Address",
-        ],
+        &["phoneNumber", "networkAccessIdentifier", "ipv4Address", "ipv6Address"],
         "device",
         opts,
     )?;
@@ -150,13 +135,11 @@ pub fn device(v: &Value, opts: &ParseOptions) -> Result<Device, Rejection> {
     }
     let mut d = Device::default();
     if let Some(v) = o.get("phoneNumber") {
-        d.phone_number =
-            Some(PhoneNumber::parse(string(v, "device.phoneNumber", 16)?).map_err(invalid)?);
+        d.phone_number = Some(PhoneNumber::parse(string(v, "device.phoneNumber", 16)?).map_err(invalid)?);
     }
     if let Some(v) = o.get("networkAccessIdentifier") {
         // The QoS Booking file says 2028 (a typo of Commonalities' 2048); accept the larger one.
-        d.network_access_identifier =
-            Some(string(v, "device.networkAccessIdentifier", 2048)?.to_owned());
+        d.network_access_identifier = Some(string(v, "device.networkAccessIdentifier", 2048)?.to_owned());
     }
     if let Some(v) = o.get("ipv4Address") {
         let a = object(v, "device.ipv4Address")?;
@@ -202,14 +185,9 @@ pub fn device(v: &Value, opts: &ParseOptions) -> Result<Device, Rejection> {
 /// The one identifier echoed back as `DeviceResponse`: the first supported one the client sent,
 /// in the order phone number, IPv4, IPv6 (the order the gateway prefers them in).
 fn device_response(raw: &Obj) -> Value {
-    let key = [
-        "phoneNumber",
-        "ipv4Address",
-        "ipv6Address",
-        "networkAccessIdentifier",
-    ]
-    .into_iter()
-    .find(|k| raw.contains_key(*k));
+    let key = ["phoneNumber", "ipv4Address", "ipv6Address", "networkAccessIdentifier"]
+        .into_iter()
+        .find(|k| raw.contains_key(*k));
     let mut out = Map::new();
     if let Some(k) = key {
         out.insert(k.to_owned(), raw[k].clone());
@@ -239,16 +217,9 @@ fn address_with_prefix(s: &str, v6: bool) -> bool {
 
 fn application_server(v: &Value, opts: &ParseOptions) -> Result<ApplicationServer, Rejection> {
     let o = object(v, "applicationServer")?;
-    check_keys(
-        o,
-        &["ipv4Address", "ipv6Address"],
-        "applicationServer",
-        opts,
-    )?;
+    check_keys(o, &["ipv4Address", "ipv6Address"], "applicationServer", opts)?;
     if o.is_empty() {
-        return Err(invalid(
-            "'applicationServer' must contain ipv4Address or ipv6Address",
-        ));
+        return Err(invalid("'applicationServer' must contain ipv4Address or ipv6Address"));
     }
     // maxLength 15 in the YAML is too short for CIDR ("203.0.113.100/24"); accept up to 18.
     let ipv4 = o
@@ -291,9 +262,7 @@ fn ports_spec(v: &Value, path: &str, opts: &ParseOptions) -> Result<PortsSpec, R
             .as_array()
             .ok_or_else(|| invalid(format!("'{path}.ranges' must be an array")))?;
         if arr.is_empty() || arr.len() > 65536 {
-            return Err(invalid(format!(
-                "'{path}.ranges' must have 1 to 65536 items"
-            )));
+            return Err(invalid(format!("'{path}.ranges' must have 1 to 65536 items")));
         }
         for (i, r) in arr.iter().enumerate() {
             let at = format!("{path}.ranges[{i}]");
@@ -314,9 +283,7 @@ fn ports_spec(v: &Value, path: &str, opts: &ParseOptions) -> Result<PortsSpec, R
             .as_array()
             .ok_or_else(|| invalid(format!("'{path}.ports' must be an array")))?;
         if arr.is_empty() || arr.len() > 65536 {
-            return Err(invalid(format!(
-                "'{path}.ports' must have 1 to 65536 items"
-            )));
+            return Err(invalid(format!("'{path}.ports' must have 1 to 65536 items")));
         }
         for (i, p) in arr.iter().enumerate() {
             spec.ports.push(port(p, &format!("{path}.ports[{i}]"))?);
@@ -326,22 +293,13 @@ fn ports_spec(v: &Value, path: &str, opts: &ParseOptions) -> Result<PortsSpec, R
 }
 
 fn sink(v: &Value, policy: SinkPolicy) -> Result<String, Rejection> {
-    let bad = |why: &str| {
-        Rejection::new(
-            RejectionKind::InvalidSink,
-            format!("'sink' is not acceptable: {why}"),
-        )
-    };
+    let bad = |why: &str| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}"));
     let s = v.as_str().ok_or_else(|| bad("it must be a string"))?;
     if s.len() > 2048 {
         return Err(bad("longer than 2048 characters"));
     }
-    let secure = s
-        .strip_prefix("https://")
-        .is_some_and(|rest| !rest.is_empty());
-    let insecure_ok = policy.allow_insecure
-        && s.strip_prefix("http://")
-            .is_some_and(|rest| !rest.is_empty());
+    let secure = s.strip_prefix("https://").is_some_and(|rest| !rest.is_empty());
+    let insecure_ok = policy.allow_insecure && s.strip_prefix("http://").is_some_and(|rest| !rest.is_empty());
     if !secure && !insecure_ok {
         return Err(bad("it must be an https URL"));
     }
@@ -357,9 +315,7 @@ fn sink(v: &Value, policy: SinkPolicy) -> Result<String, Rejection> {
             url::Host::Ipv6(ip) => forbidden_ip(IpAddr::V6(ip)),
         };
         if forbidden {
-            return Err(bad(
-                "it points to a loopback, private or link-local address",
-            ));
+            return Err(bad("it points to a loopback, private or link-local address"));
         }
     }
     Ok(s.to_owned())
@@ -392,11 +348,7 @@ pub fn forbidden_ip(ip: IpAddr) -> bool {
     }
 }
 
-fn sink_credential(
-    v: &Value,
-    now: OffsetDateTime,
-    opts: &ParseOptions,
-) -> Result<SinkCredential, Rejection> {
+fn sink_credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<SinkCredential, Rejection> {
     let o = object(v, "sinkCredential")?;
     let ty = required(o, "credentialType", "sinkCredential")?;
     // Checked before any other schema rule: REFRESHTOKEN is not even in the enum any more,
@@ -450,21 +402,15 @@ fn sink_credential(
 }
 
 fn number(v: &Value, path: &str) -> Result<f64, Rejection> {
-    v.as_f64().ok_or_else(|| {
-        Rejection::new(
-            RejectionKind::InvalidArea,
-            format!("'{path}' must be a number"),
-        )
-    })
+    v.as_f64()
+        .ok_or_else(|| Rejection::new(RejectionKind::InvalidArea, format!("'{path}' must be a number")))
 }
 
 fn area_point(v: &Value, path: &str, opts: &ParseOptions) -> Result<Point, Rejection> {
     let bad = |m: String| Rejection::new(RejectionKind::InvalidArea, m);
-    let o = v.as_object().ok_or_else(|| {
-        bad(format!(
-            "'{path}' must be an object with latitude and longitude"
-        ))
-    })?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| bad(format!("'{path}' must be an object with latitude and longitude")))?;
     check_keys(o, &["latitude", "longitude"], path, opts)?;
     let lat = o
         .get("latitude")
@@ -486,9 +432,7 @@ fn service_area(v: &Value, opts: &ParseOptions) -> Result<ServiceArea, Rejection
         Some("POLYGON") => (opts.area_types.polygon, &["areaType", "boundary"]),
         Some("AREANAME") => (opts.area_types.area_name, &["areaType", "areaName"]),
         _ => {
-            return Err(invalid(
-                "'serviceArea.areaType' must be CIRCLE, POLYGON or AREANAME",
-            ));
+            return Err(invalid("'serviceArea.areaType' must be CIRCLE, POLYGON or AREANAME"));
         }
     };
     if !enabled {
@@ -562,11 +506,7 @@ const CREATE_KEYS: [&str; 10] = [
 ];
 
 /// Parses a `CreateBooking` body.
-pub fn create_booking(
-    body: &Value,
-    now: OffsetDateTime,
-    opts: &ParseOptions,
-) -> Result<NewBooking, Rejection> {
+pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<NewBooking, Rejection> {
     let o = object(body, "body")?;
     check_keys(o, &CREATE_KEYS, "", opts)?;
     let qos = qos_profile(required(o, "qosProfile", "")?)?;
@@ -575,9 +515,7 @@ pub fn create_booking(
     let duration = u32::try_from(duration)
         .ok()
         .filter(|d| (1..=31_622_400).contains(d))
-        .ok_or_else(|| {
-            Rejection::out_of_range("'duration' must be between 1 and 31622400 seconds")
-        })?;
+        .ok_or_else(|| Rejection::out_of_range("'duration' must be between 1 and 31622400 seconds"))?;
     let area_value = required(o, "serviceArea", "")?;
     let device = o.get("device").map(|v| device(v, opts)).transpose()?;
     let application_server = o

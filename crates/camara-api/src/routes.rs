@@ -27,15 +27,10 @@ pub struct ApiState {
 /// The API under each base path (e.g. `/qos-booking/v0.2` and `/qos-booking/vwip`).
 pub fn router(state: ApiState, base_paths: &[String]) -> Router {
     let api = Router::new()
-        .route(
-            "/device-qos-bookings",
-            post(create).fallback(method_not_allowed),
-        )
+        .route("/device-qos-bookings", post(create).fallback(method_not_allowed))
         .route(
             "/device-qos-bookings/{bookingId}",
-            get(get_booking)
-                .delete(delete_booking)
-                .fallback(method_not_allowed),
+            get(get_booking).delete(delete_booking).fallback(method_not_allowed),
         )
         .route(
             "/retrieve-device-qos-bookings",
@@ -60,11 +55,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/yaml")],
-        crate::OPENAPI_YAML,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/yaml")], crate::OPENAPI_YAML).into_response()
 }
 
 /// Reads a JSON body: 413 over the limit, 400 when empty or malformed, 415 when not JSON.
@@ -80,9 +71,7 @@ async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Valu
         .await
         .map_err(|_| ApiError::payload_too_large(limit))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_argument(
-            "A JSON request body is required",
-        ));
+        return Err(ApiError::invalid_argument("A JSON request body is required"));
     }
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -92,8 +81,7 @@ async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Valu
     if !is_json {
         return Err(ApiError::unsupported_media_type());
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
 }
 
 fn booking_id(raw: &str) -> Result<BookingId, ApiError> {

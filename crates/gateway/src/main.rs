@@ -11,9 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--config" | "-c" => {
-                config = Some(args.next().context("--config needs a file")?.into())
-            }
+            "--config" | "-c" => config = Some(args.next().context("--config needs a file")?.into()),
             "--help" | "-h" => {
                 println!(
                     "usage: gateway [--config FILE]\nSettings: config/default.yaml, then FILE, then QOSGW__* environment variables."
@@ -27,12 +25,8 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&settings.log.format, &settings.log.filter);
     let app = Application::build(settings).await?;
     if let Some(token) = app.dev_token() {
-        tracing::warn!(
-            "auth.mode is dev: tokens are signed by a key generated at start. DEVELOPMENT ONLY."
-        );
-        println!(
-            "\nDevelopment bearer token (all scopes, client dev-client):\n\nexport TOKEN={token}\n"
-        );
+        tracing::warn!("auth.mode is dev: tokens are signed by a key generated at start. DEVELOPMENT ONLY.");
+        println!("\nDevelopment bearer token (all scopes, client dev-client):\n\nexport TOKEN={token}\n");
     }
     app.run_until_stopped(shutdown_signal()).await
 }

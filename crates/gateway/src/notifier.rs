@@ -37,10 +37,7 @@ pub struct CloudEventNotifier {
 }
 
 impl CloudEventNotifier {
-    pub fn new(
-        settings: DeliverySettings,
-        runtime: tokio::runtime::Handle,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: DeliverySettings, runtime: tokio::runtime::Handle) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -61,19 +58,13 @@ impl CloudEventNotifier {
 
     /// True while events are queued or being delivered (tests and graceful shutdown wait on it).
     pub fn busy(&self) -> bool {
-        !self
-            .shared
-            .queues
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
+        !self.shared.queues.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
     }
 }
 
 /// The CloudEvents JSON of a status change.
 pub fn cloud_event(ev: &StatusEvent, id: &str, source_prefix: &str) -> Value {
-    let mut data =
-        json!({"bookingId": ev.booking_id.to_string(), "bookingStatus": ev.status.as_str()});
+    let mut data = json!({"bookingId": ev.booking_id.to_string(), "bookingStatus": ev.status.as_str()});
     if let Some(info) = ev.status_info {
         data["statusInfo"] = json!(info.as_str());
     }
@@ -130,12 +121,7 @@ async fn drain(shared: Arc<Shared>, id: BookingId, mut rx: mpsc::UnboundedReceiv
 }
 
 async fn deliver(shared: &Shared, ev: StatusEvent) {
-    if shared
-        .gone
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(&ev.sink)
-    {
+    if shared.gone.lock().unwrap_or_else(|p| p.into_inner()).contains(&ev.sink) {
         return;
     }
     let event_id = uuid::Uuid::new_v4().to_string();
@@ -145,10 +131,7 @@ async fn deliver(shared: &Shared, ev: StatusEvent) {
         let mut req = shared
             .client
             .post(&ev.sink)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/cloudevents+json",
-            )
+            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
             .header("x-correlator", &event_id)
             .body(body.to_string());
         if let Some(cred) = &ev.credential {

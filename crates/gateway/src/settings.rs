@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};
+use nef_mapping::{AddressKind, DeviceEntry, FlowEncoding};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -105,15 +106,83 @@ pub struct Notifications {
     pub timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SouthboundKind {
-    Simulator,
+    NefSim,
+    Nef,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Southbound {
     pub kind: SouthboundKind,
+    pub release: u8,
+    pub scs_as_id: String,
+    pub nef: NefSettings,
+    pub simulator: SimulatorSettings,
+    pub mapping: MappingSettings,
+    pub callbacks: CallbackSettings,
+    pub devices: Vec<DeviceEntry>,
+    pub device_file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NefAuthKind {
+    None,
+    Basic,
+    OAuth2,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NefSettings {
+    pub api_root: String,
+    pub auth: NefAuthKind,
+    pub username: String,
+    pub password_env: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret_env: String,
+    pub scope: String,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub max_retries: u32,
+    pub retry_base_ms: u64,
+    pub max_retry_after_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SimulatorSettings {
+    pub notify_on_create: bool,
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MappingSettings {
+    pub flow_encoding: FlowEncoding,
+    pub protocol: String,
+    pub address_preference: Vec<AddressKind>,
+    pub dnn: String,
+    pub snssai_sst: i32,
+    pub snssai_sd: String,
+    pub supported_features: String,
+    pub usage_threshold: bool,
+    pub max_flows: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallbackAuthKind {
+    Token,
+    SharedSecret,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallbackSettings {
+    pub base_url: String,
+    pub auth: CallbackAuthKind,
+    pub shared_secret_env: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,26 +206,17 @@ impl Settings {
     /// The built-in defaults only (tests start from here and adjust fields).
     pub fn defaults() -> anyhow::Result<Self> {
         config::Config::builder()
-            .add_source(config::File::from_str(
-                DEFAULT_YAML,
-                config::FileFormat::Yaml,
-            ))
+            .add_source(config::File::from_str(DEFAULT_YAML, config::FileFormat::Yaml))
             .build()?
             .try_deserialize()
             .context("the built-in default configuration is invalid")
     }
 
     fn load_from(file: Option<&Path>, env: config::Environment) -> anyhow::Result<Self> {
-        let mut b = config::Config::builder().add_source(config::File::from_str(
-            DEFAULT_YAML,
-            config::FileFormat::Yaml,
-        ));
+        let mut b =
+            config::Config::builder().add_source(config::File::from_str(DEFAULT_YAML, config::FileFormat::Yaml));
         if let Some(f) = file {
-            b = b.add_source(
-                config::File::from(f)
-                    .format(config::FileFormat::Yaml)
-                    .required(true),
-            );
+            b = b.add_source(config::File::from(f).format(config::FileFormat::Yaml).required(true));
         }
         let settings: Self = b
             .add_source(env)
@@ -181,6 +241,25 @@ impl Settings {
             !self.server.api_version.contains('/'),
             "server.api_version is one path segment, e.g. v0.2"
         );
+        anyhow::ensure!(
+            matches!(self.southbound.release, 17 | 18),
+            "southbound.release must be 17 or 18"
+        );
+        let proto = &self.southbound.mapping.protocol;
+        anyhow::ensure!(
+            proto == "ip" || proto.parse::<u8>().is_ok(),
+            "southbound.mapping.protocol must be `ip` or 0..255"
+        );
+        anyhow::ensure!(
+            !self.southbound.mapping.address_preference.is_empty(),
+            "southbound.mapping.address_preference is empty"
+        );
+        if self.southbound.kind == SouthboundKind::Nef {
+            anyhow::ensure!(
+                !self.southbound.nef.api_root.is_empty(),
+                "southbound.nef.api_root is required with kind nef"
+            );
+        }
         for p in &self.profiles {
             anyhow::ensure!(
                 p.min_duration <= p.max_duration,
@@ -209,10 +288,7 @@ mod tests {
     fn defaults_parse_and_pass_checks() {
         let s = Settings::defaults().unwrap();
         s.check().unwrap();
-        assert_eq!(
-            s.base_paths(),
-            vec!["/qos-booking/v0.2", "/qos-booking/vwip"]
-        );
+        assert_eq!(s.base_paths(), vec!["/qos-booking/v0.2", "/qos-booking/vwip"]);
         assert!(s.profiles.iter().any(|p| p.name == "QCI_1_voice"));
     }
 

@@ -2,19 +2,22 @@
 //! graceful shutdown.
 
 use crate::notifier::{CloudEventNotifier, DeliverySettings};
-use crate::settings::{AuthMode, Settings, SouthboundKind, StoreKind};
-use crate::simulator::SimulatedNef;
+use crate::settings::{AuthMode, CallbackAuthKind, NefAuthKind, Settings, SouthboundKind, StoreKind};
+use crate::southbound::NefSouthbound;
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use booking::{
-    BookingService, BookingStore, Catalog, Clock, Coverage, Policy, Southbound, SystemClock,
-};
+use booking::{BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SystemClock};
 use camara_api::{ApiState, AreaTypes, AuthSettings, DevIssuer, ParseOptions, SinkPolicy, scopes};
+use nef::{NefAuth, NefClient, NefClientConfig, Snssai};
+use nef_mapping::{CallbackAuth, DeviceEntry, MappingConfig, StaticResolver};
+use nef_sim::{Faults, NefSim, SimConfig};
+use secrecy::SecretString;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -28,7 +31,8 @@ pub struct Application {
     service: Arc<BookingService>,
     store: Arc<dyn BookingStore>,
     notifier: CloudEventNotifier,
-    simulator: Option<Arc<SimulatedNef>>,
+    nef_sim: Option<NefSim>,
+    resolver: Option<Arc<StaticResolver>>,
     dev_issuer: Option<Arc<DevIssuer>>,
     dev_token: Option<String>,
     poll_interval: Duration,
@@ -40,20 +44,29 @@ impl Application {
     }
 
     /// Builds with the given clock (tests drive time with `booking::ManualClock`).
-    pub async fn build_with_clock(
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let s = &settings;
         let store: Arc<dyn BookingStore> = match s.store.kind {
             StoreKind::Memory => Arc::new(store::MemoryStore::new()),
         };
-        let (southbound, simulator): (Arc<dyn Southbound>, _) = match s.southbound.kind {
-            SouthboundKind::Simulator => {
-                let sim = Arc::new(SimulatedNef::new());
-                (sim.clone(), Some(sim))
-            }
+        let listener = TcpListener::bind(&s.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", s.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let public_url = match s.server.public_url.trim_end_matches('/') {
+            "" => format!("http://{}", listener.local_addr()?),
+            url => url.to_owned(),
         };
+        let catalog = Arc::new(Catalog::new(s.profiles.clone()));
+        let resolver = build_resolver(s)?;
+        let (southbound, nef_sim, callback_auth) = build_southbound(
+            s,
+            &public_url,
+            catalog.clone(),
+            resolver.clone().map(|r| r as Arc<dyn DeviceResolver>),
+        )
+        .await?;
+
         let base_paths = s.base_paths();
         let notifier = CloudEventNotifier::new(
             DeliverySettings {
@@ -82,15 +95,19 @@ impl Application {
             regions: s.coverage.regions.clone(),
             uncovered_names: s.coverage.uncovered_area_names.clone(),
         };
-        let service = Arc::new(BookingService::new(
+        let mut service = BookingService::new(
             store.clone(),
             clock.clone(),
-            southbound,
+            Arc::new(southbound),
             Arc::new(notifier.clone()),
-            Arc::new(Catalog::new(s.profiles.clone())),
+            catalog,
             coverage,
             policy,
-        ));
+        );
+        if let Some(r) = &resolver {
+            service = service.with_resolver(r.clone());
+        }
+        let service = Arc::new(service);
 
         let auth_settings = AuthSettings {
             issuer: s.auth.issuer.clone(),
@@ -103,12 +120,7 @@ impl Application {
             AuthMode::Dev => {
                 let issuer = DevIssuer::generate(auth_settings).map_err(anyhow::Error::msg)?;
                 let token = issuer
-                    .mint(
-                        &s.auth.dev_client_id,
-                        &scopes::ALL,
-                        None,
-                        s.auth.dev_token_ttl_seconds,
-                    )
+                    .mint(&s.auth.dev_client_id, &scopes::ALL, None, s.auth.dev_token_ttl_seconds)
                     .map_err(anyhow::Error::msg)?;
                 (
                     issuer.authenticator().map_err(anyhow::Error::msg)?,
@@ -130,9 +142,7 @@ impl Application {
             },
         };
         if s.notifications.allow_insecure_sinks {
-            warn!(
-                "notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)"
-            );
+            warn!("notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)");
         }
         let api_state = ApiState {
             service: service.clone(),
@@ -142,16 +152,13 @@ impl Application {
             body_limit: s.server.body_limit_bytes,
         };
         let mut router = camara_api::router(api_state, &base_paths)
-            .merge(ops_router(store.clone(), dev_issuer.clone()));
+            .merge(ops_router(store.clone(), dev_issuer.clone()))
+            .merge(crate::callbacks::router(service.clone(), callback_auth));
         router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(s.server.request_timeout_ms),
         ));
 
-        let listener = TcpListener::bind(&s.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", s.server.listen))?;
-        let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
             port,
@@ -159,7 +166,8 @@ impl Application {
             service,
             store,
             notifier,
-            simulator,
+            nef_sim,
+            resolver,
             dev_issuer,
             dev_token,
             poll_interval: Duration::from_millis(s.scheduler.poll_interval_ms.max(10)),
@@ -175,8 +183,13 @@ impl Application {
     pub fn store(&self) -> Arc<dyn BookingStore> {
         self.store.clone()
     }
-    pub fn simulator(&self) -> Option<Arc<SimulatedNef>> {
-        self.simulator.clone()
+    /// The in-process NEF simulator (southbound kind `nef-sim`).
+    pub fn nef_sim(&self) -> Option<NefSim> {
+        self.nef_sim.clone()
+    }
+    /// The lab device resolver, when devices are configured.
+    pub fn resolver(&self) -> Option<Arc<StaticResolver>> {
+        self.resolver.clone()
     }
     pub fn notifier(&self) -> CloudEventNotifier {
         self.notifier.clone()
@@ -191,16 +204,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops the scheduler and drains requests.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let scheduler = tokio::spawn(run_scheduler(
-            self.service.clone(),
-            self.poll_interval,
-            stop_rx.clone(),
-        ));
+        let scheduler = tokio::spawn(run_scheduler(self.service.clone(), self.poll_interval, stop_rx.clone()));
         info!(
             port = self.port,
             "QoS Booking gateway listening on {}",
@@ -225,11 +231,7 @@ impl Application {
 }
 
 /// Fires due timers every `interval` until told to stop.
-async fn run_scheduler(
-    service: Arc<BookingService>,
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn run_scheduler(service: Arc<BookingService>, interval: Duration, mut stop: watch::Receiver<bool>) {
     let batch = service.policy().claim_batch;
     loop {
         // Keep going while whole batches come back: a backlog (after downtime) drains fast.
@@ -248,6 +250,152 @@ async fn run_scheduler(
             _ = stop.changed() => return,
         }
     }
+}
+
+fn secret_from_env(var: &str, what: &str) -> anyhow::Result<SecretString> {
+    std::env::var(var)
+        .map(SecretString::from)
+        .with_context(|| format!("{what}: set the environment variable {var}"))
+}
+
+fn read_device_file(path: &str) -> anyhow::Result<Vec<DeviceEntry>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        devices: Vec<DeviceEntry>,
+    }
+    let f: File = config::Config::builder()
+        .add_source(config::File::from(PathBuf::from(path)).format(config::FileFormat::Yaml))
+        .build()?
+        .try_deserialize()
+        .with_context(|| format!("invalid device file {path}"))?;
+    Ok(f.devices)
+}
+
+/// The lab resolver from `southbound.devices` and `southbound.device_file`; the file is
+/// re-read when it changes, so a device can move to a new address between booking and start.
+fn build_resolver(s: &Settings) -> anyhow::Result<Option<Arc<StaticResolver>>> {
+    let inline = s.southbound.devices.clone();
+    let file = s.southbound.device_file.clone();
+    if inline.is_empty() && file.is_empty() {
+        return Ok(None);
+    }
+    let mut entries = inline.clone();
+    if !file.is_empty() {
+        entries.extend(read_device_file(&file)?);
+    }
+    let resolver = Arc::new(StaticResolver::new(entries));
+    if !file.is_empty() {
+        let r = resolver.clone();
+        tokio::spawn(async move {
+            let modified = |f: &str| std::fs::metadata(f).and_then(|m| m.modified()).ok();
+            let mut seen = modified(&file);
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let now = modified(&file);
+                if now != seen {
+                    seen = now;
+                    match read_device_file(&file) {
+                        Ok(more) => {
+                            r.replace(inline.iter().cloned().chain(more).collect());
+                            info!(file = %file, "device file reloaded");
+                        }
+                        Err(e) => warn!(error = %e, "device file not reloaded"),
+                    }
+                }
+            }
+        });
+    }
+    Ok(Some(resolver))
+}
+
+/// The NEF client (toward the in-process simulator or the real NEF) behind the southbound
+/// port, and how callback URLs are protected.
+async fn build_southbound(
+    s: &Settings,
+    public_url: &str,
+    catalog: Arc<Catalog>,
+    resolver: Option<Arc<dyn DeviceResolver>>,
+) -> anyhow::Result<(NefSouthbound, Option<NefSim>, CallbackAuth)> {
+    let sb = &s.southbound;
+    let n = &sb.nef;
+    let (api_root, auth, sim) = match sb.kind {
+        SouthboundKind::NefSim => {
+            let cfg = SimConfig {
+                oauth: None,
+                notify_on_create: sb.simulator.notify_on_create,
+                faults: Faults {
+                    latency_ms: sb.simulator.latency_ms,
+                    error_status: 500,
+                    ..Faults::default()
+                },
+                release: sb.release,
+            };
+            let sim = NefSim::start("127.0.0.1:0", cfg)
+                .await
+                .context("cannot start the NEF simulator")?;
+            info!(nef.api_root = %sim.url(), "in-process NEF simulator started");
+            (sim.url(), NefAuth::None, Some(sim))
+        }
+        SouthboundKind::Nef => {
+            let auth = match n.auth {
+                NefAuthKind::None => NefAuth::None,
+                NefAuthKind::Basic => NefAuth::Basic {
+                    username: n.username.clone(),
+                    password: secret_from_env(&n.password_env, "NEF basic auth")?,
+                },
+                NefAuthKind::OAuth2 => NefAuth::OAuth2 {
+                    token_url: n.token_url.clone(),
+                    client_id: n.client_id.clone(),
+                    client_secret: secret_from_env(&n.client_secret_env, "NEF OAuth2")?,
+                    scope: (!n.scope.is_empty()).then(|| n.scope.clone()),
+                },
+            };
+            (n.api_root.clone(), auth, None)
+        }
+    };
+    let client = NefClient::new(NefClientConfig {
+        api_root,
+        scs_as_id: sb.scs_as_id.clone(),
+        auth,
+        connect_timeout: Duration::from_millis(n.connect_timeout_ms),
+        request_timeout: Duration::from_millis(n.request_timeout_ms),
+        max_retries: n.max_retries,
+        retry_base: Duration::from_millis(n.retry_base_ms),
+        max_retry_after: Duration::from_millis(n.max_retry_after_ms),
+    })?;
+    let callback_auth = match sb.callbacks.auth {
+        CallbackAuthKind::Token => CallbackAuth::PerBookingToken,
+        CallbackAuthKind::SharedSecret => {
+            let secret = secret_from_env(&sb.callbacks.shared_secret_env, "NEF callback shared secret")?;
+            CallbackAuth::SharedSecret(secrecy::ExposeSecret::expose_secret(&secret).to_owned())
+        }
+        CallbackAuthKind::None => CallbackAuth::None,
+    };
+    let m = &sb.mapping;
+    let mapping = MappingConfig {
+        callback_base: match sb.callbacks.base_url.trim_end_matches('/') {
+            "" => public_url.to_owned(),
+            b => b.to_owned(),
+        },
+        callback_auth: callback_auth.clone(),
+        encoding: m.flow_encoding,
+        protocol: m.protocol.clone(),
+        address_preference: m.address_preference.clone(),
+        dnn: (!m.dnn.is_empty()).then(|| m.dnn.clone()),
+        snssai: u8::try_from(m.snssai_sst).ok().map(|sst| Snssai {
+            sst,
+            sd: (!m.snssai_sd.is_empty()).then(|| m.snssai_sd.clone()),
+        }),
+        supported_features: (!m.supported_features.is_empty()).then(|| m.supported_features.clone()),
+        usage_threshold: m.usage_threshold,
+        release: sb.release,
+        max_flows: m.max_flows,
+    };
+    Ok((
+        NefSouthbound::new(client, mapping, catalog, resolver),
+        sim,
+        callback_auth,
+    ))
 }
 
 #[derive(Clone)]

@@ -4,7 +4,11 @@
 //! descriptions in one of three encodings (`compact`, `strict-29214`, `per-port-pair`).
 #![forbid(unsafe_code)]
 
-use booking::{Booking, PortsSpec, QosProfile};
+mod resolver;
+
+pub use resolver::{DeviceEntry, StaticResolver};
+
+use booking::{Booking, PortsSpec, QosProfile, ResolvedDevice};
 use nef::{AsSessionWithQoSSubscription, FlowInfo, Snssai, UsageThreshold};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -80,6 +84,19 @@ impl UeAddresses {
         }
     }
 
+    /// The resolver's current view of the device; the booking's own addresses fill gaps.
+    pub fn resolved_or_booking(r: Option<&ResolvedDevice>, b: &Booking) -> Self {
+        let own = Self::of_booking(b);
+        match r {
+            Some(r) if r.ipv4_private.is_some() || r.ipv4_public.is_some() || r.ipv6.is_some() => Self {
+                ipv4_private: r.ipv4_private,
+                ipv4_public: r.ipv4_public,
+                ipv6: r.ipv6,
+            },
+            _ => own,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ipv4_private.is_none() && self.ipv4_public.is_none() && self.ipv6.is_none()
     }
@@ -105,10 +122,7 @@ pub enum MappingError {
 pub fn notification_destination(cfg: &MappingConfig, b: &Booking) -> String {
     let base = cfg.callback_base.trim_end_matches('/');
     match &cfg.callback_auth {
-        CallbackAuth::PerBookingToken => format!(
-            "{base}/nef-callbacks/bookings/{}/{}",
-            b.id, b.callback_token
-        ),
+        CallbackAuth::PerBookingToken => format!("{base}/nef-callbacks/bookings/{}/{}", b.id, b.callback_token),
         CallbackAuth::SharedSecret(s) => format!("{base}/nef-callbacks/{s}/bookings/{}", b.id),
         CallbackAuth::None => format!("{base}/nef-callbacks/bookings/{}", b.id),
     }
@@ -117,13 +131,10 @@ pub fn notification_destination(cfg: &MappingConfig, b: &Booking) -> String {
 /// `p1,p2,a-b`: single ports first, then ranges, as the southbound doc's example renders them.
 fn render_ports(p: &PortsSpec) -> String {
     let singles = p.ports.iter().map(u16::to_string);
-    let ranges = p.ranges.iter().map(|(a, b)| {
-        if a == b {
-            a.to_string()
-        } else {
-            format!("{a}-{b}")
-        }
-    });
+    let ranges = p
+        .ranges
+        .iter()
+        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") });
     singles.chain(ranges).collect::<Vec<_>>().join(",")
 }
 
@@ -147,22 +158,14 @@ fn expand(p: Option<&PortsSpec>) -> Vec<Option<u16>> {
 /// How many single ports `p` stands for (without building the list).
 fn count(p: Option<&PortsSpec>) -> usize {
     p.map_or(1, |p| {
-        p.ports.len()
-            + p.ranges
-                .iter()
-                .map(|(a, b)| usize::from(b - a) + 1)
-                .sum::<usize>()
+        p.ports.len() + p.ranges.iter().map(|(a, b)| usize::from(b - a) + 1).sum::<usize>()
     })
     .max(1)
 }
 
 fn rule(dir: &str, proto: &str, from: &str, from_ports: &str, to: &str, to_ports: &str) -> String {
     let side = |a: &str, p: &str| {
-        if p.is_empty() {
-            a.to_owned()
-        } else {
-            format!("{a} {p}")
-        }
+        if p.is_empty() { a.to_owned() } else { format!("{a} {p}") }
     };
     format!(
         "permit {dir} {proto} from {} to {}",
@@ -278,10 +281,9 @@ pub fn map(
         },
         gpsi,
         qos_reference: Some(profile.qos_reference.clone()),
-        alt_qos_references: (!profile.alt_qos_references.is_empty())
-            .then(|| profile.alt_qos_references.clone()),
+        alt_qos_references: (!profile.alt_qos_references.is_empty()).then(|| profile.alt_qos_references.clone()),
         flow_info: Some(flow_info),
-        usage_threshold: cfg.usage_threshold.then(|| UsageThreshold {
+        usage_threshold: cfg.usage_threshold.then_some(UsageThreshold {
             duration: Some(b.duration),
             total_volume: None,
         }),

@@ -1,8 +1,5 @@
 use super::*;
-use booking::{
-    ApplicationServer, BookingId, BookingStatus, Device, DeviceIpv4, Owner, PhoneNumber,
-    ProfileStatus,
-};
+use booking::{ApplicationServer, BookingId, BookingStatus, Device, DeviceIpv4, Owner, PhoneNumber, ProfileStatus};
 use proptest::prelude::*;
 use serde_json::json;
 use time::macros::datetime;
@@ -75,11 +72,7 @@ fn cfg(encoding: FlowEncoding) -> MappingConfig {
         callback_auth: CallbackAuth::None,
         encoding,
         protocol: "ip".into(),
-        address_preference: vec![
-            AddressKind::Ipv4Private,
-            AddressKind::Ipv4Public,
-            AddressKind::Ipv6,
-        ],
+        address_preference: vec![AddressKind::Ipv4Private, AddressKind::Ipv4Public, AddressKind::Ipv6],
         dnn: None,
         snssai: None,
         supported_features: Some("0".into()),
@@ -91,8 +84,7 @@ fn cfg(encoding: FlowEncoding) -> MappingConfig {
 
 fn body(encoding: FlowEncoding) -> serde_json::Value {
     let b = seed();
-    serde_json::to_value(map(&cfg(encoding), &b, &profile(), &UeAddresses::of_booking(&b)).unwrap())
-        .unwrap()
+    serde_json::to_value(map(&cfg(encoding), &b, &profile(), &UeAddresses::of_booking(&b)).unwrap()).unwrap()
 }
 
 #[test]
@@ -189,12 +181,7 @@ fn address_preference_and_release_18() {
     assert_eq!(s.qos_duration, Some(3600));
     assert_eq!(s.ue_ipv4_addr, None);
     assert_eq!(
-        map(
-            &cfg(FlowEncoding::Compact),
-            &b,
-            &profile(),
-            &UeAddresses::default()
-        ),
+        map(&cfg(FlowEncoding::Compact), &b, &profile(), &UeAddresses::default()),
         Err(MappingError::NoUeAddress(17))
     );
 }
@@ -212,10 +199,7 @@ fn callback_urls_and_limits() {
     assert_eq!(flow_count(&c, &b), 169);
     assert_eq!(
         map(&c, &b, &profile(), &UeAddresses::of_booking(&b)),
-        Err(MappingError::TooManyFlows {
-            needed: 169,
-            max: 168
-        })
+        Err(MappingError::TooManyFlows { needed: 169, max: 168 })
     );
 }
 

@@ -103,12 +103,7 @@ fn now_ms() -> u128 {
         .unwrap_or(0)
 }
 
-fn problem(
-    status: StatusCode,
-    cause: &str,
-    detail: impl Into<String>,
-    invalid: Vec<InvalidParam>,
-) -> Response {
+fn problem(status: StatusCode, cause: &str, detail: impl Into<String>, invalid: Vec<InvalidParam>) -> Response {
     let p = ProblemDetails {
         title: status.canonical_reason().map(str::to_owned),
         status: Some(status.as_u16()),
@@ -232,13 +227,7 @@ fn router(shared: Shared) -> Router {
     let item = format!("{API_PREFIX}/{{scsAsId}}/subscriptions/{{subscriptionId}}");
     Router::new()
         .route(&collection, post(create).get(list))
-        .route(
-            &item,
-            get(read)
-                .delete(remove)
-                .put(not_supported)
-                .patch(not_supported),
-        )
+        .route(&item, get(read).delete(remove).put(not_supported).patch(not_supported))
         .route("/oauth2/token", post(token))
         .route("/sim/requests", get(control_requests))
         .route("/sim/subscriptions", get(control_subscriptions))
@@ -283,11 +272,11 @@ async fn gate(
         // Unwinding the connection task makes hyper close the socket with no answer, which
         // is what a crashed or unreachable NEF looks like to the client.
         None => std::panic::resume_unwind(Box::new("nef-sim: connection dropped on purpose")),
-        Some(Err(res)) => {
+        Some(Some(res)) => {
             set_status(shared, idx, res.status().as_u16());
             Err(res)
         }
-        Some(Ok(())) => Ok(idx),
+        Some(None) => Ok(idx),
     }
 }
 
@@ -297,7 +286,8 @@ fn set_status(shared: &Shared, idx: usize, status: u16) {
     }
 }
 
-fn check(s: &mut SimState, headers: &HeaderMap) -> Result<(), Response> {
+/// The answer auth or an injected fault imposes instead of the real one, if any.
+fn check(s: &mut SimState, headers: &HeaderMap) -> Option<Response> {
     if s.cfg.oauth.is_some() {
         let token = headers
             .get(header::AUTHORIZATION)
@@ -307,7 +297,7 @@ fn check(s: &mut SimState, headers: &HeaderMap) -> Result<(), Response> {
             .and_then(|t| s.tokens.get(t))
             .is_some_and(|exp| Instant::now() < *exp);
         if !valid {
-            return Err(problem(
+            return Some(problem(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
                 "missing, unknown or expired access token",
@@ -317,17 +307,12 @@ fn check(s: &mut SimState, headers: &HeaderMap) -> Result<(), Response> {
     }
     if let Some(status) = s.cfg.faults.next_statuses.pop_front() {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut res = problem(
-            code,
-            "INJECTED_FAULT",
-            format!("fault injection: {status}"),
-            vec![],
-        );
+        let mut res = problem(code, "INJECTED_FAULT", format!("fault injection: {status}"), vec![]);
         if status == 429 || status == 503 {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
         }
-        return Err(res);
+        return Some(res);
     }
     if s.cfg.faults.error_rate > 0.0 {
         // xorshift: good enough to spread injected errors, no extra dependency.
@@ -335,25 +320,14 @@ fn check(s: &mut SimState, headers: &HeaderMap) -> Result<(), Response> {
         s.rng ^= s.rng >> 7;
         s.rng ^= s.rng << 17;
         if (s.rng % 10_000) as f64 / 10_000.0 < s.cfg.faults.error_rate {
-            let code = StatusCode::from_u16(s.cfg.faults.error_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Err(problem(
-                code,
-                "INJECTED_FAULT",
-                "random fault injection",
-                vec![],
-            ));
+            let code = StatusCode::from_u16(s.cfg.faults.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Some(problem(code, "INJECTED_FAULT", "random fault injection", vec![]));
         }
     }
-    Ok(())
+    None
 }
 
-async fn create(
-    State(sh): State<Shared>,
-    Path(scs): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn create(State(sh): State<Shared>, Path(scs): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let path = format!("{API_PREFIX}/{scs}/subscriptions");
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     let idx = match gate(&sh, "POST", &path, &headers, parsed.as_ref().ok().cloned()).await {
@@ -392,9 +366,7 @@ async fn create(
                     let loc = location.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_millis(20)).await;
-                        if let Err(e) =
-                            send_notification(&sh2, &loc, "SUCCESSFUL_RESOURCES_ALLOCATION").await
-                        {
+                        if let Err(e) = send_notification(&sh2, &loc, "SUCCESSFUL_RESOURCES_ALLOCATION").await {
                             tracing::warn!(error = %e, "nef-sim: notification failed");
                         }
                     });
@@ -430,11 +402,7 @@ async fn list(State(sh): State<Shared>, Path(scs): Path<String>, headers: Header
     Json(all).into_response()
 }
 
-async fn read(
-    State(sh): State<Shared>,
-    Path((scs, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
+async fn read(State(sh): State<Shared>, Path((scs, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let path = format!("{API_PREFIX}/{scs}/subscriptions/{id}");
     let idx = match gate(&sh, "GET", &path, &headers, None).await {
         Ok(i) => i,
@@ -454,11 +422,7 @@ async fn read(
     res
 }
 
-async fn remove(
-    State(sh): State<Shared>,
-    Path((scs, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
+async fn remove(State(sh): State<Shared>, Path((scs, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let path = format!("{API_PREFIX}/{scs}/subscriptions/{id}");
     let idx = match gate(&sh, "DELETE", &path, &headers, None).await {
         Ok(i) => i,
@@ -496,11 +460,7 @@ struct TokenForm {
     client_secret: Option<String>,
 }
 
-async fn token(
-    State(sh): State<Shared>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<TokenForm>,
-) -> Response {
+async fn token(State(sh): State<Shared>, headers: HeaderMap, axum::Form(form): axum::Form<TokenForm>) -> Response {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -518,11 +478,7 @@ async fn token(
         status: 0,
     });
     let Some(oauth) = s.cfg.oauth.clone() else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "oauth not enabled"})),
-        )
-            .into_response();
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "oauth not enabled"}))).into_response();
     };
     if form.grant_type.as_deref() != Some("client_credentials") {
         return (
@@ -532,19 +488,12 @@ async fn token(
             .into_response();
     }
     if creds != Some((oauth.client_id.clone(), oauth.client_secret.clone())) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "invalid_client"})),
-        )
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
     }
     let t = uuid::Uuid::new_v4().simple().to_string();
-    s.tokens.insert(
-        t.clone(),
-        Instant::now() + Duration::from_secs(oauth.token_ttl_seconds),
-    );
-    Json(json!({"access_token": t, "token_type": "Bearer", "expires_in": oauth.token_ttl_seconds}))
-        .into_response()
+    s.tokens
+        .insert(t.clone(), Instant::now() + Duration::from_secs(oauth.token_ttl_seconds));
+    Json(json!({"access_token": t, "token_type": "Bearer", "expires_in": oauth.token_ttl_seconds})).into_response()
 }
 
 async fn control_requests(State(sh): State<Shared>) -> Json<Vec<Recorded>> {
@@ -552,13 +501,7 @@ async fn control_requests(State(sh): State<Shared>) -> Json<Vec<Recorded>> {
 }
 
 async fn control_subscriptions(State(sh): State<Shared>) -> Json<BTreeMap<String, Value>> {
-    Json(
-        sh.lock()
-            .subs
-            .values()
-            .map(|(l, v)| (l.clone(), v.clone()))
-            .collect(),
-    )
+    Json(sh.lock().subs.values().map(|(l, v)| (l.clone(), v.clone())).collect())
 }
 
 async fn control_faults(State(sh): State<Shared>, Json(f): Json<Faults>) -> StatusCode {

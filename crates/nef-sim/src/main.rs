@@ -15,9 +15,7 @@ use nef_sim::{Faults, NefSim, OAuthConfig, SimConfig};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let mut listen = "127.0.0.1:9090".to_owned();
     let mut cfg = SimConfig {
@@ -38,9 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--notify-on-create" => cfg.notify_on_create = true,
             "--oauth" => {
                 let v = val()?;
-                let (id, secret) = v
-                    .split_once(':')
-                    .ok_or("--oauth takes CLIENT_ID:CLIENT_SECRET")?;
+                let (id, secret) = v.split_once(':').ok_or("--oauth takes CLIENT_ID:CLIENT_SECRET")?;
                 cfg.oauth = Some(OAuthConfig {
                     client_id: id.into(),
                     client_secret: secret.into(),

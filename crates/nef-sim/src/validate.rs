@@ -37,21 +37,15 @@ pub fn subscription(v: &Value, release: u8) -> Vec<InvalidParam> {
             "exactly one of ueIpv4Addr, ueIpv6Addr, macAddr is required",
         ));
     }
-    if let Some(a) = o.get("ueIpv4Addr") {
-        if a.as_str()
-            .and_then(|s| s.parse::<Ipv4Addr>().ok())
-            .is_none()
-        {
-            errs.push(bad("/ueIpv4Addr", "not an IPv4 address"));
-        }
+    if let Some(a) = o.get("ueIpv4Addr")
+        && a.as_str().and_then(|s| s.parse::<Ipv4Addr>().ok()).is_none()
+    {
+        errs.push(bad("/ueIpv4Addr", "not an IPv4 address"));
     }
-    if let Some(a) = o.get("ueIpv6Addr") {
-        if a.as_str()
-            .and_then(|s| s.parse::<Ipv6Addr>().ok())
-            .is_none()
-        {
-            errs.push(bad("/ueIpv6Addr", "not an IPv6 address"));
-        }
+    if let Some(a) = o.get("ueIpv6Addr")
+        && a.as_str().and_then(|s| s.parse::<Ipv6Addr>().ok()).is_none()
+    {
+        errs.push(bad("/ueIpv6Addr", "not an IPv6 address"));
     }
     if o.get("ipDomain").is_some() && !o.contains_key("ueIpv4Addr") {
         errs.push(bad("/ipDomain", "only with ueIpv4Addr"));
@@ -68,13 +62,12 @@ pub fn subscription(v: &Value, release: u8) -> Vec<InvalidParam> {
         None if o.contains_key("tscQosReq") => {}
         _ => errs.push(bad("/qosReference", "required, a non-empty string")),
     }
-    if let Some(alt) = o.get("altQoSReferences") {
-        if !alt
+    if let Some(alt) = o.get("altQoSReferences")
+        && !alt
             .as_array()
             .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
-        {
-            errs.push(bad("/altQoSReferences", "a non-empty array of strings"));
-        }
+    {
+        errs.push(bad("/altQoSReferences", "a non-empty array of strings"));
     }
     match o.get("flowInfo") {
         None if o.contains_key("exterAppId") => {}
@@ -95,9 +88,7 @@ pub fn subscription(v: &Value, release: u8) -> Vec<InvalidParam> {
                             let p = format!("{at}/flowDescriptions/{j}");
                             match rule.as_str().map(nef::filter_rule::parse) {
                                 Some(Ok(r)) => dirs.push(r.direction),
-                                Some(Err(e)) => {
-                                    errs.push(bad(&p, format!("not an IPFilterRule: {e}")))
-                                }
+                                Some(Err(e)) => errs.push(bad(&p, format!("not an IPFilterRule: {e}"))),
                                 None => errs.push(bad(&p, "must be a string")),
                             }
                         }
@@ -108,28 +99,19 @@ pub fn subscription(v: &Value, release: u8) -> Vec<InvalidParam> {
                             ));
                         }
                     }
-                    Some(_) => errs.push(bad(
-                        &format!("{at}/flowDescriptions"),
-                        "an array of 1 or 2 rules",
-                    )),
+                    Some(_) => errs.push(bad(&format!("{at}/flowDescriptions"), "an array of 1 or 2 rules")),
                 }
             }
         }
-        _ => errs.push(bad(
-            "/flowInfo",
-            "required, a non-empty array (or exterAppId)",
-        )),
+        _ => errs.push(bad("/flowInfo", "required, a non-empty array (or exterAppId)")),
     }
-    if let Some(f) = o.get("supportedFeatures") {
-        if !f.as_str().is_some_and(is_hex) {
-            errs.push(bad("/supportedFeatures", "hexadecimal string"));
-        }
+    if let Some(f) = o.get("supportedFeatures")
+        && !f.as_str().is_some_and(is_hex)
+    {
+        errs.push(bad("/supportedFeatures", "hexadecimal string"));
     }
     if let Some(s) = o.get("snssai") {
-        let sst_ok = s
-            .get("sst")
-            .and_then(Value::as_u64)
-            .is_some_and(|n| n <= 255);
+        let sst_ok = s.get("sst").and_then(Value::as_u64).is_some_and(|n| n <= 255);
         let sd_ok = s
             .get("sd")
             .is_none_or(|sd| sd.as_str().is_some_and(|x| x.len() == 6 && is_hex(x)));
@@ -138,17 +120,15 @@ pub fn subscription(v: &Value, release: u8) -> Vec<InvalidParam> {
         }
     }
     if let Some(u) = o.get("usageThreshold") {
-        let ok = u
-            .as_object()
-            .is_some_and(|m| m.values().all(|v| v.as_u64().is_some()));
+        let ok = u.as_object().is_some_and(|m| m.values().all(|v| v.as_u64().is_some()));
         if !ok {
             errs.push(bad("/usageThreshold", "non-negative integers"));
         }
     }
-    if let Some(e) = o.get("events") {
-        if !e.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-            errs.push(bad("/events", "an array of UserPlaneEvent strings"));
-        }
+    if let Some(e) = o.get("events")
+        && !e.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+    {
+        errs.push(bad("/events", "an array of UserPlaneEvent strings"));
     }
     errs
 }

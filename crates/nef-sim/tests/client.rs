@@ -93,10 +93,7 @@ async fn invalid_bodies_are_rejected_with_problem_details() {
         }) => {
             let params: Vec<_> = p.invalid_params.iter().map(|i| i.param.as_str()).collect();
             assert!(params.contains(&"/ueIpv4Addr"), "{params:?}");
-            assert!(
-                params.contains(&"/flowInfo/0/flowDescriptions/0"),
-                "{params:?}"
-            );
+            assert!(params.contains(&"/flowInfo/0/flowDescriptions/0"), "{params:?}");
             assert!(params.contains(&"/gpsi"), "{params:?}");
             assert_eq!(p.cause.as_deref(), Some("INVALID_MSG_FORMAT"));
         }
@@ -126,12 +123,7 @@ async fn oauth_token_is_reused_and_refreshed_once_after_401() {
     let c = NefClient::new(config(sim.url(), auth)).unwrap();
     let a = c.create(&sub()).await.unwrap();
     c.get(&a.location).await.unwrap();
-    let tokens = |sim: &NefSim| {
-        sim.requests()
-            .iter()
-            .filter(|r| r.path == "/oauth2/token")
-            .count()
-    };
+    let tokens = |sim: &NefSim| sim.requests().iter().filter(|r| r.path == "/oauth2/token").count();
     assert_eq!(tokens(&sim), 1, "one token for both calls");
     sim.expire_tokens();
     c.delete(&a.location).await.unwrap();
@@ -162,20 +154,14 @@ async fn post_is_retried_only_when_the_nef_did_not_act() {
     assert_eq!(sim.requests_of("POST").len(), 3);
     // A 500 on POST is not resent: the NEF may have acted.
     sim.fail_next(500, 1);
-    assert!(matches!(
-        c.create(&sub()).await,
-        Err(NefError::Unavailable(_))
-    ));
+    assert!(matches!(c.create(&sub()).await, Err(NefError::Unavailable(_))));
     assert_eq!(sim.requests_of("POST").len(), 4);
     // A dropped connection on POST: not resent either.
     sim.set_faults(Faults {
         drop_next: 1,
         ..Faults::default()
     });
-    assert!(matches!(
-        c.create(&sub()).await,
-        Err(NefError::Unavailable(_))
-    ));
+    assert!(matches!(c.create(&sub()).await, Err(NefError::Unavailable(_))));
     assert_eq!(sim.requests_of("POST").len(), 5);
     // GET and DELETE are retried on 500 and dropped connections, within the bound.
     let loc = sim.subscriptions().keys().next().unwrap().clone();

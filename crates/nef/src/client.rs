@@ -50,7 +50,7 @@ pub enum NefError {
     #[error("NEF refused ({status}): {message}")]
     Rejected {
         status: u16,
-        problem: Option<ProblemDetails>,
+        problem: Option<Box<ProblemDetails>>,
         message: String,
     },
     /// Network error, timeout, 5xx or overload: the outcome may be unknown; try later.
@@ -110,12 +110,7 @@ impl NefClient {
     pub async fn create(&self, sub: &AsSessionWithQoSSubscription) -> Result<Created, NefError> {
         let body = serde_json::to_vec(sub).map_err(|e| NefError::Unavailable(e.to_string()))?;
         let (res, final_url) = self
-            .send(
-                Method::POST,
-                self.collection_url(),
-                Some(Bytes::from(body)),
-                false,
-            )
+            .send(Method::POST, self.collection_url(), Some(Bytes::from(body)), false)
             .await?;
         let location = res
             .headers()
@@ -129,21 +124,12 @@ impl NefClient {
             .map(|u| u.to_string())
             .unwrap_or(location);
         let subscription = res.json().await.unwrap_or_else(|_| sub.clone());
-        Ok(Created {
-            location,
-            subscription,
-        })
+        Ok(Created { location, subscription })
     }
 
     /// GET one subscription by its URI; `None` when the NEF no longer has it.
-    pub async fn get(
-        &self,
-        location: &str,
-    ) -> Result<Option<AsSessionWithQoSSubscription>, NefError> {
-        match self
-            .send(Method::GET, location.to_owned(), None, true)
-            .await
-        {
+    pub async fn get(&self, location: &str) -> Result<Option<AsSessionWithQoSSubscription>, NefError> {
+        match self.send(Method::GET, location.to_owned(), None, true).await {
             Ok((res, _)) => res
                 .json()
                 .await
@@ -156,9 +142,7 @@ impl NefClient {
 
     /// GET the collection: every subscription of this AF.
     pub async fn list(&self) -> Result<Vec<AsSessionWithQoSSubscription>, NefError> {
-        let (res, _) = self
-            .send(Method::GET, self.collection_url(), None, true)
-            .await?;
+        let (res, _) = self.send(Method::GET, self.collection_url(), None, true).await?;
         res.json()
             .await
             .map_err(|e| NefError::Unavailable(format!("bad list answer: {e}")))
@@ -166,10 +150,7 @@ impl NefClient {
 
     /// DELETE by URI; a 404 means it is already gone, which is success.
     pub async fn delete(&self, location: &str) -> Result<(), NefError> {
-        match self
-            .send(Method::DELETE, location.to_owned(), None, true)
-            .await
-        {
+        match self.send(Method::DELETE, location.to_owned(), None, true).await {
             Ok(_) | Err(NefError::Rejected { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -195,16 +176,12 @@ impl NefClient {
                 .request(method.clone(), &url)
                 .header(header::ACCEPT, "application/json");
             if let Some(b) = &body {
-                req = req
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(b.clone());
+                req = req.header(header::CONTENT_TYPE, "application/json").body(b.clone());
             }
             let mut token = None;
             match &self.cfg.auth {
                 NefAuth::None => {}
-                NefAuth::Basic { username, password } => {
-                    req = req.basic_auth(username, Some(password.expose_secret()))
-                }
+                NefAuth::Basic { username, password } => req = req.basic_auth(username, Some(password.expose_secret())),
                 NefAuth::OAuth2 { .. } => {
                     if let Some(ts) = &self.tokens {
                         let t = ts.token().await?;
@@ -231,12 +208,8 @@ impl NefClient {
             if status.is_success() {
                 return Ok((res, url));
             }
-            if status == StatusCode::TEMPORARY_REDIRECT || status == StatusCode::PERMANENT_REDIRECT
-            {
-                let target = res
-                    .headers()
-                    .get(header::LOCATION)
-                    .and_then(|v| v.to_str().ok());
+            if status == StatusCode::TEMPORARY_REDIRECT || status == StatusCode::PERMANENT_REDIRECT {
+                let target = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
                 let next = target.and_then(|t| url::Url::parse(&url).and_then(|b| b.join(t)).ok());
                 match next {
                     Some(next) if redirects < 5 => {
@@ -251,18 +224,15 @@ impl NefClient {
                     }
                 }
             }
-            if status == StatusCode::UNAUTHORIZED {
-                if let (Some(ts), Some(t), false) = (&self.tokens, &token, refreshed) {
-                    ts.invalidate(t).await;
-                    refreshed = true;
-                    continue;
-                }
-            }
-            let overload = status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::SERVICE_UNAVAILABLE;
-            if (overload || (idempotent && status.is_server_error()))
-                && attempt < self.cfg.max_retries
+            if status == StatusCode::UNAUTHORIZED
+                && let (Some(ts), Some(t), false) = (&self.tokens, &token, refreshed)
             {
+                ts.invalidate(t).await;
+                refreshed = true;
+                continue;
+            }
+            let overload = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE;
+            if (overload || (idempotent && status.is_server_error())) && attempt < self.cfg.max_retries {
                 let wait = retry_after(&res).unwrap_or_else(|| self.backoff(attempt));
                 if wait <= self.cfg.max_retry_after {
                     warn!(%method, %url, http.status = status.as_u16(), attempt, "NEF busy; retrying");
@@ -272,9 +242,9 @@ impl NefClient {
                 }
             }
             let text = res.text().await.unwrap_or_default();
-            let problem: Option<ProblemDetails> = serde_json::from_str(&text).ok();
+            let problem: Option<Box<ProblemDetails>> = serde_json::from_str(&text).ok();
             let message = problem
-                .as_ref()
+                .as_deref()
                 .map(ProblemDetails::summary)
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| {

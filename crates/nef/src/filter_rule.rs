@@ -38,9 +38,7 @@ fn parse_address(s: &str) -> Result<Option<(IpAddr, Option<u8>)>, String> {
         Some((a, l)) => (a, Some(l)),
         None => (s, None),
     };
-    let ip: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("'{s}' is not an address"))?;
+    let ip: IpAddr = addr.parse().map_err(|_| format!("'{s}' is not an address"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let len = len
         .map(|l| {
@@ -68,9 +66,7 @@ fn parse_ports(s: &str) -> Result<Vec<(u16, u16)>, String> {
 }
 
 fn is_ports(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b',' || b == b'-')
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'-')
 }
 
 /// Parses one flow description.
@@ -130,12 +126,10 @@ mod tests {
         assert_eq!(r.direction, Direction::Out);
         assert_eq!(r.protocol, Some(17));
         assert_eq!(r.to.ports, vec![(5010, 5020)]);
-        let r = parse("permit in ip from 203.0.113.0 5060,5070,5010-5020 to 198.51.100.0/24 5060,5070,5010-5020").unwrap();
+        let r =
+            parse("permit in ip from 203.0.113.0 5060,5070,5010-5020 to 198.51.100.0/24 5060,5070,5010-5020").unwrap();
         assert_eq!(r.from.ports.len(), 3);
-        assert_eq!(
-            r.to.address,
-            Some(("198.51.100.0".parse().unwrap(), Some(24)))
-        );
+        assert_eq!(r.to.address, Some(("198.51.100.0".parse().unwrap(), Some(24))));
         assert!(parse("permit in ip from 2001:db8::1 to any").is_ok());
     }
 

@@ -46,10 +46,10 @@ impl TokenSource {
     /// Holding the lock while fetching makes concurrent callers wait for one fetch.
     pub async fn token(&self) -> Result<SecretString, NefError> {
         let mut cached = self.cached.lock().await;
-        if let Some((t, refresh_at)) = cached.as_ref() {
-            if Instant::now() < *refresh_at {
-                return Ok(t.clone());
-            }
+        if let Some((t, refresh_at)) = cached.as_ref()
+            && Instant::now() < *refresh_at
+        {
+            return Ok(t.clone());
         }
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(s) = &self.scope {

@@ -105,11 +105,7 @@ pub struct ProblemDetails {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_empty"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
     pub invalid_params: Vec<InvalidParam>,
 }
 
@@ -131,11 +127,7 @@ impl ProblemDetails {
             parts.push(d.clone());
         }
         for p in &self.invalid_params {
-            parts.push(format!(
-                "{}: {}",
-                p.param,
-                p.reason.as_deref().unwrap_or("invalid")
-            ));
+            parts.push(format!("{}: {}", p.param, p.reason.as_deref().unwrap_or("invalid")));
         }
         parts.join("; ")
     }
@@ -152,8 +144,7 @@ mod tests {
         let n: UserPlaneNotificationData = serde_json::from_str(raw).unwrap();
         assert_eq!(n.event_reports.len(), 3);
         assert_eq!(n.event_reports[1].event.as_deref(), Some("L4S_AVAILABLE"));
-        let n: UserPlaneNotificationData =
-            serde_json::from_str(r#"{"transaction":null,"eventReports":null}"#).unwrap();
+        let n: UserPlaneNotificationData = serde_json::from_str(r#"{"transaction":null,"eventReports":null}"#).unwrap();
         assert!(n.event_reports.is_empty());
     }
 

@@ -62,11 +62,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl BookingStore for MemoryStore {
-    async fn create(
-        &self,
-        booking: &Booking,
-        due: Option<OffsetDateTime>,
-    ) -> Result<CreateOutcome, StoreError> {
+    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError> {
         let mut g = self.lock();
         let conflict = booking
             .device_keys
@@ -99,18 +95,10 @@ impl BookingStore for MemoryStore {
             .flatten()
             .copied()
             .collect();
-        Ok(ids
-            .iter()
-            .filter_map(|id| g.bookings.get(id))
-            .cloned()
-            .collect())
+        Ok(ids.iter().filter_map(|id| g.bookings.get(id)).cloned().collect())
     }
 
-    async fn update(
-        &self,
-        booking: &Booking,
-        due: Option<OffsetDateTime>,
-    ) -> Result<bool, StoreError> {
+    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError> {
         let mut g = self.lock();
         match g.bookings.get(&booking.id) {
             Some(stored) if stored.version + 1 == booking.version => {}

@@ -49,10 +49,7 @@ macro_rules! store_suite {
         async fn create_then_get_returns_the_same_booking() {
             let (store, _guard) = $make;
             let b = sample("a", "+123456789", T0, 60);
-            assert_eq!(
-                store.create(&b, Some(T0)).await.unwrap(),
-                CreateOutcome::Created
-            );
+            assert_eq!(store.create(&b, Some(T0)).await.unwrap(), CreateOutcome::Created);
             assert_eq!(store.get(b.id).await.unwrap(), Some(b.clone()));
             assert_eq!(store.get(booking::BookingId::new()).await.unwrap(), None);
         }
@@ -69,10 +66,7 @@ macro_rules! store_suite {
             );
             // Back to back is not an overlap; another client or device is not a conflict.
             let after = sample("a", "+123456789", T0 + Duration::seconds(600), 60);
-            assert_eq!(
-                store.create(&after, None).await.unwrap(),
-                CreateOutcome::Created
-            );
+            assert_eq!(store.create(&after, None).await.unwrap(), CreateOutcome::Created);
             let other_client = sample("b", "+123456789", T0, 600);
             assert_eq!(
                 store.create(&other_client, None).await.unwrap(),
@@ -98,10 +92,7 @@ macro_rules! store_suite {
             t.status_info = Some(StatusInfo::DeleteRequested);
             assert!(store.update(&t, None).await.unwrap());
             let again = sample("a", "+123456789", T0, 600);
-            assert_eq!(
-                store.create(&again, None).await.unwrap(),
-                CreateOutcome::Created
-            );
+            assert_eq!(store.create(&again, None).await.unwrap(), CreateOutcome::Created);
         }
 
         #[tokio::test]
@@ -184,10 +175,7 @@ macro_rules! store_suite {
                     .unwrap()
                     .is_empty()
             );
-            assert_eq!(
-                store.claim_due(T0, 10, lease).await.unwrap(),
-                vec![early.id]
-            );
+            assert_eq!(store.claim_due(T0, 10, lease).await.unwrap(), vec![early.id]);
             // Claimed: not handed out again within the lease...
             assert_eq!(
                 store
@@ -220,12 +208,7 @@ macro_rules! store_suite {
             store.create(&b, Some(T0)).await.unwrap();
             let mut v2 = b.clone();
             v2.version = 2;
-            assert!(
-                store
-                    .update(&v2, Some(T0 + Duration::seconds(60)))
-                    .await
-                    .unwrap()
-            );
+            assert!(store.update(&v2, Some(T0 + Duration::seconds(60))).await.unwrap());
             assert!(
                 store
                     .claim_due(T0, 10, Duration::seconds(5))
@@ -233,10 +216,7 @@ macro_rules! store_suite {
                     .unwrap()
                     .is_empty()
             );
-            assert_eq!(
-                store.next_due().await.unwrap(),
-                Some(T0 + Duration::seconds(60))
-            );
+            assert_eq!(store.next_due().await.unwrap(), Some(T0 + Duration::seconds(60)));
             let mut v3 = v2.clone();
             v3.version = 3;
             assert!(store.update(&v3, None).await.unwrap());
@@ -259,10 +239,7 @@ macro_rules! store_suite {
             let mut ids = Vec::new();
             for i in 0..5 {
                 let b = sample("a", &format!("+12345678{i}"), T0, 60);
-                store
-                    .create(&b, Some(T0 + Duration::seconds(i)))
-                    .await
-                    .unwrap();
+                store.create(&b, Some(T0 + Duration::seconds(i))).await.unwrap();
                 ids.push(b.id);
             }
             let got = store

@@ -14,9 +14,7 @@ fn opts() -> ParseOptions {
             area_name: true,
         },
         area_names: vec!["stadium".into()],
-        sink: SinkPolicy {
-            allow_insecure: false,
-        },
+        sink: SinkPolicy { allow_insecure: false },
     }
 }
 
@@ -56,10 +54,7 @@ fn schema_violations_are_invalid_argument() {
     assert_eq!(kind_of(json!([])), K::InvalidArgument);
     assert_eq!(kind_of(json!({})), K::InvalidArgument);
     assert_eq!(kind_of(with("unknown", json!(1))), K::InvalidArgument);
-    assert_eq!(
-        kind_of(with("qosProfile", json!("a b c"))),
-        K::InvalidArgument
-    );
+    assert_eq!(kind_of(with("qosProfile", json!("a b c"))), K::InvalidArgument);
     assert_eq!(
         kind_of(with("startTime", json!("2030-01-02T10:00:00"))),
         K::InvalidArgument
@@ -67,21 +62,12 @@ fn schema_violations_are_invalid_argument() {
     assert_eq!(kind_of(with("duration", json!(10.5))), K::InvalidArgument);
     assert_eq!(kind_of(with("device", json!({}))), K::InvalidArgument);
     assert_eq!(
-        kind_of(with(
-            "device",
-            json!({"ipv4Address": {"publicAddress": "1.2.3.4"}})
-        )),
+        kind_of(with("device", json!({"ipv4Address": {"publicAddress": "1.2.3.4"}}))),
         K::InvalidArgument
     );
+    assert_eq!(kind_of(with("applicationServer", json!({}))), K::InvalidArgument);
     assert_eq!(
-        kind_of(with("applicationServer", json!({}))),
-        K::InvalidArgument
-    );
-    assert_eq!(
-        kind_of(with(
-            "applicationServer",
-            json!({"ipv4Address": "1.2.3.4/33"})
-        )),
+        kind_of(with("applicationServer", json!({"ipv4Address": "1.2.3.4/33"}))),
         K::InvalidArgument
     );
     assert_eq!(kind_of(with("devicePorts", json!({}))), K::InvalidArgument);
@@ -98,50 +84,26 @@ fn schema_violations_are_invalid_argument() {
 fn ranges_are_out_of_range() {
     assert_eq!(kind_of(with("duration", json!(0))), K::OutOfRange);
     assert_eq!(kind_of(with("duration", json!(31_622_401))), K::OutOfRange);
+    assert_eq!(kind_of(with("devicePorts", json!({"ports": [65536]}))), K::OutOfRange);
     assert_eq!(
-        kind_of(with("devicePorts", json!({"ports": [65536]}))),
-        K::OutOfRange
-    );
-    assert_eq!(
-        kind_of(with(
-            "devicePorts",
-            json!({"ranges": [{"from": 10, "to": 5}]})
-        )),
+        kind_of(with("devicePorts", json!({"ranges": [{"from": 10, "to": 5}]}))),
         K::OutOfRange
     );
 }
 
 #[test]
 fn sinks_and_credentials() {
-    assert_eq!(
-        kind_of(with("sink", json!("http://example.com/cb"))),
-        K::InvalidSink
-    );
-    assert_eq!(
-        kind_of(with("sink", json!("https://127.0.0.1/cb"))),
-        K::InvalidSink
-    );
-    assert_eq!(
-        kind_of(with("sink", json!("https://10.1.2.3/cb"))),
-        K::InvalidSink
-    );
+    assert_eq!(kind_of(with("sink", json!("http://example.com/cb"))), K::InvalidSink);
+    assert_eq!(kind_of(with("sink", json!("https://127.0.0.1/cb"))), K::InvalidSink);
+    assert_eq!(kind_of(with("sink", json!("https://10.1.2.3/cb"))), K::InvalidSink);
     assert_eq!(
         kind_of(with("sink", json!("https://169.254.169.254/latest"))),
         K::InvalidSink
     );
+    assert_eq!(kind_of(with("sink", json!("https://[::1]/cb"))), K::InvalidSink);
+    assert_eq!(kind_of(with("sink", json!("https://localhost/cb"))), K::InvalidSink);
     assert_eq!(
-        kind_of(with("sink", json!("https://[::1]/cb"))),
-        K::InvalidSink
-    );
-    assert_eq!(
-        kind_of(with("sink", json!("https://localhost/cb"))),
-        K::InvalidSink
-    );
-    assert_eq!(
-        kind_of(with(
-            "sink",
-            json!(format!("https://e.com/{}", "a".repeat(2048)))
-        )),
+        kind_of(with("sink", json!(format!("https://e.com/{}", "a".repeat(2048))))),
         K::InvalidSink
     );
     let cred = |v: Value| with("sinkCredential", v);
@@ -160,14 +122,8 @@ fn sinks_and_credentials() {
         K::InvalidCredential
     );
     let token = |ty: &str, exp: &str| json!({"credentialType": "ACCESSTOKEN", "accessToken": "t", "accessTokenType": ty, "accessTokenExpiresUtc": exp});
-    assert_eq!(
-        kind_of(cred(token("mac", "2031-01-01T00:00:00Z"))),
-        K::InvalidToken
-    );
-    assert_eq!(
-        kind_of(cred(token("bearer", "2029-01-01T00:00:00Z"))),
-        K::InvalidToken
-    );
+    assert_eq!(kind_of(cred(token("mac", "2031-01-01T00:00:00Z"))), K::InvalidToken);
+    assert_eq!(kind_of(cred(token("bearer", "2029-01-01T00:00:00Z"))), K::InvalidToken);
     let ok = create_booking(
         &with("sinkCredential", token("bearer", "2031-01-01T00:00:00Z")),
         NOW,
@@ -210,10 +166,7 @@ fn areas() {
     let mut o = opts();
     o.area_types.polygon = false;
     let poly = area(json!({"areaType": "POLYGON", "boundary": [{"latitude": 1, "longitude": 1}]}));
-    assert_eq!(
-        create_booking(&poly, NOW, &o).unwrap_err().kind,
-        K::NotManagedAreaType
-    );
+    assert_eq!(create_booking(&poly, NOW, &o).unwrap_err().kind, K::NotManagedAreaType);
     // A 400 elsewhere in the body wins over a 422 area refusal.
     let mut b = with("duration", json!(0));
     b["serviceArea"] = json!({"areaType": "CIRCLE", "radius": 5});
@@ -238,15 +191,11 @@ fn retrieve_bodies() {
             .is_some()
     );
     assert_eq!(
-        retrieve_booking(&json!({"x": 1}), &opts())
-            .unwrap_err()
-            .kind,
+        retrieve_booking(&json!({"x": 1}), &opts()).unwrap_err().kind,
         K::InvalidArgument
     );
     assert_eq!(
-        retrieve_booking(&json!({"device": {}}), &opts())
-            .unwrap_err()
-            .kind,
+        retrieve_booking(&json!({"device": {}}), &opts()).unwrap_err().kind,
         K::InvalidArgument
     );
 }

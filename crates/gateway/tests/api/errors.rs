@@ -11,11 +11,7 @@ const CORR: &str = "test-corr";
 #[track_caller]
 fn check(r: &Resp, status: u16, code: &str) {
     r.assert_error(status, code);
-    assert_eq!(
-        r.correlator.as_deref(),
-        Some(CORR),
-        "x-correlator not echoed"
-    );
+    assert_eq!(r.correlator.as_deref(), Some(CORR), "x-correlator not echoed");
 }
 
 fn with(mut body: Value, key: &str, v: Value) -> Value {
@@ -48,11 +44,7 @@ async fn invalid_argument_cases() {
         ),
         with(good.clone(), "applicationServer", json!({})),
         with(good.clone(), "devicePorts", json!({})),
-        with(
-            good.clone(),
-            "applicationServerPorts",
-            json!({"ports": [80.5]}),
-        ),
+        with(good.clone(), "applicationServerPorts", json!({"ports": [80.5]})),
         with(good.clone(), "startTime", json!("2030-01-01T10:00:00")),
         with(good.clone(), "duration", json!("600")),
         with(good.clone(), "qosProfile", json!("NO_SUCH_PROFILE")),
@@ -144,8 +136,7 @@ async fn out_of_range_and_duration_cases() {
     }
     // QOS_L allows at most 86400 s; QCI_1_voice at least 60 s.
     check(
-        &app.create(with(good.clone(), "duration", json!(86_401)))
-            .await,
+        &app.create(with(good.clone(), "duration", json!(86_401))).await,
         400,
         "QOS_BOOKING.DURATION_OUT_OF_RANGE",
     );
@@ -154,11 +145,7 @@ async fn out_of_range_and_duration_cases() {
         "duration",
         json!(30),
     );
-    check(
-        &app.create(short_voice).await,
-        400,
-        "QOS_BOOKING.DURATION_OUT_OF_RANGE",
-    );
+    check(&app.create(short_voice).await, 400, "QOS_BOOKING.DURATION_OUT_OF_RANGE");
     assert_nothing_stored(&app, "+123456789").await;
 }
 
@@ -204,11 +191,8 @@ async fn sink_and_credential_cases() {
         "INVALID_TOKEN",
     );
     check(
-        &app.create(cred(token(
-            "bearer",
-            app.clock_now() - Duration::seconds(1),
-        )))
-        .await,
+        &app.create(cred(token("bearer", app.clock_now() - Duration::seconds(1))))
+            .await,
         400,
         "INVALID_TOKEN",
     );
@@ -232,27 +216,15 @@ async fn authentication_and_scopes() {
         .await;
     check(&r, 401, "UNAUTHENTICATED");
     let r = app
-        .send(
-            Method::POST,
-            &path,
-            Some("garbage"),
-            Some(CORR),
-            Some(body.clone()),
-        )
+        .send(Method::POST, &path, Some("garbage"), Some(CORR), Some(body.clone()))
         .await;
     check(&r, 401, "UNAUTHENTICATED");
-    let expired = app
-        .issuer
-        .mint("c", &camara_api::scopes::ALL, None, 0)
-        .unwrap();
+    let expired = app.issuer.mint("c", &camara_api::scopes::ALL, None, 0).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // Expired beyond the leeway: sign one with exp in the past explicitly.
     let old = app
         .issuer
-        .sign(
-            json!({"client_id": "c", "scope": "x", "exp": 1_000_000_000}),
-            0,
-        )
+        .sign(json!({"client_id": "c", "scope": "x", "exp": 1_000_000_000}), 0)
         .unwrap();
     for t in [expired.as_str(), old.as_str()] {
         let r = app
@@ -266,13 +238,7 @@ async fn authentication_and_scopes() {
     // A token from another key (another gateway's dev issuer) is refused.
     let other = spawn_app().await;
     let r = app
-        .send(
-            Method::POST,
-            &path,
-            Some(&other.token),
-            Some(CORR),
-            Some(body.clone()),
-        )
+        .send(Method::POST, &path, Some(&other.token), Some(CORR), Some(body.clone()))
         .await;
     check(&r, 401, "UNAUTHENTICATED");
     // Wrong audience or issuer.
@@ -283,11 +249,7 @@ async fn authentication_and_scopes() {
             60,
         )
         .unwrap();
-    check(
-        &app.create_as(&wrong_aud, body.clone()).await,
-        401,
-        "UNAUTHENTICATED",
-    );
+    check(&app.create_as(&wrong_aud, body.clone()).await, 401, "UNAUTHENTICATED");
     let wrong_iss = app
         .issuer
         .sign(
@@ -295,11 +257,7 @@ async fn authentication_and_scopes() {
             60,
         )
         .unwrap();
-    check(
-        &app.create_as(&wrong_iss, body.clone()).await,
-        401,
-        "UNAUTHENTICATED",
-    );
+    check(&app.create_as(&wrong_iss, body.clone()).await, 401, "UNAUTHENTICATED");
     // 401 comes before body and header checks.
     let r = app
         .send(
@@ -320,21 +278,9 @@ async fn authentication_and_scopes() {
         403,
         "PERMISSION_DENIED",
     );
-    check(
-        &app.get_as(&only(CREATE), "nope").await,
-        403,
-        "PERMISSION_DENIED",
-    );
-    check(
-        &app.delete_as(&only(READ), &uuid()).await,
-        403,
-        "PERMISSION_DENIED",
-    );
-    check(
-        &app.retrieve_as(&only(READ), json!({})).await,
-        403,
-        "PERMISSION_DENIED",
-    );
+    check(&app.get_as(&only(CREATE), "nope").await, 403, "PERMISSION_DENIED");
+    check(&app.delete_as(&only(READ), &uuid()).await, 403, "PERMISSION_DENIED");
+    check(&app.retrieve_as(&only(READ), json!({})).await, 403, "PERMISSION_DENIED");
     let r = app
         .send(
             Method::GET,
@@ -347,11 +293,7 @@ async fn authentication_and_scopes() {
     r.assert_error(403, "PERMISSION_DENIED");
     // With the right scope each one passes authorization.
     check(&app.get_as(&only(READ), &uuid()).await, 404, "NOT_FOUND");
-    check(
-        &app.delete_as(&only(DELETE), &uuid()).await,
-        404,
-        "NOT_FOUND",
-    );
+    check(&app.delete_as(&only(DELETE), &uuid()).await, 404, "NOT_FOUND");
     check(
         &app.retrieve_as(&only(RETRIEVE), json!({})).await,
         422,
@@ -365,11 +307,7 @@ async fn identifier_cases() {
     let mut body = booking_body(&app, "+123456789", Duration::minutes(5), 600);
     body.as_object_mut().unwrap().remove("device");
     check(&app.create(body.clone()).await, 422, "MISSING_IDENTIFIER");
-    check(
-        &app.retrieve_as(&app.token, json!({})).await,
-        422,
-        "MISSING_IDENTIFIER",
-    );
+    check(&app.retrieve_as(&app.token, json!({})).await, 422, "MISSING_IDENTIFIER");
     let nai = with(
         body.clone(),
         "device",
@@ -377,11 +315,8 @@ async fn identifier_cases() {
     );
     check(&app.create(nai).await, 422, "UNSUPPORTED_IDENTIFIER");
     check(
-        &app.retrieve_as(
-            &app.token,
-            json!({"device": {"networkAccessIdentifier": "1@x.com"}}),
-        )
-        .await,
+        &app.retrieve_as(&app.token, json!({"device": {"networkAccessIdentifier": "1@x.com"}}))
+            .await,
         422,
         "UNSUPPORTED_IDENTIFIER",
     );
@@ -393,11 +328,8 @@ async fn identifier_cases() {
         "UNNECESSARY_IDENTIFIER",
     );
     check(
-        &app.retrieve_as(
-            &three_legged,
-            json!({"device": {"phoneNumber": "+123456789"}}),
-        )
-        .await,
+        &app.retrieve_as(&three_legged, json!({"device": {"phoneNumber": "+123456789"}}))
+            .await,
         422,
         "UNNECESSARY_IDENTIFIER",
     );
@@ -445,23 +377,19 @@ async fn area_and_profile_cases() {
     );
     let uncovered_name = json!({"areaType": "AREANAME", "areaName": "harbour"});
     check(
-        &app.create(with(good.clone(), "serviceArea", uncovered_name))
-            .await,
+        &app.create(with(good.clone(), "serviceArea", uncovered_name)).await,
         422,
         "QOS_BOOKING.AREA_NOT_COVERED",
     );
     check(
-        &app.create(with(good.clone(), "qosProfile", json!("QOS_LEGACY")))
-            .await,
+        &app.create(with(good.clone(), "qosProfile", json!("QOS_LEGACY"))).await,
         422,
         "QOS_BOOKING.QOS_PROFILE_NOT_APPLICABLE",
     );
     assert_nothing_stored(&app, "+123456789").await;
     // The AREANAME and CIRCLE areas that are covered are accepted, echoed as sent.
     let named = json!({"areaType": "AREANAME", "areaName": "stadium-north"});
-    let r = app
-        .create(with(good.clone(), "serviceArea", named.clone()))
-        .await;
+    let r = app.create(with(good.clone(), "serviceArea", named.clone())).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["serviceArea"], named);
 }
@@ -513,10 +441,7 @@ async fn conflict_not_found_and_transport_errors() {
         .unwrap();
     assert_eq!(res.status(), 415);
     assert_eq!(res.headers()["x-correlator"], CORR);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["code"],
-        "UNSUPPORTED_MEDIA_TYPE"
-    );
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "UNSUPPORTED_MEDIA_TYPE");
     let huge = with(body.clone(), "sink", json!("x".repeat(70_000)));
     check(&app.create(huge).await, 413, "PAYLOAD_TOO_LARGE");
 }
@@ -565,10 +490,5 @@ async fn served_under_vwip_and_openapi() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("/device-qos-bookings/{bookingId}")
-    );
+    assert!(res.text().await.unwrap().contains("/device-qos-bookings/{bookingId}"));
 }

@@ -3,8 +3,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use booking::{BookingService, ManualClock};
 use camara_api::{DevIssuer, scopes};
-use gateway::simulator::SimulatedNef;
 use gateway::{Application, Settings};
+use nef_mapping::DeviceEntry;
+use nef_sim::NefSim;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +18,8 @@ pub struct TestApp {
     pub addr: String,
     pub clock: Arc<ManualClock>,
     pub service: Arc<BookingService>,
-    pub sim: Arc<SimulatedNef>,
+    pub sim: NefSim,
+    pub resolver: Option<Arc<nef_mapping::StaticResolver>>,
     pub issuer: Arc<DevIssuer>,
     pub token: String,
     pub client: reqwest::Client,
@@ -31,7 +33,44 @@ pub fn test_settings() -> Settings {
     s.notifications.max_attempts = 3;
     // Tests fire timers themselves (`run_due`) after moving the manual clock.
     s.scheduler.poll_interval_ms = 3_600_000;
+    s.southbound.nef.retry_base_ms = 10;
+    s.southbound.devices = test_devices();
     s
+}
+
+/// The phone numbers the tests book for, each with a private IPv4 address; `+4915100000000`
+/// is known but not eligible.
+pub fn test_devices() -> Vec<DeviceEntry> {
+    let phones = [
+        "+123456789",
+        "+123456780",
+        "+123456781",
+        "+123456782",
+        "+123456783",
+        "+199999999",
+        "+100000000",
+        "+111111111",
+        "+222222222",
+    ];
+    let mut v: Vec<DeviceEntry> = phones
+        .iter()
+        .zip(10u8..)
+        .map(|(p, i)| DeviceEntry {
+            phone_number: (*p).to_owned(),
+            ipv4_private: Some(std::net::Ipv4Addr::new(10, 45, 0, i)),
+            ipv4_public: None,
+            ipv6: None,
+            eligible: true,
+        })
+        .collect();
+    v.push(DeviceEntry {
+        phone_number: "+4915100000000".into(),
+        ipv4_private: None,
+        ipv4_public: None,
+        ipv6: None,
+        eligible: false,
+    });
+    v
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -42,14 +81,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = test_settings();
     adjust(&mut s);
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let app = Application::build_with_clock(s, clock.clone())
-        .await
-        .unwrap();
+    let app = Application::build_with_clock(s, clock.clone()).await.unwrap();
     let t = TestApp {
         addr: format!("http://127.0.0.1:{}", app.port()),
         clock,
         service: app.service(),
-        sim: app.simulator().unwrap(),
+        sim: app.nef_sim().unwrap(),
+        resolver: app.resolver(),
         issuer: app.dev_issuer().unwrap(),
         token: app.dev_token().unwrap().to_owned(),
         client: reqwest::Client::new(),
@@ -117,9 +155,7 @@ impl TestApp {
         corr: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.addr, path));
+        let mut req = self.client.request(method, format!("{}{}", self.addr, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -222,16 +258,9 @@ impl Sink {
             .route("/events", post(sink_handler))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/events",
-            listener.local_addr().unwrap().port()
-        );
+        let url = format!("http://127.0.0.1:{}/events", listener.local_addr().unwrap().port());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            url,
-            received,
-            answers,
-        }
+        Self { url, received, answers }
     }
 
     pub fn answer_next_with(&self, statuses: &[u16]) {
@@ -257,11 +286,7 @@ impl Sink {
 
 type SinkState = (Arc<Mutex<Vec<(HeaderMap, Value)>>>, Arc<Mutex<Vec<u16>>>);
 
-async fn sink_handler(
-    State((received, answers)): State<SinkState>,
-    headers: HeaderMap,
-    body: String,
-) -> StatusCode {
+async fn sink_handler(State((received, answers)): State<SinkState>, headers: HeaderMap, body: String) -> StatusCode {
     received
         .lock()
         .unwrap()

@@ -2,8 +2,6 @@
 //! in each state, purge after the retention, and the CloudEvents a real sink receives.
 
 use crate::helpers::*;
-use booking::SouthboundError;
-use gateway::simulator::SimCall;
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -47,35 +45,36 @@ async fn booking_goes_scheduled_activated_terminated_then_is_purged() {
     assert_eq!(created.body["duration"], 600);
 
     // Not yet: one second before the start nothing happens.
-    app.advance(Duration::minutes(10) - Duration::seconds(1))
-        .await;
+    app.advance(Duration::minutes(10) - Duration::seconds(1)).await;
     assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
-    assert!(app.sim.calls().is_empty());
+    assert!(app.sim.requests_of("POST").is_empty());
 
     app.advance(Duration::seconds(1)).await;
     let active = app.get(&id).await;
     assert_eq!(active.body["bookingStatus"], "ACTIVATED");
     assert!(active.body["startedAt"].is_string());
     assert!(active.body.get("statusInfo").is_none());
-    assert_eq!(app.sim.active().len(), 1);
+    assert_eq!(app.sim.subscriptions().len(), 1);
 
     app.advance(Duration::seconds(600)).await;
     let done = app.get(&id).await;
     assert_eq!(done.body["bookingStatus"], "TERMINATED");
     assert_eq!(done.body["statusInfo"], "DURATION_EXPIRED");
     assert!(done.body["startedAt"].is_string());
-    assert!(app.sim.active().is_empty(), "subscription left at the NEF");
-    let calls = app.sim.calls();
-    assert_eq!(calls.len(), 2);
-    let SimCall::Create { subscription, .. } = &calls[0] else {
-        panic!("{calls:?}")
-    };
-    assert_eq!(
-        calls[1],
-        SimCall::Delete {
-            subscription: subscription.clone()
-        }
+    assert!(app.sim.subscriptions().is_empty(), "subscription left at the NEF");
+    let (posts, deletes) = (app.sim.requests_of("POST"), app.sim.requests_of("DELETE"));
+    assert_eq!((posts.len(), deletes.len()), (1, 1));
+    let body = posts[0].body.as_ref().unwrap();
+    assert_eq!(body["ueIpv4Addr"], "10.45.0.10", "the resolver's address of +123456789");
+    assert_eq!(body["qosReference"], "QOS_L");
+    assert!(
+        body["notificationDestination"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/nef-callbacks/bookings/{id}/"))
     );
+    // The DELETE targets the subscription the POST created (its Location).
+    assert!(deletes[0].path.ends_with("/subscriptions/sub-1"), "{}", deletes[0].path);
 
     // Events: in order, right envelope, bearer credential, never the REQUESTED status.
     let events = sink.wait_for(3).await;
@@ -130,16 +129,13 @@ async fn delete_while_scheduled_never_reaches_the_network() {
     // Deleting again is a 204 without another event.
     assert_eq!(app.delete(&id).await.status, 204);
     app.advance(Duration::minutes(10)).await;
-    assert!(app.sim.calls().is_empty());
+    assert!(app.sim.requests_of("POST").is_empty());
     let events = sink.wait_for(2).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(sink.events().len(), 2);
     assert_eq!(
         statuses(&events),
-        vec![
-            st("SCHEDULED", None),
-            st("TERMINATED", Some("DELETE_REQUESTED"))
-        ]
+        vec![st("SCHEDULED", None), st("TERMINATED", Some("DELETE_REQUESTED"))]
     );
 }
 
@@ -151,16 +147,19 @@ async fn delete_while_activated_removes_the_subscription() {
             .await,
     );
     app.advance(Duration::minutes(1)).await;
-    assert_eq!(app.sim.active().len(), 1);
+    assert_eq!(app.sim.subscriptions().len(), 1);
     assert_eq!(app.delete(&id).await.status, 204);
-    assert!(app.sim.active().is_empty());
+    assert!(app.sim.subscriptions().is_empty());
     let got = app.get(&id).await;
     assert_eq!(got.body["bookingStatus"], "TERMINATED");
     assert_eq!(got.body["statusInfo"], "DELETE_REQUESTED");
     assert!(got.body["startedAt"].is_string());
     // The end timer no longer does anything (and purge is 360 s after the delete).
     app.advance(Duration::minutes(5)).await;
-    assert_eq!(app.sim.calls().len(), 2);
+    assert_eq!(
+        app.sim.requests_of("POST").len() + app.sim.requests_of("DELETE").len(),
+        2
+    );
     assert_eq!(app.get(&id).await.body["statusInfo"], "DELETE_REQUESTED");
 }
 
@@ -172,8 +171,7 @@ async fn overlap_is_409_until_the_other_booking_ends() {
     app.create(body.clone()).await.assert_error(409, "CONFLICT");
     // Same window, other device: fine. Back-to-back on the same device: fine.
     let mut other = body.clone();
-    other["device"] =
-        json!({"ipv4Address": {"publicAddress": "203.0.113.5", "privateAddress": "10.0.0.5"}});
+    other["device"] = json!({"ipv4Address": {"publicAddress": "203.0.113.5", "privateAddress": "10.0.0.5"}});
     assert_eq!(app.create(other).await.status, 201);
     let mut next = body.clone();
     next["startTime"] = json!(rfc3339(app.clock_now() + Duration::minutes(20)));
@@ -239,8 +237,7 @@ async fn events_are_retried_with_the_same_id_and_stop_on_410() {
 #[tokio::test]
 async fn refused_activation_revokes_and_transient_failure_retries() {
     let app = spawn_app().await;
-    app.sim
-        .fail_next_activations(vec![SouthboundError::Rejected("403 Forbidden".into())]);
+    app.sim.fail_next(403, 1);
     let revoked = id_of(
         &app.create(booking_body(&app, "+123456781", Duration::minutes(1), 600))
             .await,
@@ -255,17 +252,17 @@ async fn refused_activation_revokes_and_transient_failure_retries() {
         &app.create(booking_body(&app, "+123456782", Duration::minutes(1), 600))
             .await,
     );
-    app.sim.fail_next_activations(vec![
-        SouthboundError::Unavailable("503".into()),
-        SouthboundError::Unavailable("timeout".into()),
-    ]);
+    // A 500 on POST is not resent by the client; the scheduler retries after 1 s.
+    app.sim.fail_next(500, 1);
     app.advance(Duration::minutes(1)).await;
     assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
-    app.advance(Duration::seconds(1)).await; // first retry after 1 s
+    app.advance(Duration::milliseconds(999)).await;
     assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
-    app.advance(Duration::seconds(2)).await; // second retry after 2 s more
+    app.advance(Duration::milliseconds(1)).await;
     assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED");
-    assert_eq!(app.sim.active().len(), 1);
+    // The retry first looked for a subscription of the failed attempt (none), then created one.
+    assert_eq!(app.sim.requests_of("GET").len(), 1);
+    assert_eq!(app.sim.subscriptions().len(), 1);
 }
 
 #[tokio::test]
@@ -275,8 +272,11 @@ async fn activation_gives_up_after_the_retry_deadline() {
         &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
             .await,
     );
-    app.sim
-        .fail_next_activations(vec![SouthboundError::Unavailable("down".into()); 10]);
+    app.sim.set_faults(nef_sim::Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Default::default()
+    });
     app.advance(Duration::minutes(1)).await;
     for _ in 0..4 {
         app.advance(Duration::seconds(4)).await;
@@ -284,5 +284,5 @@ async fn activation_gives_up_after_the_retry_deadline() {
     let r = app.get(&id).await;
     assert_eq!(r.body["bookingStatus"], "TERMINATED");
     assert_eq!(r.body["statusInfo"], "BOOKING_REVOKED");
-    assert!(app.sim.active().is_empty());
+    assert!(app.sim.subscriptions().is_empty());
 }

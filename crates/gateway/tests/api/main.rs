@@ -5,3 +5,4 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod ownership;
+mod southbound;

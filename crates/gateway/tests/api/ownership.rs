@@ -13,24 +13,17 @@ async fn another_client_can_neither_read_delete_nor_list() {
         .await;
     let id = r.body["bookingId"].as_str().unwrap().to_owned();
     let other = app.all_scopes("client-b");
-    app.get_as(&other, &id)
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
-    app.delete_as(&other, &id)
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
+    app.get_as(&other, &id).await.assert_error(403, "PERMISSION_DENIED");
+    app.delete_as(&other, &id).await.assert_error(403, "PERMISSION_DENIED");
     app.retrieve_as(&other, json!({"device": {"phoneNumber": "+123456789"}}))
         .await
         .assert_error(403, "PERMISSION_DENIED");
     // The booking is untouched and the device is free for client B's own booking.
     assert_eq!(app.get(&id).await.body["bookingStatus"], "SCHEDULED");
     assert_eq!(
-        app.create_as(
-            &other,
-            booking_body(&app, "+123456789", Duration::minutes(5), 600)
-        )
-        .await
-        .status,
+        app.create_as(&other, booking_body(&app, "+123456789", Duration::minutes(5), 600))
+            .await
+            .status,
         201
     );
     let mine = app
@@ -51,12 +44,8 @@ async fn three_legged_subjects_only_see_their_own_bookings() {
     assert_eq!(r.status, 201);
     let id = r.body["bookingId"].as_str().unwrap().to_owned();
     assert!(r.body.get("device").is_none());
-    app.get_as(&y, &id)
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
-    app.delete_as(&y, &id)
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
+    app.get_as(&y, &id).await.assert_error(403, "PERMISSION_DENIED");
+    app.delete_as(&y, &id).await.assert_error(403, "PERMISSION_DENIED");
     let ry = app.retrieve_as(&y, json!({})).await;
     assert_eq!((ry.status, ry.body), (200, json!([])));
     let rx = app.retrieve_as(&x, json!({})).await;
@@ -76,7 +65,8 @@ async fn three_legged_subjects_only_see_their_own_bookings() {
 async fn device_response_is_one_identifier_the_client_sent() {
     let app = spawn_app().await;
     let mut body = booking_body(&app, "+123456789", Duration::minutes(5), 600);
-    body["device"] = json!({"ipv4Address": {"publicAddress": "203.0.113.0", "publicPort": 59765}, "ipv6Address": "2001:db8::1"});
+    body["device"] =
+        json!({"ipv4Address": {"publicAddress": "203.0.113.0", "publicPort": 59765}, "ipv6Address": "2001:db8::1"});
     let r = app.create(body).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(
@@ -85,10 +75,7 @@ async fn device_response_is_one_identifier_the_client_sent() {
     );
     // Either identifier finds the booking.
     let by_v6 = app
-        .retrieve_as(
-            &app.token,
-            json!({"device": {"ipv6Address": "2001:db8::42"}}),
-        )
+        .retrieve_as(&app.token, json!({"device": {"ipv6Address": "2001:db8::42"}}))
         .await;
     assert_eq!(by_v6.body.as_array().unwrap().len(), 1);
 }

@@ -1,0 +1,23 @@
+//! The device-resolution port: from a CAMARA device (a phone number, typically) to the UE
+//! addresses the network knows it by now. Consulted at create (unknown: 404
+//! IDENTIFIER_NOT_FOUND, not eligible: 422 SERVICE_NOT_APPLICABLE) and again at activation,
+//! because a booking follows the device, not the address it had when it was booked.
+
+use crate::device::Device;
+use async_trait::async_trait;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedDevice {
+    pub ipv4_private: Option<Ipv4Addr>,
+    pub ipv4_public: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+    /// Whether the device's subscription may use QoS booking at all.
+    pub eligible: bool,
+}
+
+#[async_trait]
+pub trait DeviceResolver: Send + Sync + 'static {
+    /// `Ok(None)`: the resolver does not know the device.
+    async fn resolve(&self, device: &Device) -> Result<Option<ResolvedDevice>, String>;
+}

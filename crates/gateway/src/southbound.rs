@@ -1,0 +1,96 @@
+//! The `booking::Southbound` port over the real NEF API: resolve the device's current
+//! addresses, map the booking to an AsSessionWithQoS subscription, call the NEF.
+
+use async_trait::async_trait;
+use booking::{Booking, Catalog, Device, DeviceResolver, Rejection, Southbound, SouthboundError};
+use nef::{NefClient, NefError};
+use nef_mapping::{MappingConfig, UeAddresses};
+use std::sync::Arc;
+use tracing::{info, warn};
+
+pub struct NefSouthbound {
+    client: NefClient,
+    mapping: MappingConfig,
+    catalog: Arc<Catalog>,
+    resolver: Option<Arc<dyn DeviceResolver>>,
+}
+
+impl NefSouthbound {
+    pub fn new(
+        client: NefClient,
+        mapping: MappingConfig,
+        catalog: Arc<Catalog>,
+        resolver: Option<Arc<dyn DeviceResolver>>,
+    ) -> Self {
+        Self {
+            client,
+            mapping,
+            catalog,
+            resolver,
+        }
+    }
+}
+
+fn to_southbound(e: NefError) -> SouthboundError {
+    match e {
+        NefError::Rejected { status, message, .. } => SouthboundError::Rejected(format!("{status}: {message}")),
+        NefError::Unavailable(m) => SouthboundError::Unavailable(m),
+    }
+}
+
+#[async_trait]
+impl Southbound for NefSouthbound {
+    fn supports_device(&self, device: &Device, resolvable: bool) -> bool {
+        let has_ip = device.ipv4_address.is_some() || device.ipv6_address.is_some();
+        // Rel-17 has no field for a phone number; Rel-18 sends it as `gpsi`.
+        has_ip || resolvable || (self.mapping.release >= 18 && device.phone_number.is_some())
+    }
+
+    fn admit(&self, booking: &Booking) -> Result<(), Rejection> {
+        let needed = nef_mapping::flow_count(&self.mapping, booking);
+        if needed > self.mapping.max_flows {
+            return Err(Rejection::out_of_range(format!(
+                "The ports need {needed} flow descriptions at the network; at most {} are supported",
+                self.mapping.max_flows
+            )));
+        }
+        Ok(())
+    }
+
+    async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError> {
+        let profile = self
+            .catalog
+            .get(&booking.qos_profile)
+            .ok_or_else(|| SouthboundError::Rejected(format!("qosProfile {} left the catalog", booking.qos_profile)))?;
+        // The booking follows the device: ask for its address now, not at booking time.
+        let resolved = match (&self.resolver, &booking.device) {
+            (Some(r), Some(d)) => r.resolve(d).await.map_err(SouthboundError::Unavailable)?,
+            _ => None,
+        };
+        let ue = UeAddresses::resolved_or_booking(resolved.as_ref(), booking);
+        let sub = nef_mapping::map(&self.mapping, booking, profile, &ue)
+            .map_err(|e| SouthboundError::Rejected(e.to_string()))?;
+        if booking.attempts > 0 {
+            // An earlier attempt may have created the subscription and lost the answer (a
+            // timeout): adopt it rather than create a second one.
+            let existing = self.client.list().await.map_err(to_southbound)?;
+            if let Some(found) = existing
+                .iter()
+                .find(|s| s.notification_destination == sub.notification_destination)
+                .and_then(|s| s.self_link.clone())
+            {
+                info!(booking.id = %booking.id, nef.subscription = %found, "adopted the subscription of an earlier attempt");
+                return Ok(found);
+            }
+        }
+        let created = self.client.create(&sub).await.map_err(|e| {
+            warn!(booking.id = %booking.id, error = %e, "NEF create failed");
+            to_southbound(e)
+        })?;
+        Ok(created.location)
+    }
+
+    async fn deactivate(&self, subscription: &str) -> Result<(), SouthboundError> {
+        self.client.delete(subscription).await.map_err(to_southbound)
+    }
+}
