@@ -1,6 +1,6 @@
-//! Starts the real `gateway` binary on its embedded defaults (as the README's run command
-//! does, but on a free port) and books QoS over HTTP: create, get, retrieve, delete, and a
-//! booking that goes SCHEDULED -> ACTIVATED -> TERMINATED in real time.
+//! Starts the real `gateway` binary as a user would and books QoS over HTTP: on its embedded
+//! defaults (the README's run command, on a free port), and against a separate NEF simulator
+//! that requires OAuth2, checking what reaches the NEF and when.
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -32,8 +32,9 @@ struct Gateway {
     token: String,
 }
 
-async fn start_gateway() -> Gateway {
+async fn start_gateway(env: &[(&str, &str)]) -> Gateway {
     let mut child = Command::new(gateway_binary())
+        .envs(env.iter().copied())
         .env("QOSGW__SERVER__LISTEN", "127.0.0.1:0")
         .env("QOSGW__SCHEDULER__POLL_INTERVAL_MS", "100")
         .env("RUST_LOG", "info")
@@ -96,7 +97,7 @@ async fn status_of(http: &reqwest::Client, gw: &Gateway, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_user_books_qos_through_the_real_binary() {
-    let gw = start_gateway().await;
+    let gw = start_gateway(&[]).await;
     let http = reqwest::Client::new();
 
     // A booking two seconds ahead, lasting two seconds.
@@ -175,4 +176,156 @@ async fn a_user_books_qos_through_the_real_binary() {
         .unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "UNAUTHENTICATED");
+}
+
+/// Writes a body the gateway sent to the NEF where `.ci/run` validates it against the 3GPP
+/// schema with an independent validator (`target/nef-contract/`).
+fn dump_for_contract_check(name: &str, body: &Value) {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.ancestors().nth(3).unwrap().join("nef-contract");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_vec_pretty(body).unwrap(),
+    )
+    .unwrap();
+}
+
+fn ms(t: OffsetDateTime) -> u128 {
+    u128::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap()
+}
+
+#[tokio::test]
+async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
+    use nef_sim::{NefSim, OAuthConfig, SimConfig};
+    let oauth = OAuthConfig {
+        client_id: "qos-gw".into(),
+        client_secret: "e2e-secret".into(),
+        token_ttl_seconds: 300,
+    };
+    let sim = NefSim::start(
+        "127.0.0.1:0",
+        SimConfig {
+            oauth: Some(oauth),
+            notify_on_create: true,
+            release: 17,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let token_url = sim.token_url();
+    let api_root = sim.url();
+    let gw = start_gateway(&[
+        ("QOSGW__SOUTHBOUND__KIND", "nef"),
+        ("QOSGW__SOUTHBOUND__NEF__API_ROOT", &api_root),
+        ("QOSGW__SOUTHBOUND__NEF__AUTH", "oauth2"),
+        ("QOSGW__SOUTHBOUND__NEF__TOKEN_URL", &token_url),
+        ("QOSGW__SOUTHBOUND__NEF__CLIENT_ID", "qos-gw"),
+        ("QOSGW_NEF_CLIENT_SECRET", "e2e-secret"),
+        ("QOSGW__SOUTHBOUND__MAPPING__FLOW_ENCODING", "strict-29214"),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+
+    // Whole seconds, three seconds ahead; three seconds long.
+    let now = OffsetDateTime::now_utc();
+    let start = now.replace_nanosecond(0).unwrap() + time::Duration::seconds(3);
+    let end = start + time::Duration::seconds(3);
+    let body = json!({
+        "qosProfile": "QOS_S",
+        "device": {"ipv4Address": {"publicAddress": "203.0.113.7", "privateAddress": "10.45.7.7"}},
+        "applicationServer": {"ipv4Address": "198.51.100.10"},
+        "devicePorts": {"ports": [5060]},
+        "applicationServerPorts": {"ranges": [{"from": 7000, "to": 7001}]},
+        "startTime": start.format(&Rfc3339).unwrap(),
+        "duration": 3,
+        "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000}
+    });
+    let res = http
+        .post(format!("{}/device-qos-bookings", gw.base))
+        .bearer_auth(&gw.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sim.requests_of("POST").is_empty(),
+        "nothing reaches the NEF before the start"
+    );
+
+    let mut activated = false;
+    for _ in 0..100 {
+        let s = status_of(&http, &gw, &id).await;
+        if s["bookingStatus"] == "ACTIVATED" {
+            activated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(activated);
+    let posts = sim.requests_of("POST");
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    // POSTed at the start: not before, and within the scheduler's poll interval plus slack.
+    assert!(
+        post.at_ms >= ms(start),
+        "POST {} ms before the start",
+        ms(start) - post.at_ms
+    );
+    assert!(
+        post.at_ms <= ms(start) + 1500,
+        "POST {} ms late",
+        post.at_ms - ms(start)
+    );
+    let sent = post.body.clone().unwrap();
+    assert_eq!(sent["ueIpv4Addr"], "10.45.7.7");
+    assert_eq!(sent["qosReference"], "QOS_S");
+    assert_eq!(
+        sent["flowInfo"],
+        json!([
+            {"flowId": 1, "flowDescriptions": ["permit in ip from 10.45.7.7 to 198.51.100.10 7000", "permit out ip from 198.51.100.10 to 10.45.7.7 5060"]},
+            {"flowId": 2, "flowDescriptions": ["permit in ip from 10.45.7.7 to 198.51.100.10 7001"]}
+        ])
+    );
+    assert!(
+        sent["notificationDestination"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/nef-callbacks/bookings/{id}/"))
+    );
+    dump_for_contract_check("e2e-strict-29214", &sent);
+    let location = sim.subscriptions().keys().next().unwrap().clone();
+
+    // The NEF invalidates its tokens: the DELETE at the end must refresh and still succeed.
+    sim.expire_tokens();
+    let mut terminated = Value::Null;
+    for _ in 0..100 {
+        let s = status_of(&http, &gw, &id).await;
+        if s["bookingStatus"] == "TERMINATED" {
+            terminated = s;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(terminated["statusInfo"], "DURATION_EXPIRED", "{terminated}");
+    let deletes = sim.requests_of("DELETE");
+    assert!(!deletes.is_empty());
+    let last = deletes.last().unwrap();
+    assert_eq!(last.status, 204);
+    assert!(
+        location.ends_with(&last.path),
+        "DELETE {} is not the Location {location}",
+        last.path
+    );
+    assert!(last.at_ms >= ms(end), "DELETE before the end");
+    assert!(last.at_ms <= ms(end) + 1500, "DELETE {} ms late", last.at_ms - ms(end));
+    let token_calls = sim.requests().iter().filter(|r| r.path == "/oauth2/token").count();
+    assert_eq!(token_calls, 2, "one token, then one refresh after the 401");
+    assert!(sim.subscriptions().is_empty(), "subscription left at the NEF");
 }

@@ -293,6 +293,27 @@ mod tests {
     }
 
     #[test]
+    fn every_flow_encoding_name_of_the_documentation_parses() {
+        for (name, want) in [
+            ("compact", FlowEncoding::Compact),
+            ("strict-29214", FlowEncoding::Strict29214),
+            ("per-port-pair", FlowEncoding::PerPortPair),
+        ] {
+            let env = config::Environment::with_prefix("QOSGW")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(std::collections::HashMap::from([(
+                    "QOSGW__SOUTHBOUND__MAPPING__FLOW_ENCODING".to_owned(),
+                    name.to_owned(),
+                )])));
+            assert_eq!(
+                Settings::load_from(None, env).unwrap().southbound.mapping.flow_encoding,
+                want
+            );
+        }
+    }
+
+    #[test]
     fn file_and_environment_overlay_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.yaml");

@@ -20,6 +20,7 @@ pub enum FlowEncoding {
     Compact,
     /// No port lists or ranges (TS 29.214 §5.3.8): one rule per single port, paired 1 UL + 1 DL
     /// per FlowInfo, the other side's port left open.
+    #[serde(rename = "strict-29214")]
     Strict29214,
     /// Every (device port, server port) pair as its own FlowInfo: exact, but large.
     PerPortPair,

@@ -278,3 +278,53 @@ async fn ports_beyond_the_flow_limit_are_refused_at_create() {
         json!(["permit in ip from 10.45.0.10 to 198.51.100.0/24 6002"])
     );
 }
+
+/// Books in every flow encoding, over IPv4 and IPv6 and with the optional DNN, S-NSSAI and
+/// alternative QoS references, and leaves each body the simulator received in
+/// `target/nef-contract/`, where `.ci/run` validates them against the 3GPP YAML with an
+/// independent JSON Schema validator.
+#[tokio::test]
+async fn contract_bodies_for_every_encoding() {
+    use nef_mapping::FlowEncoding::*;
+    let dir = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("nef-contract");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, enc, v6, extras) in [
+        ("compact-v4", Compact, false, false),
+        ("strict-v4", Strict29214, false, true),
+        ("pairs-v4", PerPortPair, false, false),
+        ("compact-v6", Compact, true, true),
+    ] {
+        let app = spawn_app_with(|s| {
+            s.southbound.mapping.flow_encoding = enc;
+            if extras {
+                s.southbound.mapping.dnn = "internet".into();
+                s.southbound.mapping.snssai_sst = 1;
+                s.southbound.mapping.snssai_sd = "0000AB".into();
+                s.profiles
+                    .iter_mut()
+                    .for_each(|p| p.alt_qos_references = vec!["QOS_M".into(), "QOS_S".into()]);
+            }
+        })
+        .await;
+        let mut body = booking_body(&app, "+123456789", Duration::minutes(1), 600);
+        body["applicationServerPorts"] = json!({"ports": [443, 8443]});
+        if v6 {
+            body["device"] = json!({"ipv6Address": "2001:db8:45::11"});
+            body["applicationServer"] = json!({"ipv6Address": "2001:db8:1::/48"});
+        }
+        let id = id_of(&app.create(body).await);
+        app.advance(Duration::minutes(1)).await;
+        assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED", "{name}");
+        let sent = app.sim.requests_of("POST")[0].body.clone().unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&sent).unwrap(),
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Validates every JSON body in a directory against the 3GPP Rel-17 AsSessionWithQoSSubscription
+schema, resolving the YAML files' cross-file $refs. Independent of the Rust code, so the
+gateway and its NEF simulator cannot agree on a mistake. Exits 1 on any violation, and also
+when there is nothing to check or a known-bad body passes (a vacuous check is a failure)."""
+import json
+import pathlib
+import sys
+
+import yaml
+from jsonschema import Draft4Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+SPEC_DIR = pathlib.Path(__file__).resolve().parent.parent / "crates/nef/openapi/3gpp"
+ROOT = "TS29122_AsSessionWithQoS.yaml"
+
+
+def openapi_to_jsonschema(node):
+    """OpenAPI 3.0 `nullable: true` becomes a JSON Schema type union with null."""
+    if isinstance(node, dict):
+        out = {k: openapi_to_jsonschema(v) for k, v in node.items()}
+        if out.pop("nullable", False) and "type" in out:
+            out["type"] = [out["type"], "null"]
+        return out
+    if isinstance(node, list):
+        return [openapi_to_jsonschema(v) for v in node]
+    return node
+
+
+def retrieve(uri):
+    name = uri.split("/")[-1]
+    with open(SPEC_DIR / name, encoding="utf-8") as f:
+        doc = openapi_to_jsonschema(yaml.safe_load(f))
+    return Resource.from_contents(doc, default_specification=DRAFT4)
+
+
+def validator():
+    registry = Registry(retrieve=retrieve)
+    schema = {"$ref": f"{ROOT}#/components/schemas/AsSessionWithQoSSubscription"}
+    return Draft4Validator(schema, registry=registry)
+
+
+def main(directory):
+    v = validator()
+    bad_control = {"notificationDestination": 5, "flowInfo": [{"flowDescriptions": "permit"}], "snssai": {"sst": 300}}
+    if not list(v.iter_errors(bad_control)):
+        print("validator accepted a known-bad body: the check is broken")
+        return 1
+    files = sorted(pathlib.Path(directory).glob("*.json"))
+    if not files:
+        print(f"no bodies in {directory}: nothing was checked")
+        return 1
+    failures = 0
+    for f in files:
+        body = json.loads(f.read_text())
+        errors = list(v.iter_errors(body))
+        for e in errors:
+            print(f"{f.name}: {'/'.join(map(str, e.absolute_path))}: {e.message}")
+        failures += len(errors)
+        print(f"{f.name}: {'OK' if not errors else 'INVALID'}")
+    print(f"{len(files)} bodies checked against {ROOT} (Rel-17), {failures} violations")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "target/nef-contract"))
