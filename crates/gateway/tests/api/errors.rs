@@ -102,6 +102,7 @@ async fn invalid_argument_cases() {
         400,
         "INVALID_ARGUMENT",
     );
+    app.finish().await;
 }
 
 fn uuid() -> String {
@@ -147,6 +148,7 @@ async fn out_of_range_and_duration_cases() {
     );
     check(&app.create(short_voice).await, 400, "QOS_BOOKING.DURATION_OUT_OF_RANGE");
     assert_nothing_stored(&app, "+123456789").await;
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -204,6 +206,7 @@ async fn sink_and_credential_cases() {
     assert_eq!(ok.status, 201, "{}", ok.body);
     assert!(ok.body.get("sinkCredential").is_none());
     assert_eq!(ok.body["sink"], "https://app.example.com/cb");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -299,6 +302,7 @@ async fn authentication_and_scopes() {
         422,
         "MISSING_IDENTIFIER",
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -337,6 +341,7 @@ async fn identifier_cases() {
     let ok = app.create_as(&three_legged, body).await;
     assert_eq!(ok.status, 201, "{}", ok.body);
     assert!(ok.body.get("device").is_none());
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -392,6 +397,7 @@ async fn area_and_profile_cases() {
     let r = app.create(with(good.clone(), "serviceArea", named.clone())).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["serviceArea"], named);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -444,6 +450,7 @@ async fn conflict_not_found_and_transport_errors() {
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "UNSUPPORTED_MEDIA_TYPE");
     let huge = with(body.clone(), "sink", json!("x".repeat(70_000)));
     check(&app.create(huge).await, 413, "PAYLOAD_TOO_LARGE");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -468,6 +475,7 @@ async fn correlator_is_echoed_on_success_and_generated_when_absent() {
         )
         .await;
     assert!(r.correlator.is_some_and(|c| !c.is_empty()));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -491,4 +499,5 @@ async fn served_under_vwip_and_openapi() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("/device-qos-bookings/{bookingId}"));
+    app.finish().await;
 }

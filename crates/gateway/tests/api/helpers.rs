@@ -234,6 +234,26 @@ impl TestApp {
         .await
     }
 
+    /// Ends the test: runs the clock two days on, so every booking starts, ends and is purged,
+    /// then asserts that no subscription is left at the NEF and nothing in the store.
+    pub async fn finish(self) {
+        self.sim.set_faults(nef_sim::Faults::default());
+        for _ in 0..4 {
+            self.clock.advance(time::Duration::hours(12));
+            while self.service.run_due().await.unwrap() > 0 {}
+        }
+        assert!(
+            self.sim.subscriptions().is_empty(),
+            "left at the NEF: {:?}",
+            self.sim.subscriptions()
+        );
+        assert_eq!(
+            self.service.store().next_due().await.unwrap(),
+            None,
+            "bookings left in the store"
+        );
+    }
+
     /// Moves the clock and fires every timer now due.
     pub async fn advance(&self, by: time::Duration) {
         self.clock.advance(by);

@@ -111,6 +111,7 @@ async fn booking_goes_scheduled_activated_terminated_then_is_purged() {
     assert_eq!(app.get(&id).await.status, 200);
     app.advance(Duration::seconds(1)).await;
     app.get(&id).await.assert_error(404, "NOT_FOUND");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -137,6 +138,7 @@ async fn delete_while_scheduled_never_reaches_the_network() {
         statuses(&events),
         vec![st("SCHEDULED", None), st("TERMINATED", Some("DELETE_REQUESTED"))]
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -161,6 +163,7 @@ async fn delete_while_activated_removes_the_subscription() {
         2
     );
     assert_eq!(app.get(&id).await.body["statusInfo"], "DELETE_REQUESTED");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -178,6 +181,7 @@ async fn overlap_is_409_until_the_other_booking_ends() {
     assert_eq!(app.create(next).await.status, 201);
     assert_eq!(app.delete(&id).await.status, 204);
     assert_eq!(app.create(body).await.status, 201);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -208,6 +212,7 @@ async fn retrieve_lists_own_bookings_including_terminated_ones() {
         .retrieve_as(&app.token, json!({"device": {"phoneNumber": "+199999999"}}))
         .await;
     assert_eq!((none.status, none.body), (200, json!([])));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -232,6 +237,7 @@ async fn events_are_retried_with_the_same_id_and_stop_on_410() {
     app.delete(&id).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(sink.events().len(), 4);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -263,6 +269,7 @@ async fn refused_activation_revokes_and_transient_failure_retries() {
     // The retry first looked for a subscription of the failed attempt (none), then created one.
     assert_eq!(app.sim.requests_of("GET").len(), 1);
     assert_eq!(app.sim.subscriptions().len(), 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -285,4 +292,5 @@ async fn activation_gives_up_after_the_retry_deadline() {
     assert_eq!(r.body["bookingStatus"], "TERMINATED");
     assert_eq!(r.body["statusInfo"], "BOOKING_REVOKED");
     assert!(app.sim.subscriptions().is_empty());
+    app.finish().await;
 }

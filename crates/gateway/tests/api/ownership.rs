@@ -31,6 +31,7 @@ async fn another_client_can_neither_read_delete_nor_list() {
         .await;
     assert_eq!(mine.body.as_array().unwrap().len(), 1);
     assert_ne!(mine.body[0]["bookingId"], json!(id));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -59,6 +60,7 @@ async fn three_legged_subjects_only_see_their_own_bookings() {
     assert_eq!(r2.body[0]["bookingId"], json!(id));
     assert_eq!(app.get_as(&x, &id).await.status, 200);
     assert_eq!(app.delete_as(&x, &id).await.status, 204);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -78,4 +80,5 @@ async fn device_response_is_one_identifier_the_client_sent() {
         .retrieve_as(&app.token, json!({"device": {"ipv6Address": "2001:db8::42"}}))
         .await;
     assert_eq!(by_v6.body.as_array().unwrap().len(), 1);
+    app.finish().await;
 }

@@ -52,6 +52,7 @@ async fn device_resolution_codes() {
     bare.create(booking_body(&bare, "+123456789", Duration::minutes(5), 600))
         .await
         .assert_error(422, "UNSUPPORTED_IDENTIFIER");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -71,6 +72,7 @@ async fn rel18_sends_the_phone_number_as_gpsi() {
     assert_eq!(body["gpsi"], "msisdn-123456789");
     assert_eq!(body["qosDuration"], 600);
     assert!(body.get("ueIpv4Addr").is_none());
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -106,6 +108,7 @@ async fn activation_uses_the_address_the_device_has_at_start_time() {
         (r.body["bookingStatus"].as_str(), r.body["statusInfo"].as_str()),
         (Some("TERMINATED"), Some("BOOKING_REVOKED"))
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -139,6 +142,7 @@ async fn session_termination_from_the_nef_ends_the_booking() {
     // The end timer finds nothing left to do.
     app.advance(Duration::minutes(10)).await;
     assert_eq!(app.sim.requests_of("DELETE").len(), 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -156,6 +160,7 @@ async fn failed_resources_allocation_ends_the_booking_and_removes_the_subscripti
     );
     assert_eq!(app.get(&id).await.body["statusInfo"], "NETWORK_TERMINATED");
     assert!(app.sim.subscriptions().is_empty());
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -200,6 +205,7 @@ async fn callbacks_are_protected_and_lenient() {
         .unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -244,6 +250,7 @@ async fn a_termination_arriving_before_the_create_answer_is_not_lost() {
     // The subscription the late answer announced was removed again.
     app.sim.set_faults(nef_sim::Faults::default());
     assert!(app.sim.subscriptions().is_empty(), "{:?}", app.sim.subscriptions());
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -277,6 +284,7 @@ async fn ports_beyond_the_flow_limit_are_refused_at_create() {
         flows[2]["flowDescriptions"],
         json!(["permit in ip from 10.45.0.10 to 198.51.100.0/24 6002"])
     );
+    app.finish().await;
 }
 
 /// Books in every flow encoding, over IPv4 and IPv6 and with the optional DNN, S-NSSAI and
