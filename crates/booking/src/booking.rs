@@ -16,6 +16,10 @@ impl BookingId {
     pub fn new() -> Self {
         Self(Uuid::new_v4())
     }
+    /// The id's 16 bytes (stores derive a shard from them).
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
     pub fn parse(s: &str) -> Option<Self> {
         // CAMARA: `format: uuid`, `maxLength: 36`, so only the hyphenated form is accepted.
         if s.len() != 36 {

@@ -250,13 +250,15 @@ impl BookingService {
             ));
         }
 
+        let owner = Owner {
+            client_id: caller.client_id.clone(),
+            subject,
+        };
+        let device_keys = device.keys();
         let booking = Booking {
-            id: BookingId::new(),
-            owner: Owner {
-                client_id: caller.client_id.clone(),
-                subject,
-            },
-            device_keys: device.keys(),
+            id: self.store.new_id(&owner, &device_keys),
+            owner,
+            device_keys,
             device: Some(device),
             qos_profile: req.qos_profile,
             start_time: req.start_time,
@@ -434,9 +436,19 @@ impl BookingService {
             }
             return Ok(());
         }
+        // Record the attempt before calling the NEF: if this replica dies after its POST, the
+        // replica that takes the timer over sees a started attempt and looks for the
+        // subscription before creating another.
+        let mut intent = b.clone();
+        intent.version += 1;
+        intent.attempts += 1;
+        intent.retry_at = None;
+        if !self.store.update(&intent, Some(now + self.policy.lease)).await? {
+            return Ok(());
+        }
         match self.southbound.activate(&b).await {
             Ok(location) => {
-                let mut a = b.next();
+                let mut a = intent.next();
                 a.status = BookingStatus::Activated;
                 a.started_at = Some(now);
                 a.nef_subscription = Some(location.clone());
@@ -453,15 +465,14 @@ impl BookingService {
                 Ok(())
             }
             Err(SouthboundError::Unavailable(e)) if now < b.start_time + self.policy.retry_deadline => {
-                let mut r = b.clone();
+                let mut r = intent.clone();
                 r.version += 1;
-                r.attempts += 1;
                 r.retry_at = Some(now + self.backoff(b.attempts));
                 warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "activation failed; will retry");
                 self.store.update(&r, r.next_due(retention)).await.map(|_| ())
             }
             Err(e) => {
-                let t = b.terminated(StatusInfo::BookingRevoked, now);
+                let t = intent.terminated(StatusInfo::BookingRevoked, now);
                 if self.store.update(&t, t.next_due(retention)).await? {
                     warn!(booking.id = %b.id, error = %e, "activation refused; booking revoked");
                     self.publish(&t);

@@ -2,7 +2,7 @@
 //! due timer consistent with one another in each call, and must pass the shared test suite in
 //! the `store` crate.
 
-use crate::booking::{Booking, BookingId};
+use crate::booking::{Booking, BookingId, Owner};
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
@@ -34,6 +34,13 @@ pub fn overlaps(existing: &Booking, candidate: &Booking) -> bool {
 
 #[async_trait]
 pub trait BookingStore: Send + Sync + 'static {
+    /// A fresh id for a booking of `owner` on a device with these index keys. A sharded store
+    /// picks one that lands in the shard of the owner's device, so that the conflict check and
+    /// the insert stay one atomic step and `get` finds the shard from the id alone.
+    fn new_id(&self, _owner: &Owner, _device_keys: &[String]) -> BookingId {
+        BookingId::new()
+    }
+
     /// Stores a new booking and its timer, unless it conflicts (see [`overlaps`]); the check
     /// and the insert are one atomic step.
     async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError>;

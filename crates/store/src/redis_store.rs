@@ -1,0 +1,504 @@
+//! The Redis store, for many gateway replicas: single node (multiplexed `ConnectionManager`,
+//! reconnecting by itself) or Redis Cluster.
+//!
+//! Layout. Bookings are spread over `shards` hash tags `{<prefix>:<n>}`; everything one
+//! script touches shares the tag, so each script runs in one slot:
+//! - `{p:n}:b:<id>`: hash `v` (version) and `j` (the booking as JSON);
+//! - `{p:n}:d:<hmac(device key)>`: hash booking id -> `live;start_ms;end_ms;client`, the
+//!   index for retrieve-by-device and conflict checks (a keyed hash, never the raw phone
+//!   number or IP, in key names);
+//! - `{p:n}:due`: sorted set of booking ids by due time (ms). A claim moves an entry's score
+//!   to `now + lease`: a replica that dies holding it loses the claim when the lease ends.
+//!
+//! The shard of a booking is chosen from its client and primary device key, and the booking
+//! id is drawn so that it maps to that shard: the conflict check of a device and the insert
+//! are one script, and `get` finds the shard from the id alone.
+
+use async_trait::async_trait;
+use aws_lc_rs::hmac;
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StoreError};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use std::future::Future;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How to reach Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`, `rediss://...` or `unix:///path/to/socket`; for a cluster, the
+    /// seed nodes.
+    pub urls: Vec<String>,
+    pub cluster: bool,
+    /// Key prefix (several gateways can share one Redis with different prefixes).
+    pub prefix: String,
+    /// Number of hash-tag shards. Fixed for the life of the data: changing it hides bookings.
+    pub shards: u16,
+    /// Every command (or script) must answer within this time, else the store is unavailable.
+    pub command_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Secret of the keyed hash of device identifiers in key names. Same on every replica.
+    pub key_secret: String,
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        p: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(p, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(p, offset, count),
+        }
+    }
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+pub struct RedisStore {
+    conn: Conn,
+    settings: RedisSettings,
+    key: hmac::Key,
+    create: Script,
+    update: Script,
+    remove: Script,
+    claim: Script,
+}
+
+const CREATE: &str = r#"
+-- KEYS: record, due, index...  ARGV: id, json, version, due_ms|'', entry, client, start_ms, end_ms
+for i = 3, #KEYS do
+  local entries = redis.call('HGETALL', KEYS[i])
+  for j = 1, #entries, 2 do
+    local live, s, e, c = string.match(entries[j + 1], '^(%d);(%d+);(%d+);(.*)$')
+    if live == '1' and c == ARGV[6] and tonumber(s) < tonumber(ARGV[8]) and tonumber(ARGV[7]) < tonumber(e) then
+      return entries[j]
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
+for i = 3, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+return false
+"#;
+
+const UPDATE: &str = r#"
+-- KEYS: record, due, index...  ARGV: id, json, version, due_ms|'', entry
+local cur = redis.call('HGET', KEYS[1], 'v')
+if not cur or tonumber(cur) + 1 ~= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
+for i = 3, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+return 1
+"#;
+
+const REMOVE: &str = r#"
+-- KEYS: record, due, index...  ARGV: id
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+for i = 3, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+return 1
+"#;
+
+const CLAIM: &str = r#"
+-- KEYS: due  ARGV: now_ms, limit, lease_until_ms
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
+return ids
+"#;
+
+fn ms(t: OffsetDateTime) -> i128 {
+    t.unix_timestamp_nanos() / 1_000_000
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects (bounded by the connect timeout) and prepares the scripts.
+    pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
+        let first = settings
+            .urls
+            .first()
+            .cloned()
+            .ok_or_else(|| unavailable("no Redis URL configured"))?;
+        let conn = if settings.cluster {
+            let client = redis::cluster::ClusterClient::builder(settings.urls.clone())
+                .connection_timeout(settings.connect_timeout)
+                .response_timeout(settings.command_timeout)
+                .retries(2)
+                .build()
+                .map_err(unavailable)?;
+            // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
+            let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
+                .await
+                .map_err(|_| unavailable("timed out connecting to the Redis cluster"))?
+                .map_err(unavailable)?;
+            Conn::Cluster(c)
+        } else {
+            let client = redis::Client::open(first).map_err(unavailable)?;
+            let cfg = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(settings.connect_timeout))
+                .set_response_timeout(Some(settings.command_timeout))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(2));
+            let c = tokio::time::timeout(
+                settings.connect_timeout * 3,
+                ConnectionManager::new_with_config(client, cfg),
+            )
+            .await
+            .map_err(|_| unavailable("timed out connecting to Redis"))?
+            .map_err(unavailable)?;
+            Conn::Single(c)
+        };
+        let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());
+        Ok(Self {
+            conn,
+            settings,
+            key,
+            create: Script::new(CREATE),
+            update: Script::new(UPDATE),
+            remove: Script::new(REMOVE),
+            claim: Script::new(CLAIM),
+        })
+    }
+
+    fn tag(&self, shard: u16) -> String {
+        format!("{{{}:{}}}", self.settings.prefix, shard)
+    }
+
+    fn shard_of_id(&self, id: BookingId) -> u16 {
+        let b = id.as_bytes();
+        u16::from_be_bytes([b[0], b[1]]) % self.settings.shards.max(1)
+    }
+
+    fn digest(&self, data: &str) -> [u8; 32] {
+        let tag = hmac::sign(&self.key, data.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
+    fn index_key(&self, shard: u16, device_key: &str) -> String {
+        let d = self.digest(device_key);
+        let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}:d:{hex}", self.tag(shard))
+    }
+
+    fn record_key(&self, id: BookingId) -> String {
+        format!("{}:b:{id}", self.tag(self.shard_of_id(id)))
+    }
+
+    fn due_key(&self, shard: u16) -> String {
+        format!("{}:due", self.tag(shard))
+    }
+
+    /// Runs one Redis round trip under the command timeout.
+    async fn bounded<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.settings.command_timeout, f).await {
+            Ok(r) => r.map_err(unavailable),
+            Err(_) => Err(unavailable("Redis did not answer in time")),
+        }
+    }
+
+    fn keys_of(&self, b: &Booking) -> Vec<String> {
+        let shard = self.shard_of_id(b.id);
+        let mut keys = vec![self.record_key(b.id), self.due_key(shard)];
+        keys.extend(b.device_keys.iter().map(|k| self.index_key(shard, k)));
+        keys
+    }
+
+    fn entry(b: &Booking) -> String {
+        format!(
+            "{};{};{};{}",
+            u8::from(b.is_live()),
+            ms(b.start_time),
+            ms(b.end_time()),
+            b.owner.client_id
+        )
+    }
+
+    fn encode(b: &Booking) -> Result<String, StoreError> {
+        serde_json::to_string(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn decode(json: &str) -> Result<Booking, StoreError> {
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("unreadable booking record: {e}")))
+    }
+}
+
+#[async_trait]
+impl BookingStore for RedisStore {
+    fn new_id(&self, owner: &Owner, device_keys: &[String]) -> BookingId {
+        let shards = self.settings.shards.max(1);
+        let primary = device_keys.first().map(String::as_str).unwrap_or_default();
+        let d = self.digest(&format!("{}\u{0}{primary}", owner.client_id));
+        let target = u16::from_be_bytes([d[0], d[1]]) % shards;
+        // About `shards` draws on average; ids stay random v4 UUIDs.
+        loop {
+            let id = BookingId::new();
+            if self.shard_of_id(id) == target {
+                return id;
+            }
+        }
+    }
+
+    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError> {
+        let mut inv = self.create.prepare_invoke();
+        for k in self.keys_of(booking) {
+            inv.key(k);
+        }
+        inv.arg(booking.id.to_string())
+            .arg(Self::encode(booking)?)
+            .arg(booking.version)
+            .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
+            .arg(Self::entry(booking))
+            .arg(&booking.owner.client_id)
+            .arg(ms(booking.start_time).to_string())
+            .arg(ms(booking.end_time()).to_string());
+        let mut conn = self.conn.clone();
+        let conflict: Option<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(match conflict.and_then(|id| BookingId::parse(&id)) {
+            Some(other) => CreateOutcome::Conflict(other),
+            None => CreateOutcome::Created,
+        })
+    }
+
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
+        let mut conn = self.conn.clone();
+        let json: Option<String> = self
+            .bounded(
+                redis::cmd("HGET")
+                    .arg(self.record_key(id))
+                    .arg("j")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        json.map(|j| Self::decode(&j)).transpose()
+    }
+
+    async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
+        // A device's bookings live in the shard of their client, so every shard is asked; one
+        // pipeline per shard, because a cluster refuses pipelines that cross slots.
+        let mut conn = self.conn.clone();
+        let mut out = Vec::new();
+        for shard in 0..self.settings.shards.max(1) {
+            let mut pipe = redis::pipe();
+            for k in device_keys {
+                pipe.cmd("HKEYS").arg(self.index_key(shard, k));
+            }
+            let lists: Vec<Vec<String>> = self.bounded(pipe.query_async(&mut conn)).await?;
+            let mut ids: Vec<BookingId> = lists
+                .into_iter()
+                .flatten()
+                .filter_map(|s| BookingId::parse(&s))
+                .collect();
+            ids.sort();
+            ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.cmd("HGET").arg(self.record_key(*id)).arg("j");
+            }
+            let records: Vec<Option<String>> = self.bounded(pipe.query_async(&mut conn)).await?;
+            for j in records.into_iter().flatten() {
+                out.push(Self::decode(&j)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+        let mut inv = self.update.prepare_invoke();
+        for k in self.keys_of(booking) {
+            inv.key(k);
+        }
+        inv.arg(booking.id.to_string())
+            .arg(Self::encode(booking)?)
+            .arg(booking.version)
+            .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
+            .arg(Self::entry(booking));
+        let mut conn = self.conn.clone();
+        let done: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(done == 1)
+    }
+
+    async fn remove(&self, id: BookingId) -> Result<(), StoreError> {
+        // The index keys come from the record; without a record only the timer can be left.
+        let keys = match self.get(id).await? {
+            Some(b) => self.keys_of(&b),
+            None => vec![self.record_key(id), self.due_key(self.shard_of_id(id))],
+        };
+        let mut inv = self.remove.prepare_invoke();
+        for k in keys {
+            inv.key(k);
+        }
+        inv.arg(id.to_string());
+        let mut conn = self.conn.clone();
+        let _: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: time::Duration,
+    ) -> Result<Vec<BookingId>, StoreError> {
+        let mut claimed = Vec::new();
+        // Start at a random shard so replicas do not all drain shard 0 first.
+        let shards = self.settings.shards.max(1);
+        let start = self.shard_of_id(BookingId::new());
+        for i in 0..shards {
+            if claimed.len() >= limit {
+                break;
+            }
+            let shard = (start + i) % shards;
+            let mut inv = self.claim.prepare_invoke();
+            inv.key(self.due_key(shard))
+                .arg(ms(now).to_string())
+                .arg(limit - claimed.len())
+                .arg(ms(now + lease).to_string());
+            let mut conn = self.conn.clone();
+            let ids: Vec<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            claimed.extend(ids.iter().filter_map(|s| BookingId::parse(s)));
+        }
+        Ok(claimed)
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut min: Option<i128> = None;
+        for shard in 0..self.settings.shards.max(1) {
+            let first: Vec<(String, f64)> = self
+                .bounded(
+                    redis::cmd("ZRANGE")
+                        .arg(self.due_key(shard))
+                        .arg(0)
+                        .arg(0)
+                        .arg("WITHSCORES")
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if let Some((_, score)) = first.first() {
+                let score = *score as i128;
+                min = Some(min.map_or(score, |m| m.min(score)));
+            }
+        }
+        Ok(min.and_then(|m| OffsetDateTime::from_unix_timestamp_nanos(m * 1_000_000).ok()))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: String = self.bounded(redis::cmd("PING").query_async(&mut conn)).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::RedisServer;
+
+    pub fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
+        RedisSettings {
+            urls,
+            cluster,
+            prefix: "qosgw".into(),
+            shards: 8,
+            command_timeout: Duration::from_millis(500),
+            connect_timeout: Duration::from_millis(500),
+            key_secret: "test-secret".into(),
+        }
+    }
+
+    async fn single() -> (RedisStore, RedisServer) {
+        let srv = RedisServer::start();
+        (
+            RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap(),
+            srv,
+        )
+    }
+
+    mod single_node {
+        crate::suite::store_suite!(super::single().await);
+    }
+
+    async fn cluster() -> (RedisStore, crate::testing::RedisCluster) {
+        let c = crate::testing::RedisCluster::start();
+        // Many clusters start at once in a test run on two cores: allow for a slow start.
+        let mut s = settings(c.urls(), true);
+        s.connect_timeout = Duration::from_secs(5);
+        s.command_timeout = Duration::from_secs(2);
+        (RedisStore::connect(s).await.unwrap(), c)
+    }
+
+    mod cluster {
+        crate::suite::store_suite!(super::cluster().await);
+    }
+
+    #[tokio::test]
+    async fn key_names_never_carry_the_raw_identifier() {
+        let (store, srv) = single().await;
+        let b = crate::suite::sample("a", "+123456789", crate::suite::T0, 60);
+        store.create(&b, Some(crate::suite::T0)).await.unwrap();
+        let keys = srv.cli(&["--scan"]);
+        assert!(!keys.is_empty());
+        assert!(!keys.contains("123456789"), "{keys}");
+        // Every key of one booking shares one hash tag (one cluster slot).
+        let tags: std::collections::HashSet<_> = keys
+            .lines()
+            .map(|k| k.split('}').next().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(tags.len(), 1, "{keys}");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_redis_is_unavailable_quickly_and_recovers() {
+        let (store, mut srv) = single().await;
+        srv.stop();
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            store.get(BookingId::new()).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        srv.restart();
+        let mut ok = false;
+        for _ in 0..50 {
+            if store.ping().await.is_ok() {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "the store did not reconnect");
+    }
+}
