@@ -1,14 +1,20 @@
-//! The notification port: status changes the client must hear about.
+//! Status-change events and their durable outbox. An event is stored in the same atomic step
+//! as the state change that caused it, and leaves the outbox only once delivered (or refused
+//! for good), so a crash or restart never loses one.
 
 use crate::booking::{Booking, BookingId, BookingStatus, SinkCredential, StatusInfo};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// One `status-changed` event, ready for delivery to the booking's sink.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusEvent {
+    /// The CloudEvents `id`: fixed when the event is created, kept on every retry.
+    pub id: String,
     pub booking_id: BookingId,
     pub status: BookingStatus,
     pub status_info: Option<StatusInfo>,
+    #[serde(with = "time::serde::rfc3339")]
     pub time: OffsetDateTime,
     pub sink: String,
     pub credential: Option<SinkCredential>,
@@ -19,6 +25,7 @@ impl StatusEvent {
     pub fn for_booking(b: &Booking, time: OffsetDateTime) -> Option<Self> {
         let sink = b.sink.clone()?;
         Some(Self {
+            id: uuid::Uuid::new_v4().to_string(),
             booking_id: b.id,
             status: b.status,
             status_info: if b.status == BookingStatus::Terminated {
@@ -33,8 +40,7 @@ impl StatusEvent {
     }
 }
 
+/// Told when new events are in the outbox, so delivery need not wait for its next poll.
 pub trait Notifier: Send + Sync + 'static {
-    /// Queues the event; delivery (with retries) happens in the background, in order per
-    /// booking.
-    fn publish(&self, event: StatusEvent);
+    fn wake(&self);
 }

@@ -191,10 +191,22 @@ impl BookingService {
         &self.store
     }
 
-    fn publish(&self, b: &Booking) {
-        if let Some(ev) = StatusEvent::for_booking(b, self.clock.now()) {
-            self.notifier.publish(ev);
+    /// Stores a changed booking with its timer and, when `notify`, its status event (one
+    /// atomic step); wakes the event delivery on success.
+    async fn commit(&self, b: &Booking, notify: bool) -> Result<bool, StoreError> {
+        let event = if notify {
+            StatusEvent::for_booking(b, self.clock.now())
+        } else {
+            None
+        };
+        let done = self
+            .store
+            .update(b, b.next_due(self.policy.retention), event.as_ref())
+            .await?;
+        if done && event.is_some() {
+            self.notifier.wake();
         }
+        Ok(done)
     }
 
     /// Creates a booking: device resolution, business checks, conflict check, then SCHEDULED.
@@ -281,13 +293,19 @@ impl BookingService {
             echo: req.echo,
         };
         self.southbound.admit(&booking)?;
+        // The synchronous SCHEDULED outcome is also sent as an event (CAMARA asks for it).
+        let event = StatusEvent::for_booking(&booking, now);
         match self
             .store
-            .create(&booking, booking.next_due(self.policy.retention))
+            .create(&booking, booking.next_due(self.policy.retention), event.as_ref())
             .await
             .map_err(unavailable)?
         {
-            CreateOutcome::Created => {}
+            CreateOutcome::Created => {
+                if event.is_some() {
+                    self.notifier.wake();
+                }
+            }
             CreateOutcome::Conflict(other) => {
                 return Err(Rejection::new(
                     RejectionKind::Conflict,
@@ -296,7 +314,6 @@ impl BookingService {
             }
         }
         info!(booking.id = %booking.id, client.id = %booking.owner.client_id, "booking scheduled");
-        self.publish(&booking);
         Ok(booking)
     }
 
@@ -339,14 +356,8 @@ impl BookingService {
                 }
             }
             let t = b.terminated(StatusInfo::DeleteRequested, self.clock.now());
-            if self
-                .store
-                .update(&t, t.next_due(self.policy.retention))
-                .await
-                .map_err(unavailable)?
-            {
+            if self.commit(&t, true).await.map_err(unavailable)? {
                 info!(booking.id = %id, "booking deleted by client");
-                self.publish(&t);
                 return Ok(());
             }
         }
@@ -405,7 +416,7 @@ impl BookingService {
                 // Claimed early (clock skew between replicas): put the timer back.
                 let mut again = b.clone();
                 again.version += 1;
-                self.store.update(&again, due).await?;
+                self.store.update(&again, due, None).await?;
                 return Ok(());
             }
         }
@@ -426,13 +437,11 @@ impl BookingService {
     }
 
     async fn activate(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
-        let retention = self.policy.retention;
         if now >= b.end_time() {
             // The whole window passed while no replica ran: too late to give any QoS.
             let t = b.terminated(StatusInfo::BookingRevoked, now);
-            if self.store.update(&t, t.next_due(retention)).await? {
+            if self.commit(&t, true).await? {
                 warn!(booking.id = %b.id, "booking window passed before activation");
-                self.publish(&t);
             }
             return Ok(());
         }
@@ -443,7 +452,7 @@ impl BookingService {
         intent.version += 1;
         intent.attempts += 1;
         intent.retry_at = None;
-        if !self.store.update(&intent, Some(now + self.policy.lease)).await? {
+        if !self.store.update(&intent, Some(now + self.policy.lease), None).await? {
             return Ok(());
         }
         match self.southbound.activate(&b).await {
@@ -452,9 +461,8 @@ impl BookingService {
                 a.status = BookingStatus::Activated;
                 a.started_at = Some(now);
                 a.nef_subscription = Some(location.clone());
-                if self.store.update(&a, a.next_due(retention)).await? {
+                if self.commit(&a, true).await? {
                     info!(booking.id = %b.id, nef.subscription = %location, "booking activated");
-                    self.publish(&a);
                 } else {
                     // The booking changed meanwhile (deleted): do not leave the subscription.
                     warn!(booking.id = %b.id, "booking changed during activation; removing the new subscription");
@@ -469,13 +477,12 @@ impl BookingService {
                 r.version += 1;
                 r.retry_at = Some(now + self.backoff(b.attempts));
                 warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "activation failed; will retry");
-                self.store.update(&r, r.next_due(retention)).await.map(|_| ())
+                self.commit(&r, false).await.map(|_| ())
             }
             Err(e) => {
                 let t = intent.terminated(StatusInfo::BookingRevoked, now);
-                if self.store.update(&t, t.next_due(retention)).await? {
+                if self.commit(&t, true).await? {
                     warn!(booking.id = %b.id, error = %e, "activation refused; booking revoked");
-                    self.publish(&t);
                 }
                 Ok(())
             }
@@ -483,7 +490,6 @@ impl BookingService {
     }
 
     async fn expire(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
-        let retention = self.policy.retention;
         if let Some(sub) = &b.nef_subscription {
             match self.southbound.deactivate(sub).await {
                 Ok(()) => {}
@@ -493,7 +499,7 @@ impl BookingService {
                     r.attempts += 1;
                     r.retry_at = Some(now + self.backoff(b.attempts));
                     warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "removal failed; will retry");
-                    return self.store.update(&r, r.next_due(retention)).await.map(|_| ());
+                    return self.commit(&r, false).await.map(|_| ());
                 }
                 Err(e) => {
                     tracing::error!(booking.id = %b.id, nef.subscription = %sub, error = %e,
@@ -502,9 +508,8 @@ impl BookingService {
             }
         }
         let t = b.terminated(StatusInfo::DurationExpired, now);
-        if self.store.update(&t, t.next_due(retention)).await? {
+        if self.commit(&t, true).await? {
             info!(booking.id = %b.id, "booking ended: duration expired");
-            self.publish(&t);
         }
         Ok(())
     }
@@ -527,7 +532,7 @@ impl BookingService {
                 return Ok(false);
             }
             let t = b.terminated(StatusInfo::NetworkTerminated, self.clock.now());
-            if self.store.update(&t, t.next_due(self.policy.retention)).await? {
+            if self.commit(&t, true).await? {
                 // One best-effort removal (404 is fine): never leave a subscription behind,
                 // but no retry storm toward a NEF that just ended the session itself.
                 if let Some(sub) = &b.nef_subscription
@@ -536,7 +541,6 @@ impl BookingService {
                     warn!(booking.id = %id, error = %e, "could not remove the subscription after a network termination");
                 }
                 info!(booking.id = %id, "booking ended by the network");
-                self.publish(&t);
                 return Ok(true);
             }
         }

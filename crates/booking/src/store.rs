@@ -3,6 +3,7 @@
 //! the `store` crate.
 
 use crate::booking::{Booking, BookingId, Owner};
+use crate::notify::StatusEvent;
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
@@ -41,19 +42,30 @@ pub trait BookingStore: Send + Sync + 'static {
         BookingId::new()
     }
 
-    /// Stores a new booking and its timer, unless it conflicts (see [`overlaps`]); the check
-    /// and the insert are one atomic step.
-    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError>;
+    /// Stores a new booking, its timer and its first event, unless it conflicts (see
+    /// [`overlaps`]); the check and the insert are one atomic step.
+    async fn create(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<CreateOutcome, StoreError>;
 
     async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError>;
 
     /// Every booking (of any client) indexed under one of `device_keys`.
     async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError>;
 
-    /// Replaces the booking if the stored version is `booking.version - 1` and sets its timer
-    /// to `due` (none: no timer). Returns false when the stored version differs (a concurrent
-    /// change won) or the booking is gone.
-    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError>;
+    /// Replaces the booking if the stored version is `booking.version - 1`, sets its timer to
+    /// `due` (none: no timer) and appends `event` to the booking's outbox, all in one step.
+    /// Returns false when the stored version differs (a concurrent change won) or the booking
+    /// is gone; then nothing was written.
+    async fn update(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<bool, StoreError>;
 
     /// Removes the booking, its index entries and its timer.
     async fn remove(&self, id: BookingId) -> Result<(), StoreError>;
@@ -66,6 +78,20 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// The earliest pending timer, for the scheduler to know how long it may sleep.
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Claims up to `limit` bookings with undelivered events, each with its events in order.
+    /// As with timers, a claim holds for `lease`; the claimer acknowledges each event it is
+    /// done with, and unacknowledged events come back when the lease ends.
+    async fn claim_events(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError>;
+
+    /// Removes a delivered (or finally refused) event from the booking's outbox. `release`:
+    /// the claimer is done with its claim, so events added since are due at once.
+    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError>;
 
     /// Whether the backend answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;

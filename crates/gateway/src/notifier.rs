@@ -1,14 +1,17 @@
-//! CloudEvents delivery to booking sinks. Events of one booking are delivered in order, each
-//! retried with backoff under the same event `id`; a 410 from a sink stops all delivery to it.
+//! CloudEvents delivery from the durable outbox. A worker claims bookings with undelivered
+//! events (leased, like timers), delivers each booking's events in order (retrying with
+//! backoff under the same event `id`), and acknowledges each event once delivered or refused
+//! for good. A crash or restart delivers what was pending; a 410 from a sink stops delivery
+//! to that sink.
 
-use booking::{BookingId, Notifier, StatusEvent};
+use booking::{BookingId, BookingStore, Clock, Notifier, StatusEvent};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{info, warn};
 
 pub const EVENT_TYPE: &str = "org.camaraproject.qos-booking.v0.status-changed";
@@ -20,56 +23,47 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// Prefix of the CloudEvents `source`: `<public_url><base path>/device-qos-bookings/`.
     pub source_prefix: String,
+    /// How often the outbox is polled when nothing woke the worker.
+    pub poll_interval: Duration,
+    /// How long one replica holds a booking's events before another may deliver them.
+    pub lease: time::Duration,
+    /// Bookings delivered to at the same time.
+    pub concurrency: usize,
+}
+
+/// Wakes the delivery worker when the service stored new events.
+#[derive(Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Notifier for Wake {
+    fn wake(&self) {
+        self.0.notify_one();
+    }
 }
 
 struct Shared {
     client: reqwest::Client,
     settings: DeliverySettings,
-    /// One queue per booking with events in flight; its task ends when the queue is empty.
-    queues: Mutex<HashMap<BookingId, mpsc::UnboundedSender<StatusEvent>>>,
+    store: Arc<dyn BookingStore>,
     gone: Mutex<HashSet<String>>,
+    slots: Arc<Semaphore>,
 }
 
 #[derive(Clone)]
-pub struct CloudEventNotifier {
+pub struct Outbox {
     shared: Arc<Shared>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl CloudEventNotifier {
-    pub fn new(settings: DeliverySettings, runtime: tokio::runtime::Handle) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            // A redirect could lead to an address the sink check would have refused.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let shared = Shared {
-            client,
-            settings,
-            queues: Mutex::default(),
-            gone: Mutex::default(),
-        };
-        Ok(Self {
-            shared: Arc::new(shared),
-            runtime,
-        })
-    }
-
-    /// True while events are queued or being delivered (tests and graceful shutdown wait on it).
-    pub fn busy(&self) -> bool {
-        !self.shared.queues.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
-    }
+    clock: Arc<dyn Clock>,
+    wake: Wake,
 }
 
 /// The CloudEvents JSON of a status change.
-pub fn cloud_event(ev: &StatusEvent, id: &str, source_prefix: &str) -> Value {
+pub fn cloud_event(ev: &StatusEvent, source_prefix: &str) -> Value {
     let mut data = json!({"bookingId": ev.booking_id.to_string(), "bookingStatus": ev.status.as_str()});
     if let Some(info) = ev.status_info {
         data["statusInfo"] = json!(info.as_str());
     }
     json!({
-        "id": id,
+        "id": ev.id,
         "source": format!("{source_prefix}{}", ev.booking_id),
         "type": EVENT_TYPE,
         "specversion": "1.0",
@@ -79,61 +73,101 @@ pub fn cloud_event(ev: &StatusEvent, id: &str, source_prefix: &str) -> Value {
     })
 }
 
-impl Notifier for CloudEventNotifier {
-    fn publish(&self, event: StatusEvent) {
-        let mut queues = self.shared.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let id = event.booking_id;
-        let event = match queues.get(&id) {
-            Some(tx) => match tx.send(event) {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(ev)) => ev,
-            },
-            None => event,
+impl Outbox {
+    pub fn new(
+        settings: DeliverySettings,
+        store: Arc<dyn BookingStore>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            // A redirect could lead to an address the sink check would have refused.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let shared = Shared {
+            client,
+            settings,
+            store,
+            gone: Mutex::default(),
+            slots,
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        // Cannot fail: we hold the receiver.
-        let _ = tx.send(event);
-        queues.insert(id, tx);
-        let shared = self.shared.clone();
-        self.runtime.spawn(drain(shared, id, rx));
+        Ok(Self {
+            shared: Arc::new(shared),
+            clock,
+            wake: Wake::default(),
+        })
     }
-}
 
-async fn drain(shared: Arc<Shared>, id: BookingId, mut rx: mpsc::UnboundedReceiver<StatusEvent>) {
-    loop {
-        let next = match rx.try_recv() {
-            Ok(ev) => ev,
-            Err(_) => {
-                // Remove the queue under the lock that `publish` also takes, so no event can
-                // slip in between the emptiness check and the removal.
-                let mut queues = shared.queues.lock().unwrap_or_else(|p| p.into_inner());
-                match rx.try_recv() {
-                    Ok(ev) => ev,
-                    Err(_) => {
-                        queues.remove(&id);
-                        return;
+    /// The handle the booking service wakes the worker with.
+    pub fn waker(&self) -> Wake {
+        self.wake.clone()
+    }
+
+    /// True while deliveries are running in this process.
+    pub fn busy(&self) -> bool {
+        self.shared.slots.available_permits() < self.shared.settings.concurrency.max(1)
+    }
+
+    /// Claims and delivers until told to stop. Unfinished work stays in the outbox.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let s = &self.shared.settings;
+        loop {
+            let limit = self.shared.slots.available_permits();
+            if limit > 0 {
+                match self.shared.store.claim_events(self.clock.now(), limit, s.lease).await {
+                    Ok(claimed) => {
+                        for (booking, events) in claimed {
+                            let Ok(permit) = self.shared.slots.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let shared = self.shared.clone();
+                            tokio::spawn(async move {
+                                deliver_all(&shared, booking, events).await;
+                                drop(permit);
+                            });
+                        }
                     }
+                    Err(e) => warn!(error = %e, "could not read the event outbox"),
                 }
             }
-        };
-        deliver(&shared, next).await;
+            tokio::select! {
+                _ = self.wake.0.notified() => {}
+                _ = tokio::time::sleep(s.poll_interval) => {}
+                _ = stop.changed() => return,
+            }
+        }
     }
 }
 
-async fn deliver(shared: &Shared, ev: StatusEvent) {
+async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEvent>) {
+    let last = events.len().saturating_sub(1);
+    for (i, ev) in events.iter().enumerate() {
+        deliver(shared, ev).await;
+        if let Err(e) = shared.store.ack_event(booking, &ev.id, i == last).await {
+            // Not acknowledged: it is delivered again after the lease (same id).
+            warn!(booking.id = %booking, event.id = %ev.id, error = %e, "could not acknowledge an event");
+            return;
+        }
+    }
+}
+
+/// Delivers one event, retrying transient failures. Returns when the event is done with:
+/// delivered, refused for good, or out of attempts.
+async fn deliver(shared: &Shared, ev: &StatusEvent) {
     if shared.gone.lock().unwrap_or_else(|p| p.into_inner()).contains(&ev.sink) {
         return;
     }
-    let event_id = uuid::Uuid::new_v4().to_string();
-    let body = cloud_event(&ev, &event_id, &shared.settings.source_prefix);
+    let body = cloud_event(ev, &shared.settings.source_prefix).to_string();
     let mut backoff = shared.settings.initial_backoff;
     for attempt in 1..=shared.settings.max_attempts {
         let mut req = shared
             .client
             .post(&ev.sink)
             .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
-            .header("x-correlator", &event_id)
-            .body(body.to_string());
+            .header("x-correlator", &ev.id)
+            .body(body.clone());
         if let Some(cred) = &ev.credential {
             if cred.expires_at <= OffsetDateTime::now_utc() {
                 warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
@@ -143,7 +177,7 @@ async fn deliver(shared: &Shared, ev: StatusEvent) {
         }
         let retry = match req.send().await {
             Ok(res) if res.status().is_success() => {
-                info!(booking.id = %ev.booking_id, event.id = %event_id, status = ev.status.as_str(), "event delivered");
+                info!(booking.id = %ev.booking_id, event.id = %ev.id, status = ev.status.as_str(), "event delivered");
                 return;
             }
             Ok(res) if res.status() == reqwest::StatusCode::GONE => {
@@ -157,14 +191,13 @@ async fn deliver(shared: &Shared, ev: StatusEvent) {
             }
             Ok(res) => {
                 let s = res.status();
-                let retryable = s.is_server_error()
+                warn!(booking.id = %ev.booking_id, event.id = %ev.id, http.status = s.as_u16(), attempt, "sink refused the event");
+                s.is_server_error()
                     || s == reqwest::StatusCode::TOO_MANY_REQUESTS
-                    || s == reqwest::StatusCode::REQUEST_TIMEOUT;
-                warn!(booking.id = %ev.booking_id, event.id = %event_id, http.status = s.as_u16(), attempt, "sink refused the event");
-                retryable
+                    || s == reqwest::StatusCode::REQUEST_TIMEOUT
             }
             Err(e) => {
-                warn!(booking.id = %ev.booking_id, event.id = %event_id, error = %e, attempt, "event delivery failed");
+                warn!(booking.id = %ev.booking_id, event.id = %ev.id, error = %e, attempt, "event delivery failed");
                 true
             }
         };
@@ -176,5 +209,5 @@ async fn deliver(shared: &Shared, ev: StatusEvent) {
             backoff = (backoff * 2).min(Duration::from_secs(60));
         }
     }
-    warn!(booking.id = %ev.booking_id, event.id = %event_id, "event dropped after the last attempt");
+    warn!(booking.id = %ev.booking_id, event.id = %ev.id, "event dropped after the last attempt");
 }

@@ -101,6 +101,9 @@ pub struct Scheduler {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Notifications {
     pub allow_insecure_sinks: bool,
+    pub poll_interval_ms: u64,
+    pub lease_seconds: i64,
+    pub concurrency: usize,
     pub max_attempts: u32,
     pub initial_backoff_ms: u64,
     pub timeout_ms: u64,

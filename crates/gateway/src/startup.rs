@@ -1,7 +1,7 @@
 //! Builds the gateway from settings and runs it: the HTTP server, the scheduler worker and
 //! graceful shutdown.
 
-use crate::notifier::{CloudEventNotifier, DeliverySettings};
+use crate::notifier::{DeliverySettings, Outbox};
 use crate::settings::{AuthMode, CallbackAuthKind, NefAuthKind, Settings, SouthboundKind, StoreKind};
 use crate::southbound::NefSouthbound;
 use anyhow::Context;
@@ -30,7 +30,7 @@ pub struct Application {
     router: Router,
     service: Arc<BookingService>,
     store: Arc<dyn BookingStore>,
-    notifier: CloudEventNotifier,
+    outbox: Outbox,
     nef_sim: Option<NefSim>,
     resolver: Option<Arc<StaticResolver>>,
     dev_issuer: Option<Arc<DevIssuer>>,
@@ -68,18 +68,18 @@ impl Application {
         .await?;
 
         let base_paths = s.base_paths();
-        let notifier = CloudEventNotifier::new(
+        let outbox = Outbox::new(
             DeliverySettings {
                 max_attempts: s.notifications.max_attempts.max(1),
                 initial_backoff: Duration::from_millis(s.notifications.initial_backoff_ms),
                 timeout: Duration::from_millis(s.notifications.timeout_ms),
-                source_prefix: format!(
-                    "{}{}/device-qos-bookings/",
-                    s.server.public_url.trim_end_matches('/'),
-                    base_paths[0]
-                ),
+                source_prefix: format!("{public_url}{}/device-qos-bookings/", base_paths[0]),
+                poll_interval: Duration::from_millis(s.notifications.poll_interval_ms.max(10)),
+                lease: time::Duration::seconds(s.notifications.lease_seconds),
+                concurrency: s.notifications.concurrency,
             },
-            tokio::runtime::Handle::current(),
+            store.clone(),
+            clock.clone(),
         )?;
         let policy = Policy {
             min_lead: time::Duration::seconds(s.booking.min_lead_seconds),
@@ -99,7 +99,7 @@ impl Application {
             store.clone(),
             clock.clone(),
             Arc::new(southbound),
-            Arc::new(notifier.clone()),
+            Arc::new(outbox.waker()),
             catalog,
             coverage,
             policy,
@@ -165,7 +165,7 @@ impl Application {
             router,
             service,
             store,
-            notifier,
+            outbox,
             nef_sim,
             resolver,
             dev_issuer,
@@ -191,8 +191,8 @@ impl Application {
     pub fn resolver(&self) -> Option<Arc<StaticResolver>> {
         self.resolver.clone()
     }
-    pub fn notifier(&self) -> CloudEventNotifier {
-        self.notifier.clone()
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
     }
     /// The development token issuer (auth mode `dev` only).
     pub fn dev_issuer(&self) -> Option<Arc<DevIssuer>> {
@@ -207,6 +207,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let scheduler = tokio::spawn(run_scheduler(self.service.clone(), self.poll_interval, stop_rx.clone()));
+        let delivery = tokio::spawn(self.outbox.clone().run(stop_rx.clone()));
         info!(
             port = self.port,
             "QoS Booking gateway listening on {}",
@@ -218,9 +219,10 @@ impl Application {
         });
         server.await.context("HTTP server failed")?;
         scheduler.await.context("scheduler task failed")?;
-        // Give queued notifications a moment to go out.
+        delivery.await.context("event delivery task failed")?;
+        // Let deliveries in flight finish; anything else stays in the outbox for later.
         for _ in 0..50 {
-            if !self.notifier.busy() {
+            if !self.outbox.busy() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

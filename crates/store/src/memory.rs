@@ -2,7 +2,8 @@
 //! mutex, so each call is atomic just as a Redis script is.
 
 use async_trait::async_trait;
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, StoreError, overlaps};
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, overlaps};
+use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
@@ -14,6 +15,10 @@ struct Inner {
     /// (due time in unix ms, booking): ordered so the earliest timers come first.
     timers: BTreeSet<(i128, BookingId)>,
     due_of: HashMap<BookingId, i128>,
+    /// Undelivered events per booking, and when each booking's outbox may next be claimed.
+    outbox: HashMap<BookingId, VecDeque<StatusEvent>>,
+    outbox_due: BTreeSet<(i128, BookingId)>,
+    outbox_due_of: HashMap<BookingId, i128>,
 }
 
 fn ms(t: OffsetDateTime) -> i128 {
@@ -28,6 +33,26 @@ impl Inner {
         if let Some(due) = due {
             self.timers.insert((ms(due), id));
             self.due_of.insert(id, ms(due));
+        }
+    }
+
+    fn set_outbox_due(&mut self, id: BookingId, due: Option<i128>) {
+        if let Some(old) = self.outbox_due_of.remove(&id) {
+            self.outbox_due.remove(&(old, id));
+        }
+        if let Some(due) = due {
+            self.outbox_due.insert((due, id));
+            self.outbox_due_of.insert(id, due);
+        }
+    }
+
+    fn push_event(&mut self, ev: Option<&StatusEvent>) {
+        if let Some(ev) = ev {
+            self.outbox.entry(ev.booking_id).or_default().push_back(ev.clone());
+            // A claimed outbox keeps its lease; a new one is due at once.
+            if !self.outbox_due_of.contains_key(&ev.booking_id) {
+                self.set_outbox_due(ev.booking_id, Some(ms(ev.time)));
+            }
         }
     }
 
@@ -62,7 +87,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl BookingStore for MemoryStore {
-    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<CreateOutcome, StoreError> {
         let mut g = self.lock();
         let conflict = booking
             .device_keys
@@ -80,6 +110,7 @@ impl BookingStore for MemoryStore {
         }
         g.bookings.insert(booking.id, booking.clone());
         g.set_timer(booking.id, due);
+        g.push_event(event);
         Ok(CreateOutcome::Created)
     }
 
@@ -98,7 +129,12 @@ impl BookingStore for MemoryStore {
         Ok(ids.iter().filter_map(|id| g.bookings.get(id)).cloned().collect())
     }
 
-    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<bool, StoreError> {
         let mut g = self.lock();
         match g.bookings.get(&booking.id) {
             Some(stored) if stored.version + 1 == booking.version => {}
@@ -111,6 +147,7 @@ impl BookingStore for MemoryStore {
             g.by_key.entry(k.clone()).or_default().insert(booking.id);
         }
         g.set_timer(booking.id, due);
+        g.push_event(event);
         Ok(true)
     }
 
@@ -142,6 +179,52 @@ impl BookingStore for MemoryStore {
             g.set_timer(*id, Some(now + lease));
         }
         Ok(due)
+    }
+
+    async fn claim_events(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError> {
+        let mut g = self.lock();
+        let now_ms = ms(now);
+        let due: Vec<BookingId> = g
+            .outbox_due
+            .iter()
+            .take_while(|(t, _)| *t <= now_ms)
+            .take(limit)
+            .map(|(_, id)| *id)
+            .collect();
+        let mut out = Vec::new();
+        for id in due {
+            g.set_outbox_due(id, Some(ms(now + lease)));
+            let events: Vec<StatusEvent> = g
+                .outbox
+                .get(&id)
+                .map(|q| q.iter().cloned().collect())
+                .unwrap_or_default();
+            out.push((id, events));
+        }
+        Ok(out)
+    }
+
+    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let empty = match g.outbox.get_mut(&booking) {
+            Some(q) => {
+                q.retain(|e| e.id != event_id);
+                q.is_empty()
+            }
+            None => true,
+        };
+        if empty {
+            g.outbox.remove(&booking);
+            g.set_outbox_due(booking, None);
+        } else if release {
+            g.set_outbox_due(booking, Some(i128::MIN));
+        }
+        Ok(())
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {

@@ -9,6 +9,8 @@
 //!   number or IP, in key names);
 //! - `{p:n}:due`: sorted set of booking ids by due time (ms). A claim moves an entry's score
 //!   to `now + lease`: a replica that dies holding it loses the claim when the lease ends.
+//! - `{p:n}:ob:<id>`: list of the booking's undelivered events (`<event id>|<json>`), and
+//!   `{p:n}:outbox`: sorted set of bookings with undelivered events, claimed like timers.
 //!
 //! The shard of a booking is chosen from its client and primary device key, and the booking
 //! id is drawn so that it maps to that shard: the conflict check of a device and the insert
@@ -16,7 +18,7 @@
 
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StoreError};
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
@@ -82,11 +84,24 @@ pub struct RedisStore {
     update: Script,
     remove: Script,
     claim: Script,
+    claim_events: Script,
+    ack_event: Script,
 }
 
+// Every script that changes a booking takes the same keys: record, due, outbox list, outbox
+// set, then the device index keys; and appends the event (if any) to the outbox.
+const PUSH_EVENT: &str = r#"
+local function push_event(list, outbox, id, element, at)
+  if element == '' then return end
+  redis.call('RPUSH', list, element)
+  -- A claimed outbox keeps its lease; a new one is due at once.
+  if not redis.call('ZSCORE', outbox, id) then redis.call('ZADD', outbox, at, id) end
+end
+"#;
+
 const CREATE: &str = r#"
--- KEYS: record, due, index...  ARGV: id, json, version, due_ms|'', entry, client, start_ms, end_ms
-for i = 3, #KEYS do
+-- ARGV: id, json, version, due_ms|'', entry, client, start_ms, end_ms, event|'', event_ms
+for i = 5, #KEYS do
   local entries = redis.call('HGETALL', KEYS[i])
   for j = 1, #entries, 2 do
     local live, s, e, c = string.match(entries[j + 1], '^(%d);(%d+);(%d+);(.*)$')
@@ -96,26 +111,58 @@ for i = 3, #KEYS do
   end
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 3, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
+for i = 5, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[9], ARGV[10])
 return false
 "#;
 
 const UPDATE: &str = r#"
--- KEYS: record, due, index...  ARGV: id, json, version, due_ms|'', entry
+-- ARGV: id, json, version, due_ms|'', entry, event|'', event_ms
 local cur = redis.call('HGET', KEYS[1], 'v')
 if not cur or tonumber(cur) + 1 ~= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 3, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
+for i = 5, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
 if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[6], ARGV[7])
 return 1
 "#;
 
 const REMOVE: &str = r#"
--- KEYS: record, due, index...  ARGV: id
+-- ARGV: id. Undelivered events stay in the outbox: they still go out.
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-for i = 3, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+for i = 5, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+return 1
+"#;
+
+const CLAIM_EVENTS: &str = r#"
+-- KEYS: outbox set  ARGV: now_ms, limit, lease_until_ms, key prefix of the lists
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], ARGV[3], id)
+  local events = redis.call('LRANGE', ARGV[4] .. id, 0, -1)
+  table.insert(events, 1, id)
+  table.insert(out, events)
+end
+return out
+"#;
+
+const ACK_EVENT: &str = r#"
+-- KEYS: outbox list, outbox set  ARGV: booking id, event id, release (1/0)
+local prefix = ARGV[2] .. '|'
+for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(e, 1, #prefix) == prefix then
+    redis.call('LREM', KEYS[1], 1, e)
+    break
+  end
+end
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+elseif ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], 0, ARGV[1])
+end
 return 1
 "#;
 
@@ -176,10 +223,12 @@ impl RedisStore {
             conn,
             settings,
             key,
-            create: Script::new(CREATE),
-            update: Script::new(UPDATE),
+            create: Script::new(&format!("{PUSH_EVENT}{CREATE}")),
+            update: Script::new(&format!("{PUSH_EVENT}{UPDATE}")),
             remove: Script::new(REMOVE),
             claim: Script::new(CLAIM),
+            claim_events: Script::new(CLAIM_EVENTS),
+            ack_event: Script::new(ACK_EVENT),
         })
     }
 
@@ -221,9 +270,23 @@ impl RedisStore {
         }
     }
 
+    fn outbox_list_key(&self, id: BookingId) -> String {
+        format!("{}:ob:{id}", self.tag(self.shard_of_id(id)))
+    }
+
+    fn outbox_key(&self, shard: u16) -> String {
+        format!("{}:outbox", self.tag(shard))
+    }
+
+    /// record, due, outbox list, outbox set, index keys: the keys of every booking script.
     fn keys_of(&self, b: &Booking) -> Vec<String> {
         let shard = self.shard_of_id(b.id);
-        let mut keys = vec![self.record_key(b.id), self.due_key(shard)];
+        let mut keys = vec![
+            self.record_key(b.id),
+            self.due_key(shard),
+            self.outbox_list_key(b.id),
+            self.outbox_key(shard),
+        ];
         keys.extend(b.device_keys.iter().map(|k| self.index_key(shard, k)));
         keys
     }
@@ -236,6 +299,17 @@ impl RedisStore {
             ms(b.end_time()),
             b.owner.client_id
         )
+    }
+
+    /// An outbox element, `<event id>|<json>`, and its time in ms.
+    fn event_args(ev: Option<&StatusEvent>) -> Result<(String, String), StoreError> {
+        match ev {
+            None => Ok((String::new(), String::new())),
+            Some(ev) => {
+                let json = serde_json::to_string(ev).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((format!("{}|{json}", ev.id), ms(ev.time).to_string()))
+            }
+        }
     }
 
     fn encode(b: &Booking) -> Result<String, StoreError> {
@@ -263,7 +337,13 @@ impl BookingStore for RedisStore {
         }
     }
 
-    async fn create(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let (element, at) = Self::event_args(event)?;
         let mut inv = self.create.prepare_invoke();
         for k in self.keys_of(booking) {
             inv.key(k);
@@ -275,7 +355,9 @@ impl BookingStore for RedisStore {
             .arg(Self::entry(booking))
             .arg(&booking.owner.client_id)
             .arg(ms(booking.start_time).to_string())
-            .arg(ms(booking.end_time()).to_string());
+            .arg(ms(booking.end_time()).to_string())
+            .arg(element)
+            .arg(at);
         let mut conn = self.conn.clone();
         let conflict: Option<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(match conflict.and_then(|id| BookingId::parse(&id)) {
@@ -330,7 +412,13 @@ impl BookingStore for RedisStore {
         Ok(out)
     }
 
-    async fn update(&self, booking: &Booking, due: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<bool, StoreError> {
+        let (element, at) = Self::event_args(event)?;
         let mut inv = self.update.prepare_invoke();
         for k in self.keys_of(booking) {
             inv.key(k);
@@ -339,7 +427,9 @@ impl BookingStore for RedisStore {
             .arg(Self::encode(booking)?)
             .arg(booking.version)
             .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
-            .arg(Self::entry(booking));
+            .arg(Self::entry(booking))
+            .arg(element)
+            .arg(at);
         let mut conn = self.conn.clone();
         let done: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(done == 1)
@@ -349,7 +439,15 @@ impl BookingStore for RedisStore {
         // The index keys come from the record; without a record only the timer can be left.
         let keys = match self.get(id).await? {
             Some(b) => self.keys_of(&b),
-            None => vec![self.record_key(id), self.due_key(self.shard_of_id(id))],
+            None => {
+                let shard = self.shard_of_id(id);
+                vec![
+                    self.record_key(id),
+                    self.due_key(shard),
+                    self.outbox_list_key(id),
+                    self.outbox_key(shard),
+                ]
+            }
         };
         let mut inv = self.remove.prepare_invoke();
         for k in keys {
@@ -386,6 +484,57 @@ impl BookingStore for RedisStore {
             claimed.extend(ids.iter().filter_map(|s| BookingId::parse(s)));
         }
         Ok(claimed)
+    }
+
+    async fn claim_events(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: time::Duration,
+    ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError> {
+        let shards = self.settings.shards.max(1);
+        let start = self.shard_of_id(BookingId::new());
+        let mut out = Vec::new();
+        for i in 0..shards {
+            if out.len() >= limit {
+                break;
+            }
+            let shard = (start + i) % shards;
+            let mut inv = self.claim_events.prepare_invoke();
+            inv.key(self.outbox_key(shard))
+                .arg(ms(now).to_string())
+                .arg(limit - out.len())
+                .arg(ms(now + lease).to_string())
+                .arg(format!("{}:ob:", self.tag(shard)));
+            let mut conn = self.conn.clone();
+            let rows: Vec<Vec<String>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            for row in rows {
+                let mut it = row.into_iter();
+                let Some(id) = it.next().and_then(|s| BookingId::parse(&s)) else {
+                    continue;
+                };
+                let events = it
+                    .map(|e| {
+                        let json = e.split_once('|').map(|(_, j)| j).unwrap_or_default();
+                        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("unreadable event: {e}")))
+                    })
+                    .collect::<Result<Vec<StatusEvent>, _>>()?;
+                out.push((id, events));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
+        let mut inv = self.ack_event.prepare_invoke();
+        inv.key(self.outbox_list_key(booking))
+            .key(self.outbox_key(self.shard_of_id(booking)))
+            .arg(booking.to_string())
+            .arg(event_id)
+            .arg(if release { "1" } else { "0" });
+        let mut conn = self.conn.clone();
+        let _: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(())
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
@@ -462,8 +611,9 @@ mod tests {
     #[tokio::test]
     async fn key_names_never_carry_the_raw_identifier() {
         let (store, srv) = single().await;
-        let b = crate::suite::sample("a", "+123456789", crate::suite::T0, 60);
-        store.create(&b, Some(crate::suite::T0)).await.unwrap();
+        let mut b = crate::suite::sample("a", "+123456789", crate::suite::T0, 60);
+        b.id = store.new_id(&b.owner, &b.device_keys);
+        store.create(&b, Some(crate::suite::T0), None).await.unwrap();
         let keys = srv.cli(&["--scan"]);
         assert!(!keys.is_empty());
         assert!(!keys.contains("123456789"), "{keys}");

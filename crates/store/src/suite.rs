@@ -6,6 +6,18 @@ use time::{OffsetDateTime, macros::datetime};
 
 pub const T0: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 
+pub fn event(b: &Booking, status: BookingStatus, at: OffsetDateTime) -> booking::StatusEvent {
+    booking::StatusEvent {
+        id: BookingId::new().to_string(),
+        booking_id: b.id,
+        status,
+        status_info: None,
+        time: at,
+        sink: "https://sink.example.com/cb".into(),
+        credential: None,
+    }
+}
+
 pub fn sample(client: &str, phone: &str, start: OffsetDateTime, duration: u32) -> Booking {
     let device = PhoneNumber::parse(phone).map(Device::from_phone).ok();
     Booking {
@@ -62,7 +74,10 @@ macro_rules! store_suite {
         async fn create_then_get_returns_the_same_booking() {
             let (store, _guard) = $make;
             let b = sample_for(&store, "a", "+123456789", T0, 60);
-            assert_eq!(store.create(&b, Some(T0)).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&b, Some(T0), None).await.unwrap(),
+                CreateOutcome::Created
+            );
             assert_eq!(store.get(b.id).await.unwrap(), Some(b.clone()));
             assert_eq!(store.get(booking::BookingId::new()).await.unwrap(), None);
         }
@@ -71,23 +86,26 @@ macro_rules! store_suite {
         async fn overlapping_window_of_same_client_and_device_conflicts() {
             let (store, _guard) = $make;
             let first = sample_for(&store, "a", "+123456789", T0, 600);
-            store.create(&first, Some(T0)).await.unwrap();
+            store.create(&first, Some(T0), None).await.unwrap();
             let overlap = sample_for(&store, "a", "+123456789", T0 + Duration::seconds(599), 60);
             assert_eq!(
-                store.create(&overlap, None).await.unwrap(),
+                store.create(&overlap, None, None).await.unwrap(),
                 CreateOutcome::Conflict(first.id)
             );
             // Back to back is not an overlap; another client or device is not a conflict.
             let after = sample_for(&store, "a", "+123456789", T0 + Duration::seconds(600), 60);
-            assert_eq!(store.create(&after, None).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&after, None, None).await.unwrap(),
+                CreateOutcome::Created
+            );
             let other_client = sample_for(&store, "b", "+123456789", T0, 600);
             assert_eq!(
-                store.create(&other_client, None).await.unwrap(),
+                store.create(&other_client, None, None).await.unwrap(),
                 CreateOutcome::Created
             );
             let other_device = sample_for(&store, "a", "+123456780", T0, 600);
             assert_eq!(
-                store.create(&other_device, None).await.unwrap(),
+                store.create(&other_device, None, None).await.unwrap(),
                 CreateOutcome::Created
             );
             // A conflicting create stores nothing.
@@ -98,14 +116,17 @@ macro_rules! store_suite {
         async fn terminated_bookings_do_not_conflict() {
             let (store, _guard) = $make;
             let first = sample_for(&store, "a", "+123456789", T0, 600);
-            store.create(&first, Some(T0)).await.unwrap();
+            store.create(&first, Some(T0), None).await.unwrap();
             let mut t = first.clone();
             t.version += 1;
             t.status = BookingStatus::Terminated;
             t.status_info = Some(StatusInfo::DeleteRequested);
-            assert!(store.update(&t, None).await.unwrap());
+            assert!(store.update(&t, None, None).await.unwrap());
             let again = sample_for(&store, "a", "+123456789", T0, 600);
-            assert_eq!(store.create(&again, None).await.unwrap(), CreateOutcome::Created);
+            assert_eq!(
+                store.create(&again, None, None).await.unwrap(),
+                CreateOutcome::Created
+            );
         }
 
         #[tokio::test]
@@ -115,7 +136,7 @@ macro_rules! store_suite {
             let b = sample_for(&store, "b", "+123456789", T0, 60);
             let c = sample_for(&store, "a", "+19999999", T0, 60);
             for x in [&a, &b, &c] {
-                store.create(x, None).await.unwrap();
+                store.create(x, None, None).await.unwrap();
             }
             let mut found: Vec<_> = store
                 .by_device(&a.device_keys)
@@ -151,22 +172,22 @@ macro_rules! store_suite {
         async fn update_refuses_a_stale_version() {
             let (store, _guard) = $make;
             let b = sample_for(&store, "a", "+123456789", T0, 60);
-            store.create(&b, Some(T0)).await.unwrap();
+            store.create(&b, Some(T0), None).await.unwrap();
             let mut v2 = b.clone();
             v2.version = 2;
             v2.status = BookingStatus::Activated;
-            assert!(store.update(&v2, None).await.unwrap());
+            assert!(store.update(&v2, None, None).await.unwrap());
             let mut stale = b.clone();
             stale.version = 2;
             stale.status = BookingStatus::Terminated;
-            assert!(!store.update(&stale, None).await.unwrap());
+            assert!(!store.update(&stale, None, None).await.unwrap());
             assert_eq!(
                 store.get(b.id).await.unwrap().unwrap().status,
                 BookingStatus::Activated
             );
             let mut ghost = sample_for(&store, "a", "+123456789", T0, 60);
             ghost.version = 2;
-            assert!(!store.update(&ghost, None).await.unwrap());
+            assert!(!store.update(&ghost, None, None).await.unwrap());
         }
 
         #[tokio::test]
@@ -174,9 +195,9 @@ macro_rules! store_suite {
             let (store, _guard) = $make;
             let early = sample_for(&store, "a", "+123456781", T0, 60);
             let late = sample_for(&store, "a", "+123456782", T0 + Duration::seconds(10), 60);
-            store.create(&early, Some(T0)).await.unwrap();
+            store.create(&early, Some(T0), None).await.unwrap();
             store
-                .create(&late, Some(T0 + Duration::seconds(10)))
+                .create(&late, Some(T0 + Duration::seconds(10)), None)
                 .await
                 .unwrap();
             assert_eq!(store.next_due().await.unwrap(), Some(T0));
@@ -218,10 +239,15 @@ macro_rules! store_suite {
         async fn update_and_remove_move_the_timer() {
             let (store, _guard) = $make;
             let b = sample_for(&store, "a", "+123456789", T0, 60);
-            store.create(&b, Some(T0)).await.unwrap();
+            store.create(&b, Some(T0), None).await.unwrap();
             let mut v2 = b.clone();
             v2.version = 2;
-            assert!(store.update(&v2, Some(T0 + Duration::seconds(60))).await.unwrap());
+            assert!(
+                store
+                    .update(&v2, Some(T0 + Duration::seconds(60)), None)
+                    .await
+                    .unwrap()
+            );
             assert!(
                 store
                     .claim_due(T0, 10, Duration::seconds(5))
@@ -232,10 +258,10 @@ macro_rules! store_suite {
             assert_eq!(store.next_due().await.unwrap(), Some(T0 + Duration::seconds(60)));
             let mut v3 = v2.clone();
             v3.version = 3;
-            assert!(store.update(&v3, None).await.unwrap());
+            assert!(store.update(&v3, None, None).await.unwrap());
             assert_eq!(store.next_due().await.unwrap(), None);
             let c = sample_for(&store, "a", "+123456780", T0, 60);
-            store.create(&c, Some(T0)).await.unwrap();
+            store.create(&c, Some(T0), None).await.unwrap();
             store.remove(c.id).await.unwrap();
             assert!(
                 store
@@ -252,7 +278,10 @@ macro_rules! store_suite {
             let mut ids = Vec::new();
             for i in 0..5 {
                 let b = sample_for(&store, "a", &format!("+12345678{i}"), T0, 60);
-                store.create(&b, Some(T0 + Duration::seconds(i))).await.unwrap();
+                store
+                    .create(&b, Some(T0 + Duration::seconds(i)), None)
+                    .await
+                    .unwrap();
                 ids.push(b.id);
             }
             // The limit holds; the rest comes with the next claim. (Order across shards is not
@@ -275,6 +304,69 @@ macro_rules! store_suite {
         }
 
         #[tokio::test]
+        async fn events_are_stored_with_their_change_and_leave_only_when_acknowledged() {
+            let (store, _guard) = $make;
+            let lease = Duration::seconds(30);
+            let b = sample_for(&store, "a", "+123456789", T0, 60);
+            let e1 = crate::suite::event(&b, BookingStatus::Scheduled, T0);
+            store.create(&b, Some(T0), Some(&e1)).await.unwrap();
+            let mut v2 = b.clone();
+            v2.version = 2;
+            let e2 = crate::suite::event(&b, BookingStatus::Activated, T0);
+            assert!(store.update(&v2, None, Some(&e2)).await.unwrap());
+            // A refused (stale) write adds no event.
+            let e_stale = crate::suite::event(&b, BookingStatus::Terminated, T0);
+            assert!(!store.update(&v2, None, Some(&e_stale)).await.unwrap());
+
+            let claimed = store.claim_events(T0, 10, lease).await.unwrap();
+            assert_eq!(claimed, vec![(b.id, vec![e1.clone(), e2.clone()])]);
+            // Held by the lease; a new event waits for the claimer (order is kept).
+            assert!(store.claim_events(T0, 10, lease).await.unwrap().is_empty());
+            let mut v3 = v2.clone();
+            v3.version = 3;
+            let e3 = crate::suite::event(&b, BookingStatus::Terminated, T0);
+            assert!(store.update(&v3, None, Some(&e3)).await.unwrap());
+            assert!(
+                store
+                    .claim_events(T0 + Duration::seconds(1), 10, lease)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            // The claimer acknowledges what it delivered and releases: the rest is due at once.
+            store.ack_event(b.id, &e1.id, false).await.unwrap();
+            store.ack_event(b.id, &e2.id, true).await.unwrap();
+            let again = store
+                .claim_events(T0 + Duration::seconds(1), 10, lease)
+                .await
+                .unwrap();
+            assert_eq!(again, vec![(b.id, vec![e3.clone()])]);
+            // A claimer that dies: its events come back after the lease.
+            let back = store
+                .claim_events(T0 + Duration::seconds(31), 10, lease)
+                .await
+                .unwrap();
+            assert_eq!(back, vec![(b.id, vec![e3.clone()])]);
+            store.ack_event(b.id, &e3.id, true).await.unwrap();
+            assert!(
+                store
+                    .claim_events(T0 + Duration::days(1), 10, lease)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            // Removing a booking keeps its undelivered events.
+            let c = sample_for(&store, "a", "+123456780", T0, 60);
+            let ec = crate::suite::event(&c, BookingStatus::Scheduled, T0);
+            store.create(&c, None, Some(&ec)).await.unwrap();
+            store.remove(c.id).await.unwrap();
+            assert_eq!(
+                store.claim_events(T0, 10, lease).await.unwrap(),
+                vec![(c.id, vec![ec])]
+            );
+        }
+
+        #[tokio::test]
         async fn concurrent_overlapping_creates_store_exactly_one() {
             let (store, _guard) = $make;
             let store = Arc::new(store);
@@ -283,7 +375,7 @@ macro_rules! store_suite {
                 let store = store.clone();
                 tasks.push(tokio::spawn(async move {
                     let b = sample_for(&*store, "a", "+123456789", T0, 600);
-                    store.create(&b, Some(T0)).await.unwrap()
+                    store.create(&b, Some(T0), None).await.unwrap()
                 }));
             }
             let mut created = 0;
