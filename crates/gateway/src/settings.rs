@@ -33,15 +33,29 @@ pub struct Server {
     pub request_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     Memory,
+    Redis,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Store {
     pub kind: StoreKind,
+    pub redis: RedisStoreSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisStoreSettings {
+    pub urls: Vec<String>,
+    pub cluster: bool,
+    pub password_env: String,
+    pub prefix: String,
+    pub shards: u16,
+    pub command_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub key_secret_env: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,16 +208,21 @@ pub struct Log {
     pub filter: String,
 }
 
+/// `QOSGW__SECTION__KEY` variables; list settings take comma-separated values.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("QOSGW")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("store.redis.urls")
+        .with_list_parse_key("api.area_names")
+}
+
 impl Settings {
     /// Defaults, then the optional file, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        Self::load_from(
-            file,
-            config::Environment::with_prefix("QOSGW")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        )
+        Self::load_from(file, environment())
     }
 
     /// The built-in defaults only (tests start from here and adjust fields).
@@ -257,6 +276,10 @@ impl Settings {
             !self.southbound.mapping.address_preference.is_empty(),
             "southbound.mapping.address_preference is empty"
         );
+        if self.store.kind == StoreKind::Redis {
+            anyhow::ensure!(!self.store.redis.urls.is_empty(), "store.redis.urls is empty");
+            anyhow::ensure!(self.store.redis.shards >= 1, "store.redis.shards must be at least 1");
+        }
         if self.southbound.kind == SouthboundKind::Nef {
             anyhow::ensure!(
                 !self.southbound.nef.api_root.is_empty(),
@@ -287,6 +310,13 @@ impl Settings {
 mod tests {
     use super::*;
 
+    /// The real environment source, fed from a map instead of the process environment.
+    fn env_with(pairs: &[(&str, &str)]) -> config::Environment {
+        environment().source(Some(
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        ))
+    }
+
     #[test]
     fn defaults_parse_and_pass_checks() {
         let s = Settings::defaults().unwrap();
@@ -302,13 +332,7 @@ mod tests {
             ("strict-29214", FlowEncoding::Strict29214),
             ("per-port-pair", FlowEncoding::PerPortPair),
         ] {
-            let env = config::Environment::with_prefix("QOSGW")
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(std::collections::HashMap::from([(
-                    "QOSGW__SOUTHBOUND__MAPPING__FLOW_ENCODING".to_owned(),
-                    name.to_owned(),
-                )])));
+            let env = env_with(&[("QOSGW__SOUTHBOUND__MAPPING__FLOW_ENCODING", name)]);
             assert_eq!(
                 Settings::load_from(None, env).unwrap().southbound.mapping.flow_encoding,
                 want
@@ -325,26 +349,15 @@ mod tests {
             "server:\n  api_version: v0.2rc1\nbooking:\n  retention_seconds: 400\n",
         )
         .unwrap();
-        let env = config::Environment::with_prefix("QOSGW")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .source(Some(std::collections::HashMap::from([(
-                "QOSGW__BOOKING__RETENTION_SECONDS".to_owned(),
-                "500".to_owned(),
-            )])));
+        let env = env_with(&[
+            ("QOSGW__BOOKING__RETENTION_SECONDS", "500"),
+            ("QOSGW__STORE__REDIS__URLS", "redis://a:1,redis://b:2"),
+        ]);
         let s = Settings::load_from(Some(&f), env).unwrap();
         assert_eq!(s.server.api_version, "v0.2rc1");
         assert_eq!(s.booking.retention_seconds, 500);
-        let bad = config::Environment::default()
-            .source(Some(std::collections::HashMap::from([(
-                "QOSGW__BOOKING__RETENTION_SECONDS".to_owned(),
-                "10".to_owned(),
-            )])))
-            .prefix("QOSGW")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true);
+        assert_eq!(s.store.redis.urls, vec!["redis://a:1", "redis://b:2"]);
+        let bad = env_with(&[("QOSGW__BOOKING__RETENTION_SECONDS", "10")]);
         assert!(Settings::load_from(None, bad).is_err());
     }
 }

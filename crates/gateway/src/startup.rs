@@ -48,6 +48,7 @@ impl Application {
         let s = &settings;
         let store: Arc<dyn BookingStore> = match s.store.kind {
             StoreKind::Memory => Arc::new(store::MemoryStore::new()),
+            StoreKind::Redis => Arc::new(connect_redis(&s.store.redis).await?),
         };
         let listener = TcpListener::bind(&s.server.listen)
             .await
@@ -252,6 +253,41 @@ async fn run_scheduler(service: Arc<BookingService>, interval: Duration, mut sto
             _ = stop.changed() => return,
         }
     }
+}
+
+async fn connect_redis(r: &crate::settings::RedisStoreSettings) -> anyhow::Result<store::RedisStore> {
+    let password = std::env::var(&r.password_env).ok().filter(|p| !p.is_empty());
+    let urls = r
+        .urls
+        .iter()
+        .map(|u| match (&password, url::Url::parse(u)) {
+            (Some(p), Ok(mut parsed)) if parsed.scheme().starts_with("redis") => {
+                parsed
+                    .set_password(Some(p))
+                    .map_err(|_| anyhow::anyhow!("cannot put the password into {u}"))?;
+                Ok(parsed.to_string())
+            }
+            _ => Ok(u.clone()),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let key_secret = std::env::var(&r.key_secret_env).unwrap_or_else(|_| {
+        warn!(var = %r.key_secret_env, "no secret for hashing device identifiers in Redis key names; using the built-in default");
+        "qosgw-default-key-secret".to_owned()
+    });
+    let settings = store::RedisSettings {
+        urls,
+        cluster: r.cluster,
+        prefix: r.prefix.clone(),
+        shards: r.shards,
+        command_timeout: Duration::from_millis(r.command_timeout_ms),
+        connect_timeout: Duration::from_millis(r.connect_timeout_ms),
+        key_secret,
+    };
+    let store = store::RedisStore::connect(settings)
+        .await
+        .context("cannot connect to Redis")?;
+    info!(cluster = r.cluster, shards = r.shards, "Redis store connected");
+    Ok(store)
 }
 
 fn secret_from_env(var: &str, what: &str) -> anyhow::Result<SecretString> {

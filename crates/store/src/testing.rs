@@ -67,11 +67,28 @@ impl RedisServer {
 
     /// Stops the server (data is lost: it keeps nothing on disk).
     pub fn stop(&mut self) {
+        self.resume();
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
         let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Freezes the server (SIGSTOP): it stops answering, like a hung or partitioned Redis.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server answer again (SIGCONT), with its data intact.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg(sig).arg(c.id().to_string()).status();
+        }
     }
 
     /// Starts it again on the same socket (empty).

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub issuer: Arc<DevIssuer>,
     pub token: String,
     pub client: reqwest::Client,
+    /// The test's own redis-server when the app runs on the Redis store.
+    pub redis: Option<store::testing::RedisServer>,
 }
 
 pub fn test_settings() -> Settings {
@@ -91,9 +93,27 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         issuer: app.dev_issuer().unwrap(),
         token: app.dev_token().unwrap().to_owned(),
         client: reqwest::Client::new(),
+        redis: None,
     };
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     t
+}
+
+/// The app on the Redis store, with its own redis-server on a unix socket.
+pub async fn spawn_redis_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let redis = store::testing::RedisServer::start();
+    let url = redis.url();
+    let mut app = spawn_app_with(|s| {
+        s.store.kind = gateway::settings::StoreKind::Redis;
+        s.store.redis.urls = vec![url];
+        s.store.redis.shards = 4;
+        s.store.redis.command_timeout_ms = 500;
+        s.store.redis.connect_timeout_ms = 1000;
+        adjust(s);
+    })
+    .await;
+    app.redis = Some(redis);
+    app
 }
 
 pub fn rfc3339(t: OffsetDateTime) -> String {

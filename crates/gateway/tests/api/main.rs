@@ -5,4 +5,5 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod ownership;
+mod redis;
 mod southbound;
