@@ -358,6 +358,7 @@ impl BookingService {
             let t = b.terminated(StatusInfo::DeleteRequested, self.clock.now());
             if self.commit(&t, true).await.map_err(unavailable)? {
                 info!(booking.id = %id, "booking deleted by client");
+                self.abandon_attempts(&b).await;
                 return Ok(());
             }
         }
@@ -431,6 +432,16 @@ impl BookingService {
         }
     }
 
+    /// A booking that ends without having been activated, after activation attempts whose
+    /// outcome is unknown: make sure no subscription of it stays at the NEF.
+    async fn abandon_attempts(&self, b: &Booking) {
+        if b.status != BookingStatus::Activated && b.attempts > 0 {
+            if let Err(e) = self.southbound.abandon(b).await {
+                warn!(booking.id = %b.id, error = %e, "could not check the NEF for a subscription of an unconfirmed attempt");
+            }
+        }
+    }
+
     fn backoff(&self, attempts: u32) -> Duration {
         let factor = 1_i32 << attempts.min(6);
         (self.policy.retry_base * factor).min(Duration::minutes(1))
@@ -442,6 +453,7 @@ impl BookingService {
             let t = b.terminated(StatusInfo::BookingRevoked, now);
             if self.commit(&t, true).await? {
                 warn!(booking.id = %b.id, "booking window passed before activation");
+                self.abandon_attempts(&b).await;
             }
             return Ok(());
         }
@@ -483,6 +495,12 @@ impl BookingService {
                 let t = intent.terminated(StatusInfo::BookingRevoked, now);
                 if self.commit(&t, true).await? {
                     warn!(booking.id = %b.id, error = %e, "activation refused; booking revoked");
+                    // This attempt's outcome is unknown unless the NEF refused it.
+                    if matches!(e, SouthboundError::Unavailable(_)) {
+                        self.abandon_attempts(&intent).await;
+                    } else {
+                        self.abandon_attempts(&b).await;
+                    }
                 }
                 Ok(())
             }
@@ -541,6 +559,7 @@ impl BookingService {
                     warn!(booking.id = %id, error = %e, "could not remove the subscription after a network termination");
                 }
                 info!(booking.id = %id, "booking ended by the network");
+                self.abandon_attempts(&b).await;
                 return Ok(true);
             }
         }

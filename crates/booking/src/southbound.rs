@@ -31,4 +31,11 @@ pub trait Southbound: Send + Sync + 'static {
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError>;
     /// Removes the subscription; an already-gone subscription is a success.
     async fn deactivate(&self, subscription: &str) -> Result<(), SouthboundError>;
+
+    /// Removes whatever subscription an unconfirmed activation attempt of `booking` may have
+    /// created (an answer lost to a timeout or a crash). Called when such a booking ends
+    /// without having been activated.
+    async fn abandon(&self, _booking: &Booking) -> Result<(), SouthboundError> {
+        Ok(())
+    }
 }

@@ -72,7 +72,8 @@ impl Southbound for NefSouthbound {
             .map_err(|e| SouthboundError::Rejected(e.to_string()))?;
         if booking.attempts > 0 {
             // An earlier attempt may have created the subscription and lost the answer (a
-            // timeout): adopt it rather than create a second one.
+            // timeout, or a crash of the replica that sent it): adopt it rather than create a
+            // second one.
             let existing = self.client.list().await.map_err(to_southbound)?;
             if let Some(found) = existing
                 .iter()
@@ -92,5 +93,17 @@ impl Southbound for NefSouthbound {
 
     async fn deactivate(&self, subscription: &str) -> Result<(), SouthboundError> {
         self.client.delete(subscription).await.map_err(to_southbound)
+    }
+
+    async fn abandon(&self, booking: &Booking) -> Result<(), SouthboundError> {
+        let destination = nef_mapping::notification_destination(&self.mapping, booking);
+        let existing = self.client.list().await.map_err(to_southbound)?;
+        for s in existing.iter().filter(|s| s.notification_destination == destination) {
+            if let Some(location) = &s.self_link {
+                info!(booking.id = %booking.id, nef.subscription = %location, "removing the subscription of an unconfirmed attempt");
+                self.client.delete(location).await.map_err(to_southbound)?;
+            }
+        }
+        Ok(())
     }
 }
