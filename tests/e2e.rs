@@ -2,77 +2,11 @@
 //! defaults (the README's run command, on a free port), and against a separate NEF simulator
 //! that requires OAuth2, checking what reaches the NEF and when.
 
+use e2e_tests::{Gateway, start_gateway};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// `target/<profile>/gateway`, next to this test's own `deps/` directory.
-fn gateway_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let bin = dir.join("gateway");
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "gateway", "--bin", "gateway"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "could not build the gateway binary");
-    }
-    bin
-}
-
-struct Gateway {
-    _child: Child,
-    base: String,
-    token: String,
-}
-
-async fn start_gateway(env: &[(&str, &str)]) -> Gateway {
-    let mut child = Command::new(gateway_binary())
-        .envs(env.iter().copied())
-        .env("QOSGW__SERVER__LISTEN", "127.0.0.1:0")
-        .env("QOSGW__SCHEDULER__POLL_INTERVAL_MS", "100")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut port, mut token) = (None, None);
-    let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(t) = line.strip_prefix("export TOKEN=") {
-                token = Some(t.trim().to_owned());
-            }
-            if let Some(i) = line.find("listening on 127.0.0.1:") {
-                let rest = &line[i + "listening on 127.0.0.1:".len()..];
-                port = rest
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()
-                    .and_then(|p| p.parse::<u16>().ok());
-            }
-            if port.is_some() && token.is_some() {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), read)
-        .await
-        .expect("gateway did not start");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Gateway {
-        _child: child,
-        base: format!("http://127.0.0.1:{}/qos-booking/v0.2", port.unwrap()),
-        token: token.unwrap(),
-    }
-}
 
 fn body(phone: &str, start_in: time::Duration, duration: u32) -> Value {
     json!({

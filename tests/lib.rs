@@ -1,3 +1,90 @@
-//! End-to-end tests (see `e2e.rs`): they start the built `gateway` binary as a user would and
-//! talk to it over HTTP only. This library is empty; it exists so the package has a target.
+//! Helpers of the end-to-end tests (`e2e.rs`, `replicas.rs`): start the built `gateway`
+//! binary as a user would, read its port and development token from its output, kill it.
 #![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// `target/<profile>/gateway`, next to this test's own `deps/` directory.
+pub fn gateway_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let bin = dir.join("gateway");
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "gateway", "--bin", "gateway"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not build the gateway binary");
+    }
+    bin
+}
+
+pub struct Gateway {
+    child: Child,
+    /// `http://127.0.0.1:<port>/qos-booking/v0.2`
+    pub base: String,
+    /// The development token this process printed.
+    pub token: String,
+    env: Vec<(String, String)>,
+}
+
+impl Gateway {
+    /// SIGKILL: no shutdown, no cleanup, like a crashed pod.
+    pub async fn kill9(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Starts the same configuration again (a new port and token).
+    pub async fn restart(&mut self) {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        *self = start_gateway(&env).await;
+    }
+}
+
+pub async fn start_gateway(env: &[(&str, &str)]) -> Gateway {
+    let mut child = Command::new(gateway_binary())
+        .envs(env.iter().copied())
+        .env("QOSGW__SERVER__LISTEN", "127.0.0.1:0")
+        .env("QOSGW__SCHEDULER__POLL_INTERVAL_MS", "100")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut port, mut token) = (None, None);
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(t) = line.strip_prefix("export TOKEN=") {
+                token = Some(t.trim().to_owned());
+            }
+            if let Some(i) = line.find("listening on 127.0.0.1:") {
+                let rest = &line[i + "listening on 127.0.0.1:".len()..];
+                port = rest
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok());
+            }
+            if port.is_some() && token.is_some() {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("gateway did not start");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let port = port.expect("the gateway exited before listening (see its output above)");
+    Gateway {
+        child,
+        base: format!("http://127.0.0.1:{port}/qos-booking/v0.2"),
+        token: token.expect("no development token printed"),
+        env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    }
+}

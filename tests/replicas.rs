@@ -1,0 +1,352 @@
+//! Several gateway processes (the real binary) on one Redis, with the NEF simulator and an
+//! event sink in this process: every NEF POST and DELETE happens exactly once, every booking
+//! ends TERMINATED, a replica killed with SIGKILL mid-activation loses and duplicates nothing,
+//! concurrent overlapping creates give exactly one 201, and the same runs on a Redis Cluster.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use e2e_tests::{Gateway, start_gateway};
+use nef_sim::{NefSim, SimConfig};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::testing::{RedisCluster, RedisServer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+type Events = Arc<Mutex<Vec<Value>>>;
+
+async fn start_sink() -> (String, Events) {
+    let events: Events = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/events",
+            axum::routing::post(|State(ev): State<Events>, body: String| async move {
+                ev.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .with_state(events.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, events)
+}
+
+/// Environment of one replica: Redis store, the simulator as its NEF, short leases so a
+/// killed replica's claims come back within the test.
+fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = store.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    for (k, v) in [
+        ("QOSGW__SOUTHBOUND__KIND", "nef"),
+        ("QOSGW__SOUTHBOUND__NEF__API_ROOT", sim.url().as_str()),
+        ("QOSGW__SCHEDULER__LEASE_SECONDS", "3"),
+        ("QOSGW__NOTIFICATIONS__LEASE_SECONDS", "3"),
+        ("QOSGW__NOTIFICATIONS__ALLOW_INSECURE_SINKS", "true"),
+        ("QOSGW__NOTIFICATIONS__POLL_INTERVAL_MS", "200"),
+        ("QOSGW_STORE_KEY_SECRET", "replicas-test"),
+        ("RUST_LOG", "warn"),
+    ] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    env
+}
+
+async fn start(env: &[(String, String)]) -> Gateway {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    start_gateway(&env).await
+}
+
+fn body(i: usize, start: OffsetDateTime, duration: u32, sink: &str) -> Value {
+    json!({
+        "qosProfile": "QOS_M",
+        "device": {"ipv4Address": {"publicAddress": format!("203.0.{}.{}", i / 250, i % 250 + 1), "privateAddress": format!("10.8.{}.{}", i / 250, i % 250 + 1)}},
+        "applicationServer": {"ipv4Address": "198.51.100.10"},
+        "startTime": start.format(&Rfc3339).unwrap(),
+        "duration": duration,
+        "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000},
+        "sink": sink
+    })
+}
+
+/// Creates `n` bookings, spread over both replicas, starting 6 to 10 s from now.
+async fn create_all(http: &reqwest::Client, gws: &[&Gateway], n: usize, duration: u32, sink: &str) -> Vec<String> {
+    let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::seconds(6);
+    let mut ids = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(32) {
+        let mut tasks = Vec::new();
+        for &i in chunk {
+            let gw = gws[i % gws.len()];
+            let (url, token) = (format!("{}/device-qos-bookings", gw.base), gw.token.clone());
+            let b = body(
+                i,
+                t0 + time::Duration::milliseconds((i % 40) as i64 * 100),
+                duration,
+                sink,
+            );
+            let http = http.clone();
+            tasks.push(tokio::spawn(async move {
+                let res = http.post(url).bearer_auth(token).json(&b).send().await.unwrap();
+                assert_eq!(res.status(), 201);
+                res.json::<Value>().await.unwrap()["bookingId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }));
+        }
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+    }
+    assert!(
+        OffsetDateTime::now_utc() < t0,
+        "creating took too long: starts already passed"
+    );
+    ids
+}
+
+async fn wait_all_terminated(http: &reqwest::Client, gw: &Gateway, ids: &[String], timeout: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut all = Vec::new();
+        let mut pending = 0;
+        for id in ids {
+            let b: Value = http
+                .get(format!("{}/device-qos-bookings/{id}", gw.base))
+                .bearer_auth(&gw.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if b["bookingStatus"] != "TERMINATED" {
+                pending += 1;
+            }
+            all.push(b);
+        }
+        if pending == 0 {
+            return all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} bookings not TERMINATED in time"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// What the NEF saw: one POST per booking, one successful DELETE per subscription, nothing left.
+fn assert_exactly_once(sim: &NefSim, n: usize) {
+    let posts = sim.requests_of("POST");
+    let created: Vec<_> = posts.iter().filter(|r| r.status == 201).collect();
+    let destinations: HashSet<_> = created
+        .iter()
+        .map(|r| {
+            r.body.as_ref().unwrap()["notificationDestination"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(created.len(), n, "subscriptions created");
+    assert_eq!(destinations.len(), n, "a booking got two subscriptions");
+    let deletes: Vec<_> = sim
+        .requests_of("DELETE")
+        .into_iter()
+        .filter(|r| r.status == 204)
+        .collect();
+    let deleted: HashSet<_> = deletes.iter().map(|r| r.path.clone()).collect();
+    assert_eq!(deletes.len(), n, "successful DELETEs");
+    assert_eq!(deleted.len(), n, "a subscription was deleted twice");
+    assert!(
+        sim.subscriptions().is_empty(),
+        "{} subscriptions left at the NEF",
+        sim.subscriptions().len()
+    );
+}
+
+/// Every booking's three statuses reached the sink; a repeated delivery keeps its event id.
+fn assert_events(events: &Events, ids: &[String]) {
+    let events = events.lock().unwrap();
+    let mut per_booking: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
+    for e in events.iter() {
+        let id = e["data"]["bookingId"].as_str().unwrap_or_default().to_owned();
+        let status = e["data"]["bookingStatus"].as_str().unwrap_or_default().to_owned();
+        per_booking
+            .entry(id)
+            .or_default()
+            .entry(status)
+            .or_default()
+            .insert(e["id"].as_str().unwrap_or_default().to_owned());
+    }
+    for id in ids {
+        let statuses = per_booking.get(id).unwrap_or_else(|| panic!("no events for {id}"));
+        for s in ["SCHEDULED", "ACTIVATED", "TERMINATED"] {
+            let event_ids = statuses.get(s).unwrap_or_else(|| panic!("no {s} event for {id}"));
+            assert_eq!(event_ids.len(), 1, "{s} of {id} sent as different events");
+        }
+    }
+}
+
+async fn many_bookings_on_two_replicas(store: Vec<(&str, String)>, n: usize) {
+    let sim = NefSim::start(
+        "127.0.0.1:0",
+        SimConfig {
+            release: 17,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (sink, events) = start_sink().await;
+    let env = replica_env(&store, &sim);
+    let (a, b) = (start(&env).await, start(&env).await);
+    let http = reqwest::Client::new();
+    let ids = create_all(&http, &[&a, &b], n, 2, &sink).await;
+    let all = wait_all_terminated(&http, &b, &ids, Duration::from_secs(90)).await;
+    assert!(
+        all.iter().all(|x| x["statusInfo"] == "DURATION_EXPIRED"),
+        "every booking ran its full course"
+    );
+    assert_exactly_once(&sim, n);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_events(&events, &ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_bookings_on_two_replicas_hit_the_nef_exactly_once() {
+    let redis = RedisServer::start();
+    many_bookings_on_two_replicas(
+        vec![
+            ("QOSGW__STORE__KIND", "redis".into()),
+            ("QOSGW__STORE__REDIS__URLS", redis.url()),
+        ],
+        1000,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_runs_on_a_three_node_redis_cluster() {
+    let cluster = RedisCluster::start();
+    many_bookings_on_two_replicas(
+        vec![
+            ("QOSGW__STORE__KIND", "redis".into()),
+            ("QOSGW__STORE__REDIS__CLUSTER", "true".into()),
+            ("QOSGW__STORE__REDIS__URLS", cluster.urls().join(",")),
+        ],
+        300,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
+    let redis = RedisServer::start();
+    let store = vec![
+        ("QOSGW__STORE__KIND", "redis".to_owned()),
+        ("QOSGW__STORE__REDIS__URLS", redis.url()),
+    ];
+    let sim = NefSim::start(
+        "127.0.0.1:0",
+        SimConfig {
+            release: 17,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A slow NEF keeps activations in flight when the replica dies.
+    sim.set_faults(nef_sim::Faults {
+        latency_ms: 50,
+        ..Default::default()
+    });
+    let (sink, events) = start_sink().await;
+    let env = replica_env(&store, &sim);
+    let (mut a, b) = (start(&env).await, start(&env).await);
+    let http = reqwest::Client::new();
+    let n = 200;
+    let ids = create_all(&http, &[&a, &b], n, 12, &sink).await;
+    // Kill A in the middle of the activations (starts run from +6 s to +10 s).
+    let first_start = OffsetDateTime::now_utc();
+    while sim.requests_of("POST").len() < n / 4 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            OffsetDateTime::now_utc() - first_start < time::Duration::seconds(20),
+            "activations did not start"
+        );
+    }
+    a.kill9().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    a.restart().await;
+    let all = wait_all_terminated(&http, &a, &ids, Duration::from_secs(90)).await;
+    let revoked = all.iter().filter(|x| x["statusInfo"] != "DURATION_EXPIRED").count();
+    assert_eq!(
+        revoked,
+        0,
+        "bookings did not run their course: {:?}",
+        all.iter().find(|x| x["statusInfo"] != "DURATION_EXPIRED")
+    );
+    sim.set_faults(nef_sim::Faults::default());
+    assert_exactly_once(&sim, n);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_events(&events, &ids);
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overlapping_creates_on_two_replicas_give_one_201() {
+    let redis = RedisServer::start();
+    let sim = NefSim::start(
+        "127.0.0.1:0",
+        SimConfig {
+            release: 17,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let env = replica_env(
+        &[
+            ("QOSGW__STORE__KIND", "redis".into()),
+            ("QOSGW__STORE__REDIS__URLS", redis.url()),
+        ],
+        &sim,
+    );
+    let (a, b) = (start(&env).await, start(&env).await);
+    let http = reqwest::Client::new();
+    let start_at = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let (url, token) = (format!("{}/device-qos-bookings", gw.base), gw.token.clone());
+        // Same device, windows shifted by seconds: all overlap.
+        let b = body(
+            7,
+            start_at + time::Duration::seconds(i),
+            600,
+            "https://sink.example.com/cb",
+        );
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&b)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 19, "{codes:?}");
+}
