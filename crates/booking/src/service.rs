@@ -435,10 +435,11 @@ impl BookingService {
     /// A booking that ends without having been activated, after activation attempts whose
     /// outcome is unknown: make sure no subscription of it stays at the NEF.
     async fn abandon_attempts(&self, b: &Booking) {
-        if b.status != BookingStatus::Activated && b.attempts > 0 {
-            if let Err(e) = self.southbound.abandon(b).await {
-                warn!(booking.id = %b.id, error = %e, "could not check the NEF for a subscription of an unconfirmed attempt");
-            }
+        if b.status != BookingStatus::Activated
+            && b.attempts > 0
+            && let Err(e) = self.southbound.abandon(b).await
+        {
+            warn!(booking.id = %b.id, error = %e, "could not check the NEF for a subscription of an unconfirmed attempt");
         }
     }
 
