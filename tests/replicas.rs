@@ -17,6 +17,10 @@ use time::format_description::well_known::Rfc3339;
 
 type Events = Arc<Mutex<Vec<Value>>>;
 
+/// These tests each run two gateways, Redis and a NEF on two cores: one at a time, so that
+/// timing assertions measure the gateway and not the neighbours.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn start_sink() -> (String, Events) {
     let events: Events = Arc::default();
     let app = axum::Router::new()
@@ -43,8 +47,14 @@ fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> 
     for (k, v) in [
         ("QOSGW__SOUTHBOUND__KIND", "nef"),
         ("QOSGW__SOUTHBOUND__NEF__API_ROOT", sim.url().as_str()),
-        ("QOSGW__SCHEDULER__LEASE_SECONDS", "3"),
-        ("QOSGW__NOTIFICATIONS__LEASE_SECONDS", "3"),
+        // Short leases so a killed replica's claims come back within the test; still longer
+        // than the slowest NEF call (the gateway refuses a lease that is not).
+        ("QOSGW__SCHEDULER__LEASE_SECONDS", "8"),
+        ("QOSGW__NOTIFICATIONS__LEASE_SECONDS", "8"),
+        ("QOSGW__SOUTHBOUND__NEF__CONNECT_TIMEOUT_MS", "1000"),
+        ("QOSGW__SOUTHBOUND__NEF__REQUEST_TIMEOUT_MS", "2000"),
+        ("QOSGW__SOUTHBOUND__NEF__MAX_RETRIES", "1"),
+        ("QOSGW__SOUTHBOUND__NEF__MAX_RETRY_AFTER_MS", "1000"),
         ("QOSGW__NOTIFICATIONS__ALLOW_INSECURE_SINKS", "true"),
         ("QOSGW__NOTIFICATIONS__POLL_INTERVAL_MS", "200"),
         ("QOSGW_STORE_KEY_SECRET", "replicas-test"),
@@ -206,7 +216,7 @@ async fn many_bookings_on_two_replicas(store: Vec<(&str, String)>, n: usize) {
     let env = replica_env(&store, &sim);
     let (a, b) = (start(&env).await, start(&env).await);
     let http = reqwest::Client::new();
-    let ids = create_all(&http, &[&a, &b], n, 2, &sink).await;
+    let ids = create_all(&http, &[&a, &b], n, 3, &sink).await;
     let all = wait_all_terminated(&http, &b, &ids, Duration::from_secs(90)).await;
     assert!(
         all.iter().all(|x| x["statusInfo"] == "DURATION_EXPIRED"),
@@ -219,6 +229,7 @@ async fn many_bookings_on_two_replicas(store: Vec<(&str, String)>, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_bookings_on_two_replicas_hit_the_nef_exactly_once() {
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     many_bookings_on_two_replicas(
         vec![
@@ -232,6 +243,7 @@ async fn a_thousand_bookings_on_two_replicas_hit_the_nef_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_runs_on_a_three_node_redis_cluster() {
+    let _serial = SERIAL.lock().await;
     let cluster = RedisCluster::start();
     many_bookings_on_two_replicas(
         vec![
@@ -246,6 +258,7 @@ async fn the_same_runs_on_a_three_node_redis_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let store = vec![
         ("QOSGW__STORE__KIND", "redis".to_owned()),
@@ -270,7 +283,7 @@ async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
     let (mut a, b) = (start(&env).await, start(&env).await);
     let http = reqwest::Client::new();
     let n = 200;
-    let ids = create_all(&http, &[&a, &b], n, 12, &sink).await;
+    let ids = create_all(&http, &[&a, &b], n, 15, &sink).await;
     // Kill A in the middle of the activations (starts run from +6 s to +10 s).
     let first_start = OffsetDateTime::now_utc();
     while sim.requests_of("POST").len() < n / 4 {
@@ -300,6 +313,7 @@ async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_overlapping_creates_on_two_replicas_give_one_201() {
+    let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
     let sim = NefSim::start(
         "127.0.0.1:0",

@@ -280,6 +280,16 @@ impl Settings {
             anyhow::ensure!(!self.store.redis.urls.is_empty(), "store.redis.urls is empty");
             anyhow::ensure!(self.store.redis.shards >= 1, "store.redis.shards must be at least 1");
         }
+        // A claimed start must finish within its lease, or another replica redoes it and the
+        // NEF sees the POST twice: the lease has to outlast the slowest NEF call.
+        let n = &self.southbound.nef;
+        let slowest_ms = (n.connect_timeout_ms + n.request_timeout_ms) * u64::from(n.max_retries + 1)
+            + n.max_retry_after_ms * u64::from(n.max_retries);
+        anyhow::ensure!(
+            u64::try_from(self.scheduler.lease_seconds).unwrap_or(0) * 1000 > slowest_ms,
+            "scheduler.lease_seconds ({} s) must exceed the slowest NEF call ({slowest_ms} ms: timeouts x attempts + Retry-After waits)",
+            self.scheduler.lease_seconds
+        );
         if self.southbound.kind == SouthboundKind::Nef {
             anyhow::ensure!(
                 !self.southbound.nef.api_root.is_empty(),

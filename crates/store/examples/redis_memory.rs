@@ -1,0 +1,148 @@
+//! Measures Redis memory per booking: starts a private `redis-server`, stores N realistic
+//! bookings (record, device indexes, timer, first event) through `RedisStore`, and reports
+//! `INFO memory` before and after, plus `MEMORY USAGE` of one booking's keys.
+//!
+//! `cargo run --release -p store --features test-support --example redis_memory -- 100000`
+
+use booking::{
+    ApplicationServer, BookingStatus, BookingStore, Device, DeviceIpv4, PhoneNumber, PortsSpec, StatusEvent,
+};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store::testing::RedisServer;
+use store::{RedisSettings, RedisStore};
+use time::OffsetDateTime;
+
+fn used_memory(srv: &RedisServer) -> i64 {
+    srv.cli(&["info", "memory"])
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let srv = RedisServer::start();
+    let settings = RedisSettings {
+        urls: vec![srv.url()],
+        cluster: false,
+        prefix: "qosgw".into(),
+        shards: 16,
+        command_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        key_secret: "bench".into(),
+    };
+    let store = Arc::new(RedisStore::connect(settings).await?);
+    let before = used_memory(&srv);
+    let t0 = OffsetDateTime::now_utc() + time::Duration::days(1);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut first_id = None;
+    for i in 0..n {
+        let phone = PhoneNumber::parse(&format!("+4915{:08}", i)).map_err(|e| e.to_string())?;
+        let device = Device {
+            phone_number: Some(phone),
+            network_access_identifier: None,
+            ipv4_address: Some(DeviceIpv4 {
+                public_address: std::net::Ipv4Addr::from(0xCB00_7100u32 + i as u32),
+                private_address: Some(std::net::Ipv4Addr::from(0x0A00_0000u32 + i as u32)),
+                public_port: None,
+            }),
+            ipv6_address: None,
+        };
+        let owner = booking::Owner {
+            client_id: format!("client-{}", i % 50),
+            subject: None,
+        };
+        let keys = device.keys();
+        let id = store.new_id(&owner, &keys);
+        first_id.get_or_insert(id);
+        let start = t0 + time::Duration::seconds((i % 86_400) as i64);
+        let echo = json!({
+            "qosProfile": "QOS_L",
+            "startTime": start.format(&time::format_description::well_known::Rfc3339)?,
+            "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.110924, "longitude": 8.682127}, "radius": 500},
+            "device": {"phoneNumber": device.phone_number.as_ref().map(|p| p.as_str())},
+            "applicationServer": {"ipv4Address": "198.51.100.0/24"},
+            "devicePorts": {"ranges": [{"from": 5010, "to": 5020}], "ports": [5060, 5070]},
+            "sink": "https://application.example.com/notifications"
+        });
+        let b = booking::Booking {
+            id,
+            owner,
+            device_keys: keys,
+            device: Some(device),
+            qos_profile: "QOS_L".into(),
+            start_time: start,
+            duration: 3600,
+            application_server: Some(ApplicationServer {
+                ipv4: Some("198.51.100.0/24".into()),
+                ipv6: None,
+            }),
+            device_ports: Some(PortsSpec {
+                ranges: vec![(5010, 5020)],
+                ports: vec![5060, 5070],
+            }),
+            application_server_ports: None,
+            sink: Some("https://application.example.com/notifications".into()),
+            sink_credential: Some(booking::SinkCredential {
+                access_token: "x".repeat(200),
+                expires_at: t0 + time::Duration::days(30),
+            }),
+            status: BookingStatus::Scheduled,
+            status_info: None,
+            started_at: None,
+            terminated_at: None,
+            nef_subscription: None,
+            callback_token: uuid::Uuid::new_v4().simple().to_string(),
+            attempts: 0,
+            retry_at: None,
+            created_at: OffsetDateTime::now_utc(),
+            version: 1,
+            echo: echo.as_object().cloned().unwrap_or_default(),
+        };
+        let with_event = i % 10 == 0;
+        let store = store.clone();
+        tasks.spawn(async move {
+            let ev = with_event
+                .then(|| StatusEvent::for_booking(&b, OffsetDateTime::now_utc()))
+                .flatten();
+            store.create(&b, Some(b.start_time), ev.as_ref()).await
+        });
+        if tasks.len() >= 64 {
+            if let Some(r) = tasks.join_next().await {
+                r??;
+            }
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    let elapsed = started.elapsed();
+    let after = used_memory(&srv);
+    let per = (after - before) as f64 / n as f64;
+    println!(
+        "bookings stored:        {n} ({:.0} creates/s, 64 in flight)",
+        n as f64 / elapsed.as_secs_f64()
+    );
+    println!("used_memory before:     {before} bytes");
+    println!("used_memory after:      {after} bytes");
+    println!(
+        "per booking (INFO):     {per:.0} bytes (record + 2 index entries + timer; 1 in 10 with an undelivered event)"
+    );
+    if let Some(id) = first_id {
+        let shard = {
+            let b = id.as_bytes();
+            u16::from_be_bytes([b[0], b[1]]) % 16
+        };
+        let record = srv.cli(&["memory", "usage", &format!("{{qosgw:{shard}}}:b:{id}")]);
+        println!(
+            "MEMORY USAGE record:    {} bytes (hash with version and JSON)",
+            record.trim()
+        );
+    }
+    Ok(())
+}
