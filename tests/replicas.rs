@@ -58,6 +58,8 @@ fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> 
         ("QOSGW__NOTIFICATIONS__ALLOW_INSECURE_SINKS", "true"),
         ("QOSGW__NOTIFICATIONS__POLL_INTERVAL_MS", "200"),
         ("QOSGW_STORE_KEY_SECRET", "replicas-test"),
+        // Each replica prints its own development token; the tests use each with its replica.
+        ("QOSGW__AUTH__ALLOW_DEV_WITH_REDIS", "true"),
         ("RUST_LOG", "warn"),
     ] {
         env.push((k.to_owned(), v.to_owned()));

@@ -1,8 +1,10 @@
 //! Who is calling: bearer JWT validation and the request context every handler extracts.
 //!
-//! The gateway verifies tokens against a key set. In development mode it generates its own
-//! ES256 key at start, publishes it as a JWKS and mints tokens with [`DevIssuer`]; a real
-//! identity provider plugs in through the same [`Authenticator`].
+//! The gateway verifies tokens against the identity provider's public keys ([`KeyStore`]:
+//! a JWKS URL, an OpenID discovery URL or a JWKS file; refetched on an unknown `kid` at most
+//! once a minute), with fixed asymmetric algorithms, `iss`, `aud`, `exp` and `nbf`. In
+//! development mode it generates its own ES256 key at start, publishes it as a JWKS and mints
+//! tokens with [`DevIssuer`].
 
 use crate::correlator::Correlator;
 use crate::error::ApiError;
@@ -12,10 +14,12 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use booking::{Caller, Device, PhoneNumber};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::RwLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The CAMARA scopes of the four operations.
 pub mod scopes {
@@ -34,18 +38,168 @@ pub struct AuthSettings {
     pub client_id_claim: String,
     /// Claim naming the subject; a value `tel:+<E.164>` makes the token 3-legged.
     pub subject_claim: String,
+    /// Optional claim holding the subject's phone number directly (3-legged when present).
+    pub phone_number_claim: Option<String>,
     pub leeway_seconds: u64,
+    /// Accepted signature algorithms (asymmetric only: RS256, ES256, PS256, ...).
+    pub algorithms: Vec<Algorithm>,
+}
+
+/// Where the identity provider's public keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A fixed key set (development mode).
+    Static(JwkSet),
+    /// A JWKS document at a URL.
+    JwksUrl(String),
+    /// An OpenID Connect discovery document whose `jwks_uri` names the JWKS.
+    Discovery(String),
+    /// A JWKS file (re-read like a URL).
+    File(std::path::PathBuf),
+}
+
+/// Public keys by `kid`, fetched from the source and fetched again, at most once per
+/// `min_refetch`, when a token names a key not in the cache (key rotation).
+pub struct KeyStore {
+    source: KeySource,
+    http: reqwest::Client,
+    min_refetch: Duration,
+    keys: RwLock<HashMap<String, (DecodingKey, Option<Algorithm>)>>,
+    /// Keys without a `kid`: usable only when they are the only key.
+    anonymous: RwLock<Vec<(DecodingKey, Option<Algorithm>)>>,
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    jwk.common.key_algorithm.and_then(|a| a.to_string().parse().ok())
+}
+
+impl KeyStore {
+    pub fn new(source: KeySource, min_refetch: Duration) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let store = Self {
+            source,
+            http,
+            min_refetch,
+            keys: RwLock::default(),
+            anonymous: RwLock::default(),
+            last_fetch: tokio::sync::Mutex::new(None),
+        };
+        if let KeySource::Static(set) = &store.source {
+            store.install(set.clone());
+        }
+        Ok(store)
+    }
+
+    fn install(&self, set: JwkSet) {
+        let mut keys = HashMap::new();
+        let mut anonymous = Vec::new();
+        for jwk in &set.keys {
+            // Only signature keys; an `oct` (shared secret) key is never accepted.
+            if matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)) {
+                continue;
+            }
+            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+            match &jwk.common.key_id {
+                Some(kid) => {
+                    keys.insert(kid.clone(), (key, jwk_algorithm(jwk)));
+                }
+                None => anonymous.push((key, jwk_algorithm(jwk))),
+            }
+        }
+        tracing::info!(keys = keys.len() + anonymous.len(), "identity provider keys loaded");
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        *self.anonymous.write().unwrap_or_else(|p| p.into_inner()) = anonymous;
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let get = |url: String| async move {
+            let res = self.http.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+            if !res.status().is_success() {
+                return Err(format!("{url}: HTTP {}", res.status()));
+            }
+            res.json::<Value>().await.map_err(|e| format!("{url}: {e}"))
+        };
+        let doc = match &self.source {
+            KeySource::Static(set) => return Ok(set.clone()),
+            KeySource::JwksUrl(url) => get(url.clone()).await?,
+            KeySource::Discovery(url) => {
+                let d = get(url.clone()).await?;
+                let jwks = d["jwks_uri"]
+                    .as_str()
+                    .ok_or_else(|| format!("{url}: no jwks_uri"))?
+                    .to_owned();
+                get(jwks).await?
+            }
+            KeySource::File(path) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
+        serde_json::from_value(doc).map_err(|e| format!("not a JWKS: {e}"))
+    }
+
+    /// Fetches the key set now unless that was done less than `min_refetch` ago.
+    pub async fn refresh(&self) -> Result<(), String> {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|t| t.elapsed() < self.min_refetch) {
+            return Ok(());
+        }
+        *last = Some(Instant::now());
+        let set = self.fetch().await?;
+        self.install(set);
+        Ok(())
+    }
+
+    fn lookup(&self, kid: Option<&str>) -> Option<(DecodingKey, Option<Algorithm>)> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        match kid {
+            Some(kid) => keys.get(kid).cloned(),
+            None => {
+                let anonymous = self.anonymous.read().unwrap_or_else(|p| p.into_inner());
+                match (keys.len(), anonymous.len()) {
+                    (1, 0) => keys.values().next().cloned(),
+                    (0, 1) => anonymous.first().cloned(),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The key for `kid`; an unknown `kid` triggers a (rate-limited) refetch.
+    pub async fn key(&self, kid: Option<&str>) -> Option<(DecodingKey, Option<Algorithm>)> {
+        if let Some(k) = self.lookup(kid) {
+            return Some(k);
+        }
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(error = %e, "could not fetch the identity provider's keys");
+        }
+        self.lookup(kid)
+    }
 }
 
 /// Verifies bearer tokens.
 pub struct Authenticator {
-    keys: HashMap<String, DecodingKey>,
+    keys: KeyStore,
     validation: Validation,
     settings: AuthSettings,
 }
 
 impl Authenticator {
-    pub fn new(settings: AuthSettings, keys: HashMap<String, DecodingKey>, algorithms: Vec<Algorithm>) -> Self {
+    pub fn new(settings: AuthSettings, keys: KeyStore) -> Self {
+        // Symmetric algorithms are never allowed: a public key must not become an HMAC secret.
+        let algorithms: Vec<Algorithm> = settings
+            .algorithms
+            .iter()
+            .copied()
+            .filter(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            .collect();
         let mut validation = Validation::new(algorithms.first().copied().unwrap_or(Algorithm::ES256));
         validation.algorithms = algorithms;
         validation.set_issuer(&[&settings.issuer]);
@@ -60,21 +214,32 @@ impl Authenticator {
         }
     }
 
+    /// Loads the keys at start; failures are logged, and retried on the first token.
+    pub async fn warm_up(&self) {
+        if let Err(e) = self.keys.refresh().await {
+            tracing::warn!(error = %e, "identity provider keys not loaded yet");
+        }
+    }
+
     /// Validates the token and builds the caller's context; any failure is a generic 401.
-    pub fn authenticate(&self, token: &str) -> Result<(Caller, HashSet<String>), ApiError> {
+    pub async fn authenticate(&self, token: &str) -> Result<(Caller, HashSet<String>), ApiError> {
         let fail = |why: &str| {
             tracing::debug!(reason = why, "token rejected");
             ApiError::unauthenticated("The access token is missing, invalid or expired")
         };
         let header = jsonwebtoken::decode_header(token).map_err(|_| fail("malformed header"))?;
-        let key = match header.kid.as_deref() {
-            Some(kid) => self.keys.get(kid),
-            // Without a kid, a single configured key is unambiguous.
-            None if self.keys.len() == 1 => self.keys.values().next(),
-            None => None,
+        if !self.validation.algorithms.contains(&header.alg) {
+            return Err(fail("algorithm not allowed"));
         }
-        .ok_or_else(|| fail("unknown kid"))?;
-        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, key, &self.validation)
+        let (key, key_alg) = self
+            .keys
+            .key(header.kid.as_deref())
+            .await
+            .ok_or_else(|| fail("unknown kid"))?;
+        if key_alg.is_some_and(|a| a != header.alg) {
+            return Err(fail("algorithm differs from the key's"));
+        }
+        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &self.validation)
             .map_err(|e| fail(&e.to_string()))?;
         let claims = data.claims;
         let client_id = claims
@@ -89,11 +254,20 @@ impl Authenticator {
             .and_then(Value::as_str)
             .map(|s| s.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
-        let subject = claims
+        let from_phone_claim = self
+            .settings
+            .phone_number_claim
+            .as_ref()
+            .and_then(|c| claims.get(c))
+            .and_then(Value::as_str)
+            .map(|p| (format!("tel:{p}"), p.to_owned()));
+        let from_subject = claims
             .get(&self.settings.subject_claim)
             .and_then(Value::as_str)
-            .and_then(|s| s.strip_prefix("tel:").map(|p| (s, p)))
-            .map(|(s, p)| PhoneNumber::parse(p).map(|p| (s.to_owned(), Device::from_phone(p))))
+            .and_then(|s| s.strip_prefix("tel:").map(|p| (s.to_owned(), p.to_owned())));
+        let subject = from_phone_claim
+            .or(from_subject)
+            .map(|(sub, phone)| PhoneNumber::parse(&phone).map(|p| (sub, Device::from_phone(p))))
             .transpose()
             .map_err(|_| fail("subject is not a valid phone number"))?;
         Ok((Caller { client_id, subject }, scopes))
@@ -134,14 +308,11 @@ impl DevIssuer {
 
     /// The authenticator that accepts this issuer's tokens.
     pub fn authenticator(&self) -> Result<Authenticator, String> {
-        let x = self.jwk["x"].as_str().unwrap_or_default();
-        let y = self.jwk["y"].as_str().unwrap_or_default();
-        let key = DecodingKey::from_ec_components(x, y).map_err(|e| e.to_string())?;
-        Ok(Authenticator::new(
-            self.settings.clone(),
-            HashMap::from([(self.kid.clone(), key)]),
-            vec![Algorithm::ES256],
-        ))
+        let set: JwkSet = serde_json::from_value(self.jwks()).map_err(|e| e.to_string())?;
+        let keys = KeyStore::new(KeySource::Static(set), Duration::from_secs(60))?;
+        let mut settings = self.settings.clone();
+        settings.algorithms = vec![Algorithm::ES256];
+        Ok(Authenticator::new(settings, keys))
     }
 
     /// The public key as a JWKS document.
@@ -218,7 +389,7 @@ impl FromRequestParts<ApiState> for RequestContext {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
-        let (caller, scopes) = state.auth.authenticate(token)?;
+        let (caller, scopes) = state.auth.authenticate(token).await?;
         let correlator_valid = !matches!(parts.extensions.get::<Correlator>(), Some(Correlator::Invalid));
         Ok(Self {
             caller,

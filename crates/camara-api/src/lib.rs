@@ -12,7 +12,7 @@ mod parse;
 mod routes;
 mod wire;
 
-pub use auth::{AuthSettings, Authenticator, DevIssuer, RequestContext, scopes};
+pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, scopes};
 pub use error::ApiError;
 pub use parse::{AreaTypes, ParseOptions, SinkPolicy};
 pub use routes::{ApiState, router};

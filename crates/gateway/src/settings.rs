@@ -58,15 +58,23 @@ pub struct RedisStoreSettings {
     pub key_secret_env: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     Dev,
+    Jwks,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Auth {
     pub mode: AuthMode,
+    pub jwks_url: String,
+    pub discovery_url: String,
+    pub jwks_file: String,
+    pub refetch_min_interval_seconds: u64,
+    pub algorithms: Vec<String>,
+    pub phone_number_claim: String,
+    pub allow_dev_with_redis: bool,
     pub issuer: String,
     pub audience: String,
     pub client_id_claim: String,
@@ -276,6 +284,32 @@ impl Settings {
             !self.southbound.mapping.address_preference.is_empty(),
             "southbound.mapping.address_preference is empty"
         );
+        if self.auth.mode == AuthMode::Jwks {
+            let sources = [&self.auth.jwks_url, &self.auth.discovery_url, &self.auth.jwks_file];
+            anyhow::ensure!(
+                sources.iter().filter(|s| !s.is_empty()).count() == 1,
+                "auth.mode jwks needs exactly one of auth.jwks_url, auth.discovery_url, auth.jwks_file"
+            );
+        }
+        anyhow::ensure!(
+            !(self.auth.mode == AuthMode::Dev
+                && self.store.kind == StoreKind::Redis
+                && !self.auth.allow_dev_with_redis),
+            "auth.mode dev signs tokens with a key of this process only and is for development: \
+             with store kind redis connect an identity provider (auth.mode jwks), or set \
+             auth.allow_dev_with_redis to force it"
+        );
+        for a in &self.auth.algorithms {
+            let alg: jsonwebtoken::Algorithm =
+                a.parse().map_err(|_| anyhow::anyhow!("auth.algorithms: unknown {a}"))?;
+            anyhow::ensure!(
+                !matches!(
+                    alg,
+                    jsonwebtoken::Algorithm::HS256 | jsonwebtoken::Algorithm::HS384 | jsonwebtoken::Algorithm::HS512
+                ),
+                "auth.algorithms: {a} is symmetric; only public-key algorithms are accepted"
+            );
+        }
         if self.store.kind == StoreKind::Redis {
             anyhow::ensure!(!self.store.redis.urls.is_empty(), "store.redis.urls is empty");
             anyhow::ensure!(self.store.redis.shards >= 1, "store.redis.shards must be at least 1");

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use booking::{BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SystemClock};
-use camara_api::{ApiState, AreaTypes, AuthSettings, DevIssuer, ParseOptions, SinkPolicy, scopes};
+use camara_api::{ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, SinkPolicy, scopes};
 use nef::{NefAuth, NefClient, NefClientConfig, Snssai};
 use nef_mapping::{CallbackAuth, DeviceEntry, MappingConfig, StaticResolver};
 use nef_sim::{Faults, NefSim, SimConfig};
@@ -110,12 +110,20 @@ impl Application {
         }
         let service = Arc::new(service);
 
+        let algorithms = s
+            .auth
+            .algorithms
+            .iter()
+            .filter_map(|a| a.parse::<jsonwebtoken::Algorithm>().ok())
+            .collect::<Vec<_>>();
         let auth_settings = AuthSettings {
             issuer: s.auth.issuer.clone(),
             audience: s.auth.audience.clone(),
             client_id_claim: s.auth.client_id_claim.clone(),
             subject_claim: s.auth.subject_claim.clone(),
+            phone_number_claim: (!s.auth.phone_number_claim.is_empty()).then(|| s.auth.phone_number_claim.clone()),
             leeway_seconds: s.auth.leeway_seconds,
+            algorithms,
         };
         let (auth, dev_issuer, dev_token) = match s.auth.mode {
             AuthMode::Dev => {
@@ -128,6 +136,20 @@ impl Application {
                     Some(Arc::new(issuer)),
                     Some(token),
                 )
+            }
+            AuthMode::Jwks => {
+                let source = if !s.auth.jwks_url.is_empty() {
+                    KeySource::JwksUrl(s.auth.jwks_url.clone())
+                } else if !s.auth.discovery_url.is_empty() {
+                    KeySource::Discovery(s.auth.discovery_url.clone())
+                } else {
+                    KeySource::File(PathBuf::from(&s.auth.jwks_file))
+                };
+                let keys = KeyStore::new(source, Duration::from_secs(s.auth.refetch_min_interval_seconds))
+                    .map_err(anyhow::Error::msg)?;
+                let auth = camara_api::Authenticator::new(auth_settings, keys);
+                auth.warm_up().await;
+                (auth, None, None)
             }
         };
         let parse = ParseOptions {

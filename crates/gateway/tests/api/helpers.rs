@@ -107,8 +107,10 @@ pub async fn spawn_redis_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp
         s.store.kind = gateway::settings::StoreKind::Redis;
         s.store.redis.urls = vec![url];
         s.store.redis.shards = 4;
-        s.store.redis.command_timeout_ms = 500;
+        // Generous for a loaded two-core test machine, still far below the client's patience.
+        s.store.redis.command_timeout_ms = 1500;
         s.store.redis.connect_timeout_ms = 1000;
+        s.auth.allow_dev_with_redis = true;
         adjust(s);
     })
     .await;
