@@ -112,10 +112,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .flatten();
             store.create(&b, Some(b.start_time), ev.as_ref()).await
         });
-        if tasks.len() >= 64 {
-            if let Some(r) = tasks.join_next().await {
-                r??;
-            }
+        if tasks.len() >= 64
+            && let Some(r) = tasks.join_next().await
+        {
+            r??;
         }
     }
     while let Some(r) = tasks.join_next().await {
