@@ -239,14 +239,16 @@ impl Authenticator {
         if key_alg.is_some_and(|a| a != header.alg) {
             return Err(fail("algorithm differs from the key's"));
         }
-        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &self.validation)
+        // jsonwebtoken wants every listed algorithm to fit the key: validate with the one
+        // algorithm of this token, already checked against the allowed list and the key.
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
+        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation)
             .map_err(|e| fail(&e.to_string()))?;
         let claims = data.claims;
-        let client_id = claims
-            .get(&self.settings.client_id_claim)
-            .or_else(|| claims.get("azp"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let client_id = text(&self.settings.client_id_claim)
+            .or_else(|| text("azp"))
             .ok_or_else(|| fail("no client id claim"))?
             .to_owned();
         let scopes = claims

@@ -222,11 +222,18 @@ async fn authentication_and_scopes() {
         .send(Method::POST, &path, Some("garbage"), Some(CORR), Some(body.clone()))
         .await;
     check(&r, 401, "UNAUTHENTICATED");
-    let expired = app.issuer.mint("c", &camara_api::scopes::ALL, None, 0).unwrap();
+    let expired = app
+        .issuer
+        .as_ref()
+        .unwrap()
+        .mint("c", &camara_api::scopes::ALL, None, 0)
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // Expired beyond the leeway: sign one with exp in the past explicitly.
     let old = app
         .issuer
+        .as_ref()
+        .unwrap()
         .sign(json!({"client_id": "c", "scope": "x", "exp": 1_000_000_000}), 0)
         .unwrap();
     for t in [expired.as_str(), old.as_str()] {
@@ -247,6 +254,8 @@ async fn authentication_and_scopes() {
     // Wrong audience or issuer.
     let wrong_aud = app
         .issuer
+        .as_ref()
+        .unwrap()
         .sign(
             json!({"client_id": "c", "scope": camara_api::scopes::CREATE, "aud": "other"}),
             60,
@@ -255,6 +264,8 @@ async fn authentication_and_scopes() {
     check(&app.create_as(&wrong_aud, body.clone()).await, 401, "UNAUTHENTICATED");
     let wrong_iss = app
         .issuer
+        .as_ref()
+        .unwrap()
         .sign(
             json!({"client_id": "c", "scope": camara_api::scopes::CREATE, "iss": "evil"}),
             60,

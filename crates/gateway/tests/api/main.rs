@@ -1,8 +1,10 @@
 //! Integration tests of the gateway over real HTTP: the app on 127.0.0.1:0 with a manual
 //! clock, the in-process NEF simulator and a real HTTP sink for CloudEvents.
 
+mod auth;
 mod errors;
 mod helpers;
+mod idp;
 mod lifecycle;
 mod ownership;
 mod redis;
