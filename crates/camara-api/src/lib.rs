@@ -10,12 +10,14 @@ mod correlator;
 mod error;
 mod parse;
 mod routes;
+pub mod sink;
 mod wire;
 
 pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, scopes};
 pub use error::ApiError;
-pub use parse::{AreaTypes, ParseOptions, SinkPolicy};
+pub use parse::{AreaTypes, ParseOptions};
 pub use routes::{ApiState, router};
+pub use sink::{GuardedResolver, SinkPolicy, SinkResolver, SystemResolver};
 pub use wire::booking_info;
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.

@@ -3,6 +3,7 @@
 //! carve-outs for sinks, sink credentials and ports), and the service area last, because its
 //! refusals are 422 while every other body refusal is a 400.
 
+use crate::sink::SinkPolicy;
 use booking::{
     ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection, RejectionKind,
     ServiceArea, SinkCredential,
@@ -18,13 +19,6 @@ pub struct AreaTypes {
     pub circle: bool,
     pub polygon: bool,
     pub area_name: bool,
-}
-
-/// Which sinks are acceptable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SinkPolicy {
-    /// Development only: also allow `http://` and loopback or private addresses.
-    pub allow_insecure: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -292,7 +286,10 @@ fn ports_spec(v: &Value, path: &str, opts: &ParseOptions) -> Result<PortsSpec, R
     Ok(spec)
 }
 
-fn sink(v: &Value, policy: SinkPolicy) -> Result<String, Rejection> {
+/// The syntax part of the sink rules: https (or http in development), a URI with a host,
+/// at most 2048 characters, and no internal IP literal or `localhost`. Host names are
+/// resolved and checked by the caller ([`SinkPolicy::check_host`]), which is asynchronous.
+fn sink(v: &Value, policy: &SinkPolicy) -> Result<String, Rejection> {
     let bad = |why: &str| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}"));
     let s = v.as_str().ok_or_else(|| bad("it must be a string"))?;
     if s.len() > 2048 {
@@ -305,47 +302,17 @@ fn sink(v: &Value, policy: SinkPolicy) -> Result<String, Rejection> {
     }
     let url = url::Url::parse(s).map_err(|_| bad("it is not a valid URI"))?;
     let host = url.host().ok_or_else(|| bad("it has no host"))?;
-    if !policy.allow_insecure {
-        let forbidden = match host {
-            url::Host::Domain(d) => {
-                let d = d.trim_end_matches('.').to_ascii_lowercase();
-                d == "localhost" || d.ends_with(".localhost")
-            }
-            url::Host::Ipv4(ip) => forbidden_ip(IpAddr::V4(ip)),
-            url::Host::Ipv6(ip) => forbidden_ip(IpAddr::V6(ip)),
-        };
-        if forbidden {
-            return Err(bad("it points to a loopback, private or link-local address"));
-        }
+    let refused = match host {
+        url::Host::Domain(d) => policy.host_denied(d),
+        url::Host::Ipv4(ip) => !policy.ip_allowed(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => !policy.ip_allowed(IpAddr::V6(ip)),
+    };
+    if refused {
+        return Err(bad(
+            "it points to a loopback, private, link-local or otherwise internal address",
+        ));
     }
     Ok(s.to_owned())
-}
-
-/// Addresses a notification must never be sent to (SSRF protection).
-pub fn forbidden_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                // 100.64.0.0/10, carrier-grade NAT
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_ip(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-        }
-    }
 }
 
 fn sink_credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<SinkCredential, Rejection> {
@@ -530,7 +497,7 @@ pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
         .get("applicationServerPorts")
         .map(|v| ports_spec(v, "applicationServerPorts", opts))
         .transpose()?;
-    let sink = o.get("sink").map(|v| sink(v, opts.sink)).transpose()?;
+    let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
     let sink_credential = o
         .get("sinkCredential")
         .map(|v| sink_credential(v, now, opts))

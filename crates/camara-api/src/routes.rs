@@ -84,6 +84,20 @@ async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Valu
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
 }
 
+/// The sink's host name must resolve only to acceptable addresses (checked again at every
+/// delivery, as DNS can change).
+async fn check_sink_host(st: &ApiState, sink: &str) -> Result<(), ApiError> {
+    let url = url::Url::parse(sink).map_err(|_| ApiError::new(400, "INVALID_SINK", "'sink' is not a valid URI"))?;
+    if let (Some(url::Host::Domain(host)), Some(port)) = (url.host(), url.port_or_known_default()) {
+        st.parse
+            .sink
+            .check_host(host, port)
+            .await
+            .map_err(|why| ApiError::new(400, "INVALID_SINK", format!("'sink' is not acceptable: {why}")))?;
+    }
+    Ok(())
+}
+
 fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
 }
@@ -97,6 +111,9 @@ async fn create(
     ctx.require(scopes::CREATE)?;
     let body = json_body(&headers, body, st.body_limit).await?;
     let new = parse::create_booking(&body, st.clock.now(), &st.parse)?;
+    if let Some(sink) = &new.sink {
+        check_sink_host(&st, sink).await?;
+    }
     let booking = st.service.create(&ctx.caller, new).await?;
     Ok((StatusCode::CREATED, Json(booking_info(&booking))).into_response())
 }

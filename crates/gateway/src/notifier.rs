@@ -5,6 +5,7 @@
 //! to that sink.
 
 use booking::{BookingId, BookingStore, Clock, Notifier, StatusEvent};
+use camara_api::{GuardedResolver, SinkPolicy};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,7 @@ struct Shared {
     store: Arc<dyn BookingStore>,
     gone: Mutex<HashSet<String>>,
     slots: Arc<Semaphore>,
+    policy: SinkPolicy,
 }
 
 #[derive(Clone)]
@@ -78,12 +80,15 @@ impl Outbox {
         settings: DeliverySettings,
         store: Arc<dyn BookingStore>,
         clock: Arc<dyn Clock>,
+        policy: SinkPolicy,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
-            // A redirect could lead to an address the sink check would have refused.
+            // Redirects are not followed (one could lead to an internal address), and every
+            // name is resolved through the sink policy, at every delivery.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
             .build()?;
         let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let shared = Shared {
@@ -92,6 +97,7 @@ impl Outbox {
             store,
             gone: Mutex::default(),
             slots,
+            policy,
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -157,6 +163,16 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
 /// delivered, refused for good, or out of attempts.
 async fn deliver(shared: &Shared, ev: &StatusEvent) {
     if shared.gone.lock().unwrap_or_else(|p| p.into_inner()).contains(&ev.sink) {
+        return;
+    }
+    // An IP literal does not go through the resolver: check it here.
+    let literal = url::Url::parse(&ev.sink).ok().and_then(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    });
+    if literal.is_some_and(|ip| !shared.policy.ip_allowed(ip)) {
+        warn!(booking.id = %ev.booking_id, sink = %ev.sink, "sink address not allowed; event not delivered");
         return;
     }
     let body = cloud_event(ev, &shared.settings.source_prefix).to_string();

@@ -123,6 +123,8 @@ pub struct Scheduler {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Notifications {
     pub allow_insecure_sinks: bool,
+    pub sink_allow: Vec<String>,
+    pub sink_deny: Vec<String>,
     pub poll_interval_ms: u64,
     pub lease_seconds: i64,
     pub concurrency: usize,
@@ -225,6 +227,8 @@ fn environment() -> config::Environment {
         .list_separator(",")
         .with_list_parse_key("store.redis.urls")
         .with_list_parse_key("api.area_names")
+        .with_list_parse_key("notifications.sink_allow")
+        .with_list_parse_key("notifications.sink_deny")
 }
 
 impl Settings {
@@ -308,6 +312,12 @@ impl Settings {
                     jsonwebtoken::Algorithm::HS256 | jsonwebtoken::Algorithm::HS384 | jsonwebtoken::Algorithm::HS512
                 ),
                 "auth.algorithms: {a} is symmetric; only public-key algorithms are accepted"
+            );
+        }
+        for n in &self.notifications.sink_allow {
+            anyhow::ensure!(
+                n.parse::<ipnet::IpNet>().is_ok(),
+                "notifications.sink_allow: {n} is not a network (CIDR)"
             );
         }
         if self.store.kind == StoreKind::Redis {

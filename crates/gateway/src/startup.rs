@@ -11,7 +11,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use booking::{BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SystemClock};
-use camara_api::{ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, SinkPolicy, scopes};
+use camara_api::{
+    ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, SinkPolicy, SinkResolver,
+    SystemResolver, scopes,
+};
 use nef::{NefAuth, NefClient, NefClientConfig, Snssai};
 use nef_mapping::{CallbackAuth, DeviceEntry, MappingConfig, StaticResolver};
 use nef_sim::{Faults, NefSim, SimConfig};
@@ -45,7 +48,39 @@ impl Application {
 
     /// Builds with the given clock (tests drive time with `booking::ManualClock`).
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_with(settings, clock, Arc::new(SystemResolver)).await
+    }
+
+    /// Builds with the given clock and sink-name resolver (tests use fixed names).
+    pub async fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        sink_resolver: Arc<dyn SinkResolver>,
+    ) -> anyhow::Result<Self> {
         let s = &settings;
+        let sink_policy = SinkPolicy {
+            allow_insecure: s.notifications.allow_insecure_sinks,
+            allow: s
+                .notifications
+                .sink_allow
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            deny_nets: s
+                .notifications
+                .sink_deny
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            deny_hosts: s
+                .notifications
+                .sink_deny
+                .iter()
+                .filter(|n| n.parse::<ipnet::IpNet>().is_err())
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+            resolver: sink_resolver,
+        };
         let store: Arc<dyn BookingStore> = match s.store.kind {
             StoreKind::Memory => Arc::new(store::MemoryStore::new()),
             StoreKind::Redis => Arc::new(connect_redis(&s.store.redis).await?),
@@ -81,6 +116,7 @@ impl Application {
             },
             store.clone(),
             clock.clone(),
+            sink_policy.clone(),
         )?;
         let policy = Policy {
             min_lead: time::Duration::seconds(s.booking.min_lead_seconds),
@@ -160,9 +196,7 @@ impl Application {
                 area_name: s.api.area_types.area_name,
             },
             area_names: s.api.area_names.clone(),
-            sink: SinkPolicy {
-                allow_insecure: s.notifications.allow_insecure_sinks,
-            },
+            sink: sink_policy.clone(),
         };
         if s.notifications.allow_insecure_sinks {
             warn!("notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)");

@@ -14,7 +14,10 @@ fn opts() -> ParseOptions {
             area_name: true,
         },
         area_names: vec!["stadium".into()],
-        sink: SinkPolicy { allow_insecure: false },
+        sink: SinkPolicy {
+            allow_insecure: false,
+            ..SinkPolicy::permissive()
+        },
     }
 }
 

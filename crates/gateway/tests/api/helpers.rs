@@ -81,10 +81,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_resolver(adjust, Arc::new(camara_api::SystemResolver)).await
+}
+
+/// The app with a given resolver for sink host names.
+pub async fn spawn_app_with_resolver(
+    adjust: impl FnOnce(&mut Settings),
+    resolver: Arc<dyn camara_api::SinkResolver>,
+) -> TestApp {
     let mut s = test_settings();
     adjust(&mut s);
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let app = Application::build_with_clock(s, clock.clone()).await.unwrap();
+    let app = Application::build_with(s, clock.clone(), resolver).await.unwrap();
     let t = TestApp {
         addr: format!("http://127.0.0.1:{}", app.port()),
         clock,

@@ -8,4 +8,5 @@ mod idp;
 mod lifecycle;
 mod ownership;
 mod redis;
+mod sinks;
 mod southbound;
