@@ -34,6 +34,8 @@ pub struct Policy {
     pub claim_batch: usize,
     /// Most bookings returned by retrieve-by-device (CAMARA maxItems 100).
     pub max_retrieve: usize,
+    /// Most live (not TERMINATED) bookings one API client may hold; 0: no limit.
+    pub max_live_per_client: usize,
 }
 
 impl Default for Policy {
@@ -47,6 +49,7 @@ impl Default for Policy {
             retry_deadline: Duration::seconds(120),
             claim_batch: 100,
             max_retrieve: 100,
+            max_live_per_client: 0,
         }
     }
 }
@@ -293,6 +296,13 @@ impl BookingService {
             echo: req.echo,
         };
         self.southbound.admit(&booking)?;
+        let quota = self.policy.max_live_per_client;
+        if quota > 0 && self.store.count_live(&caller.client_id).await.map_err(unavailable)? >= quota {
+            return Err(Rejection::new(
+                RejectionKind::QuotaExceeded,
+                format!("The client already holds {quota} live bookings, the most allowed"),
+            ));
+        }
         // The synchronous SCHEDULED outcome is also sent as an event (CAMARA asks for it).
         let event = StatusEvent::for_booking(&booking, now);
         match self

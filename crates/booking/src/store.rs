@@ -93,6 +93,9 @@ pub trait BookingStore: Send + Sync + 'static {
     /// the claimer is done with its claim, so events added since are due at once.
     async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError>;
 
+    /// How many live (not TERMINATED) bookings the client holds (the per-client quota).
+    async fn count_live(&self, client_id: &str) -> Result<usize, StoreError>;
+
     /// Whether the backend answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 }

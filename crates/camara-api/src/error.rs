@@ -12,6 +12,9 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429 and 503).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -26,7 +29,12 @@ impl ApiError {
             message.truncate(cut);
             message.push_str("...");
         }
-        Self { status, code, message }
+        Self {
+            status,
+            code,
+            message,
+            retry_after: None,
+        }
     }
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(400, "INVALID_ARGUMENT", message)
@@ -88,13 +96,25 @@ impl From<Rejection> for ApiError {
             K::QuotaExceeded => (429, "QUOTA_EXCEEDED"),
             K::Unavailable => (503, "UNAVAILABLE"),
         };
-        Self::new(status, code, r.message)
+        let mut e = Self::new(status, code, r.message);
+        if status == 503 {
+            e.retry_after = Some(1);
+        }
+        e
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self)).into_response()
+        let retry_after = self.retry_after;
+        let mut res = (status, Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+        res
     }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 mod correlator;
 mod error;
+pub mod limits;
 mod parse;
 mod routes;
 pub mod sink;

@@ -2,6 +2,7 @@
 
 use crate::auth::{Authenticator, RequestContext, scopes};
 use crate::error::ApiError;
+use crate::limits::{Operation, RateLimits};
 use crate::parse::{self, ParseOptions};
 use crate::wire::booking_info;
 use axum::body::{Body, Bytes};
@@ -22,6 +23,7 @@ pub struct ApiState {
     pub parse: Arc<ParseOptions>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    pub limits: Arc<RateLimits>,
 }
 
 /// The API under each base path (e.g. `/qos-booking/v0.2` and `/qos-booking/vwip`).
@@ -109,6 +111,7 @@ async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::CREATE)?;
+    st.limits.check(Operation::Create, &ctx.caller.client_id)?;
     let body = json_body(&headers, body, st.body_limit).await?;
     let new = parse::create_booking(&body, st.clock.now(), &st.parse)?;
     if let Some(sink) = &new.sink {
@@ -124,6 +127,7 @@ async fn get_booking(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::READ)?;
+    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
     let booking = st.service.get(&ctx.caller, booking_id(&id)?).await?;
     Ok(Json(booking_info(&booking)).into_response())
 }
@@ -134,6 +138,7 @@ async fn delete_booking(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::DELETE)?;
+    st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
     st.service.delete(&ctx.caller, booking_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -145,6 +150,7 @@ async fn retrieve(
     body: Body,
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::RETRIEVE)?;
+    st.limits.check(Operation::Retrieve, &ctx.caller.client_id)?;
     let body = json_body(&headers, body, st.body_limit).await?;
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;

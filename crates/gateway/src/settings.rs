@@ -16,6 +16,7 @@ pub struct Settings {
     pub auth: Auth,
     pub api: Api,
     pub coverage: Coverage,
+    pub limits: Limits,
     pub booking: BookingRules,
     pub scheduler: Scheduler,
     pub notifications: Notifications,
@@ -102,6 +103,21 @@ pub struct Api {
 pub struct Coverage {
     pub regions: Vec<CoverageRegion>,
     pub uncovered_area_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RateSetting {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    pub create: RateSetting,
+    pub read: RateSetting,
+    pub delete: RateSetting,
+    pub retrieve: RateSetting,
+    pub max_live_bookings_per_client: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use booking::{BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SystemClock};
+use camara_api::limits::{Rate, RateLimits};
 use camara_api::{
     ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, SinkPolicy, SinkResolver,
     SystemResolver, scopes,
@@ -127,6 +128,7 @@ impl Application {
             retry_deadline: time::Duration::seconds(s.scheduler.retry_deadline_seconds),
             claim_batch: s.scheduler.claim_batch,
             max_retrieve: 100,
+            max_live_per_client: s.limits.max_live_bookings_per_client,
         };
         let coverage = Coverage {
             regions: s.coverage.regions.clone(),
@@ -201,12 +203,33 @@ impl Application {
         if s.notifications.allow_insecure_sinks {
             warn!("notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)");
         }
+        let rate = |r: crate::settings::RateSetting| Rate {
+            per_second: r.per_second,
+            burst: r.burst,
+        };
+        let l = &s.limits;
+        let limits = Arc::new(RateLimits::new(
+            rate(l.create),
+            rate(l.read),
+            rate(l.delete),
+            rate(l.retrieve),
+        ));
+        {
+            let limits = limits.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    limits.shrink();
+                }
+            });
+        }
         let api_state = ApiState {
             service: service.clone(),
             auth: Arc::new(auth),
             clock,
             parse: Arc::new(parse),
             body_limit: s.server.body_limit_bytes,
+            limits: limits.clone(),
         };
         let mut router = camara_api::router(api_state, &base_paths)
             .merge(ops_router(store.clone(), dev_issuer.clone()))

@@ -234,6 +234,14 @@ impl BookingStore for MemoryStore {
             .and_then(|(t, _)| OffsetDateTime::from_unix_timestamp_nanos(t * 1_000_000).ok()))
     }
 
+    async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
+        let g = self.lock();
+        Ok(g.bookings
+            .values()
+            .filter(|b| b.is_live() && b.owner.client_id == client_id)
+            .count())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

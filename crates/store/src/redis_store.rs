@@ -9,6 +9,7 @@
 //!   number or IP, in key names);
 //! - `{p:n}:due`: sorted set of booking ids by due time (ms). A claim moves an entry's score
 //!   to `now + lease`: a replica that dies holding it loses the claim when the lease ends.
+//! - `{p:n}:live`: hash client -> number of its live bookings in the shard (the quota);
 //! - `{p:n}:ob:<id>`: list of the booking's undelivered events (`<event id>|<json>`), and
 //!   `{p:n}:outbox`: sorted set of bookings with undelivered events, claimed like timers.
 //!
@@ -89,19 +90,25 @@ pub struct RedisStore {
 }
 
 // Every script that changes a booking takes the same keys: record, due, outbox list, outbox
-// set, then the device index keys; and appends the event (if any) to the outbox.
-const PUSH_EVENT: &str = r#"
+// set, live counters (per client), then the device index keys; it appends the event (if any)
+// to the outbox and keeps the client's count of live bookings.
+const PRELUDE: &str = r#"
 local function push_event(list, outbox, id, element, at)
   if element == '' then return end
   redis.call('RPUSH', list, element)
   -- A claimed outbox keeps its lease; a new one is due at once.
   if not redis.call('ZSCORE', outbox, id) then redis.call('ZADD', outbox, at, id) end
 end
+local function entry_live(entry)
+  if not entry then return nil, nil end
+  local live, _, _, client = string.match(entry, '^(%d);(%d+);(%d+);(.*)$')
+  return live, client
+end
 "#;
 
 const CREATE: &str = r#"
 -- ARGV: id, json, version, due_ms|'', entry, client, start_ms, end_ms, event|'', event_ms
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   local entries = redis.call('HGETALL', KEYS[i])
   for j = 1, #entries, 2 do
     local live, s, e, c = string.match(entries[j + 1], '^(%d);(%d+);(%d+);(.*)$')
@@ -111,9 +118,10 @@ for i = 5, #KEYS do
   end
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 5, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
+for i = 6, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[9], ARGV[10])
+if string.sub(ARGV[5], 1, 1) == '1' then redis.call('HINCRBY', KEYS[5], ARGV[6], 1) end
 return false
 "#;
 
@@ -121,8 +129,12 @@ const UPDATE: &str = r#"
 -- ARGV: id, json, version, due_ms|'', entry, event|'', event_ms
 local cur = redis.call('HGET', KEYS[1], 'v')
 if not cur or tonumber(cur) + 1 ~= tonumber(ARGV[3]) then return 0 end
+local was, client = entry_live(redis.call('HGET', KEYS[6], ARGV[1]))
+local now = string.sub(ARGV[5], 1, 1)
+if was == '1' and now == '0' then redis.call('HINCRBY', KEYS[5], client, -1) end
+if was == '0' and now == '1' then redis.call('HINCRBY', KEYS[5], client, 1) end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 5, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
+for i = 6, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
 if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[6], ARGV[7])
 return 1
@@ -130,9 +142,13 @@ return 1
 
 const REMOVE: &str = r#"
 -- ARGV: id. Undelivered events stay in the outbox: they still go out.
+if #KEYS >= 6 then
+  local was, client = entry_live(redis.call('HGET', KEYS[6], ARGV[1]))
+  if was == '1' then redis.call('HINCRBY', KEYS[5], client, -1) end
+end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-for i = 5, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+for i = 6, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
 return 1
 "#;
 
@@ -223,9 +239,9 @@ impl RedisStore {
             conn,
             settings,
             key,
-            create: Script::new(&format!("{PUSH_EVENT}{CREATE}")),
-            update: Script::new(&format!("{PUSH_EVENT}{UPDATE}")),
-            remove: Script::new(REMOVE),
+            create: Script::new(&format!("{PRELUDE}{CREATE}")),
+            update: Script::new(&format!("{PRELUDE}{UPDATE}")),
+            remove: Script::new(&format!("{PRELUDE}{REMOVE}")),
             claim: Script::new(CLAIM),
             claim_events: Script::new(CLAIM_EVENTS),
             ack_event: Script::new(ACK_EVENT),
@@ -274,6 +290,11 @@ impl RedisStore {
         format!("{}:ob:{id}", self.tag(self.shard_of_id(id)))
     }
 
+    /// Hash client -> number of live bookings in this shard (for the per-client quota).
+    fn live_key(&self, shard: u16) -> String {
+        format!("{}:live", self.tag(shard))
+    }
+
     fn outbox_key(&self, shard: u16) -> String {
         format!("{}:outbox", self.tag(shard))
     }
@@ -286,6 +307,7 @@ impl RedisStore {
             self.due_key(shard),
             self.outbox_list_key(b.id),
             self.outbox_key(shard),
+            self.live_key(shard),
         ];
         keys.extend(b.device_keys.iter().map(|k| self.index_key(shard, k)));
         keys
@@ -446,6 +468,7 @@ impl BookingStore for RedisStore {
                     self.due_key(shard),
                     self.outbox_list_key(id),
                     self.outbox_key(shard),
+                    self.live_key(shard),
                 ]
             }
         };
@@ -557,6 +580,23 @@ impl BookingStore for RedisStore {
             }
         }
         Ok(min.and_then(|m| OffsetDateTime::from_unix_timestamp_nanos(m * 1_000_000).ok()))
+    }
+
+    async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut total: i64 = 0;
+        for shard in 0..self.settings.shards.max(1) {
+            let n: Option<i64> = self
+                .bounded(
+                    redis::cmd("HGET")
+                        .arg(self.live_key(shard))
+                        .arg(client_id)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            total += n.unwrap_or(0);
+        }
+        Ok(usize::try_from(total).unwrap_or(0))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

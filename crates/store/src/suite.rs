@@ -367,6 +367,31 @@ macro_rules! store_suite {
         }
 
         #[tokio::test]
+        async fn live_bookings_are_counted_per_client() {
+            let (store, _guard) = $make;
+            let a1 = sample_for(&store, "a", "+123456781", T0, 60);
+            let a2 = sample_for(&store, "a", "+123456782", T0, 60);
+            let b1 = sample_for(&store, "b", "+123456781", T0, 60);
+            for x in [&a1, &a2, &b1] {
+                store.create(x, None, None).await.unwrap();
+            }
+            assert_eq!(store.count_live("a").await.unwrap(), 2);
+            assert_eq!(store.count_live("b").await.unwrap(), 1);
+            assert_eq!(store.count_live("c").await.unwrap(), 0);
+            let mut t = a1.clone();
+            t.version = 2;
+            t.status = BookingStatus::Terminated;
+            assert!(store.update(&t, None, None).await.unwrap());
+            // A stale write changes nothing, the count included.
+            assert!(!store.update(&t, None, None).await.unwrap());
+            assert_eq!(store.count_live("a").await.unwrap(), 1);
+            store.remove(a1.id).await.unwrap();
+            store.remove(a2.id).await.unwrap();
+            assert_eq!(store.count_live("a").await.unwrap(), 0);
+            assert_eq!(store.count_live("b").await.unwrap(), 1);
+        }
+
+        #[tokio::test]
         async fn concurrent_overlapping_creates_store_exactly_one() {
             let (store, _guard) = $make;
             let store = Arc::new(store);

@@ -173,7 +173,7 @@ async fn sink_and_credential_cases() {
     }
     let cred = |c: Value| {
         with(
-            with(good.clone(), "sink", json!("https://app.example.com/cb")),
+            with(good.clone(), "sink", json!("https://203.0.113.50/cb")),
             "sinkCredential",
             c,
         )
@@ -205,7 +205,7 @@ async fn sink_and_credential_cases() {
         .await;
     assert_eq!(ok.status, 201, "{}", ok.body);
     assert!(ok.body.get("sinkCredential").is_none());
-    assert_eq!(ok.body["sink"], "https://app.example.com/cb");
+    assert_eq!(ok.body["sink"], "https://203.0.113.50/cb");
     app.finish().await;
 }
 

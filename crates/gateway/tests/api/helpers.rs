@@ -147,6 +147,7 @@ pub fn booking_body(app: &TestApp, phone: &str, start_in: time::Duration, durati
 pub struct Resp {
     pub status: u16,
     pub correlator: Option<String>,
+    pub retry_after: Option<String>,
     pub body: Value,
 }
 
@@ -206,6 +207,7 @@ impl TestApp {
             .headers()
             .get("x-correlator")
             .map(|v| v.to_str().unwrap().to_owned());
+        let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
         let text = res.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
@@ -215,6 +217,7 @@ impl TestApp {
         Resp {
             status,
             correlator,
+            retry_after,
             body,
         }
     }

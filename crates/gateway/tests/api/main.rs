@@ -6,6 +6,7 @@ mod errors;
 mod helpers;
 mod idp;
 mod lifecycle;
+mod limits;
 mod ownership;
 mod redis;
 mod sinks;
