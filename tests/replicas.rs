@@ -348,7 +348,7 @@ async fn concurrent_overlapping_creates_on_two_replicas_give_one_201() {
             7,
             start_at + time::Duration::seconds(i),
             600,
-            "https://sink.example.com/cb",
+            "https://203.0.113.50/cb",
         );
         let http = http.clone();
         tasks.push(tokio::spawn(async move {

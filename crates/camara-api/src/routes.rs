@@ -24,10 +24,13 @@ pub struct ApiState {
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     pub limits: Arc<RateLimits>,
+    /// Deadline of one request, body upload included (504 TIMEOUT after it).
+    pub request_timeout: std::time::Duration,
 }
 
 /// The API under each base path (e.g. `/qos-booking/v0.2` and `/qos-booking/vwip`).
 pub fn router(state: ApiState, base_paths: &[String]) -> Router {
+    let state_deadline = state.request_timeout;
     let api = Router::new()
         .route("/device-qos-bookings", post(create).fallback(method_not_allowed))
         .route(
@@ -44,7 +47,17 @@ pub fn router(state: ApiState, base_paths: &[String]) -> Router {
     for base in base_paths {
         app = app.nest(base, api.clone());
     }
+    // The deadline sits inside the x-correlator layer, so a 504 still echoes the correlator.
+    let deadline = state_deadline;
     app.fallback(not_found)
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(deadline, next.run(req)).await {
+                    Ok(res) => res,
+                    Err(_) => ApiError::new(504, "TIMEOUT", "The request took too long to complete").into_response(),
+                }
+            },
+        ))
         .layer(axum::middleware::from_fn(crate::correlator::layer))
 }
 

@@ -8,6 +8,7 @@
 
 pub mod callbacks;
 pub mod notifier;
+pub mod serve;
 pub mod settings;
 pub mod southbound;
 pub mod startup;

@@ -40,6 +40,7 @@ pub struct Application {
     dev_issuer: Option<Arc<DevIssuer>>,
     dev_token: Option<String>,
     poll_interval: Duration,
+    server_limits: crate::serve::ServerLimits,
 }
 
 impl Application {
@@ -230,14 +231,11 @@ impl Application {
             parse: Arc::new(parse),
             body_limit: s.server.body_limit_bytes,
             limits: limits.clone(),
+            request_timeout: Duration::from_millis(s.server.request_timeout_ms),
         };
-        let mut router = camara_api::router(api_state, &base_paths)
+        let router = camara_api::router(api_state, &base_paths)
             .merge(ops_router(store.clone(), dev_issuer.clone()))
             .merge(crate::callbacks::router(service.clone(), callback_auth));
-        router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            Duration::from_millis(s.server.request_timeout_ms),
-        ));
 
         Ok(Self {
             listener,
@@ -251,6 +249,11 @@ impl Application {
             dev_issuer,
             dev_token,
             poll_interval: Duration::from_millis(s.scheduler.poll_interval_ms.max(10)),
+            server_limits: crate::serve::ServerLimits {
+                header_read_timeout: Duration::from_millis(s.server.header_read_timeout_ms),
+                max_connections: s.server.max_connections,
+                drain_timeout: Duration::from_millis(s.server.request_timeout_ms),
+            },
         })
     }
 
@@ -293,11 +296,11 @@ impl Application {
             "QoS Booking gateway listening on {}",
             self.listener.local_addr()?
         );
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        crate::serve::serve(self.listener, self.router, self.server_limits, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
-        });
-        server.await.context("HTTP server failed")?;
+        })
+        .await;
         scheduler.await.context("scheduler task failed")?;
         delivery.await.context("event delivery task failed")?;
         // Let deliveries in flight finish; anything else stays in the outbox for later.

@@ -9,5 +9,6 @@ mod lifecycle;
 mod limits;
 mod ownership;
 mod redis;
+mod server;
 mod sinks;
 mod southbound;
