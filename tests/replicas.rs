@@ -344,12 +344,7 @@ async fn concurrent_overlapping_creates_on_two_replicas_give_one_201() {
         let gw = if i % 2 == 0 { &a } else { &b };
         let (url, token) = (format!("{}/device-qos-bookings", gw.base), gw.token.clone());
         // Same device, windows shifted by seconds: all overlap.
-        let b = body(
-            7,
-            start_at + time::Duration::seconds(i),
-            600,
-            "https://203.0.113.50/cb",
-        );
+        let b = body(7, start_at + time::Duration::seconds(i), 600, "https://203.0.113.50/cb");
         let http = http.clone();
         tasks.push(tokio::spawn(async move {
             http.post(url)

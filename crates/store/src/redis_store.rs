@@ -107,12 +107,12 @@ end
 "#;
 
 const CREATE: &str = r#"
--- ARGV: id, json, version, due_ms|'', entry, client, start_ms, end_ms, event|'', event_ms
+-- ARGV: id, json, version, due_ms|'', entry, event|'', event_ms, client, start_ms, end_ms
 for i = 6, #KEYS do
   local entries = redis.call('HGETALL', KEYS[i])
   for j = 1, #entries, 2 do
     local live, s, e, c = string.match(entries[j + 1], '^(%d);(%d+);(%d+);(.*)$')
-    if live == '1' and c == ARGV[6] and tonumber(s) < tonumber(ARGV[8]) and tonumber(ARGV[7]) < tonumber(e) then
+    if live == '1' and c == ARGV[8] and tonumber(s) < tonumber(ARGV[10]) and tonumber(ARGV[9]) < tonumber(e) then
       return entries[j]
     end
   end
@@ -120,8 +120,8 @@ end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
 for i = 6, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[9], ARGV[10])
-if string.sub(ARGV[5], 1, 1) == '1' then redis.call('HINCRBY', KEYS[5], ARGV[6], 1) end
+push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[6], ARGV[7])
+if string.sub(ARGV[5], 1, 1) == '1' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
 return false
 "#;
 
@@ -323,6 +323,30 @@ impl RedisStore {
         )
     }
 
+    /// The keys and first arguments shared by the scripts that store a changed booking:
+    /// id, JSON, version, due (ms or empty), index entry, event element, event time.
+    fn change<'a>(
+        &self,
+        script: &'a Script,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<redis::ScriptInvocation<'a>, StoreError> {
+        let (element, at) = Self::event_args(event)?;
+        let mut inv = script.prepare_invoke();
+        for k in self.keys_of(booking) {
+            inv.key(k);
+        }
+        inv.arg(booking.id.to_string())
+            .arg(Self::encode(booking)?)
+            .arg(booking.version)
+            .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
+            .arg(Self::entry(booking))
+            .arg(element)
+            .arg(at);
+        Ok(inv)
+    }
+
     /// An outbox element, `<event id>|<json>`, and its time in ms.
     fn event_args(ev: Option<&StatusEvent>) -> Result<(String, String), StoreError> {
         match ev {
@@ -365,21 +389,10 @@ impl BookingStore for RedisStore {
         due: Option<OffsetDateTime>,
         event: Option<&StatusEvent>,
     ) -> Result<CreateOutcome, StoreError> {
-        let (element, at) = Self::event_args(event)?;
-        let mut inv = self.create.prepare_invoke();
-        for k in self.keys_of(booking) {
-            inv.key(k);
-        }
-        inv.arg(booking.id.to_string())
-            .arg(Self::encode(booking)?)
-            .arg(booking.version)
-            .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
-            .arg(Self::entry(booking))
-            .arg(&booking.owner.client_id)
+        let mut inv = self.change(&self.create, booking, due, event)?;
+        inv.arg(&booking.owner.client_id)
             .arg(ms(booking.start_time).to_string())
-            .arg(ms(booking.end_time()).to_string())
-            .arg(element)
-            .arg(at);
+            .arg(ms(booking.end_time()).to_string());
         let mut conn = self.conn.clone();
         let conflict: Option<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(match conflict.and_then(|id| BookingId::parse(&id)) {
@@ -440,18 +453,7 @@ impl BookingStore for RedisStore {
         due: Option<OffsetDateTime>,
         event: Option<&StatusEvent>,
     ) -> Result<bool, StoreError> {
-        let (element, at) = Self::event_args(event)?;
-        let mut inv = self.update.prepare_invoke();
-        for k in self.keys_of(booking) {
-            inv.key(k);
-        }
-        inv.arg(booking.id.to_string())
-            .arg(Self::encode(booking)?)
-            .arg(booking.version)
-            .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
-            .arg(Self::entry(booking))
-            .arg(element)
-            .arg(at);
+        let inv = self.change(&self.update, booking, due, event)?;
         let mut conn = self.conn.clone();
         let done: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(done == 1)
