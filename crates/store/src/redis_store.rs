@@ -300,6 +300,26 @@ impl RedisStore {
     }
 
     /// record, due, outbox list, outbox set, index keys: the keys of every booking script.
+    /// One command per shard, answers in shard order: a single pipeline (one round trip) on a
+    /// single node, one command at a time on a cluster, where a pipeline may not cross slots.
+    async fn each_shard<T: redis::FromRedisValue>(&self, cmd: impl Fn(u16) -> Cmd) -> Result<Vec<T>, StoreError> {
+        let mut conn = self.conn.clone();
+        let shards = 0..self.settings.shards.max(1);
+        if self.settings.cluster {
+            let mut out = Vec::new();
+            for shard in shards {
+                out.push(self.bounded(cmd(shard).query_async(&mut conn)).await?);
+            }
+            Ok(out)
+        } else {
+            let mut pipe = redis::pipe();
+            for shard in shards {
+                pipe.add_command(cmd(shard));
+            }
+            self.bounded(pipe.query_async(&mut conn)).await
+        }
+    }
+
     fn keys_of(&self, b: &Booking) -> Vec<String> {
         let shard = self.shard_of_id(b.id);
         let mut keys = vec![
@@ -563,42 +583,26 @@ impl BookingStore for RedisStore {
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut min: Option<i128> = None;
-        for shard in 0..self.settings.shards.max(1) {
-            let first: Vec<(String, f64)> = self
-                .bounded(
-                    redis::cmd("ZRANGE")
-                        .arg(self.due_key(shard))
-                        .arg(0)
-                        .arg(0)
-                        .arg("WITHSCORES")
-                        .query_async(&mut conn),
-                )
-                .await?;
-            if let Some((_, score)) = first.first() {
-                let score = *score as i128;
-                min = Some(min.map_or(score, |m| m.min(score)));
-            }
-        }
+        let firsts: Vec<Vec<(String, f64)>> = self
+            .each_shard(|shard| {
+                let mut c = redis::cmd("ZRANGE");
+                c.arg(self.due_key(shard)).arg(0).arg(0).arg("WITHSCORES");
+                c
+            })
+            .await?;
+        let min = firsts.into_iter().flatten().map(|(_, score)| score as i128).min();
         Ok(min.and_then(|m| OffsetDateTime::from_unix_timestamp_nanos(m * 1_000_000).ok()))
     }
 
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut total: i64 = 0;
-        for shard in 0..self.settings.shards.max(1) {
-            let n: Option<i64> = self
-                .bounded(
-                    redis::cmd("HGET")
-                        .arg(self.live_key(shard))
-                        .arg(client_id)
-                        .query_async(&mut conn),
-                )
-                .await?;
-            total += n.unwrap_or(0);
-        }
-        Ok(usize::try_from(total).unwrap_or(0))
+        let counts: Vec<Option<i64>> = self
+            .each_shard(|shard| {
+                let mut c = redis::cmd("HGET");
+                c.arg(self.live_key(shard)).arg(client_id);
+                c
+            })
+            .await?;
+        Ok(usize::try_from(counts.into_iter().flatten().sum::<i64>()).unwrap_or(0))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
