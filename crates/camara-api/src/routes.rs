@@ -30,7 +30,7 @@ pub struct ApiState {
 
 /// The API under each base path (e.g. `/qos-booking/v0.2` and `/qos-booking/vwip`).
 pub fn router(state: ApiState, base_paths: &[String]) -> Router {
-    let state_deadline = state.request_timeout;
+    let deadline = state.request_timeout;
     let api = Router::new()
         .route("/device-qos-bookings", post(create).fallback(method_not_allowed))
         .route(
@@ -48,7 +48,6 @@ pub fn router(state: ApiState, base_paths: &[String]) -> Router {
         app = app.nest(base, api.clone());
     }
     // The deadline sits inside the x-correlator layer, so a 504 still echoes the correlator.
-    let deadline = state_deadline;
     app.fallback(not_found)
         .layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {
