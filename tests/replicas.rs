@@ -70,6 +70,19 @@ fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> 
     env
 }
 
+/// The NEF simulator (Rel-17), in this process.
+async fn start_sim() -> NefSim {
+    NefSim::start(
+        "127.0.0.1:0",
+        SimConfig {
+            release: 17,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 async fn start(env: &[(String, String)]) -> Gateway {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     start_gateway(&env).await
@@ -208,15 +221,7 @@ fn assert_events(events: &Events, ids: &[String]) {
 }
 
 async fn many_bookings_on_two_replicas(store: Vec<(&str, String)>, n: usize) {
-    let sim = NefSim::start(
-        "127.0.0.1:0",
-        SimConfig {
-            release: 17,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = start_sim().await;
     let (sink, events) = start_sink().await;
     let env = replica_env(&store, &sim);
     let (a, b) = (start(&env).await, start(&env).await);
@@ -269,15 +274,7 @@ async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
         ("QOSGW__STORE__KIND", "redis".to_owned()),
         ("QOSGW__STORE__REDIS__URLS", redis.url()),
     ];
-    let sim = NefSim::start(
-        "127.0.0.1:0",
-        SimConfig {
-            release: 17,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = start_sim().await;
     // A slow NEF keeps activations in flight when the replica dies.
     sim.set_faults(nef_sim::Faults {
         latency_ms: 50,
@@ -320,15 +317,7 @@ async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
 async fn concurrent_overlapping_creates_on_two_replicas_give_one_201() {
     let _serial = SERIAL.lock().await;
     let redis = RedisServer::start();
-    let sim = NefSim::start(
-        "127.0.0.1:0",
-        SimConfig {
-            release: 17,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = start_sim().await;
     let env = replica_env(
         &[
             ("QOSGW__STORE__KIND", "redis".into()),

@@ -402,6 +402,15 @@ async fn list(State(sh): State<Shared>, Path(scs): Path<String>, headers: Header
     Json(all).into_response()
 }
 
+fn unknown_subscription(id: &str) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "SUBSCRIPTION_NOT_FOUND",
+        format!("no subscription {id}"),
+        vec![],
+    )
+}
+
 async fn read(State(sh): State<Shared>, Path((scs, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let path = format!("{API_PREFIX}/{scs}/subscriptions/{id}");
     let idx = match gate(&sh, "GET", &path, &headers, None).await {
@@ -411,12 +420,7 @@ async fn read(State(sh): State<Shared>, Path((scs, id)): Path<(String, String)>,
     let found = sh.lock().subs.get(&id).map(|(_, v)| v.clone());
     let res = match found {
         Some(v) => Json(v).into_response(),
-        None => problem(
-            StatusCode::NOT_FOUND,
-            "SUBSCRIPTION_NOT_FOUND",
-            format!("no subscription {id}"),
-            vec![],
-        ),
+        None => unknown_subscription(&id),
     };
     set_status(&sh, idx, res.status().as_u16());
     res
@@ -433,12 +437,7 @@ async fn remove(State(sh): State<Shared>, Path((scs, id)): Path<(String, String)
             tracing::info!(subscription = %loc, "nef-sim: subscription deleted");
             StatusCode::NO_CONTENT.into_response()
         }
-        None => problem(
-            StatusCode::NOT_FOUND,
-            "SUBSCRIPTION_NOT_FOUND",
-            format!("no subscription {id}"),
-            vec![],
-        ),
+        None => unknown_subscription(&id),
     };
     set_status(&sh, idx, res.status().as_u16());
     res
