@@ -32,8 +32,22 @@ pub fn booking_info(b: &Booking) -> Value {
     {
         m.insert("statusInfo".into(), json!(info.as_str()));
     }
-    if let Some(t) = b.started_at.and_then(|t| t.format(&Rfc3339).ok()) {
+    // Millisecond precision: enough for a client, and stable across stores.
+    let millis = |t: time::OffsetDateTime| t.replace_millisecond(t.millisecond()).unwrap_or(t);
+    if let Some(t) = b.started_at.map(millis).and_then(|t| t.format(&Rfc3339).ok()) {
         m.insert("startedAt".into(), json!(t));
     }
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    #[test]
+    fn started_at_has_millisecond_precision() {
+        let t = datetime!(2030-01-01 10:00:00.123456789 UTC);
+        let m = t.replace_millisecond(t.millisecond()).unwrap();
+        assert_eq!(m.nanosecond(), 123_000_000);
+    }
 }
