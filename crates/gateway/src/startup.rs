@@ -92,7 +92,13 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", s.server.listen))?;
         let port = listener.local_addr()?.port();
         let public_url = match s.server.public_url.trim_end_matches('/') {
-            "" => format!("http://{}", listener.local_addr()?),
+            "" => {
+                let local = listener.local_addr()?;
+                if local.ip().is_unspecified() {
+                    warn!(%local, "server.public_url is not set: NEF callbacks and event sources will name an address nobody can reach");
+                }
+                format!("http://{local}")
+            }
             url => url.to_owned(),
         };
         let catalog = Arc::new(Catalog::new(s.profiles.clone()));
