@@ -34,6 +34,9 @@ pub fn test_settings() -> Settings {
     s.notifications.allow_insecure_sinks = true;
     s.notifications.initial_backoff_ms = 20;
     s.notifications.max_attempts = 3;
+    // Tests jump the manual clock by minutes or days: a delivery in flight must not look like
+    // a dead replica's (lease over) and be sent twice. Production time does not jump.
+    s.notifications.lease_seconds = 3 * 86_400;
     // Tests fire timers themselves (`run_due`) after moving the manual clock.
     s.scheduler.poll_interval_ms = 3_600_000;
     s.southbound.nef.retry_base_ms = 10;
