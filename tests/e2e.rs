@@ -2,7 +2,7 @@
 //! defaults (the README's run command, on a free port), and against a separate NEF simulator
 //! that requires OAuth2, checking what reaches the NEF and when.
 
-use e2e_tests::{Gateway, start_gateway};
+use e2e_tests::start_gateway;
 use serde_json::{Value, json};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -16,17 +16,6 @@ fn body(phone: &str, start_in: time::Duration, duration: u32) -> Value {
         "duration": duration,
         "serviceArea": {"areaType": "AREANAME", "areaName": "city-center"}
     })
-}
-
-async fn status_of(http: &reqwest::Client, gw: &Gateway, id: &str) -> Value {
-    http.get(format!("{}/device-qos-bookings/{id}", gw.base))
-        .bearer_auth(&gw.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -63,7 +52,7 @@ async fn a_user_books_qos_through_the_real_binary() {
 
     let mut seen = vec![];
     for _ in 0..100 {
-        let s = status_of(&http, &gw, &id).await;
+        let s = gw.booking(&http, &id).await;
         let status = s["bookingStatus"].as_str().unwrap().to_owned();
         if seen.last() != Some(&status) {
             seen.push(status.clone());
@@ -96,7 +85,7 @@ async fn a_user_books_qos_through_the_real_binary() {
         .await
         .unwrap();
     assert_eq!(del.status(), 204);
-    let s = status_of(&http, &gw, id2).await;
+    let s = gw.booking(&http, id2).await;
     assert_eq!(
         (s["bookingStatus"].as_str(), s["statusInfo"].as_str()),
         (Some("TERMINATED"), Some("DELETE_REQUESTED"))
@@ -193,16 +182,7 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
         "nothing reaches the NEF before the start"
     );
 
-    let mut activated = false;
-    for _ in 0..100 {
-        let s = status_of(&http, &gw, &id).await;
-        if s["bookingStatus"] == "ACTIVATED" {
-            activated = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(activated);
+    gw.wait_for_status(&http, &id, "ACTIVATED").await;
     let posts = sim.requests_of("POST");
     assert_eq!(posts.len(), 1);
     let post = &posts[0];
@@ -238,15 +218,7 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
 
     // The NEF invalidates its tokens: the DELETE at the end must refresh and still succeed.
     sim.expire_tokens();
-    let mut terminated = Value::Null;
-    for _ in 0..100 {
-        let s = status_of(&http, &gw, &id).await;
-        if s["bookingStatus"] == "TERMINATED" {
-            terminated = s;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let terminated = gw.wait_for_status(&http, &id, "TERMINATED").await;
     assert_eq!(terminated["statusInfo"], "DURATION_EXPIRED", "{terminated}");
     let deletes = sim.requests_of("DELETE");
     assert!(!deletes.is_empty());

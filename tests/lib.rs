@@ -33,6 +33,30 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// `GET /device-qos-bookings/{id}` with this process's token, as JSON.
+    pub async fn booking(&self, http: &reqwest::Client, id: &str) -> serde_json::Value {
+        http.get(format!("{}/device-qos-bookings/{id}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET booking")
+            .json()
+            .await
+            .expect("a JSON booking")
+    }
+
+    /// Polls the booking (every 50 ms, at most 5 s) until its status is `status`.
+    pub async fn wait_for_status(&self, http: &reqwest::Client, id: &str, status: &str) -> serde_json::Value {
+        for _ in 0..100 {
+            let b = self.booking(http, id).await;
+            if b["bookingStatus"] == status {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("booking {id} did not become {status}");
+    }
+
     /// SIGKILL: no shutdown, no cleanup, like a crashed pod.
     pub async fn kill9(&mut self) {
         let _ = self.child.kill().await;

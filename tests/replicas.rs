@@ -142,15 +142,7 @@ async fn wait_all_terminated(http: &reqwest::Client, gw: &Gateway, ids: &[String
         let mut all = Vec::new();
         let mut pending = 0;
         for id in ids {
-            let b: Value = http
-                .get(format!("{}/device-qos-bookings/{id}", gw.base))
-                .bearer_auth(&gw.token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let b = gw.booking(http, id).await;
             if b["bookingStatus"] != "TERMINATED" {
                 pending += 1;
             }
