@@ -1,6 +1,7 @@
 //! Starts the real `gateway` binary as a user would and books QoS over HTTP: on its embedded
 //! defaults (the README's run command, on a free port), and against a separate NEF simulator
 //! that requires OAuth2, checking what reaches the NEF and when.
+#![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 use e2e_tests::start_gateway;
 use serde_json::{Value, json};

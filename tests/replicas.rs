@@ -2,6 +2,7 @@
 //! event sink in this process: every NEF POST and DELETE happens exactly once, every booking
 //! ends TERMINATED, a replica killed with SIGKILL mid-activation loses and duplicates nothing,
 //! concurrent overlapping creates give exactly one 201, and the same runs on a Redis Cluster.
+#![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 use axum::extract::State;
 use axum::http::StatusCode;

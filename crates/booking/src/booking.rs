@@ -1,4 +1,6 @@
-//! The booking record and its status state machine.
+//! The booking record and its lifecycle. Every change of state is a method here that returns
+//! the next state (version bumped, attempts and retry time kept right) or a
+//! [`TransitionError`]; the use cases in `service` decide *when* to call which.
 
 use crate::area::ServiceArea;
 use crate::device::Device;
@@ -19,6 +21,10 @@ impl BookingId {
     /// The id's 16 bytes (stores derive a shard from them).
     pub fn as_bytes(&self) -> &[u8; 16] {
         self.0.as_bytes()
+    }
+    /// The id of these 16 bytes (as stores keep it).
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(Uuid::from_bytes(bytes))
     }
     pub fn parse(s: &str) -> Option<Self> {
         // CAMARA: `format: uuid`, `maxLength: 36`, so only the hyphenated form is accepted.
@@ -106,6 +112,12 @@ pub struct Owner {
     pub subject: Option<String>,
 }
 
+/// What the API layer needs to answer with a booking exactly as the client sent it (CAMARA
+/// wants `startTime`, `serviceArea` and the device identifier back unchanged). Opaque to the
+/// domain: only the API layer writes and reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Echo(pub String);
+
 /// A create request after the body has been parsed and shape-checked.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
@@ -119,9 +131,7 @@ pub struct NewBooking {
     pub application_server_ports: Option<PortsSpec>,
     pub sink: Option<String>,
     pub sink_credential: Option<SinkCredential>,
-    /// The response fields that CAMARA wants echoed exactly as the client sent them
-    /// (`qosProfile`, `startTime`, `serviceArea`, `device` (one identifier), ...).
-    pub echo: serde_json::Map<String, serde_json::Value>,
+    pub echo: Echo,
 }
 
 /// `applicationServer`: an IPv4 and/or IPv6 address, each possibly with a prefix length.
@@ -131,8 +141,8 @@ pub struct ApplicationServer {
     pub ipv6: Option<String>,
 }
 
-/// A stored booking.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A stored booking. Its state fields change only through the transition methods below.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Booking {
     pub id: BookingId,
     pub owner: Owner,
@@ -162,10 +172,47 @@ pub struct Booking {
     pub created_at: OffsetDateTime,
     /// Bumped by every stored change; stores refuse a write based on an older version.
     pub version: u64,
-    pub echo: serde_json::Map<String, serde_json::Value>,
+    pub echo: Echo,
+}
+
+/// A transition the booking's current state does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("booking is {from:?}: cannot {action}")]
+pub struct TransitionError {
+    pub from: BookingStatus,
+    pub action: &'static str,
 }
 
 impl Booking {
+    /// The one constructor of a new booking: SCHEDULED, version 1, no attempts yet.
+    pub fn schedule(id: BookingId, owner: Owner, device: Device, req: NewBooking, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            owner,
+            device_keys: device.keys(),
+            device: Some(device),
+            qos_profile: req.qos_profile,
+            start_time: req.start_time,
+            duration: req.duration,
+            application_server: req.application_server,
+            device_ports: req.device_ports,
+            application_server_ports: req.application_server_ports,
+            sink: req.sink,
+            sink_credential: req.sink_credential,
+            status: BookingStatus::Scheduled,
+            status_info: None,
+            started_at: None,
+            terminated_at: None,
+            nef_subscription: None,
+            callback_token: Uuid::new_v4().simple().to_string(),
+            attempts: 0,
+            retry_at: None,
+            created_at: now,
+            version: 1,
+            echo: req.echo,
+        }
+    }
+
     pub fn end_time(&self) -> OffsetDateTime {
         self.start_time + Duration::seconds(i64::from(self.duration))
     }
@@ -187,27 +234,93 @@ impl Booking {
         self.status != BookingStatus::Terminated
     }
 
-    /// A copy with the given status, the version bumped and the retry state cleared.
-    pub(crate) fn next(&self) -> Self {
-        let mut b = self.clone();
-        b.version += 1;
-        b.attempts = 0;
-        b.retry_at = None;
-        b
-    }
-
-    pub(crate) fn terminated(&self, info: StatusInfo, now: OffsetDateTime) -> Self {
-        let mut b = self.next();
-        b.status = BookingStatus::Terminated;
-        b.status_info = Some(info);
-        b.terminated_at = Some(now);
-        b.nef_subscription = None;
-        b
-    }
-
     /// Whether `[start, start+duration)` overlaps this booking's window.
     pub fn overlaps(&self, start: OffsetDateTime, duration: u32) -> bool {
         let end = start + Duration::seconds(i64::from(duration));
         start < self.end_time() && self.start_time < end
     }
+
+    /// Whether an activation attempt was started whose outcome was never confirmed: a
+    /// subscription of it may exist at the NEF although the booking does not hold one.
+    pub fn has_unconfirmed_attempts(&self) -> bool {
+        self.status != BookingStatus::Activated && self.attempts > 0
+    }
+
+    fn refuse(&self, action: &'static str) -> TransitionError {
+        TransitionError {
+            from: self.status,
+            action,
+        }
+    }
+
+    /// The same state stored again (version bumped): puts a timer claimed too early back.
+    pub fn touched(&self) -> Self {
+        let mut b = self.clone();
+        b.version += 1;
+        b
+    }
+
+    /// Records an activation attempt before the NEF is called, so that a replica taking
+    /// the timer over knows a subscription may already exist.
+    pub fn begin_attempt(&self) -> Result<Self, TransitionError> {
+        if self.status != BookingStatus::Scheduled {
+            return Err(self.refuse("begin an activation attempt"));
+        }
+        let mut b = self.touched();
+        b.attempts += 1;
+        b.retry_at = None;
+        Ok(b)
+    }
+
+    /// The NEF confirmed the subscription: ACTIVATED from `at` on.
+    pub fn activated(&self, subscription: String, at: OffsetDateTime) -> Result<Self, TransitionError> {
+        if self.status != BookingStatus::Scheduled {
+            return Err(self.refuse("activate"));
+        }
+        let mut b = self.touched();
+        b.status = BookingStatus::Activated;
+        b.started_at = Some(at);
+        b.nef_subscription = Some(subscription);
+        b.attempts = 0;
+        b.retry_at = None;
+        Ok(b)
+    }
+
+    /// A southbound call failed transiently: the timer fires again at `at`. An activation's
+    /// attempt was counted by [`Self::begin_attempt`]; a removal's is counted here.
+    pub fn retry(&self, at: OffsetDateTime) -> Result<Self, TransitionError> {
+        let mut b = self.touched();
+        match self.status {
+            BookingStatus::Scheduled => {}
+            BookingStatus::Activated => b.attempts += 1,
+            _ => return Err(self.refuse("retry")),
+        }
+        b.retry_at = Some(at);
+        Ok(b)
+    }
+
+    /// Ends the booking: TERMINATED with `reason`; it no longer holds a subscription.
+    pub fn end(&self, reason: StatusInfo, at: OffsetDateTime) -> Result<Self, TransitionError> {
+        if self.status == BookingStatus::Terminated {
+            return Err(self.refuse("end"));
+        }
+        let mut b = self.touched();
+        b.status = BookingStatus::Terminated;
+        b.status_info = Some(reason);
+        b.terminated_at = Some(at);
+        b.nef_subscription = None;
+        b.retry_at = None;
+        Ok(b)
+    }
+
+    /// Whether the record may be removed: TERMINATED and kept for `retention`.
+    pub fn purgeable(&self, now: OffsetDateTime, retention: Duration) -> Result<(), TransitionError> {
+        match self.terminated_at {
+            Some(t) if self.status == BookingStatus::Terminated && t + retention <= now => Ok(()),
+            _ => Err(self.refuse("purge")),
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,13 @@
-//! Why a request is refused, in the domain's words. `camara-api` maps each kind to exactly one
-//! CAMARA `{status, code}` pair; the message travels unchanged to the client.
+//! Why a request is refused, in the domain's words, and the errors of the ports. `camara-api`
+//! maps each [`RejectionKind`] to exactly one CAMARA `{status, code}` pair; the message travels
+//! unchanged to the client. Port errors keep their cause ([`std::error::Error::source`]), and
+//! [`Chain`] prints the whole chain on one log line.
+
+use std::error::Error;
+use std::fmt;
+
+/// A boxed cause, as the ports' errors carry it.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
 /// The reasons a use case can refuse a request. One kind per CAMARA error code the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +18,7 @@ pub enum RejectionKind {
     InvalidCredential,
     InvalidToken,
     InvalidSink,
+    Unauthenticated,
     PermissionDenied,
     NotFound,
     IdentifierNotFound,
@@ -23,8 +32,14 @@ pub enum RejectionKind {
     AreaNotCovered,
     ProfileNotApplicable,
     QuotaExceeded,
+    /// Too many requests of this client for one operation; retry after the given seconds.
+    TooManyRequests {
+        retry_after: u64,
+    },
     /// A dependency (store, NEF) is down; the caller may retry.
     Unavailable,
+    /// The request did not finish within its deadline.
+    Timeout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,5 +61,36 @@ impl Rejection {
     }
     pub fn out_of_range(message: impl Into<String>) -> Self {
         Self::new(RejectionKind::OutOfRange, message)
+    }
+}
+
+/// Displays an error and every `source()` below it, `outer: inner: innermost`: one log line
+/// that says why, not only what.
+pub struct Chain<'a>(pub &'a (dyn Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn chain_prints_every_cause() {
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(Chain(&e).to_string(), "outer: inner");
     }
 }

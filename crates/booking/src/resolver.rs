@@ -4,6 +4,7 @@
 //! because a booking follows the device, not the address it had when it was booked.
 
 use crate::device::Device;
+use crate::error::BoxError;
 use async_trait::async_trait;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -19,5 +20,5 @@ pub struct ResolvedDevice {
 #[async_trait]
 pub trait DeviceResolver: Send + Sync + 'static {
     /// `Ok(None)`: the resolver does not know the device.
-    async fn resolve(&self, device: &Device) -> Result<Option<ResolvedDevice>, String>;
+    async fn resolve(&self, device: &Device) -> Result<Option<ResolvedDevice>, BoxError>;
 }

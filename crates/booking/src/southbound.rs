@@ -2,17 +2,57 @@
 
 use crate::booking::Booking;
 use crate::device::Device;
-use crate::error::Rejection;
+use crate::error::{BoxError, Rejection};
 use async_trait::async_trait;
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why the network side failed, grouped by what the caller can do: give up or retry.
+#[derive(Debug, thiserror::Error)]
 pub enum SouthboundError {
     /// The network refused for good (a 4xx); retrying will not help.
-    #[error("rejected by the network: {0}")]
-    Rejected(String),
+    #[error("rejected by the network: {what}")]
+    Rejected {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The network could not be reached or was overloaded; retry later.
-    #[error("network unavailable: {0}")]
-    Unavailable(String),
+    #[error("network unavailable: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl SouthboundError {
+    pub fn rejected(what: impl Into<String>) -> Self {
+        Self::Rejected {
+            what: what.into(),
+            source: None,
+        }
+    }
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        Self::Unavailable {
+            what: what.into(),
+            source: None,
+        }
+    }
+    /// The same error with its cause attached.
+    pub fn because(self, cause: impl Into<BoxError>) -> Self {
+        match self {
+            Self::Rejected { what, .. } => Self::Rejected {
+                what,
+                source: Some(cause.into()),
+            },
+            Self::Unavailable { what, .. } => Self::Unavailable {
+                what,
+                source: Some(cause.into()),
+            },
+        }
+    }
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
 }
 
 #[async_trait]

@@ -3,18 +3,43 @@
 //! the `store` crate.
 
 use crate::booking::{Booking, BookingId, Owner};
+use crate::error::BoxError;
 use crate::notify::StatusEvent;
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a store call failed, with its cause.
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend could not be reached in time; the caller may retry later.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A stored record could not be read back; a bug or a foreign writer.
-    #[error("store corrupt: {0}")]
-    Corrupt(String),
+    #[error("store record unreadable: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+    pub fn corrupt(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +49,11 @@ pub enum CreateOutcome {
     Conflict(BookingId),
 }
 
-/// True when `candidate` conflicts with `existing`: same client, a shared device key, both
-/// live, overlapping windows. Stores use this so the rule lives in one place.
+/// The conflict rule, stated once: `candidate` conflicts with `existing` when both are live,
+/// they belong to the same client, share a device key, and their windows overlap (a window is
+/// `[start, start + duration)`, so back-to-back bookings do not overlap). The memory store
+/// calls this; the Redis script `lua/create.lua` restates it over index entries, and the
+/// store suite's `the_conflict_rule_is_the_same_on_every_store` proves both agree.
 pub fn overlaps(existing: &Booking, candidate: &Booking) -> bool {
     existing.is_live()
         && existing.owner.client_id == candidate.owner.client_id

@@ -1,4 +1,7 @@
-//! The single mapping from refusals to CAMARA `ErrorInfo` responses.
+//! The single mapping from refusals to CAMARA `ErrorInfo` responses: every `{status, code}`
+//! the API answers with is decided in this file, by `From<Rejection>` for the domain's
+//! refusals and by the constructors below for the HTTP-level ones (404 route, 405, 413, 415,
+//! 401/403 of authentication).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -18,7 +21,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         let mut message: String = message.into();
         // ErrorInfo.message has maxLength 512.
         if message.len() > 512 {
@@ -93,13 +96,18 @@ impl From<Rejection> for ApiError {
             K::InvalidArea => (422, "QOS_BOOKING.INVALID_AREA"),
             K::AreaNotCovered => (422, "QOS_BOOKING.AREA_NOT_COVERED"),
             K::ProfileNotApplicable => (422, "QOS_BOOKING.QOS_PROFILE_NOT_APPLICABLE"),
+            K::Unauthenticated => (401, "UNAUTHENTICATED"),
             K::QuotaExceeded => (429, "QUOTA_EXCEEDED"),
+            K::TooManyRequests { .. } => (429, "TOO_MANY_REQUESTS"),
             K::Unavailable => (503, "UNAVAILABLE"),
+            K::Timeout => (504, "TIMEOUT"),
         };
         let mut e = Self::new(status, code, r.message);
-        if status == 503 {
-            e.retry_after = Some(1);
-        }
+        e.retry_after = match r.kind {
+            K::TooManyRequests { retry_after } => Some(retry_after),
+            K::Unavailable => Some(1),
+            _ => None,
+        };
         e
     }
 }

@@ -11,15 +11,13 @@ mod error;
 pub mod limits;
 mod parse;
 mod routes;
-pub mod sink;
 mod wire;
 
 pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, scopes};
 pub use error::ApiError;
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::{ApiState, router};
-pub use sink::{GuardedResolver, SinkPolicy, SinkResolver, SystemResolver};
-pub use wire::booking_info;
+pub use wire::BookingInfo;
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../openapi/qos-booking.yaml");

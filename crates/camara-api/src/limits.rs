@@ -2,6 +2,7 @@
 //! usually holds the global ones). Over the limit: 429 TOO_MANY_REQUESTS with `Retry-After`.
 
 use crate::error::ApiError;
+use booking::{Rejection, RejectionKind};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -64,13 +65,11 @@ impl RateLimits {
         let Some(limiter) = limiter else { return Ok(()) };
         limiter.check_key(&client_id.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            let mut e = ApiError::new(
-                429,
-                "TOO_MANY_REQUESTS",
+            let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::from(Rejection::new(
+                RejectionKind::TooManyRequests { retry_after },
                 "Too many requests for this operation; retry later",
-            );
-            e.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
-            e
+            ))
         })
     }
 

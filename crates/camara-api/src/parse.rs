@@ -3,10 +3,10 @@
 //! carve-outs for sinks, sink credentials and ports), and the service area last, because its
 //! refusals are 422 while every other body refusal is a 400.
 
-use crate::sink::SinkPolicy;
+use crate::wire::Echoed;
 use booking::{
     ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection, RejectionKind,
-    ServiceArea, SinkCredential,
+    ServiceArea, SinkCredential, SinkPolicy,
 };
 use serde_json::{Map, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -286,32 +286,12 @@ fn ports_spec(v: &Value, path: &str, opts: &ParseOptions) -> Result<PortsSpec, R
     Ok(spec)
 }
 
-/// The syntax part of the sink rules: https (or http in development), a URI with a host,
-/// at most 2048 characters, and no internal IP literal or `localhost`. Host names are
-/// resolved and checked by the caller ([`SinkPolicy::check_host`]), which is asynchronous.
+/// The sink rules that need no lookup ([`SinkPolicy::check_url`]); the host name is resolved
+/// and checked by the caller ([`SinkPolicy::check`]), which is asynchronous.
 fn sink(v: &Value, policy: &SinkPolicy) -> Result<String, Rejection> {
     let bad = |why: &str| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}"));
     let s = v.as_str().ok_or_else(|| bad("it must be a string"))?;
-    if s.len() > 2048 {
-        return Err(bad("longer than 2048 characters"));
-    }
-    let secure = s.strip_prefix("https://").is_some_and(|rest| !rest.is_empty());
-    let insecure_ok = policy.allow_insecure && s.strip_prefix("http://").is_some_and(|rest| !rest.is_empty());
-    if !secure && !insecure_ok {
-        return Err(bad("it must be an https URL"));
-    }
-    let url = url::Url::parse(s).map_err(|_| bad("it is not a valid URI"))?;
-    let host = url.host().ok_or_else(|| bad("it has no host"))?;
-    let refused = match host {
-        url::Host::Domain(d) => policy.host_denied(d),
-        url::Host::Ipv4(ip) => !policy.ip_allowed(IpAddr::V4(ip)),
-        url::Host::Ipv6(ip) => !policy.ip_allowed(IpAddr::V6(ip)),
-    };
-    if refused {
-        return Err(bad(
-            "it points to a loopback, private, link-local or otherwise internal address",
-        ));
-    }
+    policy.check_url(s).map_err(|why| bad(&why))?;
     Ok(s.to_owned())
 }
 
@@ -504,24 +484,14 @@ pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
         .transpose()?;
     let area = service_area(area_value, opts)?;
 
-    // What BookingInfo echoes exactly as sent (CAMARA: serviceArea must come back unchanged).
-    let mut echo = Map::new();
-    for k in [
-        "qosProfile",
-        "startTime",
-        "serviceArea",
-        "applicationServer",
-        "devicePorts",
-        "applicationServerPorts",
-        "sink",
-    ] {
-        if let Some(v) = o.get(k) {
-            echo.insert(k.to_owned(), v.clone());
-        }
-    }
-    if let Some(Value::Object(raw)) = o.get("device") {
-        echo.insert("device".to_owned(), device_response(raw));
-    }
+    // What BookingInfo must give back exactly as sent and the typed fields cannot reproduce:
+    // the startTime text, the serviceArea JSON (numbers as written), and the one device
+    // identifier (an IPv6 address as written). See `wire::Echoed`.
+    let device_echo = match o.get("device") {
+        Some(Value::Object(raw)) => Some(device_response(raw)),
+        _ => None,
+    };
+    let echo = Echoed::write(required(o, "startTime", "")?, area_value, device_echo);
     Ok(NewBooking {
         qos_profile: qos,
         start_time,

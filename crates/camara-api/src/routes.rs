@@ -4,14 +4,14 @@ use crate::auth::{Authenticator, RequestContext, scopes};
 use crate::error::ApiError;
 use crate::limits::{Operation, RateLimits};
 use crate::parse::{self, ParseOptions};
-use crate::wire::booking_info;
+use crate::wire::BookingInfo;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use booking::{BookingId, BookingService, Clock};
+use booking::{BookingId, BookingService, Clock, Rejection, RejectionKind};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -53,7 +53,11 @@ pub fn router(state: ApiState, base_paths: &[String]) -> Router {
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {
                 match tokio::time::timeout(deadline, next.run(req)).await {
                     Ok(res) => res,
-                    Err(_) => ApiError::new(504, "TIMEOUT", "The request took too long to complete").into_response(),
+                    Err(_) => ApiError::from(Rejection::new(
+                        RejectionKind::Timeout,
+                        "The request took too long to complete",
+                    ))
+                    .into_response(),
                 }
             },
         ))
@@ -98,20 +102,6 @@ async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Valu
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
 }
 
-/// The sink's host name must resolve only to acceptable addresses (checked again at every
-/// delivery, as DNS can change).
-async fn check_sink_host(st: &ApiState, sink: &str) -> Result<(), ApiError> {
-    let url = url::Url::parse(sink).map_err(|_| ApiError::new(400, "INVALID_SINK", "'sink' is not a valid URI"))?;
-    if let (Some(url::Host::Domain(host)), Some(port)) = (url.host(), url.port_or_known_default()) {
-        st.parse
-            .sink
-            .check_host(host, port)
-            .await
-            .map_err(|why| ApiError::new(400, "INVALID_SINK", format!("'sink' is not acceptable: {why}")))?;
-    }
-    Ok(())
-}
-
 fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
 }
@@ -126,11 +116,17 @@ async fn create(
     st.limits.check(Operation::Create, &ctx.caller.client_id)?;
     let body = json_body(&headers, body, st.body_limit).await?;
     let new = parse::create_booking(&body, st.clock.now(), &st.parse)?;
+    // The sink's host must resolve only to acceptable addresses (checked again at every
+    // delivery, as DNS can change); after the body's own checks, as CAMARA orders them.
     if let Some(sink) = &new.sink {
-        check_sink_host(&st, sink).await?;
+        st.parse
+            .sink
+            .check(sink)
+            .await
+            .map_err(|why| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}")))?;
     }
     let booking = st.service.create(&ctx.caller, new).await?;
-    Ok((StatusCode::CREATED, Json(booking_info(&booking))).into_response())
+    Ok((StatusCode::CREATED, Json(BookingInfo::from(&booking))).into_response())
 }
 
 async fn get_booking(
@@ -141,7 +137,7 @@ async fn get_booking(
     ctx.require(scopes::READ)?;
     st.limits.check(Operation::Read, &ctx.caller.client_id)?;
     let booking = st.service.get(&ctx.caller, booking_id(&id)?).await?;
-    Ok(Json(booking_info(&booking)).into_response())
+    Ok(Json(BookingInfo::from(&booking)).into_response())
 }
 
 async fn delete_booking(
@@ -166,5 +162,5 @@ async fn retrieve(
     let body = json_body(&headers, body, st.body_limit).await?;
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;
-    Ok(Json(Value::Array(bookings.iter().map(booking_info).collect())).into_response())
+    Ok(Json(bookings.iter().map(BookingInfo::from).collect::<Vec<_>>()).into_response())
 }

@@ -3,8 +3,9 @@
 
 use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};
-use nef_mapping::{AddressKind, DeviceEntry, FlowEncoding};
+use nef_mapping::{AddressKind, FlowEncoding};
 use serde::Deserialize;
+use southbound::DeviceEntry;
 use std::path::Path;
 
 pub const DEFAULT_YAML: &str = include_str!("../../../config/default.yaml");

@@ -1,25 +1,22 @@
 //! Builds the gateway from settings and runs it: the HTTP server, the scheduler worker and
 //! graceful shutdown.
 
-use crate::notifier::{DeliverySettings, Outbox};
 use crate::settings::{AuthMode, CallbackAuthKind, NefAuthKind, Settings, SouthboundKind, StoreKind};
-use crate::southbound::NefSouthbound;
 use anyhow::Context;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use booking::{BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SystemClock};
-use camara_api::limits::{Rate, RateLimits};
-use camara_api::{
-    ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, SinkPolicy, SinkResolver,
-    SystemResolver, scopes,
+use axum::Router;
+use booking::{
+    BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SinkPolicy, SinkResolver,
+    SystemClock,
 };
+use camara_api::limits::{Rate, RateLimits};
+use camara_api::{ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, scopes};
+use delivery::SystemResolver;
+use delivery::{DeliverySettings, Outbox};
 use nef::{NefAuth, NefClient, NefClientConfig, Snssai};
-use nef_mapping::{CallbackAuth, DeviceEntry, MappingConfig, StaticResolver};
+use nef_mapping::{CallbackAuth, MappingConfig};
 use nef_sim::{Faults, NefSim, SimConfig};
 use secrecy::SecretString;
+use southbound::{NefSouthbound, StaticResolver};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +34,9 @@ pub struct Application {
     outbox: Outbox,
     nef_sim: Option<NefSim>,
     resolver: Option<Arc<StaticResolver>>,
+    /// The inline entries and the file the lab resolver re-reads when it changes.
+    device_file: Option<(Vec<southbound::DeviceEntry>, PathBuf)>,
+    limits: Arc<RateLimits>,
     dev_issuer: Option<Arc<DevIssuer>>,
     dev_token: Option<String>,
     poll_interval: Duration,
@@ -125,7 +125,8 @@ impl Application {
             store.clone(),
             clock.clone(),
             sink_policy.clone(),
-        )?;
+        )
+        .context("cannot build the event delivery client")?;
         let policy = Policy {
             min_lead: time::Duration::seconds(s.booking.min_lead_seconds),
             max_horizon: time::Duration::days(s.booking.max_horizon_days),
@@ -221,15 +222,6 @@ impl Application {
             rate(l.delete),
             rate(l.retrieve),
         ));
-        {
-            let limits = limits.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(60)).await;
-                    limits.shrink();
-                }
-            });
-        }
         let api_state = ApiState {
             service: service.clone(),
             auth: Arc::new(auth),
@@ -240,8 +232,8 @@ impl Application {
             request_timeout: Duration::from_millis(s.server.request_timeout_ms),
         };
         let router = camara_api::router(api_state, &base_paths)
-            .merge(ops_router(store.clone(), dev_issuer.clone()))
-            .merge(crate::callbacks::router(service.clone(), callback_auth));
+            .merge(crate::health::router(store.clone(), dev_issuer.clone()))
+            .merge(southbound::callbacks::router(service.clone(), callback_auth));
 
         Ok(Self {
             listener,
@@ -252,6 +244,9 @@ impl Application {
             outbox,
             nef_sim,
             resolver,
+            device_file: (!s.southbound.device_file.is_empty())
+                .then(|| (s.southbound.devices.clone(), PathBuf::from(&s.southbound.device_file))),
+            limits,
             dev_issuer,
             dev_token,
             poll_interval: Duration::from_millis(s.scheduler.poll_interval_ms.max(10)),
@@ -297,6 +292,15 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let scheduler = tokio::spawn(run_scheduler(self.service.clone(), self.poll_interval, stop_rx.clone()));
         let delivery = tokio::spawn(self.outbox.clone().run(stop_rx.clone()));
+        let mut chores = tokio::task::JoinSet::new();
+        chores.spawn(shrink_rate_limits(self.limits.clone(), stop_rx.clone()));
+        if let (Some(resolver), Some((inline, file))) = (&self.resolver, self.device_file.clone()) {
+            chores.spawn(
+                resolver
+                    .clone()
+                    .watch(inline, file, Duration::from_secs(2), stop_rx.clone()),
+            );
+        }
         info!(
             port = self.port,
             "QoS Booking gateway listening on {}",
@@ -309,6 +313,9 @@ impl Application {
         .await;
         scheduler.await.context("scheduler task failed")?;
         delivery.await.context("event delivery task failed")?;
+        while let Some(done) = chores.join_next().await {
+            done.context("a background task failed")?;
+        }
         // Let deliveries in flight finish; anything else stays in the outbox for later.
         for _ in 0..50 {
             if !self.outbox.busy() {
@@ -318,6 +325,16 @@ impl Application {
         }
         info!("gateway stopped");
         Ok(())
+    }
+}
+
+/// Forgets idle clients of the rate limiter every minute, until told to stop.
+async fn shrink_rate_limits(limits: Arc<RateLimits>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => limits.shrink(),
+            _ = stop.changed() => return,
+        }
     }
 }
 
@@ -384,54 +401,11 @@ fn secret_from_env(var: &str, what: &str) -> anyhow::Result<SecretString> {
         .with_context(|| format!("{what}: set the environment variable {var}"))
 }
 
-fn read_device_file(path: &str) -> anyhow::Result<Vec<DeviceEntry>> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        devices: Vec<DeviceEntry>,
-    }
-    let f: File = config::Config::builder()
-        .add_source(config::File::from(PathBuf::from(path)).format(config::FileFormat::Yaml))
-        .build()?
-        .try_deserialize()
-        .with_context(|| format!("invalid device file {path}"))?;
-    Ok(f.devices)
-}
-
-/// The lab resolver from `southbound.devices` and `southbound.device_file`; the file is
-/// re-read when it changes, so a device can move to a new address between booking and start.
+/// The lab resolver from `southbound.devices` and `southbound.device_file` (watched by
+/// `run_until_stopped`).
 fn build_resolver(s: &Settings) -> anyhow::Result<Option<Arc<StaticResolver>>> {
-    let inline = s.southbound.devices.clone();
-    let file = s.southbound.device_file.clone();
-    if inline.is_empty() && file.is_empty() {
-        return Ok(None);
-    }
-    let mut entries = inline.clone();
-    if !file.is_empty() {
-        entries.extend(read_device_file(&file)?);
-    }
-    let resolver = Arc::new(StaticResolver::new(entries));
-    if !file.is_empty() {
-        let r = resolver.clone();
-        tokio::spawn(async move {
-            let modified = |f: &str| std::fs::metadata(f).and_then(|m| m.modified()).ok();
-            let mut seen = modified(&file);
-            loop {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                let now = modified(&file);
-                if now != seen {
-                    seen = now;
-                    match read_device_file(&file) {
-                        Ok(more) => {
-                            r.replace(inline.iter().cloned().chain(more).collect());
-                            info!(file = %file, "device file reloaded");
-                        }
-                        Err(e) => warn!(error = %e, "device file not reloaded"),
-                    }
-                }
-            }
-        });
-    }
-    Ok(Some(resolver))
+    let file = (!s.southbound.device_file.is_empty()).then(|| PathBuf::from(&s.southbound.device_file));
+    Ok(StaticResolver::load(&s.southbound.devices, file.as_deref())?.map(Arc::new))
 }
 
 /// The NEF client (toward the in-process simulator or the real NEF) behind the southbound
@@ -522,36 +496,4 @@ async fn build_southbound(
         sim,
         callback_auth,
     ))
-}
-
-#[derive(Clone)]
-struct OpsState {
-    store: Arc<dyn BookingStore>,
-    dev_issuer: Option<Arc<DevIssuer>>,
-}
-
-/// Health endpoints and, in development mode, the JWKS of the generated key.
-fn ops_router(store: Arc<dyn BookingStore>, dev_issuer: Option<Arc<DevIssuer>>) -> Router {
-    Router::new()
-        .route("/health/live", get(|| async { StatusCode::NO_CONTENT }))
-        .route("/health/ready", get(ready))
-        .route("/.well-known/jwks.json", get(jwks))
-        .with_state(OpsState { store, dev_issuer })
-}
-
-async fn ready(State(st): State<OpsState>) -> impl IntoResponse {
-    match st.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable", "store": e.to_string()})),
-        ),
-    }
-}
-
-async fn jwks(State(st): State<OpsState>) -> impl IntoResponse {
-    match st.dev_issuer {
-        Some(i) => Json(i.jwks()).into_response(),
-        None => camara_api::ApiError::not_found("No such resource").into_response(),
-    }
 }

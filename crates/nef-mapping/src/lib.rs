@@ -4,10 +4,6 @@
 //! descriptions in one of three encodings (`compact`, `strict-29214`, `per-port-pair`).
 #![forbid(unsafe_code)]
 
-mod resolver;
-
-pub use resolver::{DeviceEntry, StaticResolver};
-
 use booking::{Booking, PortsSpec, QosProfile, ResolvedDevice};
 use nef::{AsSessionWithQoSSubscription, FlowInfo, Snssai, UsageThreshold};
 use serde::Deserialize;
@@ -244,13 +240,10 @@ fn flows(cfg: &MappingConfig, b: &Booking, ue: Option<IpAddr>) -> Vec<FlowInfo> 
         .collect()
 }
 
-/// Builds the subscription for `b` with the UE's current addresses.
-pub fn map(
-    cfg: &MappingConfig,
-    b: &Booking,
-    profile: &QosProfile,
-    ue: &UeAddresses,
-) -> Result<AsSessionWithQoSSubscription, MappingError> {
+/// The flow limit, stated once: the booking's ports must fit in `max_flows` FlowInfo entries
+/// in the configured encoding. Checked at create (through the southbound's `admit`) and again
+/// by [`map`].
+pub fn check_flows(cfg: &MappingConfig, b: &Booking) -> Result<(), MappingError> {
     let needed = flow_count(cfg, b);
     if needed > cfg.max_flows {
         return Err(MappingError::TooManyFlows {
@@ -258,6 +251,17 @@ pub fn map(
             max: cfg.max_flows,
         });
     }
+    Ok(())
+}
+
+/// Builds the subscription for `b` with the UE's current addresses.
+pub fn map(
+    cfg: &MappingConfig,
+    b: &Booking,
+    profile: &QosProfile,
+    ue: &UeAddresses,
+) -> Result<AsSessionWithQoSSubscription, MappingError> {
+    check_flows(cfg, b)?;
     let phone = b.device.as_ref().and_then(|d| d.phone_number.as_ref());
     let gpsi = (cfg.release >= 18)
         .then(|| phone.map(|p| format!("msisdn-{}", p.as_str().trim_start_matches('+'))))

@@ -1,5 +1,7 @@
 use super::*;
-use booking::{ApplicationServer, BookingId, BookingStatus, Device, DeviceIpv4, Owner, PhoneNumber, ProfileStatus};
+use booking::{
+    ApplicationServer, BookingId, Device, DeviceIpv4, NewBooking, Owner, PhoneNumber, ProfileStatus, ServiceArea,
+};
 use proptest::prelude::*;
 use serde_json::json;
 use time::macros::datetime;
@@ -13,26 +15,22 @@ fn seed_ports() -> PortsSpec {
 
 /// The seed booking of the southbound doc's worked example.
 fn seed() -> Booking {
-    Booking {
-        id: BookingId::parse("3fa85f64-5717-4562-b3fc-2c963f66afa6").unwrap(),
-        owner: Owner {
-            client_id: "c".into(),
-            subject: None,
-        },
-        device: Some(Device {
-            phone_number: PhoneNumber::parse("+123456789").ok(),
-            network_access_identifier: None,
-            ipv4_address: Some(DeviceIpv4 {
-                public_address: "203.0.113.0".parse().unwrap(),
-                private_address: None,
-                public_port: Some(59765),
-            }),
-            ipv6_address: None,
+    let device = Device {
+        phone_number: PhoneNumber::parse("+123456789").ok(),
+        network_access_identifier: None,
+        ipv4_address: Some(DeviceIpv4 {
+            public_address: "203.0.113.0".parse().unwrap(),
+            private_address: None,
+            public_port: Some(59765),
         }),
-        device_keys: vec![],
+        ipv6_address: None,
+    };
+    let req = NewBooking {
         qos_profile: "QCI_1_voice".into(),
         start_time: datetime!(2030-01-01 10:00 UTC),
         duration: 3600,
+        service_area: ServiceArea::AreaName("x".into()),
+        device: None,
         application_server: Some(ApplicationServer {
             ipv4: Some("198.51.100.0/24".into()),
             ipv6: None,
@@ -41,18 +39,16 @@ fn seed() -> Booking {
         application_server_ports: Some(seed_ports()),
         sink: None,
         sink_credential: None,
-        status: BookingStatus::Scheduled,
-        status_info: None,
-        started_at: None,
-        terminated_at: None,
-        nef_subscription: None,
-        callback_token: "tok".into(),
-        attempts: 0,
-        retry_at: None,
-        created_at: datetime!(2030-01-01 09:00 UTC),
-        version: 1,
         echo: Default::default(),
-    }
+    };
+    let owner = Owner {
+        client_id: "c".into(),
+        subject: None,
+    };
+    let id = BookingId::parse("3fa85f64-5717-4562-b3fc-2c963f66afa6").unwrap();
+    let mut b = Booking::schedule(id, owner, device, req, datetime!(2030-01-01 09:00 UTC));
+    b.callback_token = "tok".into();
+    b
 }
 
 fn profile() -> QosProfile {

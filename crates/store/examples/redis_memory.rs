@@ -3,9 +3,11 @@
 //! `INFO memory` before and after, plus `MEMORY USAGE` of one booking's keys.
 //!
 //! `cargo run --release -p store --features test-support --example redis_memory -- 100000`
+#![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 use booking::{
-    ApplicationServer, BookingStatus, BookingStore, Device, DeviceIpv4, PhoneNumber, PortsSpec, StatusEvent,
+    ApplicationServer, BookingStore, Device, DeviceIpv4, Echo, NewBooking, PhoneNumber, PortsSpec, ServiceArea,
+    StatusEvent,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -61,23 +63,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = store.new_id(&owner, &keys);
         first_id.get_or_insert(id);
         let start = t0 + time::Duration::seconds((i % 86_400) as i64);
-        let echo = json!({
-            "qosProfile": "QOS_L",
-            "startTime": start.format(&time::format_description::well_known::Rfc3339)?,
-            "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.110924, "longitude": 8.682127}, "radius": 500},
-            "device": {"phoneNumber": device.phone_number.as_ref().map(|p| p.as_str())},
-            "applicationServer": {"ipv4Address": "198.51.100.0/24"},
-            "devicePorts": {"ranges": [{"from": 5010, "to": 5020}], "ports": [5060, 5070]},
-            "sink": "https://application.example.com/notifications"
-        });
-        let b = booking::Booking {
-            id,
-            owner,
-            device_keys: keys,
-            device: Some(device),
+        // The echo as the API layer writes it: startTime text, serviceArea as sent, device.
+        let echo = json!([
+            start.format(&time::format_description::well_known::Rfc3339)?,
+            {"areaType": "CIRCLE", "center": {"latitude": 50.110924, "longitude": 8.682127}, "radius": 500},
+            {"phoneNumber": device.phone_number.as_ref().map(|p| p.as_str())}
+        ]);
+        let req = NewBooking {
             qos_profile: "QOS_L".into(),
             start_time: start,
             duration: 3600,
+            service_area: ServiceArea::AreaName("x".into()),
+            device: None,
             application_server: Some(ApplicationServer {
                 ipv4: Some("198.51.100.0/24".into()),
                 ipv6: None,
@@ -92,18 +89,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 access_token: "x".repeat(200),
                 expires_at: t0 + time::Duration::days(30),
             }),
-            status: BookingStatus::Scheduled,
-            status_info: None,
-            started_at: None,
-            terminated_at: None,
-            nef_subscription: None,
-            callback_token: uuid::Uuid::new_v4().simple().to_string(),
-            attempts: 0,
-            retry_at: None,
-            created_at: OffsetDateTime::now_utc(),
-            version: 1,
-            echo: echo.as_object().cloned().unwrap_or_default(),
+            echo: Echo(echo.to_string()),
         };
+        let b = booking::Booking::schedule(id, owner, device, req, t0);
         let with_event = i % 10 == 0;
         let store = store.clone();
         tasks.spawn(async move {
@@ -140,7 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let record = srv.cli(&["memory", "usage", &format!("{{qosgw:{shard}}}:b:{id}")]);
         println!(
-            "MEMORY USAGE record:    {} bytes (hash with version and JSON)",
+            "MEMORY USAGE record:    {} bytes (hash with version and the binary record)",
             record.trim()
         );
     }

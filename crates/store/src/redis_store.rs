@@ -17,6 +17,7 @@
 //! id is drawn so that it maps to that shard: the conflict check of a device and the insert
 //! are one script, and `get` finds the shard from the id alone.
 
+use crate::record;
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError};
@@ -89,112 +90,38 @@ pub struct RedisStore {
     ack_event: Script,
 }
 
-// Every script that changes a booking takes the same keys: record, due, outbox list, outbox
-// set, live counters (per client), then the device index keys; it appends the event (if any)
-// to the outbox and keeps the client's count of live bookings.
-const PRELUDE: &str = r#"
-local function push_event(list, outbox, id, element, at)
-  if element == '' then return end
-  redis.call('RPUSH', list, element)
-  -- A claimed outbox keeps its lease; a new one is due at once.
-  if not redis.call('ZSCORE', outbox, id) then redis.call('ZADD', outbox, at, id) end
-end
-local function entry_live(entry)
-  if not entry then return nil, nil end
-  local live, _, _, client = string.match(entry, '^(%d);(%d+);(%d+);(.*)$')
-  return live, client
-end
-"#;
+// The scripts live in `lua/`. Every script that changes a booking takes the same keys:
+// record, due, outbox list, outbox set, live counters (per client), then the device index
+// keys; it appends the event (if any) to the outbox and keeps the client's count of live
+// bookings. `create.lua` restates the conflict rule of `booking::overlaps` over index
+// entries; the store suite proves the two agree.
+const PRELUDE: &str = include_str!("../lua/prelude.lua");
 
-const CREATE: &str = r#"
--- ARGV: id, json, version, due_ms|'', entry, event|'', event_ms, client, start_ms, end_ms
-for i = 6, #KEYS do
-  local entries = redis.call('HGETALL', KEYS[i])
-  for j = 1, #entries, 2 do
-    local live, s, e, c = string.match(entries[j + 1], '^(%d);(%d+);(%d+);(.*)$')
-    if live == '1' and c == ARGV[8] and tonumber(s) < tonumber(ARGV[10]) and tonumber(ARGV[9]) < tonumber(e) then
-      return entries[j]
-    end
-  end
-end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 6, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
-if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[6], ARGV[7])
-if string.sub(ARGV[5], 1, 1) == '1' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
-return false
-"#;
+const CREATE: &str = include_str!("../lua/create.lua");
 
-const UPDATE: &str = r#"
--- ARGV: id, json, version, due_ms|'', entry, event|'', event_ms
-local cur = redis.call('HGET', KEYS[1], 'v')
-if not cur or tonumber(cur) + 1 ~= tonumber(ARGV[3]) then return 0 end
-local was, client = entry_live(redis.call('HGET', KEYS[6], ARGV[1]))
-local now = string.sub(ARGV[5], 1, 1)
-if was == '1' and now == '0' then redis.call('HINCRBY', KEYS[5], client, -1) end
-if was == '0' and now == '1' then redis.call('HINCRBY', KEYS[5], client, 1) end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 6, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
-if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[6], ARGV[7])
-return 1
-"#;
+const UPDATE: &str = include_str!("../lua/update.lua");
 
-const REMOVE: &str = r#"
--- ARGV: id. Undelivered events stay in the outbox: they still go out.
-if #KEYS >= 6 then
-  local was, client = entry_live(redis.call('HGET', KEYS[6], ARGV[1]))
-  if was == '1' then redis.call('HINCRBY', KEYS[5], client, -1) end
-end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-for i = 6, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
-return 1
-"#;
+const REMOVE: &str = include_str!("../lua/remove.lua");
 
-const CLAIM_EVENTS: &str = r#"
--- KEYS: outbox set  ARGV: now_ms, limit, lease_until_ms, key prefix of the lists
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[1], ARGV[3], id)
-  local events = redis.call('LRANGE', ARGV[4] .. id, 0, -1)
-  table.insert(events, 1, id)
-  table.insert(out, events)
-end
-return out
-"#;
+const CLAIM_EVENTS: &str = include_str!("../lua/claim_events.lua");
 
-const ACK_EVENT: &str = r#"
--- KEYS: outbox list, outbox set  ARGV: booking id, event id, release (1/0)
-local prefix = ARGV[2] .. '|'
-for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if string.sub(e, 1, #prefix) == prefix then
-    redis.call('LREM', KEYS[1], 1, e)
-    break
-  end
-end
-if redis.call('LLEN', KEYS[1]) == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-elseif ARGV[3] == '1' then
-  redis.call('ZADD', KEYS[2], 0, ARGV[1])
-end
-return 1
-"#;
+const ACK_EVENT: &str = include_str!("../lua/ack_event.lua");
 
-const CLAIM: &str = r#"
--- KEYS: due  ARGV: now_ms, limit, lease_until_ms
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
-return ids
-"#;
+const CLAIM: &str = include_str!("../lua/claim.lua");
 
 fn ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable(what: &str, e: redis::RedisError) -> StoreError {
+    StoreError::unavailable(what, e)
+}
+
+fn timed_out(what: &str) -> StoreError {
+    StoreError::Unavailable {
+        what: what.to_owned(),
+        source: None,
+    }
 }
 
 impl RedisStore {
@@ -204,22 +131,22 @@ impl RedisStore {
             .urls
             .first()
             .cloned()
-            .ok_or_else(|| unavailable("no Redis URL configured"))?;
+            .ok_or_else(|| timed_out("no Redis URL configured"))?;
         let conn = if settings.cluster {
             let client = redis::cluster::ClusterClient::builder(settings.urls.clone())
                 .connection_timeout(settings.connect_timeout)
                 .response_timeout(settings.command_timeout)
                 .retries(2)
                 .build()
-                .map_err(unavailable)?;
+                .map_err(|e| unavailable("invalid Redis cluster settings", e))?;
             // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
             let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
                 .await
-                .map_err(|_| unavailable("timed out connecting to the Redis cluster"))?
-                .map_err(unavailable)?;
+                .map_err(|_| timed_out("timed out connecting to the Redis cluster"))?
+                .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
             Conn::Cluster(c)
         } else {
-            let client = redis::Client::open(first).map_err(unavailable)?;
+            let client = redis::Client::open(first).map_err(|e| unavailable("invalid Redis URL", e))?;
             let cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(settings.connect_timeout))
                 .set_response_timeout(Some(settings.command_timeout))
@@ -230,8 +157,8 @@ impl RedisStore {
                 ConnectionManager::new_with_config(client, cfg),
             )
             .await
-            .map_err(|_| unavailable("timed out connecting to Redis"))?
-            .map_err(unavailable)?;
+            .map_err(|_| timed_out("timed out connecting to Redis"))?
+            .map_err(|e| unavailable("cannot connect to Redis", e))?;
             Conn::Single(c)
         };
         let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());
@@ -281,8 +208,8 @@ impl RedisStore {
     /// Runs one Redis round trip under the command timeout.
     async fn bounded<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
         match tokio::time::timeout(self.settings.command_timeout, f).await {
-            Ok(r) => r.map_err(unavailable),
-            Err(_) => Err(unavailable("Redis did not answer in time")),
+            Ok(r) => r.map_err(|e| unavailable("Redis command failed", e)),
+            Err(_) => Err(timed_out("Redis did not answer in time")),
         }
     }
 
@@ -358,7 +285,7 @@ impl RedisStore {
             inv.key(k);
         }
         inv.arg(booking.id.to_string())
-            .arg(Self::encode(booking)?)
+            .arg(record::encode(booking)?)
             .arg(booking.version)
             .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
             .arg(Self::entry(booking))
@@ -367,23 +294,16 @@ impl RedisStore {
         Ok(inv)
     }
 
-    /// An outbox element, `<event id>|<json>`, and its time in ms.
-    fn event_args(ev: Option<&StatusEvent>) -> Result<(String, String), StoreError> {
+    /// An outbox element, `<event id>|<record>`, and its time in ms.
+    fn event_args(ev: Option<&StatusEvent>) -> Result<(Vec<u8>, String), StoreError> {
         match ev {
-            None => Ok((String::new(), String::new())),
+            None => Ok((Vec::new(), String::new())),
             Some(ev) => {
-                let json = serde_json::to_string(ev).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok((format!("{}|{json}", ev.id), ms(ev.time).to_string()))
+                let mut element = format!("{}|", ev.id).into_bytes();
+                element.extend(record::encode_event(ev)?);
+                Ok((element, ms(ev.time).to_string()))
             }
         }
-    }
-
-    fn encode(b: &Booking) -> Result<String, StoreError> {
-        serde_json::to_string(b).map_err(|e| StoreError::Corrupt(e.to_string()))
-    }
-
-    fn decode(json: &str) -> Result<Booking, StoreError> {
-        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("unreadable booking record: {e}")))
     }
 }
 
@@ -423,7 +343,7 @@ impl BookingStore for RedisStore {
 
     async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
         let mut conn = self.conn.clone();
-        let json: Option<String> = self
+        let bytes: Option<Vec<u8>> = self
             .bounded(
                 redis::cmd("HGET")
                     .arg(self.record_key(id))
@@ -431,7 +351,7 @@ impl BookingStore for RedisStore {
                     .query_async(&mut conn),
             )
             .await?;
-        json.map(|j| Self::decode(&j)).transpose()
+        bytes.map(|b| record::decode(&b)).transpose()
     }
 
     async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
@@ -459,9 +379,9 @@ impl BookingStore for RedisStore {
             for id in &ids {
                 pipe.cmd("HGET").arg(self.record_key(*id)).arg("j");
             }
-            let records: Vec<Option<String>> = self.bounded(pipe.query_async(&mut conn)).await?;
-            for j in records.into_iter().flatten() {
-                out.push(Self::decode(&j)?);
+            let records: Vec<Option<Vec<u8>>> = self.bounded(pipe.query_async(&mut conn)).await?;
+            for r in records.into_iter().flatten() {
+                out.push(record::decode(&r)?);
             }
         }
         Ok(out)
@@ -552,16 +472,19 @@ impl BookingStore for RedisStore {
                 .arg(ms(now + lease).to_string())
                 .arg(format!("{}:ob:", self.tag(shard)));
             let mut conn = self.conn.clone();
-            let rows: Vec<Vec<String>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            let rows: Vec<Vec<Vec<u8>>> = self.bounded(inv.invoke_async(&mut conn)).await?;
             for row in rows {
                 let mut it = row.into_iter();
-                let Some(id) = it.next().and_then(|s| BookingId::parse(&s)) else {
+                let Some(id) = it
+                    .next()
+                    .and_then(|s| std::str::from_utf8(&s).ok().and_then(BookingId::parse))
+                else {
                     continue;
                 };
                 let events = it
                     .map(|e| {
-                        let json = e.split_once('|').map(|(_, j)| j).unwrap_or_default();
-                        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("unreadable event: {e}")))
+                        let at = e.iter().position(|&c| c == b'|').map_or(e.len(), |i| i + 1);
+                        record::decode_event(&e[at..])
                     })
                     .collect::<Result<Vec<StatusEvent>, _>>()?;
                 out.push((id, events));
@@ -678,9 +601,9 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(matches!(
             store.get(BookingId::new()).await,
-            Err(StoreError::Unavailable(_))
+            Err(StoreError::Unavailable { .. })
         ));
-        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable { .. })));
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "took {:?}",

@@ -1,7 +1,7 @@
 //! The `BookingStore` contract as tests, written once and instantiated for every backend with
 //! `store_suite!(<expression giving (store, guard)>)`.
 
-use booking::{Booking, BookingId, BookingStatus, Device, Owner, PhoneNumber};
+use booking::{Booking, BookingId, BookingStatus, Device, Echo, NewBooking, Owner, PhoneNumber, ServiceArea};
 use time::{OffsetDateTime, macros::datetime};
 
 pub const T0: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
@@ -19,35 +19,27 @@ pub fn event(b: &Booking, status: BookingStatus, at: OffsetDateTime) -> booking:
 }
 
 pub fn sample(client: &str, phone: &str, start: OffsetDateTime, duration: u32) -> Booking {
-    let device = PhoneNumber::parse(phone).map(Device::from_phone).ok();
-    Booking {
-        id: BookingId::new(),
-        owner: Owner {
-            client_id: client.into(),
-            subject: None,
-        },
-        device_keys: device.as_ref().map(Device::keys).unwrap_or_default(),
-        device,
+    let device = PhoneNumber::parse(phone).map(Device::from_phone).unwrap_or_default();
+    let req = NewBooking {
         qos_profile: "QOS_L".into(),
         start_time: start,
         duration,
+        service_area: ServiceArea::AreaName("x".into()),
+        device: None,
         application_server: None,
         device_ports: None,
         application_server_ports: None,
         sink: None,
         sink_credential: None,
-        status: BookingStatus::Scheduled,
-        status_info: None,
-        started_at: None,
-        terminated_at: None,
-        nef_subscription: None,
-        callback_token: "t".into(),
-        attempts: 0,
-        retry_at: None,
-        created_at: T0,
-        version: 1,
-        echo: serde_json::Map::new(),
-    }
+        echo: Echo::default(),
+    };
+    let owner = Owner {
+        client_id: client.into(),
+        subject: None,
+    };
+    let mut b = Booking::schedule(BookingId::new(), owner, device, req, T0);
+    b.callback_token = "t".into();
+    b
 }
 
 macro_rules! store_suite {
@@ -110,6 +102,59 @@ macro_rules! store_suite {
             );
             // A conflicting create stores nothing.
             assert_eq!(store.get(overlap.id).await.unwrap(), None);
+        }
+
+        /// The conflict rule (`booking::overlaps`) is stated once; every store applies it (the
+        /// memory store by calling it, Redis in `lua/create.lua`). Each case has a device of
+        /// its own, and the store's answer must equal both the table and the rule.
+        #[tokio::test]
+        async fn the_conflict_rule_is_the_same_on_every_store() {
+            // (case, existing live?, candidate client, same device?, start offset s, duration s, conflict?)
+            // The existing booking: client "a", the case's device, [T0, T0 + 600 s).
+            let cases: &[(&str, bool, &str, bool, i64, u32, bool)] = &[
+                ("same window", true, "a", true, 0, 600, true),
+                ("inside", true, "a", true, 100, 10, true),
+                ("covers", true, "a", true, -100, 1000, true),
+                ("ends one second in", true, "a", true, -60, 61, true),
+                ("starts in the last second", true, "a", true, 599, 60, true),
+                ("back to back after", true, "a", true, 600, 60, false),
+                ("back to back before", true, "a", true, -60, 60, false),
+                ("long before", true, "a", true, -7200, 60, false),
+                ("other client", true, "b", true, 0, 600, false),
+                ("other device", true, "a", false, 0, 600, false),
+                ("existing terminated", false, "a", true, 0, 600, false),
+            ];
+            let (store, _guard) = $make;
+            for (i, &(case, live, client, same_device, offset, duration, conflict)) in cases.iter().enumerate() {
+                let phone = format!("+4915100000{i:03}");
+                let existing = sample_for(&store, "a", &phone, T0, 600);
+                store.create(&existing, Some(T0), None).await.unwrap();
+                let existing = if live {
+                    existing
+                } else {
+                    let ended = existing.end(StatusInfo::DeleteRequested, T0).unwrap();
+                    assert!(store.update(&ended, None, None).await.unwrap());
+                    ended
+                };
+                let other = format!("+4915200000{i:03}");
+                let device = if same_device { &phone } else { &other };
+                let candidate = sample_for(&store, client, device, T0 + Duration::seconds(offset), duration);
+                assert_eq!(
+                    booking::overlaps(&existing, &candidate),
+                    conflict,
+                    "the rule disagrees with the table: {case}"
+                );
+                let want = if conflict {
+                    CreateOutcome::Conflict(existing.id)
+                } else {
+                    CreateOutcome::Created
+                };
+                assert_eq!(
+                    store.create(&candidate, None, None).await.unwrap(),
+                    want,
+                    "{case}"
+                );
+            }
         }
 
         #[tokio::test]

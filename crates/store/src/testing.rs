@@ -9,6 +9,10 @@ fn redis_server() -> &'static str {
     "redis-server"
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "test support, outside any runtime: waits for a process"
+)]
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !ok() {

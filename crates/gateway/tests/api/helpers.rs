@@ -4,9 +4,9 @@ use axum::routing::post;
 use booking::{BookingService, ManualClock};
 use camara_api::{DevIssuer, scopes};
 use gateway::{Application, Settings};
-use nef_mapping::DeviceEntry;
 use nef_sim::NefSim;
 use serde_json::{Value, json};
+use southbound::DeviceEntry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -19,7 +19,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub service: Arc<BookingService>,
     pub sim: NefSim,
-    pub resolver: Option<Arc<nef_mapping::StaticResolver>>,
+    pub resolver: Option<Arc<southbound::StaticResolver>>,
     /// The development token issuer (auth mode dev; `None` with an identity provider).
     pub issuer: Option<Arc<DevIssuer>>,
     pub token: String,
@@ -84,13 +84,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_with_resolver(adjust, Arc::new(camara_api::SystemResolver)).await
+    spawn_app_with_resolver(adjust, Arc::new(delivery::SystemResolver)).await
 }
 
 /// The app with a given resolver for sink host names.
 pub async fn spawn_app_with_resolver(
     adjust: impl FnOnce(&mut Settings),
-    resolver: Arc<dyn camara_api::SinkResolver>,
+    resolver: Arc<dyn booking::SinkResolver>,
 ) -> TestApp {
     let mut s = test_settings();
     adjust(&mut s);

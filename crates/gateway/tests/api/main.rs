@@ -1,5 +1,6 @@
 //! Integration tests of the gateway over real HTTP: the app on 127.0.0.1:0 with a manual
 //! clock, the in-process NEF simulator and a real HTTP sink for CloudEvents.
+#![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 mod auth;
 mod errors;

@@ -2,8 +2,8 @@
 //! again at delivery (DNS can change), redirects never followed, allow- and deny-lists.
 
 use crate::helpers::*;
-use camara_api::SinkResolver;
-use camara_api::sink::futures_lite::BoxedResolve;
+use booking::SinkResolver;
+use booking::sink::BoxedResolve;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -2,8 +2,8 @@
 //! from the NEF back to the gateway.
 
 use crate::helpers::*;
-use nef_mapping::DeviceEntry;
 use serde_json::{Value, json};
+use southbound::DeviceEntry;
 use time::Duration;
 
 fn id_of(r: &Resp) -> String {

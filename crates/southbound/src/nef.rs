@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use booking::{Booking, Catalog, Device, DeviceResolver, Rejection, Southbound, SouthboundError};
 use nef::{NefClient, NefError};
-use nef_mapping::{MappingConfig, UeAddresses};
+use nef_mapping::{MappingConfig, MappingError, UeAddresses};
 use std::sync::Arc;
-use tracing::{info, warn};
+use tracing::info;
 
 pub struct NefSouthbound {
     client: NefClient,
@@ -31,11 +31,13 @@ impl NefSouthbound {
     }
 }
 
-fn to_southbound(e: NefError) -> SouthboundError {
-    match e {
-        NefError::Rejected { status, message, .. } => SouthboundError::Rejected(format!("{status}: {message}")),
-        NefError::Unavailable(m) => SouthboundError::Unavailable(m),
-    }
+/// A NEF refusal is final; anything else may work later.
+fn from_nef(what: &str, e: NefError) -> SouthboundError {
+    let base = match &e {
+        NefError::Rejected { .. } => SouthboundError::rejected(what),
+        NefError::Unavailable(_) => SouthboundError::unavailable(what),
+    };
+    base.because(e)
 }
 
 #[async_trait]
@@ -47,34 +49,39 @@ impl Southbound for NefSouthbound {
     }
 
     fn admit(&self, booking: &Booking) -> Result<(), Rejection> {
-        let needed = nef_mapping::flow_count(&self.mapping, booking);
-        if needed > self.mapping.max_flows {
-            return Err(Rejection::out_of_range(format!(
-                "The ports need {needed} flow descriptions at the network; at most {} are supported",
-                self.mapping.max_flows
-            )));
-        }
-        Ok(())
+        nef_mapping::check_flows(&self.mapping, booking).map_err(|e| match e {
+            MappingError::TooManyFlows { needed, max } => Rejection::out_of_range(format!(
+                "The ports need {needed} flow descriptions at the network; at most {max} are supported"
+            )),
+            other => Rejection::out_of_range(other.to_string()),
+        })
     }
 
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError> {
         let profile = self
             .catalog
             .get(&booking.qos_profile)
-            .ok_or_else(|| SouthboundError::Rejected(format!("qosProfile {} left the catalog", booking.qos_profile)))?;
+            .ok_or_else(|| SouthboundError::rejected(format!("qosProfile {} left the catalog", booking.qos_profile)))?;
         // The booking follows the device: ask for its address now, not at booking time.
         let resolved = match (&self.resolver, &booking.device) {
-            (Some(r), Some(d)) => r.resolve(d).await.map_err(SouthboundError::Unavailable)?,
+            (Some(r), Some(d)) => r
+                .resolve(d)
+                .await
+                .map_err(|e| SouthboundError::unavailable("device lookup failed").because(e))?,
             _ => None,
         };
         let ue = UeAddresses::resolved_or_booking(resolved.as_ref(), booking);
         let sub = nef_mapping::map(&self.mapping, booking, profile, &ue)
-            .map_err(|e| SouthboundError::Rejected(e.to_string()))?;
+            .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the NEF").because(e))?;
         if booking.attempts > 0 {
             // An earlier attempt may have created the subscription and lost the answer (a
             // timeout, or a crash of the replica that sent it): adopt it rather than create a
             // second one.
-            let existing = self.client.list().await.map_err(to_southbound)?;
+            let existing = self
+                .client
+                .list()
+                .await
+                .map_err(|e| from_nef("listing subscriptions failed", e))?;
             if let Some(found) = existing
                 .iter()
                 .find(|s| s.notification_destination == sub.notification_destination)
@@ -84,24 +91,35 @@ impl Southbound for NefSouthbound {
                 return Ok(found);
             }
         }
-        let created = self.client.create(&sub).await.map_err(|e| {
-            warn!(booking.id = %booking.id, error = %e, "NEF create failed");
-            to_southbound(e)
-        })?;
+        let created = self
+            .client
+            .create(&sub)
+            .await
+            .map_err(|e| from_nef("creating the subscription failed", e))?;
         Ok(created.location)
     }
 
     async fn deactivate(&self, subscription: &str) -> Result<(), SouthboundError> {
-        self.client.delete(subscription).await.map_err(to_southbound)
+        self.client
+            .delete(subscription)
+            .await
+            .map_err(|e| from_nef("deleting the subscription failed", e))
     }
 
     async fn abandon(&self, booking: &Booking) -> Result<(), SouthboundError> {
         let destination = nef_mapping::notification_destination(&self.mapping, booking);
-        let existing = self.client.list().await.map_err(to_southbound)?;
+        let existing = self
+            .client
+            .list()
+            .await
+            .map_err(|e| from_nef("listing subscriptions failed", e))?;
         for s in existing.iter().filter(|s| s.notification_destination == destination) {
             if let Some(location) = &s.self_link {
                 info!(booking.id = %booking.id, nef.subscription = %location, "removing the subscription of an unconfirmed attempt");
-                self.client.delete(location).await.map_err(to_southbound)?;
+                self.client
+                    .delete(location)
+                    .await
+                    .map_err(|e| from_nef("deleting the subscription failed", e))?;
             }
         }
         Ok(())

@@ -1,18 +1,28 @@
-//! The use cases: create, read, delete and list bookings, and fire due timers. Every rule of
-//! the CAMARA digest after body parsing is decided here, in the documented order.
+//! The use cases: create, read, delete and list bookings (here), fire due timers
+//! ([`timers`]) and take the network's word on a booking ([`network`]). Every rule of the
+//! CAMARA digest after body parsing is decided here, in the documented order; every change of
+//! a booking's state is one of its transition methods, stored with its timer and event in
+//! one atomic step.
+
+mod network;
+mod timers;
+
+pub use network::{CallbackProof, NetworkEvent, NetworkOutcome};
 
 use crate::area::Coverage;
-use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
+use crate::booking::{Booking, BookingId, NewBooking, Owner, StatusInfo};
 use crate::clock::Clock;
 use crate::device::Device;
+use crate::error::Chain;
 use crate::error::{Rejection, RejectionKind};
 use crate::notify::{Notifier, StatusEvent};
 use crate::profile::{Catalog, ProfileStatus};
 use crate::resolver::DeviceResolver;
-use crate::southbound::{Southbound, SouthboundError};
+use crate::southbound::Southbound;
 use crate::store::{BookingStore, CreateOutcome, StoreError};
+use std::future::Future;
 use std::sync::Arc;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use tracing::{info, warn};
 
 /// Time rules an operator tunes.
@@ -96,7 +106,18 @@ pub struct BookingService {
     resolver: Option<Arc<dyn DeviceResolver>>,
 }
 
+/// How often a use case reloads and decides again when a concurrent change (a timer firing on
+/// another replica) wins the write.
+const WRITE_TRIES: usize = 5;
+
+/// One try of a change: done, or lost to a concurrent write (load and decide again).
+enum Attempt<T> {
+    Done(T),
+    Lost,
+}
+
 fn unavailable(e: StoreError) -> Rejection {
+    warn!(error = %Chain(&e), "booking storage unavailable");
     Rejection::new(
         RejectionKind::Unavailable,
         format!("booking storage is unavailable: {e}"),
@@ -168,10 +189,10 @@ impl BookingService {
         if device.phone_number.is_none() {
             return Ok(false);
         }
-        let found = resolver
-            .resolve(device)
-            .await
-            .map_err(|e| Rejection::new(RejectionKind::Unavailable, format!("device lookup is unavailable: {e}")))?;
+        let found = resolver.resolve(device).await.map_err(|e| {
+            warn!(error = %Chain(e.as_ref()), "device lookup failed");
+            Rejection::new(RejectionKind::Unavailable, format!("device lookup is unavailable: {e}"))
+        })?;
         match found {
             Some(r) if !r.eligible => Err(Rejection::new(
                 RejectionKind::ServiceNotApplicable,
@@ -213,8 +234,8 @@ impl BookingService {
     }
 
     /// Creates a booking: device resolution, business checks, conflict check, then SCHEDULED.
-    pub async fn create(&self, caller: &Caller, req: NewBooking) -> Result<Booking, Rejection> {
-        let (device, subject) = resolve_device(caller, req.device)?;
+    pub async fn create(&self, caller: &Caller, mut req: NewBooking) -> Result<Booking, Rejection> {
+        let (device, subject) = resolve_device(caller, req.device.take())?;
         let known = self.look_up(&device).await?;
         if !self.southbound.supports_device(&device, known) {
             return Err(Rejection::new(
@@ -269,32 +290,8 @@ impl BookingService {
             client_id: caller.client_id.clone(),
             subject,
         };
-        let device_keys = device.keys();
-        let booking = Booking {
-            id: self.store.new_id(&owner, &device_keys),
-            owner,
-            device_keys,
-            device: Some(device),
-            qos_profile: req.qos_profile,
-            start_time: req.start_time,
-            duration: req.duration,
-            application_server: req.application_server,
-            device_ports: req.device_ports,
-            application_server_ports: req.application_server_ports,
-            sink: req.sink,
-            sink_credential: req.sink_credential,
-            status: BookingStatus::Scheduled,
-            status_info: None,
-            started_at: None,
-            terminated_at: None,
-            nef_subscription: None,
-            callback_token: uuid::Uuid::new_v4().simple().to_string(),
-            attempts: 0,
-            retry_at: None,
-            created_at: now,
-            version: 1,
-            echo: req.echo,
-        };
+        let id = self.store.new_id(&owner, &device.keys());
+        let booking = Booking::schedule(id, owner, device, req, now);
         self.southbound.admit(&booking)?;
         let quota = self.policy.max_live_per_client;
         if quota > 0 && self.store.count_live(&caller.client_id).await.map_err(unavailable)? >= quota {
@@ -345,37 +342,49 @@ impl BookingService {
 
     /// Deletes a booking synchronously: the NEF subscription (if any) is removed first.
     pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<(), Rejection> {
-        // A concurrent change (a timer firing) can win the write; then decide again.
-        for _ in 0..5 {
+        let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
+        self.until_written(busy, || async move {
             let b = self.load_for(caller, id).await?;
-            if b.status == BookingStatus::Terminated {
-                return Ok(());
-            }
+            let Ok(ended) = b.end(StatusInfo::DeleteRequested, self.clock.now()) else {
+                return Ok(Attempt::Done(())); // already TERMINATED
+            };
             if let Some(sub) = &b.nef_subscription {
                 match self.southbound.deactivate(sub).await {
                     Ok(()) => {}
-                    Err(SouthboundError::Rejected(e)) => {
-                        warn!(booking.id = %id, error = %e, "NEF refused the delete; treating the subscription as gone");
-                    }
-                    Err(SouthboundError::Unavailable(e)) => {
+                    Err(e) if e.is_unavailable() => {
+                        warn!(booking.id = %id, error = %Chain(&e), "NEF delete failed; the client may retry");
                         return Err(Rejection::new(
                             RejectionKind::Unavailable,
                             format!("The network could not release the booking now, try again: {e}"),
                         ));
                     }
+                    Err(e) => {
+                        warn!(booking.id = %id, error = %Chain(&e), "NEF refused the delete; treating the subscription as gone");
+                    }
                 }
             }
-            let t = b.terminated(StatusInfo::DeleteRequested, self.clock.now());
-            if self.commit(&t, true).await.map_err(unavailable)? {
-                info!(booking.id = %id, "booking deleted by client");
-                self.abandon_attempts(&b).await;
-                return Ok(());
+            if !self.commit(&ended, true).await.map_err(unavailable)? {
+                return Ok(Attempt::Lost);
+            }
+            info!(booking.id = %id, "booking deleted by client");
+            self.abandon_attempts(&b).await;
+            Ok(Attempt::Done(()))
+        })
+        .await
+    }
+
+    /// Runs `attempt` until its write is not lost to a concurrent change, at most
+    /// [`WRITE_TRIES`] times; then `busy`.
+    async fn until_written<T, E, F>(&self, busy: impl FnOnce() -> E, mut attempt: impl FnMut() -> F) -> Result<T, E>
+    where
+        F: Future<Output = Result<Attempt<T>, E>>,
+    {
+        for _ in 0..WRITE_TRIES {
+            if let Attempt::Done(t) = attempt().await? {
+                return Ok(t);
             }
         }
-        Err(Rejection::new(
-            RejectionKind::Unavailable,
-            "The booking is changing; try again",
-        ))
+        Err(busy())
     }
 
     /// Bookings of the caller for a device (from the body or the token).
@@ -394,186 +403,5 @@ impl BookingService {
         own.sort_by_key(|b| (b.start_time, b.id));
         own.truncate(self.policy.max_retrieve);
         Ok(own)
-    }
-
-    /// One scheduler pass: claims the due timers and runs their transitions. Returns how many
-    /// timers were handled. Errors of single bookings are logged, not returned: their timers
-    /// come back after the lease.
-    pub async fn run_due(&self) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let ids = self
-            .store
-            .claim_due(now, self.policy.claim_batch, self.policy.lease)
-            .await?;
-        for id in &ids {
-            if let Err(e) = self.fire(*id).await {
-                warn!(booking.id = %id, error = %e, "timer transition failed; it will be retried after the lease");
-            }
-        }
-        Ok(ids.len())
-    }
-
-    /// Runs the transition a due timer stands for. Idempotent: the booking's stored status
-    /// decides what (if anything) is left to do.
-    async fn fire(&self, id: BookingId) -> Result<(), StoreError> {
-        let Some(b) = self.store.get(id).await? else {
-            return Ok(());
-        };
-        let now = self.clock.now();
-        let retention = self.policy.retention;
-        match b.next_due(retention) {
-            Some(due) if due <= now => {}
-            due => {
-                // Claimed early (clock skew between replicas): put the timer back.
-                let mut again = b.clone();
-                again.version += 1;
-                self.store.update(&again, due, None).await?;
-                return Ok(());
-            }
-        }
-        match b.status {
-            BookingStatus::Requested => Ok(()),
-            BookingStatus::Scheduled => self.activate(b, now).await,
-            BookingStatus::Activated => self.expire(b, now).await,
-            BookingStatus::Terminated => {
-                info!(booking.id = %id, "booking purged after retention");
-                self.store.remove(id).await
-            }
-        }
-    }
-
-    /// A booking that ends without having been activated, after activation attempts whose
-    /// outcome is unknown: make sure no subscription of it stays at the NEF.
-    async fn abandon_attempts(&self, b: &Booking) {
-        if b.status != BookingStatus::Activated
-            && b.attempts > 0
-            && let Err(e) = self.southbound.abandon(b).await
-        {
-            warn!(booking.id = %b.id, error = %e, "could not check the NEF for a subscription of an unconfirmed attempt");
-        }
-    }
-
-    fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 1_i32 << attempts.min(6);
-        (self.policy.retry_base * factor).min(Duration::minutes(1))
-    }
-
-    async fn activate(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
-        if now >= b.end_time() {
-            // The whole window passed while no replica ran: too late to give any QoS.
-            let t = b.terminated(StatusInfo::BookingRevoked, now);
-            if self.commit(&t, true).await? {
-                warn!(booking.id = %b.id, "booking window passed before activation");
-                self.abandon_attempts(&b).await;
-            }
-            return Ok(());
-        }
-        // Record the attempt before calling the NEF: if this replica dies after its POST, the
-        // replica that takes the timer over sees a started attempt and looks for the
-        // subscription before creating another.
-        let mut intent = b.clone();
-        intent.version += 1;
-        intent.attempts += 1;
-        intent.retry_at = None;
-        if !self.store.update(&intent, Some(now + self.policy.lease), None).await? {
-            return Ok(());
-        }
-        match self.southbound.activate(&b).await {
-            Ok(location) => {
-                let mut a = intent.next();
-                a.status = BookingStatus::Activated;
-                a.started_at = Some(now);
-                a.nef_subscription = Some(location.clone());
-                if self.commit(&a, true).await? {
-                    info!(booking.id = %b.id, nef.subscription = %location, "booking activated");
-                } else {
-                    // The booking changed meanwhile (deleted): do not leave the subscription.
-                    warn!(booking.id = %b.id, "booking changed during activation; removing the new subscription");
-                    if let Err(e) = self.southbound.deactivate(&location).await {
-                        warn!(booking.id = %b.id, error = %e, "could not remove the orphan subscription");
-                    }
-                }
-                Ok(())
-            }
-            Err(SouthboundError::Unavailable(e)) if now < b.start_time + self.policy.retry_deadline => {
-                let mut r = intent.clone();
-                r.version += 1;
-                r.retry_at = Some(now + self.backoff(b.attempts));
-                warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "activation failed; will retry");
-                self.commit(&r, false).await.map(|_| ())
-            }
-            Err(e) => {
-                let t = intent.terminated(StatusInfo::BookingRevoked, now);
-                if self.commit(&t, true).await? {
-                    warn!(booking.id = %b.id, error = %e, "activation refused; booking revoked");
-                    // This attempt's outcome is unknown unless the NEF refused it.
-                    if matches!(e, SouthboundError::Unavailable(_)) {
-                        self.abandon_attempts(&intent).await;
-                    } else {
-                        self.abandon_attempts(&b).await;
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    async fn expire(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
-        if let Some(sub) = &b.nef_subscription {
-            match self.southbound.deactivate(sub).await {
-                Ok(()) => {}
-                Err(SouthboundError::Unavailable(e)) if now < b.end_time() + self.policy.retry_deadline => {
-                    let mut r = b.clone();
-                    r.version += 1;
-                    r.attempts += 1;
-                    r.retry_at = Some(now + self.backoff(b.attempts));
-                    warn!(booking.id = %b.id, error = %e, attempt = r.attempts, "removal failed; will retry");
-                    return self.commit(&r, false).await.map(|_| ());
-                }
-                Err(e) => {
-                    tracing::error!(booking.id = %b.id, nef.subscription = %sub, error = %e,
-                        "could not remove the NEF subscription; ending the booking anyway");
-                }
-            }
-        }
-        let t = b.terminated(StatusInfo::DurationExpired, now);
-        if self.commit(&t, true).await? {
-            info!(booking.id = %b.id, "booking ended: duration expired");
-        }
-        Ok(())
-    }
-
-    /// A booking as stored, without access checks (for the NEF callback, which proves its
-    /// right with the booking's callback token instead).
-    pub async fn load(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
-        self.store.get(id).await
-    }
-
-    /// The network ended the booking's QoS (a NEF SESSION_TERMINATION or a failed allocation).
-    /// Also applies while the activation is still in flight: the activation then finds the
-    /// booking changed and removes the subscription it created.
-    pub async fn network_terminated(&self, id: BookingId) -> Result<bool, StoreError> {
-        for _ in 0..5 {
-            let Some(b) = self.store.get(id).await? else {
-                return Ok(false);
-            };
-            if b.status == BookingStatus::Terminated {
-                return Ok(false);
-            }
-            let t = b.terminated(StatusInfo::NetworkTerminated, self.clock.now());
-            if self.commit(&t, true).await? {
-                // One best-effort removal (404 is fine): never leave a subscription behind,
-                // but no retry storm toward a NEF that just ended the session itself.
-                if let Some(sub) = &b.nef_subscription
-                    && let Err(e) = self.southbound.deactivate(sub).await
-                {
-                    warn!(booking.id = %id, error = %e, "could not remove the subscription after a network termination");
-                }
-                info!(booking.id = %id, "booking ended by the network");
-                self.abandon_attempts(&b).await;
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 }

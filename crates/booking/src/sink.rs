@@ -1,35 +1,23 @@
-//! Which notification sinks are acceptable, checked at create and again at every delivery
-//! (a name can resolve elsewhere by then): https only, and never an address inside the
-//! operator (loopback, private, link-local, metadata, ...), unless an allow-list says so.
+//! The sink rule, in one place: which notification sinks are acceptable. The API checks a
+//! sink with it at create, and event delivery checks it again at every delivery (a name can
+//! resolve elsewhere by then): https only, at most 2048 characters, and never an address
+//! inside the operator (loopback, private, link-local, metadata, ...) unless an allow-list
+//! says so. Names are resolved through the [`SinkResolver`] port.
 
 use ipnet::IpNet;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 
-/// Resolves host names for the sink checks (the system resolver; a fixed table in tests).
+/// Resolves host names for the sink checks (the system resolver in `delivery`; a fixed table
+/// in tests).
 pub trait SinkResolver: Send + Sync + 'static {
-    fn resolve(&self, host: String, port: u16) -> futures_lite::BoxedResolve;
+    fn resolve(&self, host: String, port: u16) -> BoxedResolve;
 }
 
-/// The system resolver.
-pub struct SystemResolver;
-
-impl SinkResolver for SystemResolver {
-    fn resolve(&self, host: String, port: u16) -> futures_lite::BoxedResolve {
-        Box::pin(async move {
-            let addrs = tokio::net::lookup_host((host.as_str(), port)).await?;
-            Ok(addrs.map(|a| a.ip()).collect())
-        })
-    }
-}
-
-pub mod futures_lite {
-    //! The boxed future type of [`super::SinkResolver`].
-    use std::future::Future;
-    use std::net::IpAddr;
-    use std::pin::Pin;
-    pub type BoxedResolve = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
-}
+/// The future a [`SinkResolver`] answers with: the host's addresses.
+pub type BoxedResolve = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
 
 /// Addresses a notification must never be sent to unless allow-listed.
 pub fn internal_ip(ip: IpAddr) -> bool {
@@ -88,14 +76,48 @@ impl std::fmt::Debug for SinkPolicy {
 }
 
 impl SinkPolicy {
-    pub fn permissive() -> Self {
+    /// Development: http and internal addresses accepted, names resolved by `resolver`.
+    pub fn permissive(resolver: Arc<dyn SinkResolver>) -> Self {
         Self {
             allow_insecure: true,
             allow: vec![],
             deny_nets: vec![],
             deny_hosts: vec![],
-            resolver: Arc::new(SystemResolver),
+            resolver,
         }
+    }
+
+    /// The rules that need no lookup: an https URL (http too in development) of at most 2048
+    /// characters, with a host that is not denied and not an internal IP literal.
+    pub fn check_url(&self, sink: &str) -> Result<url::Url, String> {
+        if sink.len() > 2048 {
+            return Err("longer than 2048 characters".into());
+        }
+        let secure = sink.strip_prefix("https://").is_some_and(|rest| !rest.is_empty());
+        let insecure_ok = self.allow_insecure && sink.strip_prefix("http://").is_some_and(|rest| !rest.is_empty());
+        if !secure && !insecure_ok {
+            return Err("it must be an https URL".into());
+        }
+        let url = url::Url::parse(sink).map_err(|_| "it is not a valid URI".to_owned())?;
+        let refused = match url.host().ok_or("it has no host")? {
+            url::Host::Domain(d) => self.host_denied(d),
+            url::Host::Ipv4(ip) => !self.ip_allowed(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => !self.ip_allowed(IpAddr::V6(ip)),
+        };
+        if refused {
+            return Err("it points to a loopback, private, link-local or otherwise internal address".into());
+        }
+        Ok(url)
+    }
+
+    /// The whole rule: [`Self::check_url`], then the host name resolved and every address
+    /// checked (as at delivery).
+    pub async fn check(&self, sink: &str) -> Result<(), String> {
+        let url = self.check_url(sink)?;
+        if let (Some(url::Host::Domain(host)), Some(port)) = (url.host(), url.port_or_known_default()) {
+            self.check_host(host, port).await?;
+        }
+        Ok(())
     }
 
     /// Whether an address may receive notifications.
@@ -137,25 +159,5 @@ impl SinkPolicy {
             return Err(format!("its host resolves to an internal address ({bad})"));
         }
         Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
-    }
-}
-
-/// A reqwest DNS resolver that only ever hands out addresses the policy allows, so neither a
-/// DNS change after create nor a redirect can make a delivery reach an internal address.
-pub struct GuardedResolver(pub SinkPolicy);
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.0.clone();
-        Box::pin(async move {
-            let addrs =
-                policy
-                    .check_host(name.as_str(), 0)
-                    .await
-                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> {
-                        format!("sink {}: {e}", name.as_str()).into()
-                    })?;
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
     }
 }

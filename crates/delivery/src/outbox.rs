@@ -1,16 +1,15 @@
-//! CloudEvents delivery from the durable outbox. A worker claims bookings with undelivered
+//! The outbox worker: CloudEvents delivery from the durable outbox. A worker claims bookings with undelivered
 //! events (leased, like timers), delivers each booking's events in order (retrying with
 //! backoff under the same event `id`), and acknowledges each event once delivered or refused
 //! for good. A crash or restart delivers what was pending; a 410 from a sink stops delivery
 //! to that sink.
 
-use booking::{BookingId, BookingStore, Clock, Notifier, StatusEvent};
-use camara_api::{GuardedResolver, SinkPolicy};
+use crate::resolve::GuardedResolver;
+use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkPolicy, StatusEvent};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{info, warn};
@@ -49,12 +48,12 @@ struct Shared {
     gone: Mutex<HashSet<String>>,
     slots: Arc<Semaphore>,
     policy: SinkPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
-    clock: Arc<dyn Clock>,
     wake: Wake,
 }
 
@@ -81,7 +80,7 @@ impl Outbox {
         store: Arc<dyn BookingStore>,
         clock: Arc<dyn Clock>,
         policy: SinkPolicy,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -98,10 +97,10 @@ impl Outbox {
             gone: Mutex::default(),
             slots,
             policy,
+            clock,
         };
         Ok(Self {
             shared: Arc::new(shared),
-            clock,
             wake: Wake::default(),
         })
     }
@@ -122,7 +121,12 @@ impl Outbox {
         loop {
             let limit = self.shared.slots.available_permits();
             if limit > 0 {
-                match self.shared.store.claim_events(self.clock.now(), limit, s.lease).await {
+                match self
+                    .shared
+                    .store
+                    .claim_events(self.shared.clock.now(), limit, s.lease)
+                    .await
+                {
                     Ok(claimed) => {
                         for (booking, events) in claimed {
                             let Ok(permit) = self.shared.slots.clone().acquire_owned().await else {
@@ -135,7 +139,7 @@ impl Outbox {
                             });
                         }
                     }
-                    Err(e) => warn!(error = %e, "could not read the event outbox"),
+                    Err(e) => warn!(error = %Chain(&e), "could not read the event outbox"),
                 }
             }
             tokio::select! {
@@ -153,7 +157,7 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
         deliver(shared, ev).await;
         if let Err(e) = shared.store.ack_event(booking, &ev.id, i == last).await {
             // Not acknowledged: it is delivered again after the lease (same id).
-            warn!(booking.id = %booking, event.id = %ev.id, error = %e, "could not acknowledge an event");
+            warn!(booking.id = %booking, event.id = %ev.id, error = %Chain(&e), "could not acknowledge an event");
             return;
         }
     }
@@ -165,14 +169,10 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
     if shared.gone.lock().unwrap_or_else(|p| p.into_inner()).contains(&ev.sink) {
         return;
     }
-    // An IP literal does not go through the resolver: check it here.
-    let literal = url::Url::parse(&ev.sink).ok().and_then(|u| match u.host() {
-        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-        _ => None,
-    });
-    if literal.is_some_and(|ip| !shared.policy.ip_allowed(ip)) {
-        warn!(booking.id = %ev.booking_id, sink = %ev.sink, "sink address not allowed; event not delivered");
+    // The rules that need no lookup (an IP literal does not go through the resolver); names
+    // are checked by the guarded resolver at connect time.
+    if let Err(why) = shared.policy.check_url(&ev.sink) {
+        warn!(booking.id = %ev.booking_id, sink = %ev.sink, reason = %why, "sink not allowed; event not delivered");
         return;
     }
     let body = cloud_event(ev, &shared.settings.source_prefix).to_string();
@@ -185,7 +185,7 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
             .header("x-correlator", &ev.id)
             .body(body.clone());
         if let Some(cred) = &ev.credential {
-            if cred.expires_at <= OffsetDateTime::now_utc() {
+            if cred.expires_at <= shared.clock.now() {
                 warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
                 return;
             }
@@ -213,7 +213,7 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
                     || s == reqwest::StatusCode::REQUEST_TIMEOUT
             }
             Err(e) => {
-                warn!(booking.id = %ev.booking_id, event.id = %ev.id, error = %e, attempt, "event delivery failed");
+                warn!(booking.id = %ev.booking_id, event.id = %ev.id, error = %Chain(&e), attempt, "event delivery failed");
                 true
             }
         };

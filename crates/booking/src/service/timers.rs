@@ -1,0 +1,170 @@
+//! The scheduler's use cases: claim due timers and run the transition each stands for (start:
+//! activate at the NEF; end: remove; retry; purge after retention). Idempotent: the stored
+//! booking decides what is left to do, so a timer redone after a crash does no harm.
+
+use super::BookingService;
+use crate::booking::{Booking, BookingId, BookingStatus, StatusInfo};
+use crate::error::Chain;
+use crate::store::StoreError;
+use time::{Duration, OffsetDateTime};
+use tracing::{error, info, warn};
+
+impl BookingService {
+    /// One scheduler pass: claims the due timers and runs their transitions. Returns how many
+    /// timers were handled. Errors of single bookings are logged, not returned: their timers
+    /// come back after the lease.
+    pub async fn run_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let ids = self
+            .store
+            .claim_due(now, self.policy.claim_batch, self.policy.lease)
+            .await?;
+        for id in &ids {
+            if let Err(e) = self.fire(*id).await {
+                warn!(booking.id = %id, error = %Chain(&e), "timer transition failed; it will be retried after the lease");
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// Runs the transition a due timer stands for.
+    async fn fire(&self, id: BookingId) -> Result<(), StoreError> {
+        let Some(b) = self.store.get(id).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        match b.next_due(self.policy.retention) {
+            Some(due) if due <= now => {}
+            due => {
+                // Claimed early (clock skew between replicas): put the timer back.
+                self.store.update(&b.touched(), due, None).await?;
+                return Ok(());
+            }
+        }
+        match b.status {
+            BookingStatus::Requested => Ok(()),
+            BookingStatus::Scheduled => self.activate(b, now).await,
+            BookingStatus::Activated => self.expire(b, now).await,
+            BookingStatus::Terminated => {
+                if b.purgeable(now, self.policy.retention).is_ok() {
+                    info!(booking.id = %id, "booking purged after retention");
+                    self.store.remove(id).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A booking that ends without having been activated, after activation attempts whose
+    /// outcome is unknown: make sure no subscription of it stays at the NEF.
+    pub(super) async fn abandon_attempts(&self, b: &Booking) {
+        if b.has_unconfirmed_attempts()
+            && let Err(e) = self.southbound.abandon(b).await
+        {
+            warn!(booking.id = %b.id, error = %Chain(&e), "could not check the NEF for a subscription of an unconfirmed attempt");
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1_i32 << attempts.min(6);
+        (self.policy.retry_base * factor).min(Duration::minutes(1))
+    }
+
+    /// Stores `b` ended with `reason` (and its event); then makes sure no subscription of an
+    /// unconfirmed attempt of `attempted` stays at the NEF.
+    async fn end_unactivated(
+        &self,
+        b: &Booking,
+        attempted: &Booking,
+        reason: StatusInfo,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let Ok(ended) = b.end(reason, now) else {
+            return Ok(false);
+        };
+        let done = self.commit(&ended, true).await?;
+        if done {
+            self.abandon_attempts(attempted).await;
+        }
+        Ok(done)
+    }
+
+    async fn activate(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
+        if now >= b.end_time() {
+            // The whole window passed while no replica ran: too late to give any QoS.
+            if self.end_unactivated(&b, &b, StatusInfo::BookingRevoked, now).await? {
+                warn!(booking.id = %b.id, "booking window passed before activation");
+            }
+            return Ok(());
+        }
+        // Record the attempt before calling the NEF: if this replica dies after its POST, the
+        // replica that takes the timer over sees a started attempt and looks for the
+        // subscription before creating another.
+        let Ok(intent) = b.begin_attempt() else {
+            return Ok(());
+        };
+        if !self.store.update(&intent, Some(now + self.policy.lease), None).await? {
+            return Ok(());
+        }
+        match self.southbound.activate(&b).await {
+            Ok(location) => {
+                let Ok(active) = intent.activated(location.clone(), now) else {
+                    return Ok(());
+                };
+                if self.commit(&active, true).await? {
+                    info!(booking.id = %b.id, nef.subscription = %location, "booking activated");
+                } else {
+                    // The booking changed meanwhile (deleted): do not leave the subscription.
+                    warn!(booking.id = %b.id, "booking changed during activation; removing the new subscription");
+                    if let Err(e) = self.southbound.deactivate(&location).await {
+                        warn!(booking.id = %b.id, error = %Chain(&e), "could not remove the orphan subscription");
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if e.is_unavailable() && now < b.start_time + self.policy.retry_deadline => {
+                let Ok(again) = intent.retry(now + self.backoff(b.attempts)) else {
+                    return Ok(());
+                };
+                warn!(booking.id = %b.id, error = %Chain(&e), attempt = again.attempts, "activation failed; will retry");
+                self.commit(&again, false).await.map(|_| ())
+            }
+            Err(e) => {
+                // This attempt's outcome is unknown unless the NEF refused it.
+                let attempted = if e.is_unavailable() { &intent } else { &b };
+                if self
+                    .end_unactivated(&intent, attempted, StatusInfo::BookingRevoked, now)
+                    .await?
+                {
+                    warn!(booking.id = %b.id, error = %Chain(&e), "activation refused; booking revoked");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn expire(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
+        if let Some(sub) = &b.nef_subscription {
+            match self.southbound.deactivate(sub).await {
+                Ok(()) => {}
+                Err(e) if e.is_unavailable() && now < b.end_time() + self.policy.retry_deadline => {
+                    let Ok(again) = b.retry(now + self.backoff(b.attempts)) else {
+                        return Ok(());
+                    };
+                    warn!(booking.id = %b.id, error = %Chain(&e), attempt = again.attempts, "removal failed; will retry");
+                    return self.commit(&again, false).await.map(|_| ());
+                }
+                Err(e) => {
+                    error!(booking.id = %b.id, nef.subscription = %sub, error = %Chain(&e),
+                        "could not remove the NEF subscription; ending the booking anyway");
+                }
+            }
+        }
+        if let Ok(ended) = b.end(StatusInfo::DurationExpired, now)
+            && self.commit(&ended, true).await?
+        {
+            info!(booking.id = %b.id, "booking ended: duration expired");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! Event delivery: the CloudEvents `status-changed` events of bookings, sent from the durable
+//! outbox by a leased worker ([`Outbox`]), each sink checked against the one
+//! `booking::SinkPolicy` at every delivery: names are resolved only through
+//! [`GuardedResolver`], which hands out no address the policy refuses, and redirects are not
+//! followed. [`SystemResolver`] is the production `SinkResolver` (the system's DNS).
+#![forbid(unsafe_code)]
+
+mod outbox;
+mod resolve;
+
+pub use outbox::{DeliverySettings, EVENT_TYPE, Outbox, Wake, cloud_event};
+pub use resolve::{GuardedResolver, SystemResolver};

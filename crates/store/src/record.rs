@@ -1,0 +1,356 @@
+//! The storage records: private to the store, versioned, compact. A booking is written as one
+//! version byte followed by a `postcard` encoding of [`BookingV1`]; times are unix nanoseconds,
+//! addresses raw bytes, the callback token its 16 bytes, and the device index keys are not
+//! stored at all (they follow from the device). Renaming a field of the domain's `Booking`
+//! changes nothing here; changing this layout means a new version tag and a reader for the
+//! old one. Records of the first release (JSON, no tag) are still read: see [`legacy`].
+
+mod legacy;
+#[cfg(test)]
+mod tests;
+
+use booking::{
+    ApplicationServer, Booking, BookingId, BookingStatus, Device, DeviceIpv4, Echo, Owner, PhoneNumber, PortsSpec,
+    SinkCredential, StatusEvent, StatusInfo, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use time::OffsetDateTime;
+
+/// The tag of the current booking layout.
+const BOOKING_V1: u8 = 1;
+/// The tag of the current event layout.
+const EVENT_V1: u8 = 1;
+
+/// Public address, private address, public port.
+type Ipv4V1 = ([u8; 4], Option<[u8; 4]>, Option<u16>);
+
+#[derive(Serialize, Deserialize)]
+struct DeviceV1 {
+    phone_number: Option<String>,
+    network_access_identifier: Option<String>,
+    ipv4: Option<Ipv4V1>,
+    ipv6: Option<[u8; 16]>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PortsV1 {
+    ranges: Vec<(u16, u16)>,
+    ports: Vec<u16>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BookingV1 {
+    id: [u8; 16],
+    client_id: String,
+    subject: Option<String>,
+    device: Option<DeviceV1>,
+    qos_profile: String,
+    start_time: i64,
+    duration: u32,
+    application_server: Option<(Option<String>, Option<String>)>,
+    device_ports: Option<PortsV1>,
+    application_server_ports: Option<PortsV1>,
+    sink: Option<String>,
+    /// access token, expiry.
+    sink_credential: Option<(String, i64)>,
+    status: u8,
+    status_info: Option<u8>,
+    started_at: Option<i64>,
+    terminated_at: Option<i64>,
+    nef_subscription: Option<String>,
+    /// The token's 16 bytes when it is 32 hex digits (as the service makes them), else text.
+    callback_token: Token,
+    attempts: u32,
+    retry_at: Option<i64>,
+    created_at: i64,
+    version: u64,
+    echo: String,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Token {
+    Bytes([u8; 16]),
+    Text(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventV1 {
+    id: String,
+    booking_id: [u8; 16],
+    status: u8,
+    status_info: Option<u8>,
+    time: i64,
+    sink: String,
+    credential: Option<(String, i64)>,
+}
+
+fn nanos(t: OffsetDateTime) -> Result<i64, StoreError> {
+    i64::try_from(t.unix_timestamp_nanos()).map_err(|e| StoreError::corrupt(format!("time {t} out of range"), e))
+}
+
+fn time_of(n: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).map_err(|e| StoreError::corrupt("time out of range", e))
+}
+
+fn opt_time(n: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    n.map(time_of).transpose()
+}
+
+fn status_code(s: BookingStatus) -> u8 {
+    match s {
+        BookingStatus::Requested => 0,
+        BookingStatus::Scheduled => 1,
+        BookingStatus::Activated => 2,
+        BookingStatus::Terminated => 3,
+    }
+}
+
+fn status_of(c: u8) -> Result<BookingStatus, StoreError> {
+    Ok(match c {
+        0 => BookingStatus::Requested,
+        1 => BookingStatus::Scheduled,
+        2 => BookingStatus::Activated,
+        3 => BookingStatus::Terminated,
+        _ => return Err(unknown("status", c)),
+    })
+}
+
+fn info_code(i: StatusInfo) -> u8 {
+    match i {
+        StatusInfo::DurationExpired => 0,
+        StatusInfo::NetworkTerminated => 1,
+        StatusInfo::DeleteRequested => 2,
+        StatusInfo::BookingDeclined => 3,
+        StatusInfo::BookingRevoked => 4,
+    }
+}
+
+fn info_of(c: u8) -> Result<StatusInfo, StoreError> {
+    Ok(match c {
+        0 => StatusInfo::DurationExpired,
+        1 => StatusInfo::NetworkTerminated,
+        2 => StatusInfo::DeleteRequested,
+        3 => StatusInfo::BookingDeclined,
+        4 => StatusInfo::BookingRevoked,
+        _ => return Err(unknown("statusInfo", c)),
+    })
+}
+
+fn unknown(what: &str, c: u8) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("unknown {what} code {c}"),
+        source: None,
+    }
+}
+
+fn ports(p: &PortsSpec) -> PortsV1 {
+    PortsV1 {
+        ranges: p.ranges.clone(),
+        ports: p.ports.clone(),
+    }
+}
+
+fn ports_of(p: PortsV1) -> PortsSpec {
+    PortsSpec {
+        ranges: p.ranges,
+        ports: p.ports,
+    }
+}
+
+fn device(d: &Device) -> DeviceV1 {
+    DeviceV1 {
+        phone_number: d.phone_number.as_ref().map(|p| p.as_str().to_owned()),
+        network_access_identifier: d.network_access_identifier.clone(),
+        ipv4: d.ipv4_address.as_ref().map(|a| {
+            (
+                a.public_address.octets(),
+                a.private_address.map(|p| p.octets()),
+                a.public_port,
+            )
+        }),
+        ipv6: d.ipv6_address.map(|a| a.octets()),
+    }
+}
+
+fn device_of(d: DeviceV1) -> Result<Device, StoreError> {
+    Ok(Device {
+        phone_number: d
+            .phone_number
+            .map(|p| PhoneNumber::parse(&p).map_err(|e| StoreError::corrupt("stored phone number", e)))
+            .transpose()?,
+        network_access_identifier: d.network_access_identifier,
+        ipv4_address: d.ipv4.map(|(public, private, port)| DeviceIpv4 {
+            public_address: Ipv4Addr::from(public),
+            private_address: private.map(Ipv4Addr::from),
+            public_port: port,
+        }),
+        ipv6_address: d.ipv6.map(Ipv6Addr::from),
+    })
+}
+
+fn token(t: &str) -> Token {
+    let hex = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let b = t.as_bytes();
+    if b.len() == 32 {
+        let mut out = [0u8; 16];
+        for (i, o) in out.iter_mut().enumerate() {
+            match (hex(b[2 * i]), hex(b[2 * i + 1])) {
+                (Some(h), Some(l)) => *o = (h << 4) | l,
+                _ => return Token::Text(t.to_owned()),
+            }
+        }
+        return Token::Bytes(out);
+    }
+    Token::Text(t.to_owned())
+}
+
+fn token_of(t: Token) -> String {
+    match t {
+        Token::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Token::Text(s) => s,
+    }
+}
+
+fn credential(c: &SinkCredential) -> Result<(String, i64), StoreError> {
+    Ok((c.access_token.clone(), nanos(c.expires_at)?))
+}
+
+fn credential_of(c: Option<(String, i64)>) -> Result<Option<SinkCredential>, StoreError> {
+    c.map(|(access_token, at)| {
+        Ok(SinkCredential {
+            access_token,
+            expires_at: time_of(at)?,
+        })
+    })
+    .transpose()
+}
+
+fn booking_id(bytes: [u8; 16]) -> BookingId {
+    BookingId::from_bytes(bytes)
+}
+
+fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
+    let out = vec![tag];
+    postcard::to_extend(value, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))
+}
+
+/// A booking as stored.
+pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
+    let r = BookingV1 {
+        id: *b.id.as_bytes(),
+        client_id: b.owner.client_id.clone(),
+        subject: b.owner.subject.clone(),
+        device: b.device.as_ref().map(device),
+        qos_profile: b.qos_profile.clone(),
+        start_time: nanos(b.start_time)?,
+        duration: b.duration,
+        application_server: b.application_server.as_ref().map(|a| (a.ipv4.clone(), a.ipv6.clone())),
+        device_ports: b.device_ports.as_ref().map(ports),
+        application_server_ports: b.application_server_ports.as_ref().map(ports),
+        sink: b.sink.clone(),
+        sink_credential: b.sink_credential.as_ref().map(credential).transpose()?,
+        status: status_code(b.status),
+        status_info: b.status_info.map(info_code),
+        started_at: b.started_at.map(nanos).transpose()?,
+        terminated_at: b.terminated_at.map(nanos).transpose()?,
+        nef_subscription: b.nef_subscription.clone(),
+        callback_token: token(&b.callback_token),
+        attempts: b.attempts,
+        retry_at: b.retry_at.map(nanos).transpose()?,
+        created_at: nanos(b.created_at)?,
+        version: b.version,
+        echo: b.echo.0.clone(),
+    };
+    tagged(BOOKING_V1, &r)
+}
+
+/// A stored booking, of any layout this store has written.
+pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
+    match bytes.first() {
+        Some(&BOOKING_V1) => {
+            let r: BookingV1 =
+                postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable booking record", e))?;
+            let device = r.device.map(device_of).transpose()?;
+            Ok(Booking {
+                id: booking_id(r.id),
+                owner: Owner {
+                    client_id: r.client_id,
+                    subject: r.subject,
+                },
+                device_keys: device.as_ref().map(Device::keys).unwrap_or_default(),
+                device,
+                qos_profile: r.qos_profile,
+                start_time: time_of(r.start_time)?,
+                duration: r.duration,
+                application_server: r
+                    .application_server
+                    .map(|(ipv4, ipv6)| ApplicationServer { ipv4, ipv6 }),
+                device_ports: r.device_ports.map(ports_of),
+                application_server_ports: r.application_server_ports.map(ports_of),
+                sink: r.sink,
+                sink_credential: credential_of(r.sink_credential)?,
+                status: status_of(r.status)?,
+                status_info: r.status_info.map(info_of).transpose()?,
+                started_at: opt_time(r.started_at)?,
+                terminated_at: opt_time(r.terminated_at)?,
+                nef_subscription: r.nef_subscription,
+                callback_token: token_of(r.callback_token),
+                attempts: r.attempts,
+                retry_at: opt_time(r.retry_at)?,
+                created_at: time_of(r.created_at)?,
+                version: r.version,
+                echo: Echo(r.echo),
+            })
+        }
+        Some(b'{') => legacy::booking(bytes),
+        Some(&tag) => Err(unknown("booking record layout", tag)),
+        None => Err(StoreError::Corrupt {
+            what: "empty booking record".into(),
+            source: None,
+        }),
+    }
+}
+
+/// An outbox event as stored.
+pub fn encode_event(ev: &StatusEvent) -> Result<Vec<u8>, StoreError> {
+    let r = EventV1 {
+        id: ev.id.clone(),
+        booking_id: *ev.booking_id.as_bytes(),
+        status: status_code(ev.status),
+        status_info: ev.status_info.map(info_code),
+        time: nanos(ev.time)?,
+        sink: ev.sink.clone(),
+        credential: ev.credential.as_ref().map(credential).transpose()?,
+    };
+    tagged(EVENT_V1, &r)
+}
+
+/// A stored outbox event, of any layout this store has written.
+pub fn decode_event(bytes: &[u8]) -> Result<StatusEvent, StoreError> {
+    match bytes.first() {
+        Some(&EVENT_V1) => {
+            let r: EventV1 =
+                postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable event", e))?;
+            Ok(StatusEvent {
+                id: r.id,
+                booking_id: booking_id(r.booking_id),
+                status: status_of(r.status)?,
+                status_info: r.status_info.map(info_of).transpose()?,
+                time: time_of(r.time)?,
+                sink: r.sink,
+                credential: credential_of(r.credential)?,
+            })
+        }
+        Some(b'{') => legacy::event(bytes),
+        Some(&tag) => Err(unknown("event layout", tag)),
+        None => Err(StoreError::Corrupt {
+            what: "empty event".into(),
+            source: None,
+        }),
+    }
+}

@@ -1,0 +1,103 @@
+use super::*;
+use time::macros::datetime;
+
+fn full() -> Booking {
+    let mut b = crate::suite::sample("client-1", "+123456789", datetime!(2030-01-01 12:00:00.5 UTC), 3600);
+    b.device = Some(Device {
+        phone_number: PhoneNumber::parse("+123456789").ok(),
+        network_access_identifier: Some("n@example.com".into()),
+        ipv4_address: Some(DeviceIpv4 {
+            public_address: "203.0.113.5".parse().unwrap(),
+            private_address: Some("10.0.0.5".parse().unwrap()),
+            public_port: Some(59765),
+        }),
+        ipv6_address: "2001:db8::5".parse().ok(),
+    });
+    b.device_keys = b.device.as_ref().map(Device::keys).unwrap_or_default();
+    b.owner.subject = Some("tel:+123456789".into());
+    b.application_server = Some(ApplicationServer {
+        ipv4: Some("198.51.100.0/24".into()),
+        ipv6: None,
+    });
+    b.device_ports = Some(PortsSpec {
+        ranges: vec![(5010, 5020)],
+        ports: vec![5060],
+    });
+    b.sink = Some("https://app.example.com/cb".into());
+    b.sink_credential = Some(SinkCredential {
+        access_token: "t".repeat(200),
+        expires_at: datetime!(2030-02-01 00:00 UTC),
+    });
+    b.status = BookingStatus::Terminated;
+    b.status_info = Some(StatusInfo::NetworkTerminated);
+    b.started_at = Some(datetime!(2030-01-01 12:00:00.123 UTC));
+    b.terminated_at = Some(datetime!(2030-01-01 12:30 UTC));
+    b.nef_subscription = Some("http://nef/subscriptions/sub-1".into());
+    b.callback_token = "0123456789abcdef0123456789abcdef".into();
+    b.attempts = 2;
+    b.retry_at = Some(datetime!(2030-01-01 12:00:01 UTC));
+    b.version = 7;
+    b.echo = Echo(r#"["2030-01-01T12:00:00.5Z",{"areaType":"AREANAME","areaName":"x"},null]"#.into());
+    b
+}
+
+#[test]
+fn a_booking_reads_back_exactly_as_written() {
+    let b = full();
+    let bytes = encode(&b).unwrap();
+    assert_eq!(bytes[0], BOOKING_V1);
+    assert_eq!(decode(&bytes).unwrap(), b);
+    // A token that is not 32 lowercase hex digits is kept as text.
+    let mut odd = b.clone();
+    odd.callback_token = "not-hex".into();
+    assert_eq!(decode(&encode(&odd).unwrap()).unwrap(), odd);
+}
+
+#[test]
+fn a_record_is_compact() {
+    // The realistic booking of the memory example: 200-byte sink token included.
+    let n = encode(&full()).unwrap().len();
+    assert!(n < 600, "{n} bytes");
+}
+
+#[test]
+fn unknown_layouts_and_garbage_are_corrupt_not_panics() {
+    for bad in [&b""[..], &[9u8, 1, 2][..], &[BOOKING_V1, 0xff][..], &b"{not json"[..]] {
+        assert!(matches!(decode(bad), Err(StoreError::Corrupt { .. })), "{bad:?}");
+        assert!(matches!(decode_event(bad), Err(StoreError::Corrupt { .. })), "{bad:?}");
+    }
+}
+
+#[test]
+fn an_event_reads_back_exactly_as_written() {
+    let b = full();
+    let ev = StatusEvent::for_booking(&b, datetime!(2030-01-01 12:30 UTC)).unwrap();
+    assert_eq!(decode_event(&encode_event(&ev).unwrap()).unwrap(), ev);
+}
+
+/// A record as the first release wrote it (the domain `Booking` as JSON, time as tuples): an
+/// upgraded gateway must still read what the old one stored.
+const V0_RECORD: &str = r#"{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","owner":{"client_id":"c","subject":null},"device":{"phone_number":"+123456789","network_access_identifier":null,"ipv4_address":{"public_address":"203.0.113.5","private_address":null,"public_port":59765},"ipv6_address":null},"device_keys":["tel:+123456789","ipv4:203.0.113.5:59765"],"qos_profile":"QOS_L","start_time":[2030,1,12,0,0,0,0,0,0],"duration":600,"application_server":{"ipv4":"198.51.100.0/24","ipv6":null},"device_ports":{"ranges":[[5010,5020]],"ports":[5060]},"application_server_ports":null,"sink":"https://app.example.com/cb","sink_credential":null,"status":"ACTIVATED","status_info":null,"started_at":[2030,1,12,0,0,0,0,0,0],"terminated_at":null,"nef_subscription":"http://nef/subscriptions/sub-1","callback_token":"0123456789abcdef0123456789abcdef","attempts":0,"retry_at":null,"created_at":[2029,365,11,0,0,0,0,0,0],"version":3,"echo":{"qosProfile":"QOS_L","startTime":"2030-01-01T14:00:00+02:00","serviceArea":{"areaType":"CIRCLE","center":{"latitude":50.1,"longitude":8.68},"radius":500},"device":{"phoneNumber":"+123456789"},"sink":"https://app.example.com/cb"}}"#;
+
+const V0_EVENT: &str = r#"{"id":"e-1","booking_id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","status":"TERMINATED","status_info":"DURATION_EXPIRED","time":"2030-01-01T12:10:00Z","sink":"https://app.example.com/cb","credential":null}"#;
+
+#[test]
+fn records_of_the_first_release_are_still_read() {
+    let b = decode(V0_RECORD.as_bytes()).unwrap();
+    assert_eq!(b.id.to_string(), "3fa85f64-5717-4562-b3fc-2c963f66afa6");
+    assert_eq!(b.status, BookingStatus::Activated);
+    assert_eq!(b.start_time, datetime!(2030-01-01 12:00 UTC));
+    assert_eq!(b.started_at, Some(datetime!(2030-01-01 12:00 UTC)));
+    assert_eq!(b.version, 3);
+    assert_eq!(b.device_keys, vec!["tel:+123456789", "ipv4:203.0.113.5:59765"]);
+    assert_eq!(b.nef_subscription.as_deref(), Some("http://nef/subscriptions/sub-1"));
+    let echo: serde_json::Value = serde_json::from_str(&b.echo.0).unwrap();
+    assert_eq!(echo[0], "2030-01-01T14:00:00+02:00");
+    assert_eq!(echo[1]["radius"], 500);
+    assert_eq!(echo[2], serde_json::json!({"phoneNumber": "+123456789"}));
+    // Written again, it is a current record with the same content.
+    assert_eq!(decode(&encode(&b).unwrap()).unwrap(), b);
+
+    let ev = decode_event(V0_EVENT.as_bytes()).unwrap();
+    assert_eq!(ev.status_info, Some(StatusInfo::DurationExpired));
+}
