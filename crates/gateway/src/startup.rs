@@ -1,21 +1,16 @@
 //! Builds the gateway from settings and runs it: the HTTP server, the scheduler worker and
 //! graceful shutdown.
 
-use crate::settings::{AuthMode, CallbackAuthKind, NefAuthKind, Settings, SouthboundKind, StoreKind};
+use crate::settings::{AuthMode, Settings, SouthboundKind, StoreKind, base};
 use anyhow::Context;
 use axum::Router;
-use booking::{
-    BookingService, BookingStore, Catalog, Clock, Coverage, DeviceResolver, Policy, SinkPolicy, SinkResolver,
-    SystemClock,
-};
-use camara_api::limits::{Rate, RateLimits};
-use camara_api::{ApiState, AreaTypes, AuthSettings, DevIssuer, KeySource, KeyStore, ParseOptions, scopes};
-use delivery::SystemResolver;
-use delivery::{DeliverySettings, Outbox};
-use nef::{NefAuth, NefClient, NefClientConfig, Snssai};
-use nef_mapping::{CallbackAuth, MappingConfig};
+use booking::{BookingService, BookingStore, Catalog, Clock, DeviceResolver, SinkResolver, SystemClock};
+use camara_api::limits::RateLimits;
+use camara_api::{ApiState, DevIssuer, KeyStore, scopes};
+use delivery::{Outbox, SystemResolver};
+use nef::{NefAuth, NefClient};
+use nef_mapping::CallbackAuth;
 use nef_sim::{Faults, NefSim, SimConfig};
-use secrecy::SecretString;
 use southbound::{NefSouthbound, StaticResolver};
 use std::future::Future;
 use std::path::PathBuf;
@@ -60,46 +55,34 @@ impl Application {
         sink_resolver: Arc<dyn SinkResolver>,
     ) -> anyhow::Result<Self> {
         let s = &settings;
-        let sink_policy = SinkPolicy {
-            allow_insecure: s.notifications.allow_insecure_sinks,
-            allow: s
-                .notifications
-                .sink_allow
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .collect(),
-            deny_nets: s
-                .notifications
-                .sink_deny
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .collect(),
-            deny_hosts: s
-                .notifications
-                .sink_deny
-                .iter()
-                .filter(|n| n.parse::<ipnet::IpNet>().is_err())
-                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
-                .collect(),
-            resolver: sink_resolver,
-        };
+        let sink_policy = s.notifications.sink_policy(sink_resolver);
         let store: Arc<dyn BookingStore> = match s.store.kind {
             StoreKind::Memory => Arc::new(store::MemoryStore::new()),
-            StoreKind::Redis => Arc::new(connect_redis(&s.store.redis).await?),
+            StoreKind::Redis => {
+                let store = store::RedisStore::connect(s.store.redis.store_settings()?)
+                    .await
+                    .context("cannot connect to Redis")?;
+                info!(
+                    cluster = s.store.redis.cluster,
+                    shards = s.store.redis.shards,
+                    "Redis store connected"
+                );
+                Arc::new(store)
+            }
         };
         let listener = TcpListener::bind(&s.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", s.server.listen))?;
         let port = listener.local_addr()?.port();
-        let public_url = match s.server.public_url.trim_end_matches('/') {
-            "" => {
+        let public_url = match &s.server.public_url {
+            Some(url) => base(url),
+            None => {
                 let local = listener.local_addr()?;
                 if local.ip().is_unspecified() {
                     warn!(%local, "server.public_url is not set: NEF callbacks and event sources will name an address nobody can reach");
                 }
                 format!("http://{local}")
             }
-            url => url.to_owned(),
         };
         let catalog = Arc::new(Catalog::new(s.profiles.clone()));
         let resolver = build_resolver(s)?;
@@ -113,64 +96,28 @@ impl Application {
 
         let base_paths = s.base_paths();
         let outbox = Outbox::new(
-            DeliverySettings {
-                max_attempts: s.notifications.max_attempts.max(1),
-                initial_backoff: Duration::from_millis(s.notifications.initial_backoff_ms),
-                timeout: Duration::from_millis(s.notifications.timeout_ms),
-                source_prefix: format!("{public_url}{}/device-qos-bookings/", base_paths[0]),
-                poll_interval: Duration::from_millis(s.notifications.poll_interval_ms.max(10)),
-                lease: time::Duration::seconds(s.notifications.lease_seconds),
-                concurrency: s.notifications.concurrency,
-            },
+            s.notifications
+                .delivery(format!("{public_url}{}/device-qos-bookings/", base_paths[0])),
             store.clone(),
             clock.clone(),
             sink_policy.clone(),
         )
         .context("cannot build the event delivery client")?;
-        let policy = Policy {
-            min_lead: time::Duration::seconds(s.booking.min_lead_seconds),
-            max_horizon: time::Duration::days(s.booking.max_horizon_days),
-            retention: time::Duration::seconds(s.booking.retention_seconds),
-            lease: time::Duration::seconds(s.scheduler.lease_seconds),
-            retry_base: time::Duration::milliseconds(s.scheduler.retry_base_ms),
-            retry_deadline: time::Duration::seconds(s.scheduler.retry_deadline_seconds),
-            claim_batch: s.scheduler.claim_batch,
-            max_retrieve: 100,
-            max_live_per_client: s.limits.max_live_bookings_per_client,
-        };
-        let coverage = Coverage {
-            regions: s.coverage.regions.clone(),
-            uncovered_names: s.coverage.uncovered_area_names.clone(),
-        };
         let mut service = BookingService::new(
             store.clone(),
             clock.clone(),
             Arc::new(southbound),
             Arc::new(outbox.waker()),
             catalog,
-            coverage,
-            policy,
+            s.coverage(),
+            s.policy(),
         );
         if let Some(r) = &resolver {
             service = service.with_resolver(r.clone());
         }
         let service = Arc::new(service);
 
-        let algorithms = s
-            .auth
-            .algorithms
-            .iter()
-            .filter_map(|a| a.parse::<jsonwebtoken::Algorithm>().ok())
-            .collect::<Vec<_>>();
-        let auth_settings = AuthSettings {
-            issuer: s.auth.issuer.clone(),
-            audience: s.auth.audience.clone(),
-            client_id_claim: s.auth.client_id_claim.clone(),
-            subject_claim: s.auth.subject_claim.clone(),
-            phone_number_claim: (!s.auth.phone_number_claim.is_empty()).then(|| s.auth.phone_number_claim.clone()),
-            leeway_seconds: s.auth.leeway_seconds,
-            algorithms,
-        };
+        let auth_settings = s.auth.authenticator_settings();
         let (auth, dev_issuer, dev_token) = match s.auth.mode {
             AuthMode::Dev => {
                 let issuer = DevIssuer::generate(auth_settings).map_err(anyhow::Error::msg)?;
@@ -184,44 +131,21 @@ impl Application {
                 )
             }
             AuthMode::Jwks => {
-                let source = if !s.auth.jwks_url.is_empty() {
-                    KeySource::JwksUrl(s.auth.jwks_url.clone())
-                } else if !s.auth.discovery_url.is_empty() {
-                    KeySource::Discovery(s.auth.discovery_url.clone())
-                } else {
-                    KeySource::File(PathBuf::from(&s.auth.jwks_file))
-                };
-                let keys = KeyStore::new(source, Duration::from_secs(s.auth.refetch_min_interval_seconds))
-                    .map_err(anyhow::Error::msg)?;
+                let keys = KeyStore::new(
+                    s.auth.key_source()?,
+                    Duration::from_secs(s.auth.refetch_min_interval_seconds),
+                )
+                .map_err(anyhow::Error::msg)?;
                 let auth = camara_api::Authenticator::new(auth_settings, keys);
                 auth.warm_up().await;
                 (auth, None, None)
             }
         };
-        let parse = ParseOptions {
-            strict: s.api.strict_properties,
-            area_types: AreaTypes {
-                circle: s.api.area_types.circle,
-                polygon: s.api.area_types.polygon,
-                area_name: s.api.area_types.area_name,
-            },
-            area_names: s.api.area_names.clone(),
-            sink: sink_policy.clone(),
-        };
+        let parse = s.api.parse_options(sink_policy);
         if s.notifications.allow_insecure_sinks {
             warn!("notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)");
         }
-        let rate = |r: crate::settings::RateSetting| Rate {
-            per_second: r.per_second,
-            burst: r.burst,
-        };
-        let l = &s.limits;
-        let limits = Arc::new(RateLimits::new(
-            rate(l.create),
-            rate(l.read),
-            rate(l.delete),
-            rate(l.retrieve),
-        ));
+        let limits = Arc::new(s.limits.rate_limits());
         let api_state = ApiState {
             service: service.clone(),
             auth: Arc::new(auth),
@@ -244,8 +168,11 @@ impl Application {
             outbox,
             nef_sim,
             resolver,
-            device_file: (!s.southbound.device_file.is_empty())
-                .then(|| (s.southbound.devices.clone(), PathBuf::from(&s.southbound.device_file))),
+            device_file: s
+                .southbound
+                .device_file
+                .clone()
+                .map(|f| (s.southbound.devices.clone(), f)),
             limits,
             dev_issuer,
             dev_token,
@@ -360,52 +287,10 @@ async fn run_scheduler(service: Arc<BookingService>, interval: Duration, mut sto
     }
 }
 
-async fn connect_redis(r: &crate::settings::RedisStoreSettings) -> anyhow::Result<store::RedisStore> {
-    let password = std::env::var(&r.password_env).ok().filter(|p| !p.is_empty());
-    let urls = r
-        .urls
-        .iter()
-        .map(|u| match (&password, url::Url::parse(u)) {
-            (Some(p), Ok(mut parsed)) if parsed.scheme().starts_with("redis") => {
-                parsed
-                    .set_password(Some(p))
-                    .map_err(|_| anyhow::anyhow!("cannot put the password into {u}"))?;
-                Ok(parsed.to_string())
-            }
-            _ => Ok(u.clone()),
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let key_secret = std::env::var(&r.key_secret_env).unwrap_or_else(|_| {
-        warn!(var = %r.key_secret_env, "no secret for hashing device identifiers in Redis key names; using the built-in default");
-        "qosgw-default-key-secret".to_owned()
-    });
-    let settings = store::RedisSettings {
-        urls,
-        cluster: r.cluster,
-        prefix: r.prefix.clone(),
-        shards: r.shards,
-        command_timeout: Duration::from_millis(r.command_timeout_ms),
-        connect_timeout: Duration::from_millis(r.connect_timeout_ms),
-        key_secret,
-    };
-    let store = store::RedisStore::connect(settings)
-        .await
-        .context("cannot connect to Redis")?;
-    info!(cluster = r.cluster, shards = r.shards, "Redis store connected");
-    Ok(store)
-}
-
-fn secret_from_env(var: &str, what: &str) -> anyhow::Result<SecretString> {
-    std::env::var(var)
-        .map(SecretString::from)
-        .with_context(|| format!("{what}: set the environment variable {var}"))
-}
-
 /// The lab resolver from `southbound.devices` and `southbound.device_file` (watched by
 /// `run_until_stopped`).
 fn build_resolver(s: &Settings) -> anyhow::Result<Option<Arc<StaticResolver>>> {
-    let file = (!s.southbound.device_file.is_empty()).then(|| PathBuf::from(&s.southbound.device_file));
-    Ok(StaticResolver::load(&s.southbound.devices, file.as_deref())?.map(Arc::new))
+    Ok(StaticResolver::load(&s.southbound.devices, s.southbound.device_file.as_deref())?.map(Arc::new))
 }
 
 /// The NEF client (toward the in-process simulator or the real NEF) behind the southbound
@@ -417,7 +302,6 @@ async fn build_southbound(
     resolver: Option<Arc<dyn DeviceResolver>>,
 ) -> anyhow::Result<(NefSouthbound, Option<NefSim>, CallbackAuth)> {
     let sb = &s.southbound;
-    let n = &sb.nef;
     let (api_root, auth, sim) = match sb.kind {
         SouthboundKind::NefSim => {
             let cfg = SimConfig {
@@ -437,60 +321,24 @@ async fn build_southbound(
             (sim.url(), NefAuth::None, Some(sim))
         }
         SouthboundKind::Nef => {
-            let auth = match n.auth {
-                NefAuthKind::None => NefAuth::None,
-                NefAuthKind::Basic => NefAuth::Basic {
-                    username: n.username.clone(),
-                    password: secret_from_env(&n.password_env, "NEF basic auth")?,
-                },
-                NefAuthKind::OAuth2 => NefAuth::OAuth2 {
-                    token_url: n.token_url.clone(),
-                    client_id: n.client_id.clone(),
-                    client_secret: secret_from_env(&n.client_secret_env, "NEF OAuth2")?,
-                    scope: (!n.scope.is_empty()).then(|| n.scope.clone()),
-                },
-            };
-            (n.api_root.clone(), auth, None)
+            let root = sb
+                .nef
+                .api_root
+                .as_ref()
+                .context("southbound.nef.api_root is required with kind nef")?;
+            (base(root), sb.nef.nef_auth()?, None)
         }
     };
-    let client = NefClient::new(NefClientConfig {
-        api_root,
-        scs_as_id: sb.scs_as_id.clone(),
-        auth,
-        connect_timeout: Duration::from_millis(n.connect_timeout_ms),
-        request_timeout: Duration::from_millis(n.request_timeout_ms),
-        max_retries: n.max_retries,
-        retry_base: Duration::from_millis(n.retry_base_ms),
-        max_retry_after: Duration::from_millis(n.max_retry_after_ms),
-    })?;
-    let callback_auth = match sb.callbacks.auth {
-        CallbackAuthKind::Token => CallbackAuth::PerBookingToken,
-        CallbackAuthKind::SharedSecret => {
-            let secret = secret_from_env(&sb.callbacks.shared_secret_env, "NEF callback shared secret")?;
-            CallbackAuth::SharedSecret(secrecy::ExposeSecret::expose_secret(&secret).to_owned())
-        }
-        CallbackAuthKind::None => CallbackAuth::None,
-    };
-    let m = &sb.mapping;
-    let mapping = MappingConfig {
-        callback_base: match sb.callbacks.base_url.trim_end_matches('/') {
-            "" => public_url.to_owned(),
-            b => b.to_owned(),
-        },
-        callback_auth: callback_auth.clone(),
-        encoding: m.flow_encoding,
-        protocol: m.protocol.clone(),
-        address_preference: m.address_preference.clone(),
-        dnn: (!m.dnn.is_empty()).then(|| m.dnn.clone()),
-        snssai: u8::try_from(m.snssai_sst).ok().map(|sst| Snssai {
-            sst,
-            sd: (!m.snssai_sd.is_empty()).then(|| m.snssai_sd.clone()),
-        }),
-        supported_features: (!m.supported_features.is_empty()).then(|| m.supported_features.clone()),
-        usage_threshold: m.usage_threshold,
-        release: sb.release,
-        max_flows: m.max_flows,
-    };
+    let client = NefClient::new(sb.nef.client_config(api_root, sb.scs_as_id.clone(), auth))?;
+    let callback_auth = sb.callbacks.callback_auth()?;
+    let callback_base = sb
+        .callbacks
+        .base_url
+        .as_ref()
+        .map_or_else(|| public_url.to_owned(), base);
+    let mapping = sb
+        .mapping
+        .mapping_config(callback_base, callback_auth.clone(), sb.release);
     Ok((
         NefSouthbound::new(client, mapping, catalog, resolver),
         sim,

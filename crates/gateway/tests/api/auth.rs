@@ -13,14 +13,14 @@ async fn spawn_with_idp(idp: &TestIdp, source: &str) -> TestApp {
     spawn_app_with(move |s| {
         s.auth.mode = AuthMode::Jwks;
         match source.as_str() {
-            "jwks" => s.auth.jwks_url = format!("{url}/jwks"),
-            "discovery" => s.auth.discovery_url = format!("{url}/.well-known/openid-configuration"),
-            file => s.auth.jwks_file = file.to_owned(),
+            "jwks" => s.auth.jwks_url = format!("{url}/jwks").parse().ok(),
+            "discovery" => s.auth.discovery_url = format!("{url}/.well-known/openid-configuration").parse().ok(),
+            file => s.auth.jwks_file = Some(file.into()),
         }
         s.auth.issuer = ISSUER.into();
         s.auth.audience = AUDIENCE.into();
         s.auth.refetch_min_interval_seconds = 2;
-        s.auth.phone_number_claim = "phone_number".into();
+        s.auth.phone_number_claim = Some("phone_number".into());
     })
     .await
 }

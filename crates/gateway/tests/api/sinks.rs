@@ -74,8 +74,8 @@ async fn sink_names_are_resolved_and_checked_at_create() {
     let app = spawn_app_with_resolver(
         |s| {
             s.notifications.allow_insecure_sinks = false;
-            s.notifications.sink_allow = vec!["10.20.0.0/16".into()];
-            s.notifications.sink_deny = vec!["example.org".into(), "blocked.example.net".into()];
+            s.notifications.sink_allow = vec!["10.20.0.0/16".parse().unwrap()];
+            s.notifications.sink_deny = vec!["example.org".parse().unwrap(), "blocked.example.net".parse().unwrap()];
         },
         resolver,
     )

@@ -310,9 +310,9 @@ async fn contract_bodies_for_every_encoding() {
         let app = spawn_app_with(|s| {
             s.southbound.mapping.flow_encoding = enc;
             if extras {
-                s.southbound.mapping.dnn = "internet".into();
+                s.southbound.mapping.dnn = Some("internet".into());
                 s.southbound.mapping.snssai_sst = 1;
-                s.southbound.mapping.snssai_sd = "0000AB".into();
+                s.southbound.mapping.snssai_sd = Some("0000AB".into());
                 s.profiles
                     .iter_mut()
                     .for_each(|p| p.alt_qos_references = vec!["QOS_M".into(), "QOS_S".into()]);

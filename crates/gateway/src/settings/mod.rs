@@ -1,14 +1,24 @@
 //! Typed configuration: `config/default.yaml` (built in), then `--config FILE`, then
-//! `QOSGW__...` environment variables.
+//! `QOSGW__...` environment variables. Every value is parsed once, at load, into its type
+//! (URLs, networks, algorithms, paths; `Option` for what may be unset), so a bad value fails
+//! the start with the key's name; each section then converts itself into its library's
+//! configuration ([`libs`]).
+
+mod libs;
+
+pub use libs::base;
 
 use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};
+use ipnet::IpNet;
+use jsonwebtoken::Algorithm;
 use nef_mapping::{AddressKind, FlowEncoding};
 use serde::Deserialize;
 use southbound::DeviceEntry;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use url::Url;
 
-pub const DEFAULT_YAML: &str = include_str!("../../../config/default.yaml");
+pub const DEFAULT_YAML: &str = include_str!("../../../../config/default.yaml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -30,7 +40,8 @@ pub struct Settings {
 pub struct Server {
     pub listen: String,
     pub api_version: String,
-    pub public_url: String,
+    /// Externally reachable base URL (NEF callbacks, CloudEvents `source`).
+    pub public_url: Option<Url>,
     pub body_limit_bytes: usize,
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
@@ -72,12 +83,12 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Auth {
     pub mode: AuthMode,
-    pub jwks_url: String,
-    pub discovery_url: String,
-    pub jwks_file: String,
+    pub jwks_url: Option<Url>,
+    pub discovery_url: Option<Url>,
+    pub jwks_file: Option<PathBuf>,
     pub refetch_min_interval_seconds: u64,
-    pub algorithms: Vec<String>,
-    pub phone_number_claim: String,
+    pub algorithms: Vec<Algorithm>,
+    pub phone_number_claim: Option<String>,
     pub allow_dev_with_redis: bool,
     pub issuer: String,
     pub audience: String,
@@ -142,14 +153,38 @@ pub struct Scheduler {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Notifications {
     pub allow_insecure_sinks: bool,
-    pub sink_allow: Vec<String>,
-    pub sink_deny: Vec<String>,
+    pub sink_allow: Vec<IpNet>,
+    pub sink_deny: Vec<SinkDeny>,
     pub poll_interval_ms: u64,
     pub lease_seconds: i64,
     pub concurrency: usize,
     pub max_attempts: u32,
     pub initial_backoff_ms: u64,
     pub timeout_ms: u64,
+}
+
+/// A `notifications.sink_deny` entry: a network (CIDR) or a host name (and its subdomains).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum SinkDeny {
+    Net(IpNet),
+    Host(String),
+}
+
+impl From<String> for SinkDeny {
+    fn from(s: String) -> Self {
+        match s.parse() {
+            Ok(net) => Self::Net(net),
+            Err(_) => Self::Host(s.trim_end_matches('.').to_ascii_lowercase()),
+        }
+    }
+}
+
+impl std::str::FromStr for SinkDeny {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(s.to_owned().into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -169,7 +204,7 @@ pub struct Southbound {
     pub mapping: MappingSettings,
     pub callbacks: CallbackSettings,
     pub devices: Vec<DeviceEntry>,
-    pub device_file: String,
+    pub device_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -182,14 +217,14 @@ pub enum NefAuthKind {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NefSettings {
-    pub api_root: String,
+    pub api_root: Option<Url>,
     pub auth: NefAuthKind,
     pub username: String,
     pub password_env: String,
-    pub token_url: String,
+    pub token_url: Option<Url>,
     pub client_id: String,
     pub client_secret_env: String,
-    pub scope: String,
+    pub scope: Option<String>,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub max_retries: u32,
@@ -208,10 +243,10 @@ pub struct MappingSettings {
     pub flow_encoding: FlowEncoding,
     pub protocol: String,
     pub address_preference: Vec<AddressKind>,
-    pub dnn: String,
+    pub dnn: Option<String>,
     pub snssai_sst: i32,
-    pub snssai_sd: String,
-    pub supported_features: String,
+    pub snssai_sd: Option<String>,
+    pub supported_features: Option<String>,
     pub usage_threshold: bool,
     pub max_flows: usize,
 }
@@ -226,7 +261,7 @@ pub enum CallbackAuthKind {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CallbackSettings {
-    pub base_url: String,
+    pub base_url: Option<Url>,
     pub auth: CallbackAuthKind,
     pub shared_secret_env: String,
 }
@@ -248,6 +283,7 @@ fn environment() -> config::Environment {
         .with_list_parse_key("api.area_names")
         .with_list_parse_key("notifications.sink_allow")
         .with_list_parse_key("notifications.sink_deny")
+        .with_list_parse_key("auth.algorithms")
 }
 
 impl Settings {
@@ -308,9 +344,13 @@ impl Settings {
             "southbound.mapping.address_preference is empty"
         );
         if self.auth.mode == AuthMode::Jwks {
-            let sources = [&self.auth.jwks_url, &self.auth.discovery_url, &self.auth.jwks_file];
+            let sources = [
+                self.auth.jwks_url.is_some(),
+                self.auth.discovery_url.is_some(),
+                self.auth.jwks_file.is_some(),
+            ];
             anyhow::ensure!(
-                sources.iter().filter(|s| !s.is_empty()).count() == 1,
+                sources.iter().filter(|set| **set).count() == 1,
                 "auth.mode jwks needs exactly one of auth.jwks_url, auth.discovery_url, auth.jwks_file"
             );
         }
@@ -323,20 +363,9 @@ impl Settings {
              auth.allow_dev_with_redis to force it"
         );
         for a in &self.auth.algorithms {
-            let alg: jsonwebtoken::Algorithm =
-                a.parse().map_err(|_| anyhow::anyhow!("auth.algorithms: unknown {a}"))?;
             anyhow::ensure!(
-                !matches!(
-                    alg,
-                    jsonwebtoken::Algorithm::HS256 | jsonwebtoken::Algorithm::HS384 | jsonwebtoken::Algorithm::HS512
-                ),
-                "auth.algorithms: {a} is symmetric; only public-key algorithms are accepted"
-            );
-        }
-        for n in &self.notifications.sink_allow {
-            anyhow::ensure!(
-                n.parse::<ipnet::IpNet>().is_ok(),
-                "notifications.sink_allow: {n} is not a network (CIDR)"
+                !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512),
+                "auth.algorithms: {a:?} is symmetric; only public-key algorithms are accepted"
             );
         }
         if self.store.kind == StoreKind::Redis {
@@ -355,7 +384,7 @@ impl Settings {
         );
         if self.southbound.kind == SouthboundKind::Nef {
             anyhow::ensure!(
-                !self.southbound.nef.api_root.is_empty(),
+                self.southbound.nef.api_root.is_some(),
                 "southbound.nef.api_root is required with kind nef"
             );
         }
@@ -432,5 +461,42 @@ mod tests {
         assert_eq!(s.store.redis.urls, vec!["redis://a:1", "redis://b:2"]);
         let bad = env_with(&[("QOSGW__BOOKING__RETENTION_SECONDS", "10")]);
         assert!(Settings::load_from(None, bad).is_err());
+    }
+
+    /// A bad value fails the load, and the error names the key.
+    #[test]
+    fn values_are_typed_at_load_and_errors_name_the_key() {
+        for (var, value, key) in [
+            (
+                "QOSGW__SOUTHBOUND__NEF__API_ROOT",
+                "nef.example/root",
+                "southbound.nef.api_root",
+            ),
+            (
+                "QOSGW__NOTIFICATIONS__SINK_ALLOW",
+                "10.0.0.0/33",
+                "notifications.sink_allow",
+            ),
+            ("QOSGW__AUTH__ALGORITHMS", "RS256,XX999", "auth.algorithms"),
+            ("QOSGW__SERVER__PUBLIC_URL", "not a url", "server.public_url"),
+        ] {
+            let err = Settings::load_from(None, env_with(&[(var, value)])).unwrap_err();
+            let chain = format!("{err:#}");
+            assert!(chain.contains(key), "{var}={value}: {chain}");
+        }
+        let env = env_with(&[
+            ("QOSGW__NOTIFICATIONS__SINK_DENY", "10.9.0.0/16,Blocked.Example."),
+            ("QOSGW__SOUTHBOUND__NEF__API_ROOT", "https://nef.example/root"),
+        ]);
+        let s = Settings::load_from(None, env).unwrap();
+        assert_eq!(
+            s.notifications.sink_deny,
+            vec![
+                SinkDeny::Net("10.9.0.0/16".parse().unwrap()),
+                SinkDeny::Host("blocked.example".into())
+            ]
+        );
+        assert_eq!(s.southbound.nef.api_root.unwrap().as_str(), "https://nef.example/root");
+        assert_eq!(s.auth.jwks_url, None, "unset (~) is None, not an empty string");
     }
 }

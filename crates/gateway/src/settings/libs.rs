@@ -1,0 +1,243 @@
+//! Each settings section converts itself into the configuration of the library it drives, so
+//! that `startup` only assembles parts.
+
+use super::{
+    Api, Auth, CallbackAuthKind, CallbackSettings, Limits, MappingSettings, NefAuthKind, NefSettings, Notifications,
+    RedisStoreSettings, Settings, SinkDeny,
+};
+use anyhow::Context;
+use booking::{Coverage, Policy, SinkPolicy, SinkResolver};
+use camara_api::limits::{Rate, RateLimits};
+use camara_api::{AreaTypes, AuthSettings, KeySource, ParseOptions};
+use delivery::DeliverySettings;
+use nef::{NefAuth, NefClientConfig, Snssai};
+use nef_mapping::{CallbackAuth, MappingConfig};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::warn;
+use url::Url;
+
+fn secret_from_env(var: &str, what: &str) -> anyhow::Result<SecretString> {
+    std::env::var(var)
+        .map(SecretString::from)
+        .with_context(|| format!("{what}: set the environment variable {var}"))
+}
+
+/// A URL as a base to append paths to: no trailing slash.
+pub fn base(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+impl Notifications {
+    pub fn sink_policy(&self, resolver: Arc<dyn SinkResolver>) -> SinkPolicy {
+        let (mut deny_nets, mut deny_hosts) = (Vec::new(), Vec::new());
+        for d in &self.sink_deny {
+            match d {
+                SinkDeny::Net(n) => deny_nets.push(*n),
+                SinkDeny::Host(h) => deny_hosts.push(h.clone()),
+            }
+        }
+        SinkPolicy {
+            allow_insecure: self.allow_insecure_sinks,
+            allow: self.sink_allow.clone(),
+            deny_nets,
+            deny_hosts,
+            resolver,
+        }
+    }
+
+    /// `source_prefix`: `<public_url><base path>/device-qos-bookings/`.
+    pub fn delivery(&self, source_prefix: String) -> DeliverySettings {
+        DeliverySettings {
+            max_attempts: self.max_attempts.max(1),
+            initial_backoff: Duration::from_millis(self.initial_backoff_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+            source_prefix,
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            lease: time::Duration::seconds(self.lease_seconds),
+            concurrency: self.concurrency,
+        }
+    }
+}
+
+impl Settings {
+    /// The booking service's time and quota rules.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            min_lead: time::Duration::seconds(self.booking.min_lead_seconds),
+            max_horizon: time::Duration::days(self.booking.max_horizon_days),
+            retention: time::Duration::seconds(self.booking.retention_seconds),
+            lease: time::Duration::seconds(self.scheduler.lease_seconds),
+            retry_base: time::Duration::milliseconds(self.scheduler.retry_base_ms),
+            retry_deadline: time::Duration::seconds(self.scheduler.retry_deadline_seconds),
+            claim_batch: self.scheduler.claim_batch,
+            max_retrieve: 100,
+            max_live_per_client: self.limits.max_live_bookings_per_client,
+        }
+    }
+
+    pub fn coverage(&self) -> Coverage {
+        Coverage {
+            regions: self.coverage.regions.clone(),
+            uncovered_names: self.coverage.uncovered_area_names.clone(),
+        }
+    }
+}
+
+impl Api {
+    pub fn parse_options(&self, sink: SinkPolicy) -> ParseOptions {
+        ParseOptions {
+            strict: self.strict_properties,
+            area_types: AreaTypes {
+                circle: self.area_types.circle,
+                polygon: self.area_types.polygon,
+                area_name: self.area_types.area_name,
+            },
+            area_names: self.area_names.clone(),
+            sink,
+        }
+    }
+}
+
+impl Limits {
+    pub fn rate_limits(&self) -> RateLimits {
+        let rate = |r: super::RateSetting| Rate {
+            per_second: r.per_second,
+            burst: r.burst,
+        };
+        RateLimits::new(
+            rate(self.create),
+            rate(self.read),
+            rate(self.delete),
+            rate(self.retrieve),
+        )
+    }
+}
+
+impl Auth {
+    pub fn authenticator_settings(&self) -> AuthSettings {
+        AuthSettings {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            client_id_claim: self.client_id_claim.clone(),
+            subject_claim: self.subject_claim.clone(),
+            phone_number_claim: self.phone_number_claim.clone(),
+            leeway_seconds: self.leeway_seconds,
+            algorithms: self.algorithms.clone(),
+        }
+    }
+
+    /// Where the identity provider's keys come from (checked at load: exactly one is set).
+    pub fn key_source(&self) -> anyhow::Result<KeySource> {
+        match (&self.jwks_url, &self.discovery_url, &self.jwks_file) {
+            (Some(u), _, _) => Ok(KeySource::JwksUrl(u.to_string())),
+            (_, Some(u), _) => Ok(KeySource::Discovery(u.to_string())),
+            (_, _, Some(f)) => Ok(KeySource::File(f.clone())),
+            _ => anyhow::bail!("auth.mode jwks needs auth.jwks_url, auth.discovery_url or auth.jwks_file"),
+        }
+    }
+}
+
+impl RedisStoreSettings {
+    /// The store's settings, with the password and the key secret read from the environment.
+    pub fn store_settings(&self) -> anyhow::Result<store::RedisSettings> {
+        let password = std::env::var(&self.password_env).ok().filter(|p| !p.is_empty());
+        let urls = self
+            .urls
+            .iter()
+            .map(|u| match (&password, Url::parse(u)) {
+                (Some(p), Ok(mut parsed)) if parsed.scheme().starts_with("redis") => {
+                    parsed
+                        .set_password(Some(p))
+                        .map_err(|_| anyhow::anyhow!("store.redis.urls: cannot put the password into {u}"))?;
+                    Ok(parsed.to_string())
+                }
+                _ => Ok(u.clone()),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let key_secret = std::env::var(&self.key_secret_env).unwrap_or_else(|_| {
+            warn!(var = %self.key_secret_env, "no secret for hashing device identifiers in Redis key names; using the built-in default");
+            "qosgw-default-key-secret".to_owned()
+        });
+        Ok(store::RedisSettings {
+            urls,
+            cluster: self.cluster,
+            prefix: self.prefix.clone(),
+            shards: self.shards,
+            command_timeout: Duration::from_millis(self.command_timeout_ms),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            key_secret,
+        })
+    }
+}
+
+impl NefSettings {
+    /// How the gateway authenticates to the NEF (secrets from the environment).
+    pub fn nef_auth(&self) -> anyhow::Result<NefAuth> {
+        Ok(match self.auth {
+            NefAuthKind::None => NefAuth::None,
+            NefAuthKind::Basic => NefAuth::Basic {
+                username: self.username.clone(),
+                password: secret_from_env(&self.password_env, "NEF basic auth")?,
+            },
+            NefAuthKind::OAuth2 => NefAuth::OAuth2 {
+                token_url: self
+                    .token_url
+                    .as_ref()
+                    .map(Url::to_string)
+                    .context("southbound.nef.token_url is required with auth oauth2")?,
+                client_id: self.client_id.clone(),
+                client_secret: secret_from_env(&self.client_secret_env, "NEF OAuth2")?,
+                scope: self.scope.clone(),
+            },
+        })
+    }
+
+    pub fn client_config(&self, api_root: String, scs_as_id: String, auth: NefAuth) -> NefClientConfig {
+        NefClientConfig {
+            api_root,
+            scs_as_id,
+            auth,
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            max_retries: self.max_retries,
+            retry_base: Duration::from_millis(self.retry_base_ms),
+            max_retry_after: Duration::from_millis(self.max_retry_after_ms),
+        }
+    }
+}
+
+impl CallbackSettings {
+    pub fn callback_auth(&self) -> anyhow::Result<CallbackAuth> {
+        Ok(match self.auth {
+            CallbackAuthKind::Token => CallbackAuth::PerBookingToken,
+            CallbackAuthKind::SharedSecret => {
+                let secret = secret_from_env(&self.shared_secret_env, "NEF callback shared secret")?;
+                CallbackAuth::SharedSecret(secret.expose_secret().to_owned())
+            }
+            CallbackAuthKind::None => CallbackAuth::None,
+        })
+    }
+}
+
+impl MappingSettings {
+    pub fn mapping_config(&self, callback_base: String, callback_auth: CallbackAuth, release: u8) -> MappingConfig {
+        MappingConfig {
+            callback_base,
+            callback_auth,
+            encoding: self.flow_encoding,
+            protocol: self.protocol.clone(),
+            address_preference: self.address_preference.clone(),
+            dnn: self.dnn.clone(),
+            snssai: u8::try_from(self.snssai_sst).ok().map(|sst| Snssai {
+                sst,
+                sd: self.snssai_sd.clone(),
+            }),
+            supported_features: self.supported_features.clone(),
+            usage_threshold: self.usage_threshold,
+            release,
+            max_flows: self.max_flows,
+        }
+    }
+}
