@@ -21,9 +21,8 @@ use crate::record;
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError};
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use conn::Conn;
+use redis::{Cmd, Script};
 use std::future::Future;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -44,38 +43,6 @@ pub struct RedisSettings {
     pub connect_timeout: Duration,
     /// Secret of the keyed hash of device identifiers in key names. Same on every replica.
     pub key_secret: String,
-}
-
-#[derive(Clone)]
-enum Conn {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        p: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::Single(c) => c.req_packed_commands(p, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(p, offset, count),
-        }
-    }
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
-        }
-    }
 }
 
 pub struct RedisStore {
@@ -125,105 +92,12 @@ fn timed_out(what: &str) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects (bounded by the connect timeout) and prepares the scripts.
-    pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
-        let first = settings
-            .urls
-            .first()
-            .cloned()
-            .ok_or_else(|| timed_out("no Redis URL configured"))?;
-        let conn = if settings.cluster {
-            let client = redis::cluster::ClusterClient::builder(settings.urls.clone())
-                .connection_timeout(settings.connect_timeout)
-                .response_timeout(settings.command_timeout)
-                .retries(2)
-                .build()
-                .map_err(|e| unavailable("invalid Redis cluster settings", e))?;
-            // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
-            let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
-                .await
-                .map_err(|_| timed_out("timed out connecting to the Redis cluster"))?
-                .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
-            Conn::Cluster(c)
-        } else {
-            let client = redis::Client::open(first).map_err(|e| unavailable("invalid Redis URL", e))?;
-            let cfg = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(settings.connect_timeout))
-                .set_response_timeout(Some(settings.command_timeout))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_secs(2));
-            let c = tokio::time::timeout(
-                settings.connect_timeout * 3,
-                ConnectionManager::new_with_config(client, cfg),
-            )
-            .await
-            .map_err(|_| timed_out("timed out connecting to Redis"))?
-            .map_err(|e| unavailable("cannot connect to Redis", e))?;
-            Conn::Single(c)
-        };
-        let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());
-        Ok(Self {
-            conn,
-            settings,
-            key,
-            create: Script::new(&format!("{PRELUDE}{CREATE}")),
-            update: Script::new(&format!("{PRELUDE}{UPDATE}")),
-            remove: Script::new(&format!("{PRELUDE}{REMOVE}")),
-            claim: Script::new(CLAIM),
-            claim_events: Script::new(CLAIM_EVENTS),
-            ack_event: Script::new(ACK_EVENT),
-        })
-    }
-
-    fn tag(&self, shard: u16) -> String {
-        format!("{{{}:{}}}", self.settings.prefix, shard)
-    }
-
-    fn shard_of_id(&self, id: BookingId) -> u16 {
-        let b = id.as_bytes();
-        u16::from_be_bytes([b[0], b[1]]) % self.settings.shards.max(1)
-    }
-
-    fn digest(&self, data: &str) -> [u8; 32] {
-        let tag = hmac::sign(&self.key, data.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
-    }
-
-    fn index_key(&self, shard: u16, device_key: &str) -> String {
-        let d = self.digest(device_key);
-        let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}:d:{hex}", self.tag(shard))
-    }
-
-    fn record_key(&self, id: BookingId) -> String {
-        format!("{}:b:{id}", self.tag(self.shard_of_id(id)))
-    }
-
-    fn due_key(&self, shard: u16) -> String {
-        format!("{}:due", self.tag(shard))
-    }
-
     /// Runs one Redis round trip under the command timeout.
     async fn bounded<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
         match tokio::time::timeout(self.settings.command_timeout, f).await {
             Ok(r) => r.map_err(|e| unavailable("Redis command failed", e)),
             Err(_) => Err(timed_out("Redis did not answer in time")),
         }
-    }
-
-    fn outbox_list_key(&self, id: BookingId) -> String {
-        format!("{}:ob:{id}", self.tag(self.shard_of_id(id)))
-    }
-
-    /// Hash client -> number of live bookings in this shard (for the per-client quota).
-    fn live_key(&self, shard: u16) -> String {
-        format!("{}:live", self.tag(shard))
-    }
-
-    fn outbox_key(&self, shard: u16) -> String {
-        format!("{}:outbox", self.tag(shard))
     }
 
     /// record, due, outbox list, outbox set, index keys: the keys of every booking script.
@@ -245,29 +119,6 @@ impl RedisStore {
             }
             self.bounded(pipe.query_async(&mut conn)).await
         }
-    }
-
-    fn keys_of(&self, b: &Booking) -> Vec<String> {
-        let shard = self.shard_of_id(b.id);
-        let mut keys = vec![
-            self.record_key(b.id),
-            self.due_key(shard),
-            self.outbox_list_key(b.id),
-            self.outbox_key(shard),
-            self.live_key(shard),
-        ];
-        keys.extend(b.device_keys.iter().map(|k| self.index_key(shard, k)));
-        keys
-    }
-
-    fn entry(b: &Booking) -> String {
-        format!(
-            "{};{};{};{}",
-            u8::from(b.is_live()),
-            ms(b.start_time),
-            ms(b.end_time()),
-            b.owner.client_id
-        )
     }
 
     /// The keys and first arguments shared by the scripts that store a changed booking:
@@ -535,89 +386,7 @@ impl BookingStore for RedisStore {
     }
 }
 
+mod conn;
+mod keys;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::RedisServer;
-
-    pub fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
-        RedisSettings {
-            urls,
-            cluster,
-            prefix: "qosgw".into(),
-            shards: 8,
-            command_timeout: Duration::from_millis(500),
-            connect_timeout: Duration::from_millis(500),
-            key_secret: "test-secret".into(),
-        }
-    }
-
-    async fn single() -> (RedisStore, RedisServer) {
-        let srv = RedisServer::start();
-        (
-            RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap(),
-            srv,
-        )
-    }
-
-    mod single_node {
-        crate::suite::store_suite!(super::single().await);
-    }
-
-    async fn cluster() -> (RedisStore, crate::testing::RedisCluster) {
-        let c = crate::testing::RedisCluster::start();
-        // Many clusters start at once in a test run on two cores: allow for a slow start.
-        let mut s = settings(c.urls(), true);
-        s.connect_timeout = Duration::from_secs(5);
-        s.command_timeout = Duration::from_secs(2);
-        (RedisStore::connect(s).await.unwrap(), c)
-    }
-
-    mod cluster {
-        crate::suite::store_suite!(super::cluster().await);
-    }
-
-    #[tokio::test]
-    async fn key_names_never_carry_the_raw_identifier() {
-        let (store, srv) = single().await;
-        let mut b = crate::suite::sample("a", "+123456789", crate::suite::T0, 60);
-        b.id = store.new_id(&b.owner, &b.device_keys);
-        store.create(&b, Some(crate::suite::T0), None).await.unwrap();
-        let keys = srv.cli(&["--scan"]);
-        assert!(!keys.is_empty());
-        assert!(!keys.contains("123456789"), "{keys}");
-        // Every key of one booking shares one hash tag (one cluster slot).
-        let tags: std::collections::HashSet<_> = keys
-            .lines()
-            .map(|k| k.split('}').next().unwrap_or_default().to_owned())
-            .collect();
-        assert_eq!(tags.len(), 1, "{keys}");
-    }
-
-    #[tokio::test]
-    async fn a_stopped_redis_is_unavailable_quickly_and_recovers() {
-        let (store, mut srv) = single().await;
-        srv.stop();
-        let started = std::time::Instant::now();
-        assert!(matches!(
-            store.get(BookingId::new()).await,
-            Err(StoreError::Unavailable { .. })
-        ));
-        assert!(matches!(store.ping().await, Err(StoreError::Unavailable { .. })));
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "took {:?}",
-            started.elapsed()
-        );
-        srv.restart();
-        let mut ok = false;
-        for _ in 0..50 {
-            if store.ping().await.is_ok() {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ok, "the store did not reconnect");
-    }
-}
+mod tests;

@@ -2,7 +2,7 @@
 //! `QOSGW__...` environment variables. Every value is parsed once, at load, into its type
 //! (URLs, networks, algorithms, paths; `Option` for what may be unset), so a bad value fails
 //! the start with the key's name; each section then converts itself into its library's
-//! configuration ([`libs`]).
+//! configuration (`settings/libs.rs`).
 
 mod libs;
 
@@ -409,94 +409,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The real environment source, fed from a map instead of the process environment.
-    fn env_with(pairs: &[(&str, &str)]) -> config::Environment {
-        environment().source(Some(
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        ))
-    }
-
-    #[test]
-    fn defaults_parse_and_pass_checks() {
-        let s = Settings::defaults().unwrap();
-        s.check().unwrap();
-        assert_eq!(s.base_paths(), vec!["/qos-booking/v0.2", "/qos-booking/vwip"]);
-        assert!(s.profiles.iter().any(|p| p.name == "QCI_1_voice"));
-    }
-
-    #[test]
-    fn every_flow_encoding_name_of_the_documentation_parses() {
-        for (name, want) in [
-            ("compact", FlowEncoding::Compact),
-            ("strict-29214", FlowEncoding::Strict29214),
-            ("per-port-pair", FlowEncoding::PerPortPair),
-        ] {
-            let env = env_with(&[("QOSGW__SOUTHBOUND__MAPPING__FLOW_ENCODING", name)]);
-            assert_eq!(
-                Settings::load_from(None, env).unwrap().southbound.mapping.flow_encoding,
-                want
-            );
-        }
-    }
-
-    #[test]
-    fn file_and_environment_overlay_the_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("c.yaml");
-        std::fs::write(
-            &f,
-            "server:\n  api_version: v0.2rc1\nbooking:\n  retention_seconds: 400\n",
-        )
-        .unwrap();
-        let env = env_with(&[
-            ("QOSGW__BOOKING__RETENTION_SECONDS", "500"),
-            ("QOSGW__STORE__REDIS__URLS", "redis://a:1,redis://b:2"),
-        ]);
-        let s = Settings::load_from(Some(&f), env).unwrap();
-        assert_eq!(s.server.api_version, "v0.2rc1");
-        assert_eq!(s.booking.retention_seconds, 500);
-        assert_eq!(s.store.redis.urls, vec!["redis://a:1", "redis://b:2"]);
-        let bad = env_with(&[("QOSGW__BOOKING__RETENTION_SECONDS", "10")]);
-        assert!(Settings::load_from(None, bad).is_err());
-    }
-
-    /// A bad value fails the load, and the error names the key.
-    #[test]
-    fn values_are_typed_at_load_and_errors_name_the_key() {
-        for (var, value, key) in [
-            (
-                "QOSGW__SOUTHBOUND__NEF__API_ROOT",
-                "nef.example/root",
-                "southbound.nef.api_root",
-            ),
-            (
-                "QOSGW__NOTIFICATIONS__SINK_ALLOW",
-                "10.0.0.0/33",
-                "notifications.sink_allow",
-            ),
-            ("QOSGW__AUTH__ALGORITHMS", "RS256,XX999", "auth.algorithms"),
-            ("QOSGW__SERVER__PUBLIC_URL", "not a url", "server.public_url"),
-        ] {
-            let err = Settings::load_from(None, env_with(&[(var, value)])).unwrap_err();
-            let chain = format!("{err:#}");
-            assert!(chain.contains(key), "{var}={value}: {chain}");
-        }
-        let env = env_with(&[
-            ("QOSGW__NOTIFICATIONS__SINK_DENY", "10.9.0.0/16,Blocked.Example."),
-            ("QOSGW__SOUTHBOUND__NEF__API_ROOT", "https://nef.example/root"),
-        ]);
-        let s = Settings::load_from(None, env).unwrap();
-        assert_eq!(
-            s.notifications.sink_deny,
-            vec![
-                SinkDeny::Net("10.9.0.0/16".parse().unwrap()),
-                SinkDeny::Host("blocked.example".into())
-            ]
-        );
-        assert_eq!(s.southbound.nef.api_root.unwrap().as_str(), "https://nef.example/root");
-        assert_eq!(s.auth.jwks_url, None, "unset (~) is None, not an empty string");
-    }
-}
+mod tests;

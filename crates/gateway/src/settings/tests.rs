@@ -55,8 +55,16 @@ fn file_and_environment_overlay_the_defaults() {
 #[test]
 fn values_are_typed_at_load_and_errors_name_the_key() {
     for (var, value, key) in [
-        ("QOSGW__SOUTHBOUND__NEF__API_ROOT", "nef.example/root", "southbound.nef.api_root"),
-        ("QOSGW__NOTIFICATIONS__SINK_ALLOW", "10.0.0.0/33", "notifications.sink_allow"),
+        (
+            "QOSGW__SOUTHBOUND__NEF__API_ROOT",
+            "nef.example/root",
+            "southbound.nef.api_root",
+        ),
+        (
+            "QOSGW__NOTIFICATIONS__SINK_ALLOW",
+            "10.0.0.0/33",
+            "notifications.sink_allow",
+        ),
         ("QOSGW__AUTH__ALGORITHMS", "RS256,XX999", "auth.algorithms"),
         ("QOSGW__SERVER__PUBLIC_URL", "not a url", "server.public_url"),
     ] {
@@ -71,7 +79,10 @@ fn values_are_typed_at_load_and_errors_name_the_key() {
     let s = Settings::load_from(None, env).unwrap();
     assert_eq!(
         s.notifications.sink_deny,
-        vec![SinkDeny::Net("10.9.0.0/16".parse().unwrap()), SinkDeny::Host("blocked.example".into())]
+        vec![
+            SinkDeny::Net("10.9.0.0/16".parse().unwrap()),
+            SinkDeny::Host("blocked.example".into())
+        ]
     );
     assert_eq!(s.southbound.nef.api_root.unwrap().as_str(), "https://nef.example/root");
     assert_eq!(s.auth.jwks_url, None, "unset (~) is None, not an empty string");

@@ -1,0 +1,96 @@
+//! The connection to Redis (single node or Cluster, one enum for both) and connecting to it
+//! within bounded time.
+
+use super::{
+    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, PRELUDE, REMOVE, RedisSettings, RedisStore, UPDATE, timed_out, unavailable,
+};
+use aws_lc_rs::hmac;
+use booking::StoreError;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub(super) enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        p: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(p, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(p, offset, count),
+        }
+    }
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Connects (bounded by the connect timeout) and prepares the scripts.
+    pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
+        let first = settings
+            .urls
+            .first()
+            .cloned()
+            .ok_or_else(|| timed_out("no Redis URL configured"))?;
+        let conn = if settings.cluster {
+            let client = redis::cluster::ClusterClient::builder(settings.urls.clone())
+                .connection_timeout(settings.connect_timeout)
+                .response_timeout(settings.command_timeout)
+                .retries(2)
+                .build()
+                .map_err(|e| unavailable("invalid Redis cluster settings", e))?;
+            // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
+            let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
+                .await
+                .map_err(|_| timed_out("timed out connecting to the Redis cluster"))?
+                .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
+            Conn::Cluster(c)
+        } else {
+            let client = redis::Client::open(first).map_err(|e| unavailable("invalid Redis URL", e))?;
+            let cfg = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(settings.connect_timeout))
+                .set_response_timeout(Some(settings.command_timeout))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(2));
+            let c = tokio::time::timeout(
+                settings.connect_timeout * 3,
+                ConnectionManager::new_with_config(client, cfg),
+            )
+            .await
+            .map_err(|_| timed_out("timed out connecting to Redis"))?
+            .map_err(|e| unavailable("cannot connect to Redis", e))?;
+            Conn::Single(c)
+        };
+        let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());
+        Ok(Self {
+            conn,
+            settings,
+            key,
+            create: Script::new(&format!("{PRELUDE}{CREATE}")),
+            update: Script::new(&format!("{PRELUDE}{UPDATE}")),
+            remove: Script::new(&format!("{PRELUDE}{REMOVE}")),
+            claim: Script::new(CLAIM),
+            claim_events: Script::new(CLAIM_EVENTS),
+            ack_event: Script::new(ACK_EVENT),
+        })
+    }
+}
