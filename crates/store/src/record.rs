@@ -137,11 +137,12 @@ fn info_of(c: u8) -> Result<StatusInfo, StoreError> {
     })
 }
 
+fn corrupt(what: String) -> StoreError {
+    StoreError::Corrupt { what, source: None }
+}
+
 fn unknown(what: &str, c: u8) -> StoreError {
-    StoreError::Corrupt {
-        what: format!("unknown {what} code {c}"),
-        source: None,
-    }
+    corrupt(format!("unknown {what} code {c}"))
 }
 
 fn ports(p: &PortsSpec) -> PortsV1 {
@@ -230,10 +231,6 @@ fn credential_of(c: Option<(String, i64)>) -> Result<Option<SinkCredential>, Sto
     .transpose()
 }
 
-fn booking_id(bytes: [u8; 16]) -> BookingId {
-    BookingId::from_bytes(bytes)
-}
-
 fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
     let out = vec![tag];
     postcard::to_extend(value, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))
@@ -277,7 +274,7 @@ pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
                 postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable booking record", e))?;
             let device = r.device.map(device_of).transpose()?;
             Ok(Booking {
-                id: booking_id(r.id),
+                id: BookingId::from_bytes(r.id),
                 owner: Owner {
                     client_id: r.client_id,
                     subject: r.subject,
@@ -309,10 +306,7 @@ pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
         }
         Some(b'{') => legacy::booking(bytes),
         Some(&tag) => Err(unknown("booking record layout", tag)),
-        None => Err(StoreError::Corrupt {
-            what: "empty booking record".into(),
-            source: None,
-        }),
+        None => Err(corrupt("empty booking record".into())),
     }
 }
 
@@ -338,7 +332,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<StatusEvent, StoreError> {
                 postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable event", e))?;
             Ok(StatusEvent {
                 id: r.id,
-                booking_id: booking_id(r.booking_id),
+                booking_id: BookingId::from_bytes(r.booking_id),
                 status: status_of(r.status)?,
                 status_info: r.status_info.map(info_of).transpose()?,
                 time: time_of(r.time)?,
@@ -348,9 +342,6 @@ pub fn decode_event(bytes: &[u8]) -> Result<StatusEvent, StoreError> {
         }
         Some(b'{') => legacy::event(bytes),
         Some(&tag) => Err(unknown("event layout", tag)),
-        None => Err(StoreError::Corrupt {
-            what: "empty event".into(),
-            source: None,
-        }),
+        None => Err(corrupt("empty event".into())),
     }
 }
