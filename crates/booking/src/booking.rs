@@ -152,6 +152,9 @@ pub struct Booking {
     pub qos_profile: String,
     pub start_time: OffsetDateTime,
     pub duration: u32,
+    /// The validated service area. `None` only for records written before the store kept it
+    /// (their echo still carries the area as sent).
+    pub service_area: Option<ServiceArea>,
     pub application_server: Option<ApplicationServer>,
     pub device_ports: Option<PortsSpec>,
     pub application_server_ports: Option<PortsSpec>,
@@ -194,6 +197,7 @@ impl Booking {
             qos_profile: req.qos_profile,
             start_time: req.start_time,
             duration: req.duration,
+            service_area: Some(req.service_area),
             application_server: req.application_server,
             device_ports: req.device_ports,
             application_server_ports: req.application_server_ports,

@@ -3,7 +3,7 @@
 //! carve-outs for sinks, sink credentials and ports), and the service area last, because its
 //! refusals are 422 while every other body refusal is a 400.
 
-use crate::wire::Echoed;
+use crate::wire::{Echoed, Sent};
 use booking::{
     ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection, RejectionKind,
     ServiceArea, SinkCredential, SinkPolicy,
@@ -487,11 +487,15 @@ pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
     // What BookingInfo must give back exactly as sent and the typed fields cannot reproduce:
     // the startTime text, the serviceArea JSON (numbers as written), and the one device
     // identifier (an IPv6 address as written). See `wire::Echoed`.
-    let device_echo = match o.get("device") {
-        Some(Value::Object(raw)) => Some(device_response(raw)),
+    let device_echo = match (o.get("device"), &device) {
+        (Some(Value::Object(raw)), Some(d)) => Some((device_response(raw), d)),
         _ => None,
     };
-    let echo = Echoed::write(required(o, "startTime", "")?, area_value, device_echo);
+    let echo = Echoed::write(Sent {
+        start_time: (required(o, "startTime", "")?, start_time),
+        service_area: (area_value, &area),
+        device: device_echo,
+    });
     Ok(NewBooking {
         qos_profile: qos,
         start_time,
@@ -515,4 +519,4 @@ pub fn retrieve_booking(body: &Value, opts: &ParseOptions) -> Result<Option<Devi
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,7 +6,7 @@
 #![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 use booking::{
-    ApplicationServer, BookingStore, Device, DeviceIpv4, Echo, NewBooking, PhoneNumber, PortsSpec, ServiceArea,
+    ApplicationServer, BookingStore, Device, DeviceIpv4, Echo, NewBooking, PhoneNumber, Point, PortsSpec, ServiceArea,
     StatusEvent,
 };
 use serde_json::json;
@@ -27,6 +27,7 @@ fn used_memory(srv: &RedisServer) -> i64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let full_echo = std::env::var("QOSGW_BENCH_ECHO").is_ok_and(|v| v == "1");
     let srv = RedisServer::start();
     let settings = RedisSettings {
         urls: vec![srv.url()],
@@ -63,17 +64,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = store.new_id(&owner, &keys);
         first_id.get_or_insert(id);
         let start = t0 + time::Duration::seconds((i % 86_400) as i64);
-        // The echo as the API layer writes it: startTime text, serviceArea as sent, device.
-        let echo = json!([
-            start.format(&time::format_description::well_known::Rfc3339)?,
-            {"areaType": "CIRCLE", "center": {"latitude": 50.110924, "longitude": 8.682127}, "radius": 500},
-            {"phoneNumber": device.phone_number.as_ref().map(|p| p.as_str())}
-        ]);
+        // The request sent `startTime` in UTC with `Z`, a circle with an integral radius and a
+        // phone number: the typed fields give all three back as sent, so the API layer writes
+        // an empty echo (`camara_api::wire::Echoed`). Set QOSGW_BENCH_ECHO=1 to store the
+        // full echo instead (a client sending offsets or `500.0`).
+        let echo = if full_echo {
+            json!([
+                start.format(&time::format_description::well_known::Rfc3339)?,
+                {"areaType": "CIRCLE", "center": {"latitude": 50.110924, "longitude": 8.682127}, "radius": 500},
+                {"phoneNumber": device.phone_number.as_ref().map(|p| p.as_str())}
+            ])
+            .to_string()
+        } else {
+            String::new()
+        };
         let req = NewBooking {
             qos_profile: "QOS_L".into(),
             start_time: start,
             duration: 3600,
-            service_area: ServiceArea::AreaName("x".into()),
+            service_area: ServiceArea::circle(
+                Point {
+                    latitude: 50.110924,
+                    longitude: 8.682127,
+                },
+                500.0,
+            )?,
             device: None,
             application_server: Some(ApplicationServer {
                 ipv4: Some("198.51.100.0/24".into()),
@@ -89,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 access_token: "x".repeat(200),
                 expires_at: t0 + time::Duration::days(30),
             }),
-            echo: Echo(echo.to_string()),
+            echo: Echo(echo),
         };
         let b = booking::Booking::schedule(id, owner, device, req, t0);
         let with_event = i % 10 == 0;
@@ -126,11 +141,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let b = id.as_bytes();
             u16::from_be_bytes([b[0], b[1]]) % 16
         };
-        let record = srv.cli(&["memory", "usage", &format!("{{qosgw:{shard}}}:b:{id}")]);
+        let hex: String = id.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let usage = |key: String| srv.cli(&["memory", "usage", &key]).trim().parse::<f64>().unwrap_or(0.0);
         println!(
-            "MEMORY USAGE record:    {} bytes (hash with version and the binary record)",
-            record.trim()
+            "MEMORY USAGE record:    {} bytes (string: version and the binary record)",
+            usage(format!("{{qosgw:{shard}}}:b:{hex}"))
         );
+        let per_shard = |name: &str| (0..16).map(|s| usage(format!("{{qosgw:{s}}}:{name}"))).sum::<f64>() / n as f64;
+        println!(
+            "device index per booking: {:.0} bytes (one hash per shard)",
+            per_shard("dev")
+        );
+        println!("timers per booking:     {:.0} bytes", per_shard("due"));
     }
     Ok(())
 }

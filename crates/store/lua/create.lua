@@ -1,16 +1,17 @@
--- ARGV: id, record, version, due_ms|'', entry, event|'', event_ms, client, start_ms, end_ms
-for i = 6, #KEYS do
-  local entries = redis.call('HGETALL', KEYS[i])
-  for j = 1, #entries, 2 do
-    local live, s, e, c = string.match(entries[j + 1], '^(%d);(%d+);(%d+);(.*)$')
-    if live == '1' and c == ARGV[8] and tonumber(s) < tonumber(ARGV[10]) and tonumber(ARGV[9]) < tonumber(e) then
-      return entries[j]
+-- Refuses (returning the other booking's id) when a live booking of the same client overlaps
+-- on one of the devices: the rule of `booking::overlaps`, proven equal by the store suite.
+local entry = ARGV[6]
+local s, e, c = num(entry, 2, 6), num(entry, 8, 6), client_of(entry)
+for i = 9, #ARGV do
+  local list = redis.call('HGET', KEYS[6], ARGV[i]) or ''
+  for p = 1, #list, ENTRY do
+    if string.sub(list, p + 16, p + 16) == '1' and string.sub(list, p + 29, p + 36) == c
+      and num(list, p + 17, 6) < e and s < num(list, p + 23, 6) then
+      return string.sub(list, p, p + 15)
     end
   end
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
-for i = 6, #KEYS do redis.call('HSET', KEYS[i], ARGV[1], ARGV[5]) end
-if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-push_event(KEYS[3], KEYS[4], ARGV[1], ARGV[6], ARGV[7])
-if string.sub(ARGV[5], 1, 1) == '1' then redis.call('HINCRBY', KEYS[5], ARGV[8], 1) end
+store(KEYS, ARGV)
+if live_of(entry) == '1' then redis.call('HINCRBY', KEYS[5], c, 1) end
+redis.call('HSETNX', KEYS[5], 'layout', '2')
 return false

@@ -10,15 +10,17 @@ mod legacy;
 mod tests;
 
 use booking::{
-    ApplicationServer, Booking, BookingId, BookingStatus, Device, DeviceIpv4, Echo, Owner, PhoneNumber, PortsSpec,
-    SinkCredential, StatusEvent, StatusInfo, StoreError,
+    ApplicationServer, Booking, BookingId, BookingStatus, Device, DeviceIpv4, Echo, Owner, PhoneNumber, Point,
+    PortsSpec, ServiceArea, SinkCredential, StatusEvent, StatusInfo, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use time::OffsetDateTime;
 
-/// The tag of the current booking layout.
+/// The tag of the first binary booking layout (no service area; still read).
 const BOOKING_V1: u8 = 1;
+/// The tag of the current booking layout: V1 followed by the service area.
+const BOOKING_V2: u8 = 2;
 /// The tag of the current event layout.
 const EVENT_V1: u8 = 1;
 
@@ -66,6 +68,24 @@ struct BookingV1 {
     created_at: i64,
     version: u64,
     echo: String,
+}
+
+/// Layout 2: the layout-1 fields, then the typed service area. Postcard writes a nested
+/// struct inline, so a V2 record is a V1 record with the area appended.
+#[derive(Serialize, Deserialize)]
+struct BookingV2 {
+    base: BookingV1,
+    area: Option<AreaV2>,
+}
+
+/// Latitude, longitude.
+type PointV2 = (f64, f64);
+
+#[derive(Serialize, Deserialize)]
+enum AreaV2 {
+    Circle(PointV2, f64),
+    Polygon(Vec<PointV2>),
+    Name(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -231,6 +251,29 @@ fn credential_of(c: Option<(String, i64)>) -> Result<Option<SinkCredential>, Sto
     .transpose()
 }
 
+fn area(a: &ServiceArea) -> AreaV2 {
+    let p = |p: &Point| (p.latitude, p.longitude);
+    match a {
+        ServiceArea::Circle { center, radius } => AreaV2::Circle(p(center), *radius),
+        ServiceArea::Polygon { boundary } => AreaV2::Polygon(boundary.iter().map(p).collect()),
+        ServiceArea::AreaName(n) => AreaV2::Name(n.clone()),
+    }
+}
+
+fn area_of(a: AreaV2) -> ServiceArea {
+    let p = |(latitude, longitude): PointV2| Point { latitude, longitude };
+    match a {
+        AreaV2::Circle(center, radius) => ServiceArea::Circle {
+            center: p(center),
+            radius,
+        },
+        AreaV2::Polygon(b) => ServiceArea::Polygon {
+            boundary: b.into_iter().map(p).collect(),
+        },
+        AreaV2::Name(n) => ServiceArea::AreaName(n),
+    }
+}
+
 fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
     let out = vec![tag];
     postcard::to_extend(value, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))
@@ -238,7 +281,15 @@ fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// A booking as stored.
 pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
-    let r = BookingV1 {
+    let r = BookingV2 {
+        base: v1(b)?,
+        area: b.service_area.as_ref().map(area),
+    };
+    tagged(BOOKING_V2, &r)
+}
+
+fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
+    Ok(BookingV1 {
         id: *b.id.as_bytes(),
         client_id: b.owner.client_id.clone(),
         subject: b.owner.subject.clone(),
@@ -262,52 +313,59 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
         created_at: nanos(b.created_at)?,
         version: b.version,
         echo: b.echo.0.clone(),
-    };
-    tagged(BOOKING_V1, &r)
+    })
 }
 
 /// A stored booking, of any layout this store has written.
 pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
+    let unreadable = |e| StoreError::corrupt("unreadable booking record", e);
     match bytes.first() {
-        Some(&BOOKING_V1) => {
-            let r: BookingV1 =
-                postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable booking record", e))?;
-            let device = r.device.map(device_of).transpose()?;
-            Ok(Booking {
-                id: BookingId::from_bytes(r.id),
-                owner: Owner {
-                    client_id: r.client_id,
-                    subject: r.subject,
-                },
-                device_keys: device.as_ref().map(Device::keys).unwrap_or_default(),
-                device,
-                qos_profile: r.qos_profile,
-                start_time: time_of(r.start_time)?,
-                duration: r.duration,
-                application_server: r
-                    .application_server
-                    .map(|(ipv4, ipv6)| ApplicationServer { ipv4, ipv6 }),
-                device_ports: r.device_ports.map(ports_of),
-                application_server_ports: r.application_server_ports.map(ports_of),
-                sink: r.sink,
-                sink_credential: credential_of(r.sink_credential)?,
-                status: status_of(r.status)?,
-                status_info: r.status_info.map(info_of).transpose()?,
-                started_at: opt_time(r.started_at)?,
-                terminated_at: opt_time(r.terminated_at)?,
-                nef_subscription: r.nef_subscription,
-                callback_token: token_of(r.callback_token),
-                attempts: r.attempts,
-                retry_at: opt_time(r.retry_at)?,
-                created_at: time_of(r.created_at)?,
-                version: r.version,
-                echo: Echo(r.echo),
-            })
+        Some(&BOOKING_V2) => {
+            let r: BookingV2 = postcard::from_bytes(&bytes[1..]).map_err(unreadable)?;
+            let mut b = booking_of(r.base)?;
+            b.service_area = r.area.map(area_of);
+            Ok(b)
         }
+        Some(&BOOKING_V1) => booking_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
         Some(b'{') => legacy::booking(bytes),
         Some(&tag) => Err(unknown("booking record layout", tag)),
         None => Err(corrupt("empty booking record".into())),
     }
+}
+
+fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
+    let device = r.device.map(device_of).transpose()?;
+    Ok(Booking {
+        id: BookingId::from_bytes(r.id),
+        owner: Owner {
+            client_id: r.client_id,
+            subject: r.subject,
+        },
+        device_keys: device.as_ref().map(Device::keys).unwrap_or_default(),
+        device,
+        qos_profile: r.qos_profile,
+        start_time: time_of(r.start_time)?,
+        duration: r.duration,
+        service_area: None,
+        application_server: r
+            .application_server
+            .map(|(ipv4, ipv6)| ApplicationServer { ipv4, ipv6 }),
+        device_ports: r.device_ports.map(ports_of),
+        application_server_ports: r.application_server_ports.map(ports_of),
+        sink: r.sink,
+        sink_credential: credential_of(r.sink_credential)?,
+        status: status_of(r.status)?,
+        status_info: r.status_info.map(info_of).transpose()?,
+        started_at: opt_time(r.started_at)?,
+        terminated_at: opt_time(r.terminated_at)?,
+        nef_subscription: r.nef_subscription,
+        callback_token: token_of(r.callback_token),
+        attempts: r.attempts,
+        retry_at: opt_time(r.retry_at)?,
+        created_at: time_of(r.created_at)?,
+        version: r.version,
+        echo: Echo(r.echo),
+    })
 }
 
 /// An outbox event as stored.

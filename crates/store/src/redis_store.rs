@@ -1,21 +1,27 @@
 //! The Redis store, for many gateway replicas: single node (multiplexed `ConnectionManager`,
 //! reconnecting by itself) or Redis Cluster.
 //!
-//! Layout. Bookings are spread over `shards` hash tags `{<prefix>:<n>}`; everything one
-//! script touches shares the tag, so each script runs in one slot:
-//! - `{p:n}:b:<id>`: hash `v` (version) and `j` (the booking as JSON);
-//! - `{p:n}:d:<hmac(device key)>`: hash booking id -> `live;start_ms;end_ms;client`, the
-//!   index for retrieve-by-device and conflict checks (a keyed hash, never the raw phone
-//!   number or IP, in key names);
+//! Layout 2. Bookings are spread over `shards` hash tags `{<prefix>:<n>}`; everything one
+//! script touches shares the tag, so each script runs in one slot. Ids are 16 raw bytes in
+//! sorted sets and index entries, 32 hex digits in key names:
+//! - `{p:n}:b:<id>`: string `<version>|<record>` (the versioned binary record of `record`);
+//! - `{p:n}:dev`: hash keyed by a 16-byte keyed hash of a device key; its value lists the
+//!   device's bookings as fixed-width entries (id, live flag, start and end in ms, client
+//!   digest): the index for retrieve-by-device and conflict checks, one hash per shard
+//!   instead of a key per device (a Redis key costs about 100 bytes before its content);
 //! - `{p:n}:due`: sorted set of booking ids by due time (ms). A claim moves an entry's score
 //!   to `now + lease`: a replica that dies holding it loses the claim when the lease ends.
-//! - `{p:n}:live`: hash client -> number of its live bookings in the shard (the quota);
-//! - `{p:n}:ob:<id>`: list of the booking's undelivered events (`<event id>|<json>`), and
-//!   `{p:n}:outbox`: sorted set of bookings with undelivered events, claimed like timers.
+//! - `{p:n}:live`: hash client digest -> number of its live bookings in the shard (the
+//!   quota), and the field `layout` (the layout of the shard's data);
+//! - `{p:n}:ob:<id>`: list of the booking's undelivered events (`<event id>|<record>`), and
+//!   `{p:n}:outbox`: sorted set of bookings (hex ids) with undelivered events, claimed like
+//!   timers.
 //!
 //! The shard of a booking is chosen from its client and primary device key, and the booking
 //! id is drawn so that it maps to that shard: the conflict check of a device and the insert
-//! are one script, and `get` finds the shard from the id alone.
+//! are one script, and `get` finds the shard from the id alone. Data of layout 1 (a hash per
+//! record, a key per device, text ids) is moved to layout 2 when a replica connects
+//! (`migrate`).
 
 use crate::record;
 use async_trait::async_trait;
@@ -55,13 +61,14 @@ pub struct RedisStore {
     claim: Script,
     claim_events: Script,
     ack_event: Script,
+    migrate: Script,
+    migrate_outbox: Script,
 }
 
-// The scripts live in `lua/`. Every script that changes a booking takes the same keys:
-// record, due, outbox list, outbox set, live counters (per client), then the device index
-// keys; it appends the event (if any) to the outbox and keeps the client's count of live
-// bookings. `create.lua` restates the conflict rule of `booking::overlaps` over index
-// entries; the store suite proves the two agree.
+// The scripts live in `lua/`. Every script that changes a booking takes the same keys and
+// arguments (`prelude.lua` names them); it appends the event (if any) to the outbox and keeps
+// the client's count of live bookings. `create.lua` restates the conflict rule of
+// `booking::overlaps` over index entries; the store suite proves the two agree.
 const PRELUDE: &str = include_str!("../lua/prelude.lua");
 
 const CREATE: &str = include_str!("../lua/create.lua");
@@ -75,6 +82,10 @@ const CLAIM_EVENTS: &str = include_str!("../lua/claim_events.lua");
 const ACK_EVENT: &str = include_str!("../lua/ack_event.lua");
 
 const CLAIM: &str = include_str!("../lua/claim.lua");
+
+const MIGRATE: &str = include_str!("../lua/migrate.lua");
+
+const MIGRATE_OUTBOX: &str = include_str!("../lua/migrate_outbox.lua");
 
 fn ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
@@ -121,8 +132,8 @@ impl RedisStore {
         }
     }
 
-    /// The keys and first arguments shared by the scripts that store a changed booking:
-    /// id, JSON, version, due (ms or empty), index entry, event element, event time.
+    /// The keys and arguments shared by the scripts that store a changed booking (see
+    /// `prelude.lua`).
     fn change<'a>(
         &self,
         script: &'a Script,
@@ -132,17 +143,33 @@ impl RedisStore {
     ) -> Result<redis::ScriptInvocation<'a>, StoreError> {
         let (element, at) = Self::event_args(event)?;
         let mut inv = script.prepare_invoke();
-        for k in self.keys_of(booking) {
+        for k in self.keys_of(booking.id) {
             inv.key(k);
         }
-        inv.arg(booking.id.to_string())
+        inv.arg(&booking.id.as_bytes()[..])
+            .arg(keys::hex(booking.id))
             .arg(record::encode(booking)?)
             .arg(booking.version)
             .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
-            .arg(Self::entry(booking))
+            .arg(self.entry(booking))
             .arg(element)
             .arg(at);
+        for k in &booking.device_keys {
+            inv.arg(self.device_digest(k));
+        }
         Ok(inv)
+    }
+
+    /// Reads a stored record value, `<version>|<record>`.
+    fn read(value: &[u8]) -> Result<Booking, StoreError> {
+        let at = value
+            .iter()
+            .position(|&c| c == b'|')
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "booking value without a version".into(),
+                source: None,
+            })?;
+        record::decode(&value[at + 1..])
     }
 
     /// An outbox element, `<event id>|<record>`, and its time in ms.
@@ -180,13 +207,10 @@ impl BookingStore for RedisStore {
         due: Option<OffsetDateTime>,
         event: Option<&StatusEvent>,
     ) -> Result<CreateOutcome, StoreError> {
-        let mut inv = self.change(&self.create, booking, due, event)?;
-        inv.arg(&booking.owner.client_id)
-            .arg(ms(booking.start_time).to_string())
-            .arg(ms(booking.end_time()).to_string());
+        let inv = self.change(&self.create, booking, due, event)?;
         let mut conn = self.conn.clone();
-        let conflict: Option<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(match conflict.and_then(|id| BookingId::parse(&id)) {
+        let conflict: Option<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(match conflict.as_deref().and_then(keys::id_of) {
             Some(other) => CreateOutcome::Conflict(other),
             None => CreateOutcome::Created,
         })
@@ -195,14 +219,9 @@ impl BookingStore for RedisStore {
     async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
         let mut conn = self.conn.clone();
         let bytes: Option<Vec<u8>> = self
-            .bounded(
-                redis::cmd("HGET")
-                    .arg(self.record_key(id))
-                    .arg("j")
-                    .query_async(&mut conn),
-            )
+            .bounded(redis::cmd("GET").arg(self.record_key(id)).query_async(&mut conn))
             .await?;
-        bytes.map(|b| record::decode(&b)).transpose()
+        bytes.map(|b| Self::read(&b)).transpose()
     }
 
     async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
@@ -213,14 +232,10 @@ impl BookingStore for RedisStore {
         for shard in 0..self.settings.shards.max(1) {
             let mut pipe = redis::pipe();
             for k in device_keys {
-                pipe.cmd("HKEYS").arg(self.index_key(shard, k));
+                pipe.cmd("HGET").arg(self.index_key(shard)).arg(self.device_digest(k));
             }
-            let lists: Vec<Vec<String>> = self.bounded(pipe.query_async(&mut conn)).await?;
-            let mut ids: Vec<BookingId> = lists
-                .into_iter()
-                .flatten()
-                .filter_map(|s| BookingId::parse(&s))
-                .collect();
+            let lists: Vec<Option<Vec<u8>>> = self.bounded(pipe.query_async(&mut conn)).await?;
+            let mut ids: Vec<BookingId> = lists.iter().flatten().flat_map(|l| keys::ids_in(l)).collect();
             ids.sort();
             ids.dedup();
             if ids.is_empty() {
@@ -228,11 +243,11 @@ impl BookingStore for RedisStore {
             }
             let mut pipe = redis::pipe();
             for id in &ids {
-                pipe.cmd("HGET").arg(self.record_key(*id)).arg("j");
+                pipe.cmd("GET").arg(self.record_key(*id));
             }
             let records: Vec<Option<Vec<u8>>> = self.bounded(pipe.query_async(&mut conn)).await?;
             for r in records.into_iter().flatten() {
-                out.push(record::decode(&r)?);
+                out.push(Self::read(&r)?);
             }
         }
         Ok(out)
@@ -251,25 +266,19 @@ impl BookingStore for RedisStore {
     }
 
     async fn remove(&self, id: BookingId) -> Result<(), StoreError> {
-        // The index keys come from the record; without a record only the timer can be left.
-        let keys = match self.get(id).await? {
-            Some(b) => self.keys_of(&b),
-            None => {
-                let shard = self.shard_of_id(id);
-                vec![
-                    self.record_key(id),
-                    self.due_key(shard),
-                    self.outbox_list_key(id),
-                    self.outbox_key(shard),
-                    self.live_key(shard),
-                ]
-            }
+        // The index entries come from the record; without a record only the timer can be left.
+        let digests: Vec<Vec<u8>> = match self.get(id).await? {
+            Some(b) => b.device_keys.iter().map(|k| self.device_digest(k)).collect(),
+            None => Vec::new(),
         };
         let mut inv = self.remove.prepare_invoke();
-        for k in keys {
+        for k in self.keys_of(id) {
             inv.key(k);
         }
-        inv.arg(id.to_string());
+        inv.arg(&id.as_bytes()[..]);
+        for d in digests {
+            inv.arg(d);
+        }
         let mut conn = self.conn.clone();
         let _: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(())
@@ -296,8 +305,8 @@ impl BookingStore for RedisStore {
                 .arg(limit - claimed.len())
                 .arg(ms(now + lease).to_string());
             let mut conn = self.conn.clone();
-            let ids: Vec<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
-            claimed.extend(ids.iter().filter_map(|s| BookingId::parse(s)));
+            let ids: Vec<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            claimed.extend(ids.iter().filter_map(|b| keys::id_of(b)));
         }
         Ok(claimed)
     }
@@ -328,7 +337,7 @@ impl BookingStore for RedisStore {
                 let mut it = row.into_iter();
                 let Some(id) = it
                     .next()
-                    .and_then(|s| std::str::from_utf8(&s).ok().and_then(BookingId::parse))
+                    .and_then(|s| std::str::from_utf8(&s).ok().and_then(keys::id_of_hex))
                 else {
                     continue;
                 };
@@ -348,7 +357,7 @@ impl BookingStore for RedisStore {
         let mut inv = self.ack_event.prepare_invoke();
         inv.key(self.outbox_list_key(booking))
             .key(self.outbox_key(self.shard_of_id(booking)))
-            .arg(booking.to_string())
+            .arg(keys::hex(booking))
             .arg(event_id)
             .arg(if release { "1" } else { "0" });
         let mut conn = self.conn.clone();
@@ -357,7 +366,7 @@ impl BookingStore for RedisStore {
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let firsts: Vec<Vec<(String, f64)>> = self
+        let firsts: Vec<Vec<(Vec<u8>, f64)>> = self
             .each_shard(|shard| {
                 let mut c = redis::cmd("ZRANGE");
                 c.arg(self.due_key(shard)).arg(0).arg(0).arg("WITHSCORES");
@@ -372,7 +381,7 @@ impl BookingStore for RedisStore {
         let counts: Vec<Option<i64>> = self
             .each_shard(|shard| {
                 let mut c = redis::cmd("HGET");
-                c.arg(self.live_key(shard)).arg(client_id);
+                c.arg(self.live_key(shard)).arg(self.client_digest(client_id));
                 c
             })
             .await?;
@@ -388,5 +397,6 @@ impl BookingStore for RedisStore {
 
 mod conn;
 mod keys;
+mod migrate;
 #[cfg(test)]
 mod tests;

@@ -30,9 +30,31 @@ impl booking::SinkResolver for NoNames {
     }
 }
 
+/// A booking created from `fields` (a qosProfile and a duration are added), as the service
+/// would schedule it; for the echo tests of `wire`.
+pub(crate) fn booking(fields: &Value) -> booking::Booking {
+    let mut body = json!({"qosProfile": "QOS_L", "duration": 600});
+    if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
+        b.extend(f.clone());
+    }
+    let nb = create_booking(&body, NOW, &opts()).unwrap();
+    let owner = booking::Owner {
+        client_id: "c".into(),
+        subject: None,
+    };
+    let device = nb.device.clone().unwrap_or_default();
+    booking::Booking::schedule(booking::BookingId::new(), owner, device, nb, NOW)
+}
+
 /// The echoed fields as the response shows them.
 fn echo_of(nb: &NewBooking) -> Map<String, Value> {
-    crate::wire::Echoed::read(&nb.echo).into_map()
+    let owner = booking::Owner {
+        client_id: "c".into(),
+        subject: None,
+    };
+    let device = nb.device.clone().unwrap_or_default();
+    let b = booking::Booking::schedule(booking::BookingId::new(), owner, device, nb.clone(), NOW);
+    crate::wire::Echoed::read(&b).into_map()
 }
 
 fn base() -> Value {

@@ -50,6 +50,7 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         qos_profile: r.qos_profile,
         start_time: r.start_time,
         duration: r.duration,
+        service_area: None,
         application_server: r.application_server,
         device_ports: r.device_ports,
         application_server_ports: r.application_server_ports,

@@ -37,6 +37,13 @@ fn full() -> Booking {
     b.attempts = 2;
     b.retry_at = Some(datetime!(2030-01-01 12:00:01 UTC));
     b.version = 7;
+    b.service_area = Some(ServiceArea::Circle {
+        center: Point {
+            latitude: 50.110924,
+            longitude: 8.682127,
+        },
+        radius: 500.0,
+    });
     b.echo = Echo(r#"["2030-01-01T12:00:00.5Z",{"areaType":"AREANAME","areaName":"x"},null]"#.into());
     b
 }
@@ -45,12 +52,68 @@ fn full() -> Booking {
 fn a_booking_reads_back_exactly_as_written() {
     let b = full();
     let bytes = encode(&b).unwrap();
-    assert_eq!(bytes[0], BOOKING_V1);
+    assert_eq!(bytes[0], BOOKING_V2);
     assert_eq!(decode(&bytes).unwrap(), b);
+    for area in [
+        ServiceArea::AreaName("stadium".into()),
+        ServiceArea::Polygon {
+            boundary: vec![
+                Point {
+                    latitude: 1.0,
+                    longitude: 2.0,
+                },
+                Point {
+                    latitude: 1.5,
+                    longitude: 2.5,
+                },
+                Point {
+                    latitude: 1.0,
+                    longitude: 3.0,
+                },
+            ],
+        },
+    ] {
+        let mut other = b.clone();
+        other.service_area = Some(area);
+        assert_eq!(decode(&encode(&other).unwrap()).unwrap(), other);
+    }
     // A token that is not 32 lowercase hex digits is kept as text.
     let mut odd = b.clone();
     odd.callback_token = "not-hex".into();
     assert_eq!(decode(&encode(&odd).unwrap()).unwrap(), odd);
+}
+
+/// A layout-1 record exactly as the previous version wrote it (`full()` with a 4-byte token,
+/// frozen here): it still reads, with no service area (its echo carries the area as sent).
+const V1_RECORD: &str = concat!(
+    "010707070707070707070707070707070708636c69656e742d31010e74656c3a2b31323334353637383901010a2b3132",
+    "33343536373839010d6e406578616d706c652e636f6d01cb007105010a00000501f5d2030120010db800000000000000",
+    "000000000505514f535f4c8094cfc4b3df87c734901c01010f3139382e35312e3130302e302f323400010192279c2701",
+    "c42700011a68747470733a2f2f6170702e6578616d706c652e636f6d2f63620104747474748080b0e6998cb6d0340301",
+    "010180d38addb0df87c7340180c0c6ed92c888c734011e687474703a2f2f6e65662f737562736372697074696f6e732f",
+    "7375622d31000123456789abcdef0123456789abcdef020180a8baa1b7df87c7348080e2bb9197ddc63407465b223230",
+    "33302d30312d30315431323a30303a30302e355a222c7b226172656154797065223a22415245414e414d45222c226172",
+    "65614e616d65223a2278227d2c6e756c6c5d",
+);
+
+#[test]
+fn records_of_layout_1_are_still_read() {
+    let mut b = full();
+    b.sink_credential = b.sink_credential.map(|c| SinkCredential {
+        access_token: "tttt".into(),
+        ..c
+    });
+    b.service_area = None;
+    b.id = BookingId::from_bytes([7; 16]);
+    b.created_at = datetime!(2029-12-31 10:00 UTC);
+    let fresh = tagged(BOOKING_V1, &v1(&b).unwrap()).unwrap();
+    let hex: String = fresh.iter().map(|x| format!("{x:02x}")).collect();
+    assert_eq!(hex, V1_RECORD, "the layout-1 writer changed");
+    let bytes: Vec<u8> = (0..V1_RECORD.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&V1_RECORD[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(decode(&bytes).unwrap(), b);
 }
 
 #[test]

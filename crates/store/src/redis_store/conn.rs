@@ -2,7 +2,8 @@
 //! within bounded time.
 
 use super::{
-    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, PRELUDE, REMOVE, RedisSettings, RedisStore, UPDATE, timed_out, unavailable,
+    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RedisSettings, RedisStore,
+    UPDATE, timed_out, unavailable,
 };
 use aws_lc_rs::hmac;
 use booking::StoreError;
@@ -81,7 +82,7 @@ impl RedisStore {
             Conn::Single(c)
         };
         let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());
-        Ok(Self {
+        let store = Self {
             conn,
             settings,
             key,
@@ -91,6 +92,10 @@ impl RedisStore {
             claim: Script::new(CLAIM),
             claim_events: Script::new(CLAIM_EVENTS),
             ack_event: Script::new(ACK_EVENT),
-        })
+            migrate: Script::new(&format!("{PRELUDE}{MIGRATE}")),
+            migrate_outbox: Script::new(MIGRATE_OUTBOX),
+        };
+        store.migrate().await?;
+        Ok(store)
     }
 }

@@ -81,3 +81,78 @@ async fn a_stopped_redis_is_unavailable_quickly_and_recovers() {
     }
     assert!(ok, "the store did not reconnect");
 }
+
+/// A booking written by the previous layout (a hash record, a key per device, text ids, the
+/// client's id in clear in the live counter, an undelivered event) is moved when a replica
+/// connects, and reads, indexes, counts, fires and delivers as before.
+#[tokio::test]
+async fn layout_1_data_is_moved_when_a_replica_connects() {
+    let srv = RedisServer::start();
+    // Connected to an empty Redis: moves nothing, marks nothing.
+    let keys = RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap();
+    assert_eq!(srv.cli(&["--scan"]).trim(), "");
+    let mut b = crate::suite::sample("client-a", "+123456789", crate::suite::T0, 60);
+    b.id = keys.new_id(&b.owner, &b.device_keys);
+    let shard = keys.shard_of_id(b.id);
+    let tag = keys.tag(shard);
+    let old = b.id.to_string();
+    let ev = crate::suite::event(&b, booking::BookingStatus::Scheduled, crate::suite::T0);
+    let mut element = format!("{}|", ev.id).into_bytes();
+    element.extend(record::encode_event(&ev).unwrap());
+    let mut raw = redis::Client::open(srv.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut pipe = redis::pipe();
+    pipe.cmd("HSET")
+        .arg(format!("{tag}:b:{old}"))
+        .arg("v")
+        .arg(b.version)
+        .arg("j")
+        .arg(record::encode(&b).unwrap());
+    for k in &b.device_keys {
+        pipe.cmd("HSET")
+            .arg(keys.old_index_key(shard, k))
+            .arg(&old)
+            .arg(format!("1;{};{};client-a", ms(b.start_time), ms(b.end_time())));
+    }
+    pipe.cmd("ZADD")
+        .arg(keys.due_key(shard))
+        .arg(ms(b.start_time).to_string())
+        .arg(&old);
+    pipe.cmd("HSET").arg(keys.live_key(shard)).arg("client-a").arg(1);
+    pipe.cmd("RPUSH").arg(format!("{tag}:ob:{old}")).arg(element);
+    pipe.cmd("ZADD").arg(keys.outbox_key(shard)).arg(0).arg(&old);
+    let () = pipe.query_async(&mut raw).await.unwrap();
+
+    let store = RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap();
+    assert_eq!(store.get(b.id).await.unwrap().as_ref(), Some(&b));
+    assert_eq!(store.by_device(&b.device_keys).await.unwrap(), vec![b.clone()]);
+    assert_eq!(store.count_live("client-a").await.unwrap(), 1);
+    let names = srv.cli(&["--scan"]);
+    assert!(!names.contains(":d:") && !names.contains(&old), "{names}");
+    let live = srv.cli(&["hkeys", &keys.live_key(shard)]);
+    assert!(!live.contains("client-a"), "{live}");
+    // The conflict rule sees the moved entry.
+    let mut twin = crate::suite::sample("client-a", "+123456789", crate::suite::T0, 60);
+    twin.id = store.new_id(&twin.owner, &twin.device_keys);
+    assert_eq!(
+        store.create(&twin, None, None).await.unwrap(),
+        booking::CreateOutcome::Conflict(b.id)
+    );
+    let due = store
+        .claim_due(crate::suite::T0, 10, time::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(due, vec![b.id]);
+    let events = store
+        .claim_events(crate::suite::T0, 10, time::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(events, vec![(b.id, vec![ev.clone()])]);
+    store.ack_event(b.id, &ev.id, false).await.unwrap();
+    // A second replica finds nothing left to move.
+    let again = RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap();
+    assert_eq!(again.get(b.id).await.unwrap(), Some(b));
+}
