@@ -13,6 +13,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+mod area;
+mod device;
+
+use area::service_area;
+pub use device::device;
+use device::device_response;
+
 /// Which `areaType`s this operator manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AreaTypes {
@@ -114,79 +121,6 @@ fn ipv4(v: &Value, path: &str) -> Result<Ipv4Addr, Rejection> {
     string(v, path, 15)?
         .parse()
         .map_err(|_| invalid(format!("'{path}' must be an IPv4 address")))
-}
-
-pub fn device(v: &Value, opts: &ParseOptions) -> Result<Device, Rejection> {
-    let o = object(v, "device")?;
-    check_keys(
-        o,
-        &["phoneNumber", "networkAccessIdentifier", "ipv4Address", "ipv6Address"],
-        "device",
-        opts,
-    )?;
-    if o.is_empty() {
-        return Err(invalid("'device' must contain at least one identifier"));
-    }
-    let mut d = Device::default();
-    if let Some(v) = o.get("phoneNumber") {
-        d.phone_number = Some(PhoneNumber::parse(string(v, "device.phoneNumber", 16)?).map_err(invalid)?);
-    }
-    if let Some(v) = o.get("networkAccessIdentifier") {
-        // The QoS Booking file says 2028 (a typo of Commonalities' 2048); accept the larger one.
-        d.network_access_identifier = Some(string(v, "device.networkAccessIdentifier", 2048)?.to_owned());
-    }
-    if let Some(v) = o.get("ipv4Address") {
-        let a = object(v, "device.ipv4Address")?;
-        check_keys(
-            a,
-            &["publicAddress", "privateAddress", "publicPort"],
-            "device.ipv4Address",
-            opts,
-        )?;
-        let public_address = ipv4(
-            required(a, "publicAddress", "device.ipv4Address")?,
-            "device.ipv4Address.publicAddress",
-        )?;
-        let private_address = a
-            .get("privateAddress")
-            .map(|v| ipv4(v, "device.ipv4Address.privateAddress"))
-            .transpose()?;
-        let public_port = a
-            .get("publicPort")
-            .map(|v| port(v, "device.ipv4Address.publicPort"))
-            .transpose()?;
-        if private_address.is_none() && public_port.is_none() {
-            return Err(invalid(
-                "'device.ipv4Address' needs privateAddress or publicPort besides publicAddress",
-            ));
-        }
-        d.ipv4_address = Some(DeviceIpv4 {
-            public_address,
-            private_address,
-            public_port,
-        });
-    }
-    if let Some(v) = o.get("ipv6Address") {
-        let s = string(v, "device.ipv6Address", 45)?;
-        d.ipv6_address = Some(
-            s.parse::<Ipv6Addr>()
-                .map_err(|_| invalid("'device.ipv6Address' must be an IPv6 address"))?,
-        );
-    }
-    Ok(d)
-}
-
-/// The one identifier echoed back as `DeviceResponse`: the first supported one the client sent,
-/// in the order phone number, IPv4, IPv6 (the order the gateway prefers them in).
-fn device_response(raw: &Obj) -> Value {
-    let key = ["phoneNumber", "ipv4Address", "ipv6Address", "networkAccessIdentifier"]
-        .into_iter()
-        .find(|k| raw.contains_key(*k));
-    let mut out = Map::new();
-    if let Some(k) = key {
-        out.insert(k.to_owned(), raw[k].clone());
-    }
-    Value::Object(out)
 }
 
 /// `address` or `address/prefix`, the prefix within the family's width.
@@ -346,97 +280,6 @@ fn sink_credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Resul
         access_token: token.to_owned(),
         expires_at: expires,
     })
-}
-
-fn number(v: &Value, path: &str) -> Result<f64, Rejection> {
-    v.as_f64()
-        .ok_or_else(|| Rejection::new(RejectionKind::InvalidArea, format!("'{path}' must be a number")))
-}
-
-fn area_point(v: &Value, path: &str, opts: &ParseOptions) -> Result<Point, Rejection> {
-    let bad = |m: String| Rejection::new(RejectionKind::InvalidArea, m);
-    let o = v
-        .as_object()
-        .ok_or_else(|| bad(format!("'{path}' must be an object with latitude and longitude")))?;
-    check_keys(o, &["latitude", "longitude"], path, opts)?;
-    let lat = o
-        .get("latitude")
-        .ok_or_else(|| bad(format!("'{path}.latitude' is missing")))?;
-    let lon = o
-        .get("longitude")
-        .ok_or_else(|| bad(format!("'{path}.longitude' is missing")))?;
-    Ok(Point {
-        latitude: number(lat, &format!("{path}.latitude"))?,
-        longitude: number(lon, &format!("{path}.longitude"))?,
-    })
-}
-
-fn service_area(v: &Value, opts: &ParseOptions) -> Result<ServiceArea, Rejection> {
-    let o = object(v, "serviceArea")?;
-    let ty = required(o, "areaType", "serviceArea")?;
-    let (enabled, keys): (bool, &[&str]) = match ty.as_str() {
-        Some("CIRCLE") => (opts.area_types.circle, &["areaType", "center", "radius"]),
-        Some("POLYGON") => (opts.area_types.polygon, &["areaType", "boundary"]),
-        Some("AREANAME") => (opts.area_types.area_name, &["areaType", "areaName"]),
-        _ => {
-            return Err(invalid("'serviceArea.areaType' must be CIRCLE, POLYGON or AREANAME"));
-        }
-    };
-    if !enabled {
-        return Err(Rejection::new(
-            RejectionKind::NotManagedAreaType,
-            format!(
-                "areaType {} is not supported by this operator",
-                ty.as_str().unwrap_or_default()
-            ),
-        ));
-    }
-    check_keys(o, keys, "serviceArea", opts)?;
-    let bad = |m: String| Rejection::new(RejectionKind::InvalidArea, m);
-    match ty.as_str() {
-        Some("CIRCLE") => {
-            let center = area_point(
-                o.get("center")
-                    .ok_or_else(|| bad("'serviceArea.center' is missing".into()))?,
-                "serviceArea.center",
-                opts,
-            )?;
-            let radius = number(
-                o.get("radius")
-                    .ok_or_else(|| bad("'serviceArea.radius' is missing".into()))?,
-                "serviceArea.radius",
-            )?;
-            ServiceArea::circle(center, radius).map_err(bad)
-        }
-        Some("POLYGON") => {
-            let arr = o
-                .get("boundary")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad("'serviceArea.boundary' must be an array of points".into()))?;
-            if !(3..=15).contains(&arr.len()) {
-                return Err(bad(format!(
-                    "polygon boundary must have 3 to 15 points, got {}",
-                    arr.len()
-                )));
-            }
-            let points = arr
-                .iter()
-                .enumerate()
-                .map(|(i, p)| area_point(p, &format!("serviceArea.boundary[{i}]"), opts))
-                .collect::<Result<Vec<_>, _>>()?;
-            ServiceArea::polygon(points).map_err(bad)
-        }
-        _ => {
-            let name = o
-                .get("areaName")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("'serviceArea.areaName' must be a string".into()))?;
-            if name.is_empty() || name.len() > 256 || !opts.area_names.iter().any(|n| n == name) {
-                return Err(bad(format!("'{name}' is not a known area name")));
-            }
-            Ok(ServiceArea::AreaName(name.to_owned()))
-        }
-    }
 }
 
 const CREATE_KEYS: [&str; 10] = [

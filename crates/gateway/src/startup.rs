@@ -122,7 +122,12 @@ impl Application {
             AuthMode::Dev => {
                 let issuer = DevIssuer::generate(auth_settings).map_err(anyhow::Error::msg)?;
                 let token = issuer
-                    .mint(&s.auth.dev_client_id, &scopes::ALL, None, s.auth.dev_token_ttl_seconds)
+                    .mint(
+                        &s.auth.dev_client_id,
+                        &scopes::ALL,
+                        None,
+                        s.auth.dev_token_ttl.as_secs(),
+                    )
                     .map_err(anyhow::Error::msg)?;
                 (
                     issuer.authenticator().map_err(anyhow::Error::msg)?,
@@ -131,11 +136,8 @@ impl Application {
                 )
             }
             AuthMode::Jwks => {
-                let keys = KeyStore::new(
-                    s.auth.key_source()?,
-                    Duration::from_secs(s.auth.refetch_min_interval_seconds),
-                )
-                .map_err(anyhow::Error::msg)?;
+                let keys =
+                    KeyStore::new(s.auth.key_source()?, s.auth.refetch_min_interval).map_err(anyhow::Error::msg)?;
                 let auth = camara_api::Authenticator::new(auth_settings, keys);
                 auth.warm_up().await;
                 (auth, None, None)
@@ -153,7 +155,7 @@ impl Application {
             parse: Arc::new(parse),
             body_limit: s.server.body_limit_bytes,
             limits: limits.clone(),
-            request_timeout: Duration::from_millis(s.server.request_timeout_ms),
+            request_timeout: s.server.request_timeout,
         };
         let router = camara_api::router(api_state, &base_paths)
             .merge(crate::health::router(store.clone(), dev_issuer.clone()))
@@ -176,11 +178,11 @@ impl Application {
             limits,
             dev_issuer,
             dev_token,
-            poll_interval: Duration::from_millis(s.scheduler.poll_interval_ms.max(10)),
+            poll_interval: s.scheduler.poll_interval.max(Duration::from_millis(10)),
             server_limits: crate::serve::ServerLimits {
-                header_read_timeout: Duration::from_millis(s.server.header_read_timeout_ms),
+                header_read_timeout: s.server.header_read_timeout,
                 max_connections: s.server.max_connections,
-                drain_timeout: Duration::from_millis(s.server.request_timeout_ms),
+                drain_timeout: s.server.request_timeout,
             },
         })
     }
@@ -308,7 +310,7 @@ async fn build_southbound(
                 oauth: None,
                 notify_on_create: sb.simulator.notify_on_create,
                 faults: Faults {
-                    latency_ms: sb.simulator.latency_ms,
+                    latency_ms: u64::try_from(sb.simulator.latency.as_millis()).unwrap_or(u64::MAX),
                     error_status: 500,
                     ..Faults::default()
                 },

@@ -1,6 +1,7 @@
 //! Each settings section converts itself into the configuration of the library it drives, so
 //! that `startup` only assembles parts.
 
+use super::units::span;
 use super::{
     Api, Auth, CallbackAuthKind, CallbackSettings, Limits, MappingSettings, NefAuthKind, NefSettings, Notifications,
     RedisStoreSettings, Settings, SinkDeny,
@@ -51,11 +52,11 @@ impl Notifications {
     pub fn delivery(&self, source_prefix: String) -> DeliverySettings {
         DeliverySettings {
             max_attempts: self.max_attempts.max(1),
-            initial_backoff: Duration::from_millis(self.initial_backoff_ms),
-            timeout: Duration::from_millis(self.timeout_ms),
+            initial_backoff: self.initial_backoff,
+            timeout: self.timeout,
             source_prefix,
-            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
-            lease: time::Duration::seconds(self.lease_seconds),
+            poll_interval: self.poll_interval.max(Duration::from_millis(10)),
+            lease: span(self.lease),
             concurrency: self.concurrency,
         }
     }
@@ -65,12 +66,12 @@ impl Settings {
     /// The booking service's time and quota rules.
     pub fn policy(&self) -> Policy {
         Policy {
-            min_lead: time::Duration::seconds(self.booking.min_lead_seconds),
+            min_lead: span(self.booking.min_lead),
             max_horizon: time::Duration::days(self.booking.max_horizon_days),
-            retention: time::Duration::seconds(self.booking.retention_seconds),
-            lease: time::Duration::seconds(self.scheduler.lease_seconds),
-            retry_base: time::Duration::milliseconds(self.scheduler.retry_base_ms),
-            retry_deadline: time::Duration::seconds(self.scheduler.retry_deadline_seconds),
+            retention: span(self.booking.retention),
+            lease: span(self.scheduler.lease),
+            retry_base: span(self.scheduler.retry_base),
+            retry_deadline: span(self.scheduler.retry_deadline),
             claim_batch: self.scheduler.claim_batch,
             max_retrieve: 100,
             max_live_per_client: self.limits.max_live_bookings_per_client,
@@ -123,7 +124,7 @@ impl Auth {
             client_id_claim: self.client_id_claim.clone(),
             subject_claim: self.subject_claim.clone(),
             phone_number_claim: self.phone_number_claim.clone(),
-            leeway_seconds: self.leeway_seconds,
+            leeway_seconds: self.leeway.as_secs(),
             algorithms: self.algorithms.clone(),
         }
     }
@@ -165,8 +166,8 @@ impl RedisStoreSettings {
             cluster: self.cluster,
             prefix: self.prefix.clone(),
             shards: self.shards,
-            command_timeout: Duration::from_millis(self.command_timeout_ms),
-            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            command_timeout: self.command_timeout,
+            connect_timeout: self.connect_timeout,
             key_secret,
         })
     }
@@ -199,11 +200,11 @@ impl NefSettings {
             api_root,
             scs_as_id,
             auth,
-            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
             max_retries: self.max_retries,
-            retry_base: Duration::from_millis(self.retry_base_ms),
-            max_retry_after: Duration::from_millis(self.max_retry_after_ms),
+            retry_base: self.retry_base,
+            max_retry_after: self.max_retry_after,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! configuration (`settings/libs.rs`).
 
 mod libs;
+mod units;
 
 pub use libs::base;
 
@@ -16,6 +17,7 @@ use nef_mapping::{AddressKind, FlowEncoding};
 use serde::Deserialize;
 use southbound::DeviceEntry;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use url::Url;
 
 pub const DEFAULT_YAML: &str = include_str!("../../../../config/default.yaml");
@@ -43,8 +45,10 @@ pub struct Server {
     /// Externally reachable base URL (NEF callbacks, CloudEvents `source`).
     pub public_url: Option<Url>,
     pub body_limit_bytes: usize,
-    pub request_timeout_ms: u64,
-    pub header_read_timeout_ms: u64,
+    #[serde(rename = "request_timeout_ms", deserialize_with = "units::ms")]
+    pub request_timeout: Duration,
+    #[serde(rename = "header_read_timeout_ms", deserialize_with = "units::ms")]
+    pub header_read_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -68,8 +72,10 @@ pub struct RedisStoreSettings {
     pub password_env: String,
     pub prefix: String,
     pub shards: u16,
-    pub command_timeout_ms: u64,
-    pub connect_timeout_ms: u64,
+    #[serde(rename = "command_timeout_ms", deserialize_with = "units::ms")]
+    pub command_timeout: Duration,
+    #[serde(rename = "connect_timeout_ms", deserialize_with = "units::ms")]
+    pub connect_timeout: Duration,
     pub key_secret_env: String,
 }
 
@@ -86,7 +92,8 @@ pub struct Auth {
     pub jwks_url: Option<Url>,
     pub discovery_url: Option<Url>,
     pub jwks_file: Option<PathBuf>,
-    pub refetch_min_interval_seconds: u64,
+    #[serde(rename = "refetch_min_interval_seconds", deserialize_with = "units::secs")]
+    pub refetch_min_interval: Duration,
     pub algorithms: Vec<Algorithm>,
     pub phone_number_claim: Option<String>,
     pub allow_dev_with_redis: bool,
@@ -94,9 +101,11 @@ pub struct Auth {
     pub audience: String,
     pub client_id_claim: String,
     pub subject_claim: String,
-    pub leeway_seconds: u64,
+    #[serde(rename = "leeway_seconds", deserialize_with = "units::secs")]
+    pub leeway: Duration,
     pub dev_client_id: String,
-    pub dev_token_ttl_seconds: u64,
+    #[serde(rename = "dev_token_ttl_seconds", deserialize_with = "units::secs")]
+    pub dev_token_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,18 +145,24 @@ pub struct Limits {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct BookingRules {
-    pub min_lead_seconds: i64,
+    #[serde(rename = "min_lead_seconds", deserialize_with = "units::secs")]
+    pub min_lead: Duration,
     pub max_horizon_days: i64,
-    pub retention_seconds: i64,
+    #[serde(rename = "retention_seconds", deserialize_with = "units::secs")]
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Scheduler {
-    pub poll_interval_ms: u64,
-    pub lease_seconds: i64,
+    #[serde(rename = "poll_interval_ms", deserialize_with = "units::ms")]
+    pub poll_interval: Duration,
+    #[serde(rename = "lease_seconds", deserialize_with = "units::secs")]
+    pub lease: Duration,
     pub claim_batch: usize,
-    pub retry_base_ms: i64,
-    pub retry_deadline_seconds: i64,
+    #[serde(rename = "retry_base_ms", deserialize_with = "units::ms")]
+    pub retry_base: Duration,
+    #[serde(rename = "retry_deadline_seconds", deserialize_with = "units::secs")]
+    pub retry_deadline: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,12 +170,16 @@ pub struct Notifications {
     pub allow_insecure_sinks: bool,
     pub sink_allow: Vec<IpNet>,
     pub sink_deny: Vec<SinkDeny>,
-    pub poll_interval_ms: u64,
-    pub lease_seconds: i64,
+    #[serde(rename = "poll_interval_ms", deserialize_with = "units::ms")]
+    pub poll_interval: Duration,
+    #[serde(rename = "lease_seconds", deserialize_with = "units::secs")]
+    pub lease: Duration,
     pub concurrency: usize,
     pub max_attempts: u32,
-    pub initial_backoff_ms: u64,
-    pub timeout_ms: u64,
+    #[serde(rename = "initial_backoff_ms", deserialize_with = "units::ms")]
+    pub initial_backoff: Duration,
+    #[serde(rename = "timeout_ms", deserialize_with = "units::ms")]
+    pub timeout: Duration,
 }
 
 /// A `notifications.sink_deny` entry: a network (CIDR) or a host name (and its subdomains).
@@ -225,17 +244,22 @@ pub struct NefSettings {
     pub client_id: String,
     pub client_secret_env: String,
     pub scope: Option<String>,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
+    #[serde(rename = "connect_timeout_ms", deserialize_with = "units::ms")]
+    pub connect_timeout: Duration,
+    #[serde(rename = "request_timeout_ms", deserialize_with = "units::ms")]
+    pub request_timeout: Duration,
     pub max_retries: u32,
-    pub retry_base_ms: u64,
-    pub max_retry_after_ms: u64,
+    #[serde(rename = "retry_base_ms", deserialize_with = "units::ms")]
+    pub retry_base: Duration,
+    #[serde(rename = "max_retry_after_ms", deserialize_with = "units::ms")]
+    pub max_retry_after: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SimulatorSettings {
     pub notify_on_create: bool,
-    pub latency_ms: u64,
+    #[serde(rename = "latency_ms", deserialize_with = "units::ms")]
+    pub latency: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,11 +343,11 @@ impl Settings {
 
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            self.booking.retention_seconds >= 360,
+            self.booking.retention >= Duration::from_secs(360),
             "booking.retention_seconds must be at least 360 (CAMARA)"
         );
         anyhow::ensure!(
-            self.scheduler.lease_seconds >= 1,
+            self.scheduler.lease >= Duration::from_secs(1),
             "scheduler.lease_seconds must be at least 1"
         );
         anyhow::ensure!(
@@ -375,12 +399,12 @@ impl Settings {
         // A claimed start must finish within its lease, or another replica redoes it and the
         // NEF sees the POST twice: the lease has to outlast the slowest NEF call.
         let n = &self.southbound.nef;
-        let slowest_ms = (n.connect_timeout_ms + n.request_timeout_ms) * u64::from(n.max_retries + 1)
-            + n.max_retry_after_ms * u64::from(n.max_retries);
+        let slowest = (n.connect_timeout + n.request_timeout) * (n.max_retries + 1) + n.max_retry_after * n.max_retries;
         anyhow::ensure!(
-            u64::try_from(self.scheduler.lease_seconds).unwrap_or(0) * 1000 > slowest_ms,
-            "scheduler.lease_seconds ({} s) must exceed the slowest NEF call ({slowest_ms} ms: timeouts x attempts + Retry-After waits)",
-            self.scheduler.lease_seconds
+            self.scheduler.lease > slowest,
+            "scheduler.lease_seconds ({} s) must exceed the slowest NEF call ({} ms: timeouts x attempts + Retry-After waits)",
+            self.scheduler.lease.as_secs(),
+            slowest.as_millis()
         );
         if self.southbound.kind == SouthboundKind::Nef {
             anyhow::ensure!(

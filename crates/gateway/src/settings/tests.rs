@@ -45,7 +45,7 @@ fn file_and_environment_overlay_the_defaults() {
     ]);
     let s = Settings::load_from(Some(&f), env).unwrap();
     assert_eq!(s.server.api_version, "v0.2rc1");
-    assert_eq!(s.booking.retention_seconds, 500);
+    assert_eq!(s.booking.retention, std::time::Duration::from_secs(500));
     assert_eq!(s.store.redis.urls, vec!["redis://a:1", "redis://b:2"]);
     let bad = env_with(&[("QOSGW__BOOKING__RETENTION_SECONDS", "10")]);
     assert!(Settings::load_from(None, bad).is_err());
@@ -67,6 +67,8 @@ fn values_are_typed_at_load_and_errors_name_the_key() {
         ),
         ("QOSGW__AUTH__ALGORITHMS", "RS256,XX999", "auth.algorithms"),
         ("QOSGW__SERVER__PUBLIC_URL", "not a url", "server.public_url"),
+        ("QOSGW__SCHEDULER__LEASE_SECONDS", "-5", "scheduler.lease_seconds"),
+        ("QOSGW__SERVER__REQUEST_TIMEOUT_MS", "soon", "server.request_timeout_ms"),
     ] {
         let err = Settings::load_from(None, env_with(&[(var, value)])).unwrap_err();
         let chain = format!("{err:#}");
@@ -86,4 +88,6 @@ fn values_are_typed_at_load_and_errors_name_the_key() {
     );
     assert_eq!(s.southbound.nef.api_root.unwrap().as_str(), "https://nef.example/root");
     assert_eq!(s.auth.jwks_url, None, "unset (~) is None, not an empty string");
+    let s = Settings::load_from(None, env_with(&[("QOSGW__SCHEDULER__RETRY_BASE_MS", "250")])).unwrap();
+    assert_eq!(s.scheduler.retry_base, std::time::Duration::from_millis(250));
 }

@@ -19,7 +19,7 @@ async fn spawn_with_idp(idp: &TestIdp, source: &str) -> TestApp {
         }
         s.auth.issuer = ISSUER.into();
         s.auth.audience = AUDIENCE.into();
-        s.auth.refetch_min_interval_seconds = 2;
+        s.auth.refetch_min_interval = std::time::Duration::from_secs(2);
         s.auth.phone_number_claim = Some("phone_number".into());
     })
     .await

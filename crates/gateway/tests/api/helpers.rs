@@ -32,14 +32,14 @@ pub fn test_settings() -> Settings {
     let mut s = Settings::defaults().unwrap();
     s.server.listen = "127.0.0.1:0".into();
     s.notifications.allow_insecure_sinks = true;
-    s.notifications.initial_backoff_ms = 20;
+    s.notifications.initial_backoff = Duration::from_millis(20);
     s.notifications.max_attempts = 3;
     // Tests jump the manual clock by minutes or days: a delivery in flight must not look like
     // a dead replica's (lease over) and be sent twice. Production time does not jump.
-    s.notifications.lease_seconds = 3 * 86_400;
+    s.notifications.lease = Duration::from_secs(3 * 86_400);
     // Tests fire timers themselves (`run_due`) after moving the manual clock.
-    s.scheduler.poll_interval_ms = 3_600_000;
-    s.southbound.nef.retry_base_ms = 10;
+    s.scheduler.poll_interval = Duration::from_secs(3_600);
+    s.southbound.nef.retry_base = Duration::from_millis(10);
     s.southbound.devices = test_devices();
     s
 }
@@ -120,8 +120,8 @@ pub async fn spawn_redis_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp
         s.store.redis.urls = vec![url];
         s.store.redis.shards = 4;
         // Generous for a loaded two-core test machine, still far below the client's patience.
-        s.store.redis.command_timeout_ms = 1500;
-        s.store.redis.connect_timeout_ms = 1000;
+        s.store.redis.command_timeout = Duration::from_millis(1500);
+        s.store.redis.connect_timeout = Duration::from_millis(1000);
         s.auth.allow_dev_with_redis = true;
         adjust(s);
     })

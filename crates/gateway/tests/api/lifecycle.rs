@@ -274,7 +274,7 @@ async fn refused_activation_revokes_and_transient_failure_retries() {
 
 #[tokio::test]
 async fn activation_gives_up_after_the_retry_deadline() {
-    let app = spawn_app_with(|s| s.scheduler.retry_deadline_seconds = 5).await;
+    let app = spawn_app_with(|s| s.scheduler.retry_deadline = std::time::Duration::from_secs(5)).await;
     let id = id_of(
         &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
             .await,

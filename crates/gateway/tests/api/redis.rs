@@ -57,7 +57,7 @@ async fn the_lifecycle_runs_on_redis_with_events() {
 /// bookings, runs their timers and sends their events.
 #[tokio::test]
 async fn another_instance_on_the_same_redis_takes_over() {
-    let app = spawn_redis_app_with(|s| s.notifications.lease_seconds = 5).await;
+    let app = spawn_redis_app_with(|s| s.notifications.lease = std::time::Duration::from_secs(5)).await;
     let sink = Sink::start().await;
     sink.answer_next_with(&[503, 503, 503]);
     let mut body = booking_body(&app, "+123456789", Duration::minutes(1), 60);

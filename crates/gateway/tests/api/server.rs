@@ -12,7 +12,7 @@ fn port_of(app: &TestApp) -> u16 {
 
 #[tokio::test]
 async fn a_client_trickling_its_headers_is_disconnected() {
-    let app = spawn_app_with(|s| s.server.header_read_timeout_ms = 300).await;
+    let app = spawn_app_with(|s| s.server.header_read_timeout = std::time::Duration::from_millis(300)).await;
     let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port_of(&app)))
         .await
         .unwrap();
@@ -38,7 +38,7 @@ async fn a_client_trickling_its_headers_is_disconnected() {
 
 #[tokio::test]
 async fn a_request_body_that_never_completes_gets_504_timeout() {
-    let app = spawn_app_with(|s| s.server.request_timeout_ms = 400).await;
+    let app = spawn_app_with(|s| s.server.request_timeout = std::time::Duration::from_millis(400)).await;
     let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port_of(&app)))
         .await
         .unwrap();
