@@ -4,6 +4,7 @@
 //! the start with the key's name; each section then converts itself into its library's
 //! configuration (`settings/libs.rs`).
 
+mod check;
 mod libs;
 mod units;
 
@@ -339,87 +340,6 @@ impl Settings {
             .context("invalid configuration")?;
         settings.check()?;
         Ok(settings)
-    }
-
-    fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.booking.retention >= Duration::from_secs(360),
-            "booking.retention_seconds must be at least 360 (CAMARA)"
-        );
-        anyhow::ensure!(
-            self.scheduler.lease >= Duration::from_secs(1),
-            "scheduler.lease_seconds must be at least 1"
-        );
-        anyhow::ensure!(
-            !self.server.api_version.contains('/'),
-            "server.api_version is one path segment, e.g. v0.2"
-        );
-        anyhow::ensure!(
-            matches!(self.southbound.release, 17 | 18),
-            "southbound.release must be 17 or 18"
-        );
-        let proto = &self.southbound.mapping.protocol;
-        anyhow::ensure!(
-            proto == "ip" || proto.parse::<u8>().is_ok(),
-            "southbound.mapping.protocol must be `ip` or 0..255"
-        );
-        anyhow::ensure!(
-            !self.southbound.mapping.address_preference.is_empty(),
-            "southbound.mapping.address_preference is empty"
-        );
-        if self.auth.mode == AuthMode::Jwks {
-            let sources = [
-                self.auth.jwks_url.is_some(),
-                self.auth.discovery_url.is_some(),
-                self.auth.jwks_file.is_some(),
-            ];
-            anyhow::ensure!(
-                sources.iter().filter(|set| **set).count() == 1,
-                "auth.mode jwks needs exactly one of auth.jwks_url, auth.discovery_url, auth.jwks_file"
-            );
-        }
-        anyhow::ensure!(
-            !(self.auth.mode == AuthMode::Dev
-                && self.store.kind == StoreKind::Redis
-                && !self.auth.allow_dev_with_redis),
-            "auth.mode dev signs tokens with a key of this process only and is for development: \
-             with store kind redis connect an identity provider (auth.mode jwks), or set \
-             auth.allow_dev_with_redis to force it"
-        );
-        for a in &self.auth.algorithms {
-            anyhow::ensure!(
-                !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512),
-                "auth.algorithms: {a:?} is symmetric; only public-key algorithms are accepted"
-            );
-        }
-        if self.store.kind == StoreKind::Redis {
-            anyhow::ensure!(!self.store.redis.urls.is_empty(), "store.redis.urls is empty");
-            anyhow::ensure!(self.store.redis.shards >= 1, "store.redis.shards must be at least 1");
-        }
-        // A claimed start must finish within its lease, or another replica redoes it and the
-        // NEF sees the POST twice: the lease has to outlast the slowest NEF call.
-        let n = &self.southbound.nef;
-        let slowest = (n.connect_timeout + n.request_timeout) * (n.max_retries + 1) + n.max_retry_after * n.max_retries;
-        anyhow::ensure!(
-            self.scheduler.lease > slowest,
-            "scheduler.lease_seconds ({} s) must exceed the slowest NEF call ({} ms: timeouts x attempts + Retry-After waits)",
-            self.scheduler.lease.as_secs(),
-            slowest.as_millis()
-        );
-        if self.southbound.kind == SouthboundKind::Nef {
-            anyhow::ensure!(
-                self.southbound.nef.api_root.is_some(),
-                "southbound.nef.api_root is required with kind nef"
-            );
-        }
-        for p in &self.profiles {
-            anyhow::ensure!(
-                p.min_duration <= p.max_duration,
-                "profile {}: min_duration > max_duration",
-                p.name
-            );
-        }
-        Ok(())
     }
 
     /// The base paths the API is served under.
