@@ -6,11 +6,7 @@
 //! development mode it generates its own ES256 key at start, publishes it as a JWKS and mints
 //! tokens with [`DevIssuer`].
 
-use crate::correlator::Correlator;
 use crate::error::ApiError;
-use crate::routes::ApiState;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use booking::{Caller, Device, PhoneNumber};
@@ -362,7 +358,7 @@ impl DevIssuer {
 pub struct RequestContext {
     pub caller: Caller,
     pub scopes: HashSet<String>,
-    correlator_valid: bool,
+    pub(crate) correlator_valid: bool,
 }
 
 impl RequestContext {
@@ -379,28 +375,5 @@ impl RequestContext {
             ));
         }
         Ok(())
-    }
-}
-
-impl FromRequestParts<ApiState> for RequestContext {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = header
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
-        let (caller, scopes) = state.auth.authenticate(token).await?;
-        let correlator_valid = !matches!(parts.extensions.get::<Correlator>(), Some(Correlator::Invalid));
-        Ok(Self {
-            caller,
-            scopes,
-            correlator_valid,
-        })
     }
 }

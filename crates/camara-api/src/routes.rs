@@ -1,12 +1,15 @@
 //! The four operations of `qos-booking.yaml`, plus CAMARA-shaped 404/405/413/415 answers.
 
 use crate::auth::{Authenticator, RequestContext, scopes};
+use crate::correlator::Correlator;
 use crate::error::ApiError;
 use crate::limits::{Operation, RateLimits};
 use crate::parse::{self, ParseOptions};
 use crate::wire::BookingInfo;
 use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -163,4 +166,29 @@ async fn retrieve(
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;
     Ok(Json(bookings.iter().map(BookingInfo::from).collect::<Vec<_>>()).into_response())
+}
+
+/// The caller of a request: its bearer token verified (401/403 as CAMARA says), and whether
+/// its x-correlator is well-formed.
+impl FromRequestParts<ApiState> for RequestContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
+        let (caller, scopes) = state.auth.authenticate(token).await?;
+        let correlator_valid = !matches!(parts.extensions.get::<Correlator>(), Some(Correlator::Invalid));
+        Ok(Self {
+            caller,
+            scopes,
+            correlator_valid,
+        })
+    }
 }

@@ -154,14 +154,14 @@ async fn post_is_retried_only_when_the_nef_did_not_act() {
     assert_eq!(sim.requests_of("POST").len(), 3);
     // A 500 on POST is not resent: the NEF may have acted.
     sim.fail_next(500, 1);
-    assert!(matches!(c.create(&sub()).await, Err(NefError::Unavailable(_))));
+    assert!(matches!(c.create(&sub()).await, Err(NefError::Unavailable { .. })));
     assert_eq!(sim.requests_of("POST").len(), 4);
     // A dropped connection on POST: not resent either.
     sim.set_faults(Faults {
         drop_next: 1,
         ..Faults::default()
     });
-    assert!(matches!(c.create(&sub()).await, Err(NefError::Unavailable(_))));
+    assert!(matches!(c.create(&sub()).await, Err(NefError::Unavailable { .. })));
     assert_eq!(sim.requests_of("POST").len(), 5);
     // GET and DELETE are retried on 500 and dropped connections, within the bound.
     let loc = sim.subscriptions().keys().next().unwrap().clone();
@@ -173,7 +173,7 @@ async fn post_is_retried_only_when_the_nef_did_not_act() {
     });
     c.delete(&loc).await.unwrap();
     sim.fail_next(500, 3);
-    assert!(matches!(c.get(&loc).await, Err(NefError::Unavailable(_))));
+    assert!(matches!(c.get(&loc).await, Err(NefError::Unavailable { .. })));
     // 4xx are final.
     sim.fail_next(403, 1);
     assert!(matches!(

@@ -5,6 +5,7 @@
 //! 503 (honouring `Retry-After`), and once after a 401 with a fresh token. 307/308 are followed
 //! with the same method and body. A timed-out POST is reported as unavailable, never resent.
 
+use crate::error::NefError;
 use crate::oauth::TokenSource;
 use crate::types::{AsSessionWithQoSSubscription, ProblemDetails};
 use bytes::Bytes;
@@ -44,20 +45,6 @@ pub struct NefClientConfig {
     pub max_retry_after: Duration,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum NefError {
-    /// A 4xx: the NEF refused the request; resending it will not help.
-    #[error("NEF refused ({status}): {message}")]
-    Rejected {
-        status: u16,
-        problem: Option<Box<ProblemDetails>>,
-        message: String,
-    },
-    /// Network error, timeout, 5xx or overload: the outcome may be unknown; try later.
-    #[error("NEF unavailable: {0}")]
-    Unavailable(String),
-}
-
 /// A created subscription: its URI from `Location` (kept whole) and the NEF's body.
 #[derive(Debug, Clone)]
 pub struct Created {
@@ -79,7 +66,7 @@ impl NefClient {
             // Redirects are followed by hand, to keep method, body and credentials.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| NefError::Unavailable(format!("cannot build HTTP client: {e}")))?;
+            .map_err(|e| NefError::unavailable("cannot build HTTP client", e))?;
         let tokens = match &cfg.auth {
             NefAuth::OAuth2 {
                 token_url,
@@ -108,7 +95,7 @@ impl NefClient {
 
     /// POST a new subscription.
     pub async fn create(&self, sub: &AsSessionWithQoSSubscription) -> Result<Created, NefError> {
-        let body = serde_json::to_vec(sub).map_err(|e| NefError::Unavailable(e.to_string()))?;
+        let body = serde_json::to_vec(sub).map_err(|e| NefError::unavailable("cannot encode the subscription", e))?;
         let (res, final_url) = self
             .send(Method::POST, self.collection_url(), Some(Bytes::from(body)), false)
             .await?;
@@ -117,7 +104,7 @@ impl NefClient {
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .ok_or_else(|| NefError::Unavailable("201 without a Location header".into()))?;
+            .ok_or_else(|| NefError::gave_up("201 without a Location header"))?;
         // A relative Location is resolved against the URL that answered.
         let location = url::Url::parse(&final_url)
             .and_then(|b| b.join(&location))
@@ -134,7 +121,7 @@ impl NefClient {
                 .json()
                 .await
                 .map(Some)
-                .map_err(|e| NefError::Unavailable(format!("bad GET answer: {e}"))),
+                .map_err(|e| NefError::unavailable("bad GET answer", e)),
             Err(NefError::Rejected { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -145,7 +132,7 @@ impl NefClient {
         let (res, _) = self.send(Method::GET, self.collection_url(), None, true).await?;
         res.json()
             .await
-            .map_err(|e| NefError::Unavailable(format!("bad list answer: {e}")))
+            .map_err(|e| NefError::unavailable("bad list answer", e))
     }
 
     /// DELETE by URI; a 404 means it is already gone, which is success.
@@ -201,7 +188,7 @@ impl NefClient {
                         attempt += 1;
                         continue;
                     }
-                    return Err(NefError::Unavailable(format!("{method} {url}: {e}")));
+                    return Err(NefError::unavailable(format!("{method} {url}"), e));
                 }
             };
             let status = res.status();
@@ -218,9 +205,7 @@ impl NefClient {
                         continue;
                     }
                     _ => {
-                        return Err(NefError::Unavailable(format!(
-                            "{method} {url}: bad or too many redirects"
-                        )));
+                        return Err(NefError::gave_up(format!("{method} {url}: bad or too many redirects")));
                     }
                 }
             }
@@ -259,7 +244,7 @@ impl NefClient {
                     message,
                 }
             } else {
-                NefError::Unavailable(format!("{method} {url}: {status}: {message}"))
+                NefError::gave_up(format!("{method} {url}: {status}: {message}"))
             });
         }
     }

@@ -6,9 +6,11 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod error;
 pub mod filter_rule;
 mod oauth;
 mod types;
 
-pub use client::{Created, NefAuth, NefClient, NefClientConfig, NefError};
+pub use client::{Created, NefAuth, NefClient, NefClientConfig};
+pub use error::NefError;
 pub use types::*;

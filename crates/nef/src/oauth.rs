@@ -1,7 +1,7 @@
 //! OAuth2 client credentials toward the NEF: one cached token, refreshed at 80 % of its
 //! lifetime or after a 401, fetched by one caller at a time (single flight).
 
-use crate::client::NefError;
+use crate::error::NefError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
@@ -62,11 +62,11 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| NefError::Unavailable(format!("token endpoint unreachable: {e}")))?;
+            .map_err(|e| NefError::unavailable("token endpoint unreachable", e))?;
         let status = res.status();
         if !status.is_success() {
             return Err(if status.is_server_error() {
-                NefError::Unavailable(format!("token endpoint answered {status}"))
+                NefError::gave_up(format!("token endpoint answered {status}"))
             } else {
                 NefError::Rejected {
                     status: status.as_u16(),
@@ -78,7 +78,7 @@ impl TokenSource {
         let body: TokenResponse = res
             .json()
             .await
-            .map_err(|e| NefError::Unavailable(format!("token endpoint sent a bad answer: {e}")))?;
+            .map_err(|e| NefError::unavailable("token endpoint sent a bad answer", e))?;
         let lifetime = Duration::from_secs(body.expires_in.unwrap_or(300));
         let token = SecretString::from(body.access_token);
         *cached = Some((token.clone(), Instant::now() + lifetime.mul_f64(0.8)));

@@ -35,7 +35,7 @@ impl NefSouthbound {
 fn from_nef(what: &str, e: NefError) -> SouthboundError {
     let base = match &e {
         NefError::Rejected { .. } => SouthboundError::rejected(what),
-        NefError::Unavailable(_) => SouthboundError::unavailable(what),
+        NefError::Unavailable { .. } => SouthboundError::unavailable(what),
     };
     base.because(e)
 }
