@@ -48,9 +48,9 @@ fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> 
     for (k, v) in [
         ("QOSGW__SOUTHBOUND__KIND", "nef"),
         ("QOSGW__SOUTHBOUND__NEF__API_ROOT", sim.url().as_str()),
-        // Short leases so a killed replica's claims come back within the test; still longer
-        // than the slowest NEF call (the gateway refuses a lease that is not).
-        ("QOSGW__SCHEDULER__LEASE_SECONDS", "8"),
+        // Timer claims are short (the default, 3 s) and renewed while their NEF call runs;
+        // event-delivery leases are short so a killed replica's events come back in the test.
+        ("QOSGW__SCHEDULER__LEASE_SECONDS", "3"),
         ("QOSGW__NOTIFICATIONS__LEASE_SECONDS", "8"),
         ("QOSGW__SOUTHBOUND__NEF__CONNECT_TIMEOUT_MS", "1000"),
         ("QOSGW__SOUTHBOUND__NEF__REQUEST_TIMEOUT_MS", "2000"),
@@ -304,6 +304,46 @@ async fn a_replica_killed_while_activating_loses_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_events(&events, &ids);
     drop(b);
+}
+
+/// A replica killed during a burst and never restarted: the other replica takes its claims
+/// over when their short lease ends (well within the 15 s bookings, which a 60 s lease would
+/// have let pass unserved) and adopts the subscriptions the dead one created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_for_good_hands_its_claims_over_within_the_lease() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let store = vec![
+        ("QOSGW__STORE__KIND", "redis".to_owned()),
+        ("QOSGW__STORE__REDIS__URLS", redis.url()),
+    ];
+    let sim = start_sim().await;
+    sim.set_faults(nef_sim::Faults {
+        latency_ms: 50,
+        ..Default::default()
+    });
+    let (sink, events) = start_sink().await;
+    let env = replica_env(&store, &sim);
+    let (mut a, b) = (start(&env).await, start(&env).await);
+    let http = reqwest::Client::new();
+    let n = 200;
+    let ids = create_all(&http, &[&a, &b], n, 15, &sink).await;
+    let first_start = OffsetDateTime::now_utc();
+    while sim.requests_of("POST").len() < n / 4 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            OffsetDateTime::now_utc() - first_start < time::Duration::seconds(20),
+            "activations did not start"
+        );
+    }
+    a.kill9().await;
+    let all = wait_all_terminated(&http, &b, &ids, Duration::from_secs(90)).await;
+    let unserved: Vec<_> = all.iter().filter(|x| x["statusInfo"] != "DURATION_EXPIRED").collect();
+    assert!(unserved.is_empty(), "bookings did not run their course: {unserved:?}");
+    sim.set_faults(nef_sim::Faults::default());
+    assert_exactly_once(&sim, n);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_events(&events, &ids);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -170,6 +170,11 @@ pub struct Booking {
     pub callback_token: String,
     /// Southbound attempts of the current transition (activation or removal).
     pub attempts: u32,
+    /// What identifies this booking's subscription at the network (the NEF's
+    /// `notificationDestination`), recorded with the first activation attempt so that a
+    /// replica taking the attempt over recognises what an earlier one may have created,
+    /// whatever the configuration says by then.
+    pub attempt_marker: Option<String>,
     /// Retry time of a transition that failed transiently; the timer then fires at this time.
     pub retry_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -210,6 +215,7 @@ impl Booking {
             nef_subscription: None,
             callback_token: Uuid::new_v4().simple().to_string(),
             attempts: 0,
+            attempt_marker: None,
             retry_at: None,
             created_at: now,
             version: 1,
@@ -221,14 +227,15 @@ impl Booking {
         self.start_time + Duration::seconds(i64::from(self.duration))
     }
 
-    /// When this booking's timer must next fire: start, end, retry, or purge.
-    pub fn next_due(&self, retention: Duration) -> Option<OffsetDateTime> {
+    /// When this booking's timer must next fire: start (`lead` early, so that the QoS is in
+    /// place at the start), end, retry, or purge.
+    pub fn next_due(&self, retention: Duration, lead: Duration) -> Option<OffsetDateTime> {
         if let Some(retry) = self.retry_at {
             return Some(retry);
         }
         match self.status {
             BookingStatus::Requested => None,
-            BookingStatus::Scheduled => Some(self.start_time),
+            BookingStatus::Scheduled => Some(self.start_time - lead),
             BookingStatus::Activated => Some(self.end_time()),
             BookingStatus::Terminated => self.terminated_at.map(|t| t + retention),
         }
@@ -265,15 +272,28 @@ impl Booking {
     }
 
     /// Records an activation attempt before the NEF is called, so that a replica taking
-    /// the timer over knows a subscription may already exist.
-    pub fn begin_attempt(&self) -> Result<Self, TransitionError> {
+    /// the timer over knows a subscription may already exist, and by which `marker` it is
+    /// recognised (the first attempt's marker is kept).
+    pub fn begin_attempt(&self, marker: Option<String>) -> Result<Self, TransitionError> {
         if self.status != BookingStatus::Scheduled {
             return Err(self.refuse("begin an activation attempt"));
         }
         let mut b = self.touched();
         b.attempts += 1;
         b.retry_at = None;
+        if b.attempt_marker.is_none() {
+            b.attempt_marker = marker;
+        }
         Ok(b)
+    }
+
+    /// The status and `startedAt` a client sees at `now`: a booking activated ahead of its
+    /// start (the activation lead) is still SCHEDULED until `startTime`.
+    pub fn seen_at(&self, now: OffsetDateTime) -> (BookingStatus, Option<OffsetDateTime>) {
+        if self.status == BookingStatus::Activated && now < self.start_time {
+            return (BookingStatus::Scheduled, None);
+        }
+        (self.status, self.started_at)
     }
 
     /// The NEF confirmed the subscription: ACTIVATED from `at` on.

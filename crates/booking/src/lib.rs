@@ -32,7 +32,9 @@ pub use notify::{Notifier, StatusEvent};
 pub use ports::PortsSpec;
 pub use profile::{Catalog, ProfileStatus, QosProfile};
 pub use resolver::{DeviceResolver, ResolvedDevice};
-pub use service::{BookingService, CallbackProof, Caller, NetworkEvent, NetworkOutcome, Policy};
+pub use service::{
+    BookingService, CallbackProof, Caller, FixedLease, Lease, NetworkEvent, NetworkOutcome, Policy, TimerWake,
+};
 pub use sink::{SinkPolicy, SinkResolver};
 pub use southbound::{Southbound, SouthboundError};
 pub use store::{BookingStore, CreateOutcome, StoreError, overlaps};

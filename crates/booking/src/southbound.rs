@@ -67,7 +67,14 @@ pub trait Southbound: Send + Sync + 'static {
     fn admit(&self, _booking: &Booking) -> Result<(), Rejection> {
         Ok(())
     }
-    /// Creates the QoS subscription; returns its URI (the `Location`), stored whole.
+    /// What will identify this booking's subscription at the network, stored with the
+    /// activation attempt before [`Self::activate`] is called (see `Booking::attempt_marker`).
+    fn attempt_marker(&self, _booking: &Booking) -> Option<String> {
+        None
+    }
+    /// Creates the QoS subscription; returns its URI (the `Location`), stored whole. After an
+    /// unconfirmed attempt (`booking.attempts > 1`), first looks for the subscription that
+    /// attempt may have created (by `booking.attempt_marker`) and adopts it.
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError>;
     /// Removes the subscription; an already-gone subscription is a success.
     async fn deactivate(&self, subscription: &str) -> Result<(), SouthboundError>;

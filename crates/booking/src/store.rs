@@ -104,6 +104,16 @@ pub trait BookingStore: Send + Sync + 'static {
     async fn claim_due(&self, now: OffsetDateTime, limit: usize, lease: Duration)
     -> Result<Vec<BookingId>, StoreError>;
 
+    /// Moves each claimed timer that is still at the time it was claimed until (`claims`:
+    /// booking, that time) to `until`: a later `until` keeps the claims of running work, `now`
+    /// gives them back. A timer that changed meanwhile (its transition was stored) is left
+    /// alone. Returns the bookings whose timer moved.
+    async fn renew(
+        &self,
+        claims: &[(BookingId, OffsetDateTime)],
+        until: OffsetDateTime,
+    ) -> Result<Vec<BookingId>, StoreError>;
+
     /// The earliest pending timer, for the scheduler to know how long it may sleep.
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError>;
 

@@ -129,7 +129,7 @@ async fn create(
             .map_err(|why| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}")))?;
     }
     let booking = st.service.create(&ctx.caller, new).await?;
-    Ok((StatusCode::CREATED, Json(BookingInfo::from(&booking))).into_response())
+    Ok((StatusCode::CREATED, Json(BookingInfo::at(&booking, st.clock.now()))).into_response())
 }
 
 async fn get_booking(
@@ -140,7 +140,7 @@ async fn get_booking(
     ctx.require(scopes::READ)?;
     st.limits.check(Operation::Read, &ctx.caller.client_id)?;
     let booking = st.service.get(&ctx.caller, booking_id(&id)?).await?;
-    Ok(Json(BookingInfo::from(&booking)).into_response())
+    Ok(Json(BookingInfo::at(&booking, st.clock.now())).into_response())
 }
 
 async fn delete_booking(
@@ -165,7 +165,8 @@ async fn retrieve(
     let body = json_body(&headers, body, st.body_limit).await?;
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;
-    Ok(Json(bookings.iter().map(BookingInfo::from).collect::<Vec<_>>()).into_response())
+    let now = st.clock.now();
+    Ok(Json(bookings.iter().map(|b| BookingInfo::at(b, now)).collect::<Vec<_>>()).into_response())
 }
 
 /// The caller of a request: its bearer token verified (401/403 as CAMARA says), and whether

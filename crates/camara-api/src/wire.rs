@@ -217,8 +217,11 @@ pub struct BookingInfo<'a> {
     started_at: Option<String>,
 }
 
-impl<'a> From<&'a Booking> for BookingInfo<'a> {
-    fn from(b: &'a Booking) -> Self {
+impl<'a> BookingInfo<'a> {
+    /// The booking as a client sees it at `now` (an activation sent ahead of the start shows
+    /// from `startTime` on).
+    pub fn at(b: &'a Booking, now: OffsetDateTime) -> Self {
+        let (status, started_at) = b.seen_at(now);
         let echoed = Echoed::read(b);
         // Millisecond precision: enough for a client, and stable across stores.
         let millis = |t: time::OffsetDateTime| t.replace_millisecond(t.millisecond()).unwrap_or(t);
@@ -233,12 +236,12 @@ impl<'a> From<&'a Booking> for BookingInfo<'a> {
             start_time: echoed.start_time,
             duration: b.duration,
             service_area: echoed.service_area,
-            booking_status: b.status.as_str(),
-            status_info: (b.status == BookingStatus::Terminated)
+            booking_status: status.as_str(),
+            status_info: (status == BookingStatus::Terminated)
                 .then_some(b.status_info)
                 .flatten()
                 .map(|i| i.as_str()),
-            started_at: b.started_at.map(millis).and_then(|t| t.format(&Rfc3339).ok()),
+            started_at: started_at.map(millis).and_then(|t| t.format(&Rfc3339).ok()),
         }
     }
 }

@@ -34,7 +34,11 @@ pub struct Application {
     limits: Arc<RateLimits>,
     dev_issuer: Option<Arc<DevIssuer>>,
     dev_token: Option<String>,
-    poll_interval: Duration,
+    engine: scheduler::EngineSettings,
+    wake: Arc<scheduler::Wake>,
+    clock: Arc<dyn Clock>,
+    /// The Redis store, whose notifications of new timers wake this replica's scheduler.
+    redis: Option<Arc<store::RedisStore>>,
     server_limits: crate::serve::ServerLimits,
 }
 
@@ -56,6 +60,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let s = &settings;
         let sink_policy = s.notifications.sink_policy(sink_resolver);
+        let mut redis = None;
         let store: Arc<dyn BookingStore> = match s.store.kind {
             StoreKind::Memory => Arc::new(store::MemoryStore::new()),
             StoreKind::Redis => {
@@ -67,7 +72,9 @@ impl Application {
                     shards = s.store.redis.shards,
                     "Redis store connected"
                 );
-                Arc::new(store)
+                let store = Arc::new(store);
+                redis = Some(store.clone());
+                store
             }
         };
         let listener = TcpListener::bind(&s.server.listen)
@@ -115,6 +122,8 @@ impl Application {
         if let Some(r) = &resolver {
             service = service.with_resolver(r.clone());
         }
+        let wake = scheduler::Wake::new();
+        service = service.with_timer_wake(wake.clone());
         let service = Arc::new(service);
 
         let auth_settings = s.auth.authenticator_settings();
@@ -151,7 +160,7 @@ impl Application {
         let api_state = ApiState {
             service: service.clone(),
             auth: Arc::new(auth),
-            clock,
+            clock: clock.clone(),
             parse: Arc::new(parse),
             body_limit: s.server.body_limit_bytes,
             limits: limits.clone(),
@@ -178,7 +187,10 @@ impl Application {
             limits,
             dev_issuer,
             dev_token,
-            poll_interval: s.scheduler.poll_interval.max(Duration::from_millis(10)),
+            engine: s.engine(),
+            wake,
+            clock,
+            redis,
             server_limits: crate::serve::ServerLimits {
                 header_read_timeout: s.server.header_read_timeout,
                 max_connections: s.server.max_connections,
@@ -219,10 +231,16 @@ impl Application {
     /// Serves until `shutdown` completes, then stops the scheduler and drains requests.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let scheduler = tokio::spawn(run_scheduler(self.service.clone(), self.poll_interval, stop_rx.clone()));
+        let engine = scheduler::Engine::new(self.service.clone(), self.clock.clone(), self.engine, self.wake.clone());
+        let scheduler = tokio::spawn(engine.run(stop_rx.clone()));
         let delivery = tokio::spawn(self.outbox.clone().run(stop_rx.clone()));
         let mut chores = tokio::task::JoinSet::new();
         chores.spawn(shrink_rate_limits(self.limits.clone(), stop_rx.clone()));
+        if let Some(redis) = self.redis.clone() {
+            let wake = self.wake.clone();
+            let stop = stop_rx.clone();
+            chores.spawn(async move { redis.watch_due(move |due| wake.at(due), stop).await });
+        }
         if let (Some(resolver), Some((inline, file))) = (&self.resolver, self.device_file.clone()) {
             chores.spawn(
                 resolver
@@ -262,28 +280,6 @@ async fn shrink_rate_limits(limits: Arc<RateLimits>, mut stop: watch::Receiver<b
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => limits.shrink(),
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// Fires due timers every `interval` until told to stop.
-async fn run_scheduler(service: Arc<BookingService>, interval: Duration, mut stop: watch::Receiver<bool>) {
-    let batch = service.policy().claim_batch;
-    loop {
-        // Keep going while whole batches come back: a backlog (after downtime) drains fast.
-        loop {
-            match service.run_due().await {
-                Ok(n) if n >= batch => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    warn!(error = %e, "scheduler pass failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
     }

@@ -16,6 +16,7 @@ fn config(api_root: String, auth: NefAuth) -> NefClientConfig {
         max_retries: 2,
         retry_base: Duration::from_millis(10),
         max_retry_after: Duration::from_secs(1),
+        max_requests_per_second: 0,
     }
 }
 
@@ -206,4 +207,33 @@ async fn redirects_are_followed_with_method_and_body() {
         sim.requests_of("POST")[0].body.as_ref().unwrap()["qosReference"],
         "QOS_L"
     );
+}
+
+/// `max_requests_per_second` caps what the NEF sees: 30 creates sent at once at 20 per second
+/// reach the simulator spread out, never more than 20 within one second.
+#[tokio::test]
+async fn the_rate_limit_caps_the_requests_the_nef_sees() {
+    let sim = sim(SimConfig::default()).await;
+    let c = std::sync::Arc::new(
+        NefClient::new(NefClientConfig {
+            max_requests_per_second: 20,
+            ..config(sim.url(), NefAuth::None)
+        })
+        .unwrap(),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let c = c.clone();
+        tasks.spawn(async move { c.create(&sub()).await.map(|_| ()) });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let mut at: Vec<u128> = sim.requests().iter().map(|r| r.at_ms).collect();
+    at.sort();
+    assert_eq!(at.len(), 30);
+    for (i, first) in at.iter().enumerate() {
+        let within = at[i..].iter().take_while(|t| **t < first + 1000).count();
+        assert!(within <= 21, "{within} requests within one second from request {i}");
+    }
 }

@@ -9,8 +9,10 @@ use crate::error::NefError;
 use crate::oauth::TokenSource;
 use crate::types::{AsSessionWithQoSSubscription, ProblemDetails};
 use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
+use std::num::NonZeroU32;
 use std::time::Duration;
 use tracing::{debug, warn};
 
@@ -43,6 +45,9 @@ pub struct NefClientConfig {
     pub retry_base: Duration,
     /// Longest `Retry-After` honoured; longer waits count as unavailable.
     pub max_retry_after: Duration,
+    /// Most requests per second sent to the NEF (every attempt counts); 0: no limit. A
+    /// request over the limit waits for its turn.
+    pub max_requests_per_second: u32,
 }
 
 /// A created subscription: its URI from `Location` (kept whole) and the NEF's body.
@@ -56,6 +61,7 @@ pub struct NefClient {
     http: reqwest::Client,
     cfg: NefClientConfig,
     tokens: Option<TokenSource>,
+    pace: Option<DefaultDirectRateLimiter>,
 }
 
 impl NefClient {
@@ -82,7 +88,15 @@ impl NefClient {
             )),
             _ => None,
         };
-        Ok(Self { http, cfg, tokens })
+        // A burst of one: requests leave evenly spaced, never in a clump.
+        let pace = NonZeroU32::new(cfg.max_requests_per_second)
+            .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)));
+        Ok(Self {
+            http,
+            cfg,
+            tokens,
+            pace,
+        })
     }
 
     pub fn collection_url(&self) -> String {
@@ -176,6 +190,9 @@ impl NefClient {
                         token = Some(t);
                     }
                 }
+            }
+            if let Some(pace) = &self.pace {
+                pace.until_ready().await;
             }
             let res = match req.send().await {
                 Ok(res) => res,

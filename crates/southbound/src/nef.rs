@@ -5,14 +5,38 @@ use async_trait::async_trait;
 use booking::{Booking, Catalog, Device, DeviceResolver, Rejection, Southbound, SouthboundError};
 use nef::{NefClient, NefError};
 use nef_mapping::{MappingConfig, MappingError, UeAddresses};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 use tracing::info;
+
+/// How long one listing of the NEF's subscriptions serves the adoptions of a takeover. A
+/// subscription a dead replica created was created before it died, at least two thirds of a
+/// claim's lease (3 s by default) before its claims came free, so a listing this young
+/// already shows it.
+const LISTING_TTL: Duration = Duration::from_secs(1);
+
+/// The NEF's subscriptions by attempt marker, as listed at `at`.
+struct Listing {
+    at: Instant,
+    by_marker: HashMap<String, Vec<String>>,
+}
 
 pub struct NefSouthbound {
     client: NefClient,
     mapping: MappingConfig,
     catalog: Arc<Catalog>,
     resolver: Option<Arc<dyn DeviceResolver>>,
+    /// Held while listing, so concurrent adoptions share one listing.
+    listing: Mutex<Option<Listing>>,
+}
+
+/// The marker of a subscription: a digest of its `notificationDestination` (which carries
+/// the callback secret, so it is not stored as such).
+fn marker(destination: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, destination.as_bytes());
+    d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl NefSouthbound {
@@ -27,7 +51,44 @@ impl NefSouthbound {
             mapping,
             catalog,
             resolver,
+            listing: Mutex::new(None),
         }
+    }
+
+    /// The subscriptions at the NEF that carry `marker`, from a listing at most
+    /// [`LISTING_TTL`] old: one listing per takeover wave, not one per booking.
+    async fn find(&self, marker: &str) -> Result<Vec<String>, SouthboundError> {
+        let mut g = self.listing.lock().await;
+        if g.as_ref().is_none_or(|l| l.at.elapsed() > LISTING_TTL) {
+            let at = Instant::now();
+            let all = self
+                .client
+                .list()
+                .await
+                .map_err(|e| from_nef("listing subscriptions failed", e))?;
+            let mut by_marker: HashMap<String, Vec<String>> = HashMap::new();
+            for s in all {
+                if let Some(link) = s.self_link {
+                    by_marker
+                        .entry(self::marker(&s.notification_destination))
+                        .or_default()
+                        .push(link);
+                }
+            }
+            *g = Some(Listing { at, by_marker });
+        }
+        Ok(g.as_ref()
+            .and_then(|l| l.by_marker.get(marker).cloned())
+            .unwrap_or_default())
+    }
+
+    /// The marker an attempt of `booking` stored, or (for an attempt recorded before markers
+    /// were kept) the one its destination has under the current configuration.
+    fn marker_of(&self, booking: &Booking) -> String {
+        booking
+            .attempt_marker
+            .clone()
+            .unwrap_or_else(|| marker(&nef_mapping::notification_destination(&self.mapping, booking)))
     }
 }
 
@@ -57,6 +118,10 @@ impl Southbound for NefSouthbound {
         })
     }
 
+    fn attempt_marker(&self, booking: &Booking) -> Option<String> {
+        Some(marker(&nef_mapping::notification_destination(&self.mapping, booking)))
+    }
+
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError> {
         let profile = self
             .catalog
@@ -73,20 +138,12 @@ impl Southbound for NefSouthbound {
         let ue = UeAddresses::resolved_or_booking(resolved.as_ref(), booking);
         let sub = nef_mapping::map(&self.mapping, booking, profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the NEF").because(e))?;
-        if booking.attempts > 0 {
+        if booking.attempts > 1 {
             // An earlier attempt may have created the subscription and lost the answer (a
             // timeout, or a crash of the replica that sent it): adopt it rather than create a
-            // second one.
-            let existing = self
-                .client
-                .list()
-                .await
-                .map_err(|e| from_nef("listing subscriptions failed", e))?;
-            if let Some(found) = existing
-                .iter()
-                .find(|s| s.notification_destination == sub.notification_destination)
-                .and_then(|s| s.self_link.clone())
-            {
+            // second one. Matched by the marker stored with the attempt, not by what the
+            // current configuration would name.
+            if let Some(found) = self.find(&self.marker_of(booking)).await?.into_iter().next() {
                 info!(booking.id = %booking.id, nef.subscription = %found, "adopted the subscription of an earlier attempt");
                 return Ok(found);
             }
@@ -107,20 +164,12 @@ impl Southbound for NefSouthbound {
     }
 
     async fn abandon(&self, booking: &Booking) -> Result<(), SouthboundError> {
-        let destination = nef_mapping::notification_destination(&self.mapping, booking);
-        let existing = self
-            .client
-            .list()
-            .await
-            .map_err(|e| from_nef("listing subscriptions failed", e))?;
-        for s in existing.iter().filter(|s| s.notification_destination == destination) {
-            if let Some(location) = &s.self_link {
-                info!(booking.id = %booking.id, nef.subscription = %location, "removing the subscription of an unconfirmed attempt");
-                self.client
-                    .delete(location)
-                    .await
-                    .map_err(|e| from_nef("deleting the subscription failed", e))?;
-            }
+        for location in self.find(&self.marker_of(booking)).await? {
+            info!(booking.id = %booking.id, nef.subscription = %location, "removing the subscription of an unconfirmed attempt");
+            self.client
+                .delete(&location)
+                .await
+                .map_err(|e| from_nef("deleting the subscription failed", e))?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 -- Shared by the scripts that change a booking (layout 2; see `redis_store.rs`).
 -- KEYS: record, due, outbox list, outbox set, live counters, device index.
 -- ARGV: id (16 bytes), id (hex), record value, version, due ms|'', entry, event|'', event ms,
---       then the device digests (12 bytes each).
+--       wake-up channel, then the device digests (12 bytes each).
 -- An index entry is ENTRY bytes: id (16), live '0'/'1', start ms and end ms (6 bytes each,
 -- big-endian), client digest (8); a device's field holds its entries one after another.
 local ENTRY = 37
@@ -68,7 +68,7 @@ local function live_of(entry) return string.sub(entry, 1, 1) end
 -- Stores the record, its index entries, its timer and its event (not the live counter).
 local function store(k, a)
   redis.call('SET', k[1], a[4] .. '|' .. a[3])
-  for i = 9, #a do set_entry(k[6], a[i], a[1], a[6]) end
+  for i = 10, #a do set_entry(k[6], a[i], a[1], a[6]) end
   if a[5] == '' then redis.call('ZREM', k[2], a[1]) else redis.call('ZADD', k[2], a[5], a[1]) end
   push_event(k[3], k[4], a[2], a[7], a[8])
 end

@@ -181,6 +181,22 @@ impl BookingStore for MemoryStore {
         Ok(due)
     }
 
+    async fn renew(
+        &self,
+        claims: &[(BookingId, OffsetDateTime)],
+        until: OffsetDateTime,
+    ) -> Result<Vec<BookingId>, StoreError> {
+        let mut g = self.lock();
+        let mut moved = Vec::new();
+        for (id, claimed) in claims {
+            if g.due_of.get(id) == Some(&ms(*claimed)) {
+                g.set_timer(*id, Some(until));
+                moved.push(*id);
+            }
+        }
+        Ok(moved)
+    }
+
     async fn claim_events(
         &self,
         now: OffsetDateTime,

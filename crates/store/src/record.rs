@@ -70,12 +70,13 @@ struct BookingV1 {
     echo: String,
 }
 
-/// Layout 2: the layout-1 fields, then the typed service area. Postcard writes a nested
-/// struct inline, so a V2 record is a V1 record with the area appended.
+/// Layout 2: the layout-1 fields, then the typed service area and the attempt's marker.
+/// Postcard writes a nested struct inline, so a V2 record is a V1 record with these appended.
 #[derive(Serialize, Deserialize)]
 struct BookingV2 {
     base: BookingV1,
     area: Option<AreaV2>,
+    attempt_marker: Option<String>,
 }
 
 /// Latitude, longitude.
@@ -284,6 +285,7 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
     let r = BookingV2 {
         base: v1(b)?,
         area: b.service_area.as_ref().map(area),
+        attempt_marker: b.attempt_marker.clone(),
     };
     tagged(BOOKING_V2, &r)
 }
@@ -324,6 +326,7 @@ pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
             let r: BookingV2 = postcard::from_bytes(&bytes[1..]).map_err(unreadable)?;
             let mut b = booking_of(r.base)?;
             b.service_area = r.area.map(area_of);
+            b.attempt_marker = r.attempt_marker;
             Ok(b)
         }
         Some(&BOOKING_V1) => booking_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
@@ -361,6 +364,7 @@ fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
         nef_subscription: r.nef_subscription,
         callback_token: token_of(r.callback_token),
         attempts: r.attempts,
+        attempt_marker: None,
         retry_at: opt_time(r.retry_at)?,
         created_at: time_of(r.created_at)?,
         version: r.version,

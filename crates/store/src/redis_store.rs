@@ -63,6 +63,7 @@ pub struct RedisStore {
     ack_event: Script,
     migrate: Script,
     migrate_outbox: Script,
+    renew: Script,
 }
 
 // The scripts live in `lua/`. Every script that changes a booking takes the same keys and
@@ -82,6 +83,8 @@ const CLAIM_EVENTS: &str = include_str!("../lua/claim_events.lua");
 const ACK_EVENT: &str = include_str!("../lua/ack_event.lua");
 
 const CLAIM: &str = include_str!("../lua/claim.lua");
+
+const RENEW: &str = include_str!("../lua/renew.lua");
 
 const MIGRATE: &str = include_str!("../lua/migrate.lua");
 
@@ -153,7 +156,8 @@ impl RedisStore {
             .arg(due.map(|d| ms(d).to_string()).unwrap_or_default())
             .arg(self.entry(booking))
             .arg(element)
-            .arg(at);
+            .arg(at)
+            .arg(self.wake_channel());
         for k in &booking.device_keys {
             inv.arg(self.device_digest(k));
         }
@@ -311,6 +315,29 @@ impl BookingStore for RedisStore {
         Ok(claimed)
     }
 
+    async fn renew(
+        &self,
+        claims: &[(BookingId, OffsetDateTime)],
+        until: OffsetDateTime,
+    ) -> Result<Vec<BookingId>, StoreError> {
+        let mut by_shard: std::collections::BTreeMap<u16, Vec<&(BookingId, OffsetDateTime)>> = Default::default();
+        for c in claims {
+            by_shard.entry(self.shard_of_id(c.0)).or_default().push(c);
+        }
+        let mut moved = Vec::new();
+        for (shard, claims) in by_shard {
+            let mut inv = self.renew.prepare_invoke();
+            inv.key(self.due_key(shard)).arg(ms(until).to_string());
+            for (id, claimed) in claims {
+                inv.arg(&id.as_bytes()[..]).arg(ms(*claimed).to_string());
+            }
+            let mut conn = self.conn.clone();
+            let ids: Vec<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            moved.extend(ids.iter().filter_map(|b| keys::id_of(b)));
+        }
+        Ok(moved)
+    }
+
     async fn claim_events(
         &self,
         now: OffsetDateTime,
@@ -400,3 +427,4 @@ mod keys;
 mod migrate;
 #[cfg(test)]
 mod tests;
+mod wake;

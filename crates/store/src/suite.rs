@@ -281,6 +281,62 @@ macro_rules! store_suite {
         }
 
         #[tokio::test]
+        async fn renewed_claims_hold_and_given_back_claims_are_due_at_once() {
+            let (store, _guard) = $make;
+            let a = sample_for(&store, "a", "+123456781", T0, 60);
+            let b = sample_for(&store, "a", "+123456782", T0, 60);
+            let c = sample_for(&store, "a", "+123456783", T0, 60);
+            for x in [&a, &b, &c] {
+                store.create(x, Some(T0), None).await.unwrap();
+            }
+            let lease = Duration::seconds(3);
+            let mut claimed = store.claim_due(T0, 10, lease).await.unwrap();
+            claimed.sort();
+            let mut all = vec![a.id, b.id, c.id];
+            all.sort();
+            assert_eq!(claimed, all);
+            // c's transition was stored meanwhile (a new timer): its renewal must not move it.
+            let mut c2 = c.clone();
+            c2.version = 2;
+            assert!(
+                store
+                    .update(&c2, Some(T0 + Duration::hours(1)), None)
+                    .await
+                    .unwrap()
+            );
+            let held: Vec<_> = all.iter().map(|id| (*id, T0 + lease)).collect();
+            let mut moved = store.renew(&held, T0 + Duration::seconds(5)).await.unwrap();
+            moved.sort();
+            let mut want = vec![a.id, b.id];
+            want.sort();
+            assert_eq!(moved, want);
+            // Renewed: not due when the first lease ends...
+            assert!(store.claim_due(T0 + lease, 10, lease).await.unwrap().is_empty());
+            // ...b is given back (its replica stops): due at once; a stays claimed.
+            let back = store
+                .renew(&[(b.id, T0 + Duration::seconds(5))], T0 + Duration::seconds(4))
+                .await
+                .unwrap();
+            assert_eq!(back, vec![b.id]);
+            assert_eq!(
+                store
+                    .claim_due(T0 + Duration::seconds(4), 10, lease)
+                    .await
+                    .unwrap(),
+                vec![b.id]
+            );
+            // A stale claim (the time moved on) is not renewed.
+            assert!(
+                store
+                    .renew(&[(a.id, T0 + lease)], T0 + Duration::seconds(9))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(store.next_due().await.unwrap(), Some(T0 + Duration::seconds(5)));
+        }
+
+        #[tokio::test]
         async fn update_and_remove_move_the_timer() {
             let (store, _guard) = $make;
             let b = sample_for(&store, "a", "+123456789", T0, 60);

@@ -98,7 +98,7 @@ impl World {
     fn apply(&mut self, base: Booking, ev: &Event, now: OffsetDateTime) {
         match ev {
             Event::Start { answer } => {
-                let Ok(intent) = base.begin_attempt() else { return };
+                let Ok(intent) = base.begin_attempt(None) else { return };
                 if !self.write(intent.clone()) {
                     return;
                 }
@@ -205,7 +205,7 @@ proptest! {
 #[test]
 fn transitions_from_terminated_are_refused() {
     let b = new_booking().end(StatusInfo::DeleteRequested, T0).unwrap();
-    assert!(b.begin_attempt().is_err());
+    assert!(b.begin_attempt(None).is_err());
     assert!(b.activated("s".into(), T0).is_err());
     assert!(b.retry(T0).is_err());
     assert!(b.end(StatusInfo::NetworkTerminated, T0).is_err());
@@ -216,11 +216,11 @@ fn transitions_from_terminated_are_refused() {
 #[test]
 fn attempts_are_counted_once_per_activation_and_reset_when_active() {
     let b = new_booking();
-    let i = b.begin_attempt().unwrap();
+    let i = b.begin_attempt(None).unwrap();
     assert_eq!((i.attempts, i.version), (1, 2));
     let r = i.retry(T0).unwrap();
     assert_eq!((r.attempts, r.retry_at), (1, Some(T0)));
-    let a = r.begin_attempt().unwrap().activated("s".into(), T0).unwrap();
+    let a = r.begin_attempt(None).unwrap().activated("s".into(), T0).unwrap();
     assert_eq!((a.attempts, a.retry_at, a.version), (0, None, 5));
     assert_eq!(a.retry(T0).unwrap().attempts, 1, "a removal retry counts its attempt");
 }

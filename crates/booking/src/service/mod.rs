@@ -11,9 +11,10 @@ mod timers;
 pub use caller::Caller;
 use caller::resolve_device;
 pub use network::{CallbackProof, NetworkEvent, NetworkOutcome};
+pub use timers::{FixedLease, Lease};
 
 use crate::area::Coverage;
-use crate::booking::{Booking, BookingId, NewBooking, Owner, StatusInfo};
+use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::error::Chain;
@@ -25,7 +26,7 @@ use crate::southbound::Southbound;
 use crate::store::{BookingStore, CreateOutcome, StoreError};
 use std::future::Future;
 use std::sync::Arc;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use tracing::{info, warn};
 
 /// Time rules an operator tunes.
@@ -37,8 +38,12 @@ pub struct Policy {
     pub max_horizon: Duration,
     /// How long a TERMINATED booking stays readable (CAMARA: at least 360 s).
     pub retention: Duration,
-    /// How long a claimed timer is reserved for one replica before another may redo it.
+    /// How long a claimed timer is reserved for one replica before another may redo it (the
+    /// scheduler renews the claims of work in progress).
     pub lease: Duration,
+    /// How long before `startTime` the activation is sent to the network, so that the QoS is
+    /// in place at the start; clients see ACTIVATED from `startTime` on.
+    pub activation_lead: Duration,
     /// First retry delay after a transient southbound failure; doubles up to a minute.
     pub retry_base: Duration,
     /// How long after the planned time a failing activation or removal keeps being retried.
@@ -58,6 +63,7 @@ impl Default for Policy {
             max_horizon: Duration::days(366),
             retention: Duration::seconds(360),
             lease: Duration::seconds(60),
+            activation_lead: Duration::ZERO,
             retry_base: Duration::seconds(1),
             retry_deadline: Duration::seconds(120),
             claim_batch: 100,
@@ -76,6 +82,13 @@ pub struct BookingService {
     coverage: Coverage,
     policy: Policy,
     resolver: Option<Arc<dyn DeviceResolver>>,
+    timer_wake: Option<Arc<dyn TimerWake>>,
+}
+
+/// Told when a create sets a timer, so that this replica's scheduler, asleep until a later
+/// one, wakes in time.
+pub trait TimerWake: Send + Sync + 'static {
+    fn due(&self, at: OffsetDateTime);
 }
 
 /// How often a use case reloads and decides again when a concurrent change (a timer firing on
@@ -115,7 +128,19 @@ impl BookingService {
             coverage,
             policy,
             resolver: None,
+            timer_wake: None,
         }
+    }
+
+    /// Adds the scheduler's wake-up, told of every timer a create sets.
+    pub fn with_timer_wake(mut self, wake: Arc<dyn TimerWake>) -> Self {
+        self.timer_wake = Some(wake);
+        self
+    }
+
+    /// When `b`'s timer must next fire under this policy.
+    fn due_of(&self, b: &Booking) -> Option<OffsetDateTime> {
+        b.next_due(self.policy.retention, self.policy.activation_lead)
     }
 
     /// Adds a device resolver, consulted at create and retrieve.
@@ -163,15 +188,14 @@ impl BookingService {
     /// Stores a changed booking with its timer and, when `notify`, its status event (one
     /// atomic step); wakes the event delivery on success.
     async fn commit(&self, b: &Booking, notify: bool) -> Result<bool, StoreError> {
-        let event = if notify {
-            StatusEvent::for_booking(b, self.clock.now())
-        } else {
-            None
+        // An activation sent ahead of the start is announced at the start.
+        let now = self.clock.now();
+        let at = match b.started_at {
+            Some(started) if b.status == BookingStatus::Activated => now.max(started),
+            _ => now,
         };
-        let done = self
-            .store
-            .update(b, b.next_due(self.policy.retention), event.as_ref())
-            .await?;
+        let event = if notify { StatusEvent::for_booking(b, at) } else { None };
+        let done = self.store.update(b, self.due_of(b), event.as_ref()).await?;
         if done && event.is_some() {
             self.notifier.wake();
         }
@@ -247,15 +271,19 @@ impl BookingService {
         }
         // The synchronous SCHEDULED outcome is also sent as an event (CAMARA asks for it).
         let event = StatusEvent::for_booking(&booking, now);
+        let due = self.due_of(&booking);
         match self
             .store
-            .create(&booking, booking.next_due(self.policy.retention), event.as_ref())
+            .create(&booking, due, event.as_ref())
             .await
             .map_err(unavailable)?
         {
             CreateOutcome::Created => {
                 if event.is_some() {
                     self.notifier.wake();
+                }
+                if let (Some(wake), Some(due)) = (&self.timer_wake, due) {
+                    wake.due(due);
                 }
             }
             CreateOutcome::Conflict(other) => {

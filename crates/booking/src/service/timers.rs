@@ -9,31 +9,54 @@ use crate::store::StoreError;
 use time::{Duration, OffsetDateTime};
 use tracing::{error, info, warn};
 
+/// The claim on a due timer while its transition runs: until when the timer is reserved for
+/// this replica. The scheduler renews it; an activation records its attempt with the timer
+/// left at this time, so the renewals go on.
+pub trait Lease: Send + Sync {
+    fn until(&self) -> OffsetDateTime;
+}
+
+/// A claim that is never renewed (one pass of [`BookingService::run_due`]).
+pub struct FixedLease(pub OffsetDateTime);
+
+impl Lease for FixedLease {
+    fn until(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
 impl BookingService {
-    /// One scheduler pass: claims the due timers and runs their transitions. Returns how many
-    /// timers were handled. Errors of single bookings are logged, not returned: their timers
-    /// come back after the lease.
+    /// One scheduler pass, one timer after another: claims the due timers and runs their
+    /// transitions. Returns how many timers were handled. Errors of single bookings are
+    /// logged, not returned: their timers come back after the lease. (The gateway's
+    /// scheduler claims and runs them concurrently; tests drive time with this.)
     pub async fn run_due(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        let lease = FixedLease(now + self.policy.lease);
         let ids = self
             .store
             .claim_due(now, self.policy.claim_batch, self.policy.lease)
             .await?;
         for id in &ids {
-            if let Err(e) = self.fire(*id).await {
-                warn!(booking.id = %id, error = %Chain(&e), "timer transition failed; it will be retried after the lease");
-            }
+            self.fire_logged(*id, &lease).await;
         }
         Ok(ids.len())
     }
 
-    /// Runs the transition a due timer stands for.
-    async fn fire(&self, id: BookingId) -> Result<(), StoreError> {
+    /// [`Self::fire`], its error logged: the timer comes back when its claim ends.
+    pub async fn fire_logged(&self, id: BookingId, lease: &dyn Lease) {
+        if let Err(e) = self.fire(id, lease).await {
+            warn!(booking.id = %id, error = %Chain(&e), "timer transition failed; it will be retried after the lease");
+        }
+    }
+
+    /// Runs the transition a claimed timer stands for.
+    pub async fn fire(&self, id: BookingId, lease: &dyn Lease) -> Result<(), StoreError> {
         let Some(b) = self.store.get(id).await? else {
             return Ok(());
         };
         let now = self.clock.now();
-        match b.next_due(self.policy.retention) {
+        match self.due_of(&b) {
             Some(due) if due <= now => {}
             due => {
                 // Claimed early (clock skew between replicas): put the timer back.
@@ -43,7 +66,7 @@ impl BookingService {
         }
         match b.status {
             BookingStatus::Requested => Ok(()),
-            BookingStatus::Scheduled => self.activate(b, now).await,
+            BookingStatus::Scheduled => self.activate(b, now, lease).await,
             BookingStatus::Activated => self.expire(b, now).await,
             BookingStatus::Terminated => {
                 if b.purgeable(now, self.policy.retention).is_ok() {
@@ -89,7 +112,7 @@ impl BookingService {
         Ok(done)
     }
 
-    async fn activate(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn activate(&self, b: Booking, now: OffsetDateTime, lease: &dyn Lease) -> Result<(), StoreError> {
         if now >= b.end_time() {
             // The whole window passed while no replica ran: too late to give any QoS.
             if self.end_unactivated(&b, &b, StatusInfo::BookingRevoked, now).await? {
@@ -100,15 +123,18 @@ impl BookingService {
         // Record the attempt before calling the NEF: if this replica dies after its POST, the
         // replica that takes the timer over sees a started attempt and looks for the
         // subscription before creating another.
-        let Ok(intent) = b.begin_attempt() else {
+        // The timer stays at the claim's time, so the scheduler's renewals keep it claimed
+        // while the NEF answers.
+        let Ok(intent) = b.begin_attempt(self.southbound.attempt_marker(&b)) else {
             return Ok(());
         };
-        if !self.store.update(&intent, Some(now + self.policy.lease), None).await? {
+        if !self.store.update(&intent, Some(lease.until()), None).await? {
             return Ok(());
         }
-        match self.southbound.activate(&b).await {
+        match self.southbound.activate(&intent).await {
             Ok(location) => {
-                let Ok(active) = intent.activated(location.clone(), now) else {
+                // Sent ahead of the start (the activation lead): active from the start.
+                let Ok(active) = intent.activated(location.clone(), now.max(b.start_time)) else {
                     return Ok(());
                 };
                 if self.commit(&active, true).await? {

@@ -63,6 +63,16 @@ impl Notifications {
 }
 
 impl Settings {
+    /// How this replica's timer engine runs.
+    pub fn engine(&self) -> scheduler::EngineSettings {
+        scheduler::EngineSettings {
+            max_in_flight: self.scheduler.max_in_flight,
+            claim_batch: self.scheduler.claim_batch,
+            lease: self.scheduler.lease,
+            safety_poll: self.scheduler.poll_interval.max(Duration::from_millis(10)),
+        }
+    }
+
     /// The booking service's time and quota rules.
     pub fn policy(&self) -> Policy {
         Policy {
@@ -70,6 +80,7 @@ impl Settings {
             max_horizon: time::Duration::days(self.booking.max_horizon_days),
             retention: span(self.booking.retention),
             lease: span(self.scheduler.lease),
+            activation_lead: span(self.scheduler.activation_lead),
             retry_base: span(self.scheduler.retry_base),
             retry_deadline: span(self.scheduler.retry_deadline),
             claim_batch: self.scheduler.claim_batch,
@@ -205,6 +216,7 @@ impl NefSettings {
             max_retries: self.max_retries,
             retry_base: self.retry_base,
             max_retry_after: self.max_retry_after,
+            max_requests_per_second: self.max_requests_per_second,
         }
     }
 }

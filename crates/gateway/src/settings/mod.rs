@@ -164,6 +164,9 @@ pub struct Scheduler {
     pub retry_base: Duration,
     #[serde(rename = "retry_deadline_seconds", deserialize_with = "units::secs")]
     pub retry_deadline: Duration,
+    pub max_in_flight: usize,
+    #[serde(rename = "activation_lead_ms", deserialize_with = "units::ms")]
+    pub activation_lead: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +253,8 @@ pub struct NefSettings {
     #[serde(rename = "request_timeout_ms", deserialize_with = "units::ms")]
     pub request_timeout: Duration,
     pub max_retries: u32,
+    /// Most requests per second toward the NEF from this replica; 0: no limit.
+    pub max_requests_per_second: u32,
     #[serde(rename = "retry_base_ms", deserialize_with = "units::ms")]
     pub retry_base: Duration,
     #[serde(rename = "max_retry_after_ms", deserialize_with = "units::ms")]

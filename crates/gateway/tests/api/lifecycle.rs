@@ -294,3 +294,44 @@ async fn activation_gives_up_after_the_retry_deadline() {
     assert!(app.sim.subscriptions().is_empty());
     app.finish().await;
 }
+
+#[tokio::test]
+async fn activation_lead_sends_early_but_clients_see_activated_from_the_start() {
+    let app = spawn_app_with(|s| s.scheduler.activation_lead = std::time::Duration::from_secs(5)).await;
+    let sink = Sink::start().await;
+    let mut body = booking_body(&app, "+123456789", Duration::minutes(10), 600);
+    body["sink"] = json!(sink.url);
+    let start = app.clock_now() + Duration::minutes(10);
+    let id = id_of(&app.create(body).await);
+    assert_eq!(sink.wait_for(1).await.len(), 1);
+
+    app.advance(Duration::minutes(10) - Duration::seconds(6)).await;
+    assert!(app.sim.requests_of("POST").is_empty(), "sent before the lead");
+    // Five seconds before the start: the NEF gets the request...
+    app.advance(Duration::seconds(1)).await;
+    assert_eq!(app.sim.requests_of("POST").len(), 1, "not sent at start - lead");
+    // ...but the client still sees SCHEDULED, without startedAt, and gets no event yet.
+    let early = app.get(&id).await;
+    assert_eq!(early.body["bookingStatus"], "SCHEDULED");
+    assert!(early.body.get("startedAt").is_none());
+    let listed = app
+        .retrieve_as(&app.token, json!({"device": {"phoneNumber": "+123456789"}}))
+        .await;
+    assert_eq!(listed.body[0]["bookingStatus"], "SCHEDULED");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    assert_eq!(sink.events().len(), 1, "ACTIVATED announced before the start");
+
+    app.advance(Duration::seconds(5)).await;
+    let active = app.get(&id).await;
+    assert_eq!(active.body["bookingStatus"], "ACTIVATED");
+    let started = time::OffsetDateTime::parse(
+        active.body["startedAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let start_ms = start.replace_millisecond(start.millisecond()).unwrap();
+    assert_eq!(started, start_ms, "startedAt is the start time (ms precision)");
+    let events = sink.wait_for(2).await;
+    assert_eq!(statuses(&events), vec![st("SCHEDULED", None), st("ACTIVATED", None)]);
+    app.finish().await;
+}

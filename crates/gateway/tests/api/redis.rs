@@ -78,11 +78,15 @@ async fn another_instance_on_the_same_redis_takes_over() {
     tokio::spawn(second.run_until_stopped(std::future::pending()));
     // The second instance's own scheduler (its first pass runs when it starts) may take the
     // timer instead of this explicit pass: wait for the outcome, whoever fires it.
+    // Both instances' clocks move together, as NTP keeps replicas' clocks: a replica reads a
+    // booking as ACTIVATED only from its startTime on by its own clock.
     clock.advance(Duration::minutes(1));
+    app.clock.advance(Duration::minutes(1));
     service.run_due().await.unwrap();
     wait_for_status(&app, &id, "ACTIVATED").await;
     assert_eq!(sim.subscriptions().len(), 1);
     clock.advance(Duration::minutes(1));
+    app.clock.advance(Duration::minutes(1));
     service.run_due().await.unwrap();
     wait_for_status(&app, &id, "TERMINATED").await;
     assert_eq!(app.get(&id).await.body["statusInfo"], "DURATION_EXPIRED");

@@ -63,6 +63,7 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         nef_subscription: r.nef_subscription,
         callback_token: r.callback_token,
         attempts: r.attempts,
+        attempt_marker: None,
         retry_at: r.retry_at,
         created_at: r.created_at,
         version: r.version,

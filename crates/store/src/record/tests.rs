@@ -35,6 +35,7 @@ fn full() -> Booking {
     b.nef_subscription = Some("http://nef/subscriptions/sub-1".into());
     b.callback_token = "0123456789abcdef0123456789abcdef".into();
     b.attempts = 2;
+    b.attempt_marker = Some("http://gw/nef-callbacks/x/0123".into());
     b.retry_at = Some(datetime!(2030-01-01 12:00:01 UTC));
     b.version = 7;
     b.service_area = Some(ServiceArea::Circle {
@@ -104,6 +105,7 @@ fn records_of_layout_1_are_still_read() {
         ..c
     });
     b.service_area = None;
+    b.attempt_marker = None;
     b.id = BookingId::from_bytes([7; 16]);
     b.created_at = datetime!(2029-12-31 10:00 UTC);
     let fresh = tagged(BOOKING_V1, &v1(&b).unwrap()).unwrap();

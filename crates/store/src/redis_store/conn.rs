@@ -2,7 +2,7 @@
 //! within bounded time.
 
 use super::{
-    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RedisSettings, RedisStore,
+    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RedisSettings, RedisStore,
     UPDATE, timed_out, unavailable,
 };
 use aws_lc_rs::hmac;
@@ -94,6 +94,7 @@ impl RedisStore {
             ack_event: Script::new(ACK_EVENT),
             migrate: Script::new(&format!("{PRELUDE}{MIGRATE}")),
             migrate_outbox: Script::new(MIGRATE_OUTBOX),
+            renew: Script::new(RENEW),
         };
         store.migrate().await?;
         Ok(store)

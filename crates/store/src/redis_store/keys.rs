@@ -49,6 +49,10 @@ impl RedisStore {
     pub(super) fn live_key(&self, shard: u16) -> String {
         format!("{}:live", self.tag(shard))
     }
+    /// The pub/sub channel of new timers (not a key: no hash tag needed).
+    pub(super) fn wake_channel(&self) -> String {
+        format!("{}:due", self.settings.prefix)
+    }
     pub(super) fn outbox_key(&self, shard: u16) -> String {
         format!("{}:outbox", self.tag(shard))
     }

@@ -156,3 +156,37 @@ async fn layout_1_data_is_moved_when_a_replica_connects() {
     let again = RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap();
     assert_eq!(again.get(b.id).await.unwrap(), Some(b));
 }
+
+/// A timer created through one replica's store is announced to another replica's scheduler.
+#[tokio::test]
+async fn a_new_timer_is_announced_to_every_replica() {
+    let srv = RedisServer::start();
+    let a = RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap();
+    let b = RedisStore::connect(settings(vec![srv.url()], false)).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        b.watch_due(
+            move |due| {
+                let _ = tx.send(due);
+            },
+            stop,
+        )
+        .await
+    });
+    let mut booking = crate::suite::sample("a", "+123456789", crate::suite::T0, 60);
+    booking.id = a.new_id(&booking.owner, &booking.device_keys);
+    // Subscribing takes a moment: create until the announcement arrives (bounded).
+    let mut heard = None;
+    for i in 0..50 {
+        let mut b = booking.clone();
+        b.id = a.new_id(&b.owner, &b.device_keys);
+        b.start_time = crate::suite::T0 + time::Duration::hours(i);
+        a.create(&b, Some(crate::suite::T0), None).await.unwrap();
+        if let Ok(Some(due)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            heard = Some(due);
+            break;
+        }
+    }
+    assert_eq!(heard, Some(crate::suite::T0));
+}

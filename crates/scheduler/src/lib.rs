@@ -1,0 +1,251 @@
+//! The timer engine of one gateway replica. It claims due timers from the store in batches
+//! and runs their transitions (`BookingService::fire`) concurrently, at most `max_in_flight`
+//! at a time. Claims are short leases, renewed while their transition runs, so a replica that
+//! dies loses its claims within one lease and another replica takes them over; on shutdown
+//! the claims of work not finished are given back at once. Between batches the engine sleeps
+//! until the earliest due time it knows of, and wakes sooner when a create on this replica
+//! ([`Wake`], the domain's `TimerWake`) or on another (the store's notifications, fed to the
+//! same [`Wake`]) sets an earlier timer; a slow safety poll covers a lost notification.
+#![forbid(unsafe_code)]
+
+use booking::{BookingId, BookingService, BookingStore, Chain, Clock, Lease, TimerWake};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Most transitions running at once on this replica.
+    pub max_in_flight: usize,
+    /// Most timers claimed in one store call.
+    pub claim_batch: usize,
+    /// How long a claim holds without renewal; renewed every third of it.
+    pub lease: Duration,
+    /// Longest sleep without looking at the store (covers a lost wake-up).
+    pub safety_poll: Duration,
+}
+
+/// Wakes the engine when a timer sooner than the one it sleeps until is set.
+#[derive(Default)]
+pub struct Wake {
+    earliest: Mutex<Option<OffsetDateTime>>,
+    notify: Notify,
+}
+
+impl Wake {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+    /// A timer is due at `at`.
+    pub fn at(&self, at: OffsetDateTime) {
+        let mut e = lock(&self.earliest);
+        if e.is_none_or(|e| at < e) {
+            *e = Some(at);
+        }
+        drop(e);
+        self.notify.notify_one();
+    }
+    fn take(&self) -> Option<OffsetDateTime> {
+        lock(&self.earliest).take()
+    }
+}
+
+impl TimerWake for Wake {
+    fn due(&self, at: OffsetDateTime) {
+        self.at(at);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The claims this replica holds: booking -> the time its timer is claimed until.
+#[derive(Default)]
+struct Claims(Mutex<HashMap<BookingId, OffsetDateTime>>);
+
+impl Claims {
+    fn snapshot(&self) -> Vec<(BookingId, OffsetDateTime)> {
+        lock(&self.0).iter().map(|(id, t)| (*id, *t)).collect()
+    }
+}
+
+/// One claim, as the running transition sees it.
+struct Claim {
+    id: BookingId,
+    claims: Arc<Claims>,
+    fallback: OffsetDateTime,
+}
+
+impl Lease for Claim {
+    fn until(&self) -> OffsetDateTime {
+        lock(&self.claims.0).get(&self.id).copied().unwrap_or(self.fallback)
+    }
+}
+
+pub struct Engine {
+    service: Arc<BookingService>,
+    store: Arc<dyn BookingStore>,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+    wake: Arc<Wake>,
+    claims: Arc<Claims>,
+}
+
+fn span(d: Duration) -> time::Duration {
+    time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
+}
+
+impl Engine {
+    pub fn new(service: Arc<BookingService>, clock: Arc<dyn Clock>, settings: EngineSettings, wake: Arc<Wake>) -> Self {
+        Self {
+            store: service.store().clone(),
+            service,
+            clock,
+            settings,
+            wake,
+            claims: Arc::default(),
+        }
+    }
+
+    /// Runs until `stop` turns true; then waits for the running transitions and gives back
+    /// the claims of any that did not finish.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let lease = span(self.settings.lease);
+        let permits = Arc::new(Semaphore::new(self.settings.max_in_flight.max(1)));
+        let mut running = JoinSet::new();
+        let renewer = AbortOnDrop(tokio::spawn(renew(
+            self.store.clone(),
+            self.clock.clone(),
+            self.claims.clone(),
+            self.settings.lease,
+        )));
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            while running.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            let asked = free.min(self.settings.claim_batch.max(1));
+            let mut got = 0;
+            if asked > 0 {
+                let now = self.clock.now();
+                match self.store.claim_due(now, asked, lease).await {
+                    Ok(ids) => {
+                        got = ids.len();
+                        for id in ids {
+                            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                                break;
+                            };
+                            lock(&self.claims.0).insert(id, now + lease);
+                            let claim = Claim {
+                                id,
+                                claims: self.claims.clone(),
+                                fallback: now + lease,
+                            };
+                            let service = self.service.clone();
+                            running.spawn(async move {
+                                service.fire_logged(id, &claim).await;
+                                lock(&claim.claims.0).remove(&id);
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(e) => warn!(error = %Chain(&e), "claiming due timers failed"),
+                }
+            }
+            if asked > 0 && got == asked {
+                continue; // more may be due: a backlog drains without sleeping
+            }
+            // Sleep until the next due time, a sooner timer, a free slot (when all were
+            // busy), the safety poll, or the stop.
+            let now = self.clock.now();
+            let mut until = now + span(self.settings.safety_poll);
+            if free > 0 {
+                match self.store.next_due().await {
+                    Ok(Some(next)) => until = until.min(next),
+                    Ok(None) => {}
+                    Err(e) => warn!(error = %Chain(&e), "reading the next due time failed"),
+                }
+            }
+            loop {
+                let wait = (until - self.clock.now()).max(time::Duration::ZERO);
+                let wait = Duration::try_from(wait).unwrap_or_default();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => break,
+                    _ = self.wake.notify.notified() => {
+                        match self.wake.take() {
+                            Some(at) if at < until => until = at,
+                            _ => {}
+                        }
+                    }
+                    Some(_) = running.join_next(), if free == 0 => break,
+                    changed = stop.changed() => {
+                        if changed.is_err() {
+                            // The stop signal's sender is gone: nobody can stop us any more.
+                            return self.finish(running, renewer).await;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        self.finish(running, renewer).await;
+    }
+
+    /// Lets the running transitions finish (their claims renewed meanwhile; the caller
+    /// bounds the wait), then gives back any claim still held.
+    async fn finish(&self, mut running: JoinSet<()>, renewer: AbortOnDrop) {
+        while running.join_next().await.is_some() {}
+        drop(renewer);
+        let left = self.claims.snapshot();
+        if !left.is_empty()
+            && let Err(e) = self.store.renew(&left, self.clock.now()).await
+        {
+            warn!(error = %Chain(&e), "giving back claims failed; they return when their lease ends");
+        }
+    }
+}
+
+/// The renewer lives exactly as long as the engine's run, even when that run is dropped
+/// (a crashed replica must stop renewing its claims).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the claims of running transitions every third of the lease.
+async fn renew(store: Arc<dyn BookingStore>, clock: Arc<dyn Clock>, claims: Arc<Claims>, lease: Duration) {
+    let every = lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let held = claims.snapshot();
+        if held.is_empty() {
+            continue;
+        }
+        let until = clock.now() + span(lease);
+        match store.renew(&held, until).await {
+            Ok(renewed) => {
+                let mut g = lock(&claims.0);
+                for id in renewed {
+                    if let Some(t) = g.get_mut(&id) {
+                        *t = until;
+                    }
+                }
+                debug!(held = held.len(), "claims renewed");
+            }
+            Err(e) => warn!(error = %Chain(&e), "renewing claims failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
