@@ -6,16 +6,20 @@
 //! development mode it generates its own ES256 key at start, publishes it as a JWKS and mints
 //! tokens with [`DevIssuer`].
 
+mod keys;
+
+pub use keys::{KeySource, KeyStore};
+
 use crate::error::ApiError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use booking::{Caller, Device, PhoneNumber};
-use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The CAMARA scopes of the four operations.
 pub mod scopes {
@@ -41,150 +45,26 @@ pub struct AuthSettings {
     pub algorithms: Vec<Algorithm>,
 }
 
-/// Where the identity provider's public keys come from.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// A fixed key set (development mode).
-    Static(JwkSet),
-    /// A JWKS document at a URL.
-    JwksUrl(String),
-    /// An OpenID Connect discovery document whose `jwks_uri` names the JWKS.
-    Discovery(String),
-    /// A JWKS file (re-read like a URL).
-    File(std::path::PathBuf),
+/// A token verified earlier: what it grants, until when, under which key set.
+struct Verified {
+    caller: Caller,
+    scopes: HashSet<String>,
+    /// The token's `exp` (seconds since the epoch): the entry is never used from then on.
+    exp: u64,
+    generation: u64,
 }
 
-/// Public keys by `kid`, fetched from the source and fetched again, at most once per
-/// `min_refetch`, when a token names a key not in the cache (key rotation).
-pub struct KeyStore {
-    source: KeySource,
-    http: reqwest::Client,
-    min_refetch: Duration,
-    keys: RwLock<HashMap<String, (DecodingKey, Option<Algorithm>)>>,
-    /// Keys without a `kid`: usable only when they are the only key.
-    anonymous: RwLock<Vec<(DecodingKey, Option<Algorithm>)>>,
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
-}
+/// Most verified tokens kept (about 300 bytes each).
+const CACHE_MAX: usize = 10_000;
 
-fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
-    jwk.common.key_algorithm.and_then(|a| a.to_string().parse().ok())
-}
-
-impl KeyStore {
-    pub fn new(source: KeySource, min_refetch: Duration) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let store = Self {
-            source,
-            http,
-            min_refetch,
-            keys: RwLock::default(),
-            anonymous: RwLock::default(),
-            last_fetch: tokio::sync::Mutex::new(None),
-        };
-        if let KeySource::Static(set) = &store.source {
-            store.install(set.clone());
-        }
-        Ok(store)
-    }
-
-    fn install(&self, set: JwkSet) {
-        let mut keys = HashMap::new();
-        let mut anonymous = Vec::new();
-        for jwk in &set.keys {
-            // Only signature keys; an `oct` (shared secret) key is never accepted.
-            if matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)) {
-                continue;
-            }
-            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
-            match &jwk.common.key_id {
-                Some(kid) => {
-                    keys.insert(kid.clone(), (key, jwk_algorithm(jwk)));
-                }
-                None => anonymous.push((key, jwk_algorithm(jwk))),
-            }
-        }
-        tracing::info!(keys = keys.len() + anonymous.len(), "identity provider keys loaded");
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
-        *self.anonymous.write().unwrap_or_else(|p| p.into_inner()) = anonymous;
-    }
-
-    async fn fetch(&self) -> Result<JwkSet, String> {
-        let get = |url: String| async move {
-            let res = self.http.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
-            if !res.status().is_success() {
-                return Err(format!("{url}: HTTP {}", res.status()));
-            }
-            res.json::<Value>().await.map_err(|e| format!("{url}: {e}"))
-        };
-        let doc = match &self.source {
-            KeySource::Static(set) => return Ok(set.clone()),
-            KeySource::JwksUrl(url) => get(url.clone()).await?,
-            KeySource::Discovery(url) => {
-                let d = get(url.clone()).await?;
-                let jwks = d["jwks_uri"]
-                    .as_str()
-                    .ok_or_else(|| format!("{url}: no jwks_uri"))?
-                    .to_owned();
-                get(jwks).await?
-            }
-            KeySource::File(path) => {
-                let text = tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-        };
-        serde_json::from_value(doc).map_err(|e| format!("not a JWKS: {e}"))
-    }
-
-    /// Fetches the key set now unless that was done less than `min_refetch` ago.
-    pub async fn refresh(&self) -> Result<(), String> {
-        let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|t| t.elapsed() < self.min_refetch) {
-            return Ok(());
-        }
-        *last = Some(Instant::now());
-        let set = self.fetch().await?;
-        self.install(set);
-        Ok(())
-    }
-
-    fn lookup(&self, kid: Option<&str>) -> Option<(DecodingKey, Option<Algorithm>)> {
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        match kid {
-            Some(kid) => keys.get(kid).cloned(),
-            None => {
-                let anonymous = self.anonymous.read().unwrap_or_else(|p| p.into_inner());
-                match (keys.len(), anonymous.len()) {
-                    (1, 0) => keys.values().next().cloned(),
-                    (0, 1) => anonymous.first().cloned(),
-                    _ => None,
-                }
-            }
-        }
-    }
-
-    /// The key for `kid`; an unknown `kid` triggers a (rate-limited) refetch.
-    pub async fn key(&self, kid: Option<&str>) -> Option<(DecodingKey, Option<Algorithm>)> {
-        if let Some(k) = self.lookup(kid) {
-            return Some(k);
-        }
-        if let Err(e) = self.refresh().await {
-            tracing::warn!(error = %e, "could not fetch the identity provider's keys");
-        }
-        self.lookup(kid)
-    }
-}
-
-/// Verifies bearer tokens.
+/// Verifies bearer tokens, keeping those verified in a bounded cache keyed by a SHA-256 of the
+/// whole token: a repeated token skips the signature check until its `exp` or until the
+/// key set changes. A failed verification is never cached.
 pub struct Authenticator {
     keys: KeyStore,
     validation: Validation,
     settings: AuthSettings,
+    verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 impl Authenticator {
@@ -207,7 +87,29 @@ impl Authenticator {
             keys,
             validation,
             settings,
+            verified: std::sync::Mutex::default(),
         }
+    }
+
+    fn cached(&self, digest: &[u8; 32], now: u64) -> Option<(Caller, HashSet<String>)> {
+        let generation = self.keys.generation.load(Ordering::SeqCst);
+        let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(digest)
+            .filter(|v| now < v.exp && v.generation == generation)
+            .map(|v| (v.caller.clone(), v.scopes.clone()))
+    }
+
+    fn remember(&self, digest: [u8; 32], v: Verified, now: u64) {
+        let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            let generation = self.keys.generation.load(Ordering::SeqCst);
+            cache.retain(|_, v| now < v.exp && v.generation == generation);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(digest, v);
     }
 
     /// Loads the keys at start; failures are logged, and retried on the first token.
@@ -223,6 +125,14 @@ impl Authenticator {
             tracing::debug!(reason = why, "token rejected");
             ApiError::unauthenticated("The access token is missing, invalid or expired")
         };
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
+        if let Some(hit) = self.cached(&digest, now) {
+            return Ok(hit);
+        }
+        // The key set this verification is made under (read before the key is looked up).
+        let generation = self.keys.generation.load(Ordering::SeqCst);
         let header = jsonwebtoken::decode_header(token).map_err(|_| fail("malformed header"))?;
         if !self.validation.algorithms.contains(&header.alg) {
             return Err(fail("algorithm not allowed"));
@@ -247,7 +157,7 @@ impl Authenticator {
             .or_else(|| text("azp"))
             .ok_or_else(|| fail("no client id claim"))?
             .to_owned();
-        let scopes = claims
+        let scopes: HashSet<String> = claims
             .get("scope")
             .and_then(Value::as_str)
             .map(|s| s.split_whitespace().map(str::to_owned).collect())
@@ -268,7 +178,20 @@ impl Authenticator {
             .map(|(sub, phone)| PhoneNumber::parse(&phone).map(|p| (sub, Device::from_phone(p))))
             .transpose()
             .map_err(|_| fail("subject is not a valid phone number"))?;
-        Ok((Caller { client_id, subject }, scopes))
+        let caller = Caller { client_id, subject };
+        if let Some(exp) = claims.get("exp").and_then(Value::as_u64).filter(|e| now < *e) {
+            self.remember(
+                digest,
+                Verified {
+                    caller: caller.clone(),
+                    scopes: scopes.clone(),
+                    exp,
+                    generation,
+                },
+                now,
+            );
+        }
+        Ok((caller, scopes))
     }
 }
 

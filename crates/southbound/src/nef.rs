@@ -32,11 +32,12 @@ pub struct NefSouthbound {
     listing: Mutex<Option<Listing>>,
 }
 
-/// The marker of a subscription: a digest of its `notificationDestination` (which carries
-/// the callback secret, so it is not stored as such).
+/// The marker of a subscription: 96 bits of a digest of its `notificationDestination`
+/// (which carries the callback secret, so it is not stored as such), 16 characters.
 fn marker(destination: &str) -> String {
+    use base64::Engine;
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, destination.as_bytes());
-    d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..12])
 }
 
 impl NefSouthbound {

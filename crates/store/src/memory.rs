@@ -1,17 +1,41 @@
 //! The in-process store: a map of bookings, a device index and an ordered timer set behind one
-//! mutex, so each call is atomic just as a Redis script is.
+//! mutex, so each call is atomic just as a Redis script is. Bookings are kept as the same
+//! compact binary records the Redis store writes (`record`), about 500 bytes each instead of
+//! several kilobytes of structs and strings, and the device index is keyed by a 64-bit hash
+//! of the device key (a collision only adds a candidate: the conflict rule compares the
+//! decoded bookings).
 
+use crate::record;
 use async_trait::async_trait;
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, overlaps};
 use std::collections::VecDeque;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
 
+/// One stored booking: what the store's own rules need, and the record.
+struct Entry {
+    version: u64,
+    live: bool,
+    client: std::sync::Arc<str>,
+    device_keys: Box<[u64]>,
+    record: Box<[u8]>,
+}
+
+/// A device key's index hash (fixed keys: the same on every run).
+fn key_hash(k: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    k.hash(&mut h);
+    h.finish()
+}
+
 #[derive(Default)]
 struct Inner {
-    bookings: HashMap<BookingId, Booking>,
-    by_key: HashMap<String, HashSet<BookingId>>,
+    bookings: HashMap<BookingId, Entry>,
+    by_key: HashMap<u64, Vec<BookingId>>,
+    /// Live bookings per client (the quota), and the clients' ids shared by their entries.
+    live: HashMap<std::sync::Arc<str>, usize>,
     /// (due time in unix ms, booking): ordered so the earliest timers come first.
     timers: BTreeSet<(i128, BookingId)>,
     due_of: HashMap<BookingId, i128>,
@@ -56,15 +80,55 @@ impl Inner {
         }
     }
 
-    fn unindex(&mut self, b: &Booking) {
-        for k in &b.device_keys {
-            if let Some(set) = self.by_key.get_mut(k) {
-                set.remove(&b.id);
-                if set.is_empty() {
+    fn unindex(&mut self, id: BookingId, keys: &[u64]) {
+        for k in keys {
+            if let Some(ids) = self.by_key.get_mut(k) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
                     self.by_key.remove(k);
                 }
             }
         }
+    }
+
+    fn index(&mut self, id: BookingId, keys: &[u64]) {
+        for k in keys {
+            let ids = self.by_key.entry(*k).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+
+    fn client(&mut self, id: &str) -> std::sync::Arc<str> {
+        match self.live.get_key_value(id) {
+            Some((k, _)) => k.clone(),
+            None => {
+                let k: std::sync::Arc<str> = id.into();
+                self.live.insert(k.clone(), 0);
+                k
+            }
+        }
+    }
+
+    fn count(&mut self, client: &std::sync::Arc<str>, live: bool, delta: isize) {
+        if live && let Some(n) = self.live.get_mut(client) {
+            *n = n.saturating_add_signed(delta);
+        }
+    }
+
+    fn decode(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
+        self.bookings.get(id).map(|e| record::decode(&e.record)).transpose()
+    }
+
+    fn entry(&mut self, b: &Booking) -> Result<Entry, StoreError> {
+        Ok(Entry {
+            version: b.version,
+            live: b.is_live(),
+            client: self.client(&b.owner.client_id),
+            device_keys: b.device_keys.iter().map(|k| key_hash(k)).collect(),
+            record: record::encode(b)?.into_boxed_slice(),
+        })
     }
 }
 
@@ -94,39 +158,51 @@ impl BookingStore for MemoryStore {
         event: Option<&StatusEvent>,
     ) -> Result<CreateOutcome, StoreError> {
         let mut g = self.lock();
-        let conflict = booking
+        let candidates: BTreeSet<BookingId> = booking
             .device_keys
             .iter()
-            .filter_map(|k| g.by_key.get(k))
+            .filter_map(|k| g.by_key.get(&key_hash(k)))
             .flatten()
-            .filter_map(|id| g.bookings.get(id))
-            .find(|existing| overlaps(existing, booking))
-            .map(|b| b.id);
-        if let Some(id) = conflict {
-            return Ok(CreateOutcome::Conflict(id));
+            .copied()
+            .collect();
+        for id in candidates {
+            if let Some(existing) = g.decode(&id)?
+                && overlaps(&existing, booking)
+            {
+                return Ok(CreateOutcome::Conflict(id));
+            }
         }
-        for k in &booking.device_keys {
-            g.by_key.entry(k.clone()).or_default().insert(booking.id);
-        }
-        g.bookings.insert(booking.id, booking.clone());
+        let entry = g.entry(booking)?;
+        g.index(booking.id, &entry.device_keys);
+        g.count(&entry.client, entry.live, 1);
+        g.bookings.insert(booking.id, entry);
         g.set_timer(booking.id, due);
         g.push_event(event);
         Ok(CreateOutcome::Created)
     }
 
     async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
-        Ok(self.lock().bookings.get(&id).cloned())
+        self.lock().decode(&id)
     }
 
     async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
         let g = self.lock();
         let ids: BTreeSet<BookingId> = device_keys
             .iter()
-            .filter_map(|k| g.by_key.get(k))
+            .filter_map(|k| g.by_key.get(&key_hash(k)))
             .flatten()
             .copied()
             .collect();
-        Ok(ids.iter().filter_map(|id| g.bookings.get(id)).cloned().collect())
+        let mut out = Vec::new();
+        for id in ids {
+            // Only the bookings really indexed under one of the keys (not a hash collision).
+            if let Some(b) = g.decode(&id)?
+                && b.device_keys.iter().any(|k| device_keys.contains(k))
+            {
+                out.push(b);
+            }
+        }
+        Ok(out)
     }
 
     async fn update(
@@ -140,12 +216,14 @@ impl BookingStore for MemoryStore {
             Some(stored) if stored.version + 1 == booking.version => {}
             _ => return Ok(false),
         }
-        if let Some(old) = g.bookings.insert(booking.id, booking.clone()) {
-            g.unindex(&old);
+        let entry = g.entry(booking)?;
+        if let Some(old) = g.bookings.remove(&booking.id) {
+            g.unindex(booking.id, &old.device_keys);
+            g.count(&old.client, old.live, -1);
         }
-        for k in &booking.device_keys {
-            g.by_key.entry(k.clone()).or_default().insert(booking.id);
-        }
+        g.index(booking.id, &entry.device_keys);
+        g.count(&entry.client, entry.live, 1);
+        g.bookings.insert(booking.id, entry);
         g.set_timer(booking.id, due);
         g.push_event(event);
         Ok(true)
@@ -154,7 +232,8 @@ impl BookingStore for MemoryStore {
     async fn remove(&self, id: BookingId) -> Result<(), StoreError> {
         let mut g = self.lock();
         if let Some(old) = g.bookings.remove(&id) {
-            g.unindex(&old);
+            g.unindex(id, &old.device_keys);
+            g.count(&old.client, old.live, -1);
         }
         g.set_timer(id, None);
         Ok(())
@@ -251,11 +330,7 @@ impl BookingStore for MemoryStore {
     }
 
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
-        let g = self.lock();
-        Ok(g.bookings
-            .values()
-            .filter(|b| b.is_live() && b.owner.client_id == client_id)
-            .count())
+        Ok(self.lock().live.get(client_id).copied().unwrap_or(0))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -123,6 +123,48 @@ async fn a_rotated_key_is_picked_up_and_unknown_kids_do_not_hammer_the_idp() {
     app.finish().await;
 }
 
+/// Verified tokens are cached, but a cached token is refused from its `exp` on, and once its
+/// key has left the IdP's key set.
+#[tokio::test]
+async fn the_token_cache_never_outlives_exp_or_the_key() {
+    let idp = TestIdp::start().await;
+    idp.add_ec("k1");
+    idp.add_ec("k2");
+    idp.publish("k1");
+    idp.publish("k2");
+    let url = idp.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.auth.mode = AuthMode::Jwks;
+        s.auth.jwks_url = format!("{url}/jwks").parse().ok();
+        s.auth.issuer = ISSUER.into();
+        s.auth.audience = AUDIENCE.into();
+        s.auth.refetch_min_interval = std::time::Duration::from_secs(1);
+        s.auth.leeway = std::time::Duration::ZERO;
+    })
+    .await;
+    let id = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+    // Valid for two more seconds: accepted (and cached) twice, refused once expired.
+    let short = idp.sign("k2", json!({"exp": now() + 2}));
+    for _ in 0..2 {
+        app.get_as(&short, id).await.assert_error(404, "NOT_FOUND");
+    }
+    let long = idp.sign("k1", json!({}));
+    app.get_as(&long, id).await.assert_error(404, "NOT_FOUND");
+    app.get_as(&long, id).await.assert_error(404, "NOT_FOUND");
+    // (Past the whole second of `exp`: jsonwebtoken still accepts a token during it.)
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    app.get_as(&short, id).await.assert_error(401, "UNAUTHENTICATED");
+    // k1 is retired; a token with a new kid makes the gateway fetch the set again.
+    idp.withdraw("k1");
+    idp.add_ec("k3");
+    idp.publish("k3");
+    app.get_as(&idp.sign("k3", json!({})), id)
+        .await
+        .assert_error(404, "NOT_FOUND");
+    app.get_as(&long, id).await.assert_error(401, "UNAUTHENTICATED");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn keys_from_a_jwks_file() {
     let idp = TestIdp::start().await;

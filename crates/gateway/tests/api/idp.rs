@@ -133,6 +133,14 @@ impl TestIdp {
         self.published.lock().unwrap().push(jwk);
     }
 
+    /// Takes the key out of the served JWKS (the IdP retired it).
+    pub fn withdraw(&self, kid: &str) {
+        self.published
+            .lock()
+            .unwrap()
+            .retain(|jwk| jwk["kid"].as_str() != Some(kid));
+    }
+
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }

@@ -35,7 +35,8 @@ fn full() -> Booking {
     b.nef_subscription = Some("http://nef/subscriptions/sub-1".into());
     b.callback_token = "0123456789abcdef0123456789abcdef".into();
     b.attempts = 2;
-    b.attempt_marker = Some("http://gw/nef-callbacks/x/0123".into());
+    // As `southbound` makes them: 96 bits, base64url.
+    b.attempt_marker = Some("q1Xw-3Zk9aPQr0sT".into());
     b.retry_at = Some(datetime!(2030-01-01 12:00:01 UTC));
     b.version = 7;
     b.service_area = Some(ServiceArea::Circle {

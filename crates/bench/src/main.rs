@@ -1,0 +1,251 @@
+//! The benchmark suite, one command:
+//!
+//! ```text
+//! cargo build --release -p gateway -p nef-sim -p bench
+//! target/release/bench all      # or: api, timers, memory, startup
+//! ```
+//!
+//! It starts what each scenario needs (the baseline server, `redis-server`, `nef-sim`,
+//! gateway replicas: the release binaries), drives load on loopback only, bounded in time and
+//! count, and prints a report. `all` also writes it into `docs/BENCHMARKS.md`, between the
+//! markers of the generated section, with the machine, the date and the command; every API
+//! figure is also a ratio to the baseline measured in the same run.
+#![forbid(unsafe_code)]
+
+mod api;
+mod baseline;
+mod load;
+mod memory;
+mod procs;
+mod timers;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+use timers::{Lag, Scenario};
+
+const BEGIN: &str = "<!-- bench:begin (written by `target/release/bench all`; edits here are lost) -->";
+const END: &str = "<!-- bench:end -->";
+
+fn main() -> anyhow::Result<()> {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    if what == "baseline" {
+        let port = std::env::args().nth(2).and_then(|p| p.parse().ok()).unwrap_or(18_099);
+        return baseline::serve(port);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let report = rt.block_on(run(&what))?;
+    println!("{report}");
+    if what == "all" {
+        write_doc(&report)?;
+    }
+    Ok(())
+}
+
+async fn run(what: &str) -> anyhow::Result<String> {
+    let all = what == "all";
+    let mut out = String::new();
+    writeln!(out, "{}", machine())?;
+    if all || what == "api" {
+        section(&mut out, api_report().await?);
+    }
+    if all || what == "timers" {
+        section(&mut out, timers_report().await?);
+    }
+    if all || what == "memory" {
+        section(&mut out, memory_report().await?);
+    }
+    if all || what == "startup" {
+        let (mem, red) = memory::startup(5).await?;
+        section(
+            &mut out,
+            format!(
+                "### Start-up to ready (median of 5, `/health/ready` answering)\n\n| store | time |\n|---|---|\n| memory | {} ms |\n| Redis (empty) | {} ms |\n",
+                mem.as_millis(),
+                red.as_millis()
+            ),
+        );
+    }
+    Ok(out)
+}
+
+fn section(out: &mut String, s: String) {
+    out.push('\n');
+    out.push_str(&s);
+}
+
+#[allow(clippy::disallowed_methods, reason = "the report's date")]
+fn machine() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_kb: u64 = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let redis = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let date = time::OffsetDateTime::now_utc().date();
+    format!(
+        "Generated {date} by `cargo build --release -p gateway -p nef-sim -p bench && target/release/bench all` on {cores} cores ({cpu}), {} GiB; {redis}. The load generator, the servers and Redis share these cores.",
+        mem_kb / 1024 / 1024
+    )
+}
+
+fn ratio(x: f64, base: f64) -> String {
+    if base > 0.0 {
+        format!("{:.2}x", x / base)
+    } else {
+        "-".into()
+    }
+}
+
+async fn api_report() -> anyhow::Result<String> {
+    let (bget, bpost) = api::baseline().await?;
+    let mut rows = vec![
+        ("baseline GET (minimal axum, same JSON)".to_owned(), bget.clone()),
+        ("baseline POST (minimal axum, body parsed)".to_owned(), bpost.clone()),
+    ];
+    rows.extend(api::on_store(false).await?.rows);
+    rows.extend(api::on_store(true).await?.rows);
+    let mut s = String::from(
+        "### API (16 keep-alive connections, 8 s each, every request with an ES256 bearer token verified)\n\n| scenario | requests | requests/s | vs baseline | p50 | p90 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (name, st) in rows {
+        let base = if name.starts_with("GET") || name.contains("baseline GET") {
+            bget.per_second
+        } else {
+            bpost.per_second
+        };
+        writeln!(
+            s,
+            "| {name} | {} | {:.0} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            st.requests,
+            st.per_second,
+            ratio(st.per_second, base),
+            st.p50_ms,
+            st.p90_ms,
+            st.p99_ms,
+            st.max_ms,
+            st.errors
+        )?;
+    }
+    s.push_str("\nGET rows are compared with the baseline GET, all others with the baseline POST.\n");
+    Ok(s)
+}
+
+async fn timers_report() -> anyhow::Result<String> {
+    let scenarios = [
+        (
+            "stream: 10,000 starts over 10 s, NEF 5 ms",
+            Scenario {
+                bookings: 10_000,
+                spread: Duration::from_secs(10),
+                nef_latency_ms: 5,
+                kill_after: None,
+                duration_s: 120,
+            },
+            "p99 < 50 ms, max < 250 ms, none early",
+        ),
+        (
+            "burst: 10,000 with one start, NEF 5 ms",
+            Scenario {
+                bookings: 10_000,
+                spread: Duration::ZERO,
+                nef_latency_ms: 5,
+                kill_after: None,
+                duration_s: 120,
+            },
+            "all within 3 s",
+        ),
+        (
+            "burst of 10,000, one replica killed 0.5 s after the start",
+            Scenario {
+                bookings: 10_000,
+                spread: Duration::ZERO,
+                nef_latency_ms: 5,
+                kill_after: Some(Duration::from_millis(500)),
+                duration_s: 40,
+            },
+            "exactly once, none later than 5 s, none left",
+        ),
+        (
+            "burst: 10,000 with one start, NEF 50 ms",
+            Scenario {
+                bookings: 10_000,
+                spread: Duration::ZERO,
+                nef_latency_ms: 50,
+                kill_after: None,
+                duration_s: 120,
+            },
+            "all within 5 s",
+        ),
+    ];
+    let mut s = String::from(
+        "### Timers (two replicas on one Redis, standalone nef-sim; lag = NEF POST received - startTime)\n\n| scenario | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (name, sc, budget) in scenarios {
+        let l: Lag = timers::run(&sc).await?;
+        writeln!(
+            s,
+            "| {name} | {}/{} | {} ms | {} ms | {} ms | {} ms | {} | {} | {budget} |",
+            l.activated,
+            l.bookings,
+            l.min_ms,
+            l.p50_ms,
+            l.p99_ms,
+            l.max_ms,
+            l.duplicates,
+            l.left_at_end.map_or("-".into(), |n| n.to_string())
+        )?;
+    }
+    Ok(s)
+}
+
+async fn memory_report() -> anyhow::Result<String> {
+    let m = memory::memory_store(100_000).await?;
+    let r = memory::redis_million(1_000_000).await?;
+    let per = |a: u64, b: u64, n: usize| (b.saturating_sub(a)) as f64 / n as f64;
+    Ok(format!(
+        "### Memory\n\n| measure | value | budget |\n|---|---|---|\n\
+         | memory store: gateway RSS per booking ({} created through the API) | {:.0} bytes ({} -> {} MiB) | 1,536 bytes |\n\
+         | Redis bytes per booking ({} stored) | {:.0} bytes | 1,024 bytes |\n\
+         | gateway RSS with {} bookings in Redis | {} MiB | 64 MiB |\n\
+         | GET among {} bookings in Redis | {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, errors {} | |\n",
+        m.bookings,
+        per(m.rss_before, m.rss_after, m.bookings),
+        m.rss_before / 1_048_576,
+        m.rss_after / 1_048_576,
+        r.bookings,
+        per(r.redis_before, r.redis_after, r.bookings),
+        r.bookings,
+        r.gateway_rss / 1_048_576,
+        r.bookings,
+        r.get.per_second,
+        r.get.p50_ms,
+        r.get.p99_ms,
+        r.get.errors
+    ))
+}
+
+/// Replaces the generated section of `docs/BENCHMARKS.md` (appends it the first time).
+fn write_doc(report: &str) -> anyhow::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/BENCHMARKS.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let block = format!("{BEGIN}\n{report}\n{END}");
+    let doc = match (doc.find(BEGIN), doc.find(END)) {
+        (Some(a), Some(b)) if a < b => format!("{}{block}{}", &doc[..a], &doc[b + END.len()..]),
+        _ => format!("{}\n\n## The benchmark suite\n\n{block}\n", doc.trim_end()),
+    };
+    std::fs::write(&path, doc)?;
+    Ok(())
+}

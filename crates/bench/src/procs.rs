@@ -1,0 +1,209 @@
+//! The processes a scenario needs, started as an operator would start them and killed when
+//! dropped: `redis-server` on a unix socket, the standalone `nef-sim`, gateway replicas (the
+//! release binaries next to this one).
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// `target/release/<name>`, beside this binary.
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("no directory of the bench binary")?;
+    let bin = dir.join(name);
+    if !bin.exists() {
+        bail!(
+            "{} is missing: run `cargo build --release -p gateway -p nef-sim` first",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status` (bytes).
+pub fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Polls `url` until it answers 200 (bounded).
+pub async fn wait_ready(url: &str, within: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if let Ok((200, _)) = crate::load::get_once(url).await {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bail!("{url} not ready within {within:?}")
+}
+
+pub struct Redis {
+    _dir: tempfile::TempDir,
+    _child: Child,
+    pub url: String,
+    socket: PathBuf,
+}
+
+impl Redis {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let socket = dir.path().join("redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocket"])
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("redis-server must be on the PATH")?;
+        for _ in 0..200 {
+            if socket.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Self {
+            url: format!("unix://{}", socket.display()),
+            socket,
+            _dir: dir,
+            _child: child,
+        })
+    }
+    pub fn used_memory(&self) -> anyhow::Result<u64> {
+        let out = std::process::Command::new("redis-cli")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(["info", "memory"])
+            .output()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .context("no used_memory in INFO")
+    }
+}
+
+pub struct NefSimProc {
+    _child: Child,
+    pub url: String,
+}
+
+impl NefSimProc {
+    pub async fn start(latency_ms: u64) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = Command::new(binary("nef-sim")?)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--latency-ms",
+                &latency_ms.to_string(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let url = format!("http://127.0.0.1:{port}");
+        wait_ready(&format!("{url}/sim/subscriptions"), Duration::from_secs(10)).await?;
+        Ok(Self { _child: child, url })
+    }
+    /// The requests the simulator received (method, status, ms since the epoch, body).
+    pub async fn requests(&self) -> anyhow::Result<Vec<Value>> {
+        let (_, body) = crate::load::get_once(&format!("{}/sim/requests", self.url)).await?;
+        Ok(serde_json::from_slice::<Vec<Value>>(&body)?)
+    }
+    pub async fn subscription_count(&self) -> anyhow::Result<usize> {
+        let (_, body) = crate::load::get_once(&format!("{}/sim/subscriptions", self.url)).await?;
+        Ok(serde_json::from_slice::<serde_json::Map<String, Value>>(&body)?.len())
+    }
+}
+
+pub struct Gateway {
+    child: Child,
+    pub port: u16,
+    pub token: String,
+    pub started_in: Duration,
+}
+
+impl Gateway {
+    /// Starts a release gateway with `env` on top of the bench defaults (rate limits off,
+    /// quiet logs); returns when `/health/ready` answers.
+    pub async fn start(env: &[(String, String)]) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let started = Instant::now();
+        let mut child = Command::new(binary("gateway")?)
+            .env("QOSGW__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("QOSGW__LIMITS__CREATE__PER_SECOND", "0")
+            .env("QOSGW__LIMITS__READ__PER_SECOND", "0")
+            .env("QOSGW__LIMITS__DELETE__PER_SECOND", "0")
+            .env("QOSGW__LIMITS__RETRIEVE__PER_SECOND", "0")
+            .env("QOSGW__LIMITS__MAX_LIVE_BOOKINGS_PER_CLIENT", "100000000")
+            .env("QOSGW__SOUTHBOUND__SIMULATOR__NOTIFY_ON_CREATE", "false")
+            .env("QOSGW_STORE_KEY_SECRET", "bench")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut token = None;
+        let read = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(t) = line.strip_prefix("export TOKEN=") {
+                    token = Some(t.trim().to_owned());
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .context("the gateway printed no token")?;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        wait_ready(
+            &format!("http://127.0.0.1:{port}/health/ready"),
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(Self {
+            child,
+            port,
+            token: token.context("no token")?,
+            started_in: started.elapsed(),
+        })
+    }
+    pub fn base(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+    pub fn rss(&self) -> u64 {
+        self.child.id().map(rss).unwrap_or(0)
+    }
+    /// SIGKILL, like a crashed pod.
+    pub async fn kill9(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The environment of a gateway on this Redis (dev tokens allowed: the bench has no IdP).
+pub fn redis_env(redis: &Redis) -> Vec<(String, String)> {
+    vec![
+        ("QOSGW__STORE__KIND".into(), "redis".into()),
+        ("QOSGW__STORE__REDIS__URLS".into(), redis.url.clone()),
+        ("QOSGW__AUTH__ALLOW_DEV_WITH_REDIS".into(), "true".into()),
+    ]
+}
