@@ -42,7 +42,8 @@ pub fn tomorrow() -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::days(1)
 }
 
-/// Creates every body through `gw` on 8 keep-alive connections; returns the booking ids.
+/// Creates every body through `gw` on 8 connections; returns the booking ids in the order
+/// of the bodies.
 pub async fn seed(target: &str, token: &str, bodies: Vec<Bytes>) -> anyhow::Result<Vec<String>> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
@@ -63,7 +64,7 @@ pub async fn seed(target: &str, token: &str, bodies: Vec<Bytes>) -> anyhow::Resu
                     String::from_utf8_lossy(&body)
                 );
                 let v: serde_json::Value = serde_json::from_slice(&body)?;
-                ids.push(v["bookingId"].as_str().unwrap_or_default().to_owned());
+                ids.push((i, v["bookingId"].as_str().unwrap_or_default().to_owned()));
             }
             anyhow::Ok(ids)
         });
@@ -72,7 +73,8 @@ pub async fn seed(target: &str, token: &str, bodies: Vec<Bytes>) -> anyhow::Resu
     while let Some(r) = tasks.join_next().await {
         ids.extend(r??);
     }
-    Ok(ids)
+    ids.sort_unstable();
+    Ok(ids.into_iter().map(|(_, id)| id).collect())
 }
 
 /// Runs a plan on a thread of its own (the orchestration runtime stays free).

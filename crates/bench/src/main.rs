@@ -190,10 +190,12 @@ async fn timers_report() -> anyhow::Result<String> {
             "all within 5 s",
         ),
     ];
+    // `bench timers WORD` runs only the scenarios whose name contains WORD.
+    let only = std::env::args().nth(2).unwrap_or_default();
     let mut s = String::from(
         "### Timers (two replicas on one Redis, standalone nef-sim; lag = NEF POST received - startTime)\n\n| scenario | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
     );
-    for (name, sc, budget) in scenarios {
+    for (name, sc, budget) in scenarios.into_iter().filter(|(n, _, _)| n.contains(only.as_str())) {
         let l: Lag = timers::run(&sc).await?;
         writeln!(
             s,
