@@ -229,14 +229,24 @@ impl BookingStore for RedisStore {
     }
 
     async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
-        // A device's bookings live in the shard of their client, so every shard is asked; one
-        // pipeline per shard, because a cluster refuses pipelines that cross slots.
+        // A device's bookings live in the shard of their client, so every shard is asked. On a
+        // single node that is two round trips (the index fields of every shard, then the
+        // records); a cluster refuses pipelines that cross slots, so there it is two per shard.
+        let shards: Vec<u16> = (0..self.settings.shards.max(1)).collect();
+        let groups: Vec<&[u16]> = if self.settings.cluster {
+            shards.chunks(1).collect()
+        } else {
+            vec![&shards[..]]
+        };
+        let digests: Vec<Vec<u8>> = device_keys.iter().map(|k| self.device_digest(k)).collect();
         let mut conn = self.conn.clone();
         let mut out = Vec::new();
-        for shard in 0..self.settings.shards.max(1) {
+        for group in groups {
             let mut pipe = redis::pipe();
-            for k in device_keys {
-                pipe.cmd("HGET").arg(self.index_key(shard)).arg(self.device_digest(k));
+            for shard in group {
+                for d in &digests {
+                    pipe.cmd("HGET").arg(self.index_key(*shard)).arg(d);
+                }
             }
             let lists: Vec<Option<Vec<u8>>> = self.bounded(pipe.query_async(&mut conn)).await?;
             let mut ids: Vec<BookingId> = lists.iter().flatten().flat_map(|l| keys::ids_in(l)).collect();
