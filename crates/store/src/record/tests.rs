@@ -1,4 +1,5 @@
 use super::*;
+use booking::{BookingStatus, DeviceIpv4, PhoneNumber, Point, PortsSpec, ServiceArea, SinkCredential, StatusInfo};
 use time::macros::datetime;
 
 fn full() -> Booking {
