@@ -152,12 +152,39 @@ fn expand(p: Option<&PortsSpec>) -> Vec<Option<u16>> {
     out.into_iter().map(Some).collect()
 }
 
-/// How many single ports `p` stands for (without building the list).
+/// How many distinct single ports `p` stands for, as [`expand`] lists them (a port named
+/// twice, or inside a range, counts once), without building the list: the spans are sorted
+/// and merged.
 fn count(p: Option<&PortsSpec>) -> usize {
-    p.map_or(1, |p| {
-        p.ports.len() + p.ranges.iter().map(|(a, b)| usize::from(b - a) + 1).sum::<usize>()
-    })
-    .max(1)
+    let Some(p) = p else { return 1 };
+    let mut spans: Vec<(u32, u32)> = p
+        .ports
+        .iter()
+        .map(|&q| (u32::from(q), u32::from(q)))
+        .chain(
+            p.ranges
+                .iter()
+                .filter(|(a, b)| a <= b)
+                .map(|&(a, b)| (u32::from(a), u32::from(b))),
+        )
+        .collect();
+    spans.sort_unstable();
+    let mut total = 0usize;
+    let mut open: Option<(u32, u32)> = None;
+    for (a, b) in spans {
+        open = match open {
+            Some((x, y)) if a <= y + 1 => Some((x, y.max(b))),
+            Some((x, y)) => {
+                total += (y - x + 1) as usize;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((x, y)) = open {
+        total += (y - x + 1) as usize;
+    }
+    total.max(1)
 }
 
 fn rule(dir: &str, proto: &str, from: &str, from_ports: &str, to: &str, to_ports: &str) -> String {

@@ -254,3 +254,19 @@ proptest! {
         }
     }
 }
+
+/// A port listed again, or inside a range, is one flow: the flow limit counts what the
+/// mapping sends (found by the property test above: 55880 in 55880-55885).
+#[test]
+fn a_port_inside_a_range_counts_once() {
+    let mut b = seed();
+    b.device_ports = Some(PortsSpec {
+        ranges: vec![(55880, 55885), (55884, 55890)],
+        ports: vec![55880, 55890, 60000],
+    });
+    b.application_server_ports = None;
+    let c = cfg(FlowEncoding::Strict29214);
+    assert_eq!(flow_count(&c, &b), 12);
+    let s = map(&c, &b, &profile(), &UeAddresses::of_booking(&b)).unwrap();
+    assert_eq!(s.flow_info.unwrap().len(), 12);
+}
