@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod health;
+pub mod metrics;
 pub mod serve;
 pub mod settings;
 pub mod startup;

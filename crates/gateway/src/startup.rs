@@ -39,6 +39,10 @@ pub struct Application {
     clock: Arc<dyn Clock>,
     /// The Redis store, whose notifications of new timers wake this replica's scheduler.
     redis: Option<Arc<store::RedisStore>>,
+    lifecycle: Arc<crate::health::Lifecycle>,
+    admin: Option<(TcpListener, Router)>,
+    shutdown_delay: Duration,
+    shutdown_grace: Duration,
     server_limits: crate::serve::ServerLimits,
 }
 
@@ -166,8 +170,28 @@ impl Application {
             limits: limits.clone(),
             request_timeout: s.server.request_timeout,
         };
+        let metrics = crate::metrics::Metrics::new();
+        let lifecycle = Arc::new(crate::health::Lifecycle::default());
+        let admin = match &s.server.admin_listen {
+            Some(addr) => Some((
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (server.admin_listen)"))?,
+                crate::health::admin_router(store.clone(), lifecycle.clone(), metrics.clone()),
+            )),
+            None => None,
+        };
         let router = camara_api::router(api_state, &base_paths)
-            .merge(crate::health::router(store.clone(), dev_issuer.clone()))
+            .route_layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                crate::metrics::track,
+            ))
+            .merge(crate::health::router(
+                store.clone(),
+                dev_issuer.clone(),
+                lifecycle.clone(),
+                metrics,
+            ))
             .merge(southbound::callbacks::router(service.clone(), callback_auth));
 
         Ok(Self {
@@ -191,16 +215,27 @@ impl Application {
             wake,
             clock,
             redis,
+            lifecycle,
+            admin,
+            shutdown_delay: s.server.shutdown_delay,
+            shutdown_grace: s.server.shutdown_grace,
             server_limits: crate::serve::ServerLimits {
                 header_read_timeout: s.server.header_read_timeout,
                 max_connections: s.server.max_connections,
-                drain_timeout: s.server.request_timeout,
+                drain_timeout: s.server.shutdown_grace,
             },
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+    /// The admin listener's port, when `server.admin_listen` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port())
     }
     pub fn service(&self) -> Arc<BookingService> {
         self.service.clone()
@@ -253,15 +288,35 @@ impl Application {
             "QoS Booking gateway listening on {}",
             self.listener.local_addr()?
         );
+        let admin = self.admin.map(|(listener, router)| {
+            let mut stop = stop_rx.clone();
+            let limits = self.server_limits;
+            tokio::spawn(crate::serve::serve(listener, router, limits, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
+        let (lifecycle, delay) = (self.lifecycle.clone(), self.shutdown_delay);
         crate::serve::serve(self.listener, self.router, self.server_limits, async move {
             shutdown.await;
+            // Not ready at once; keep serving while the load balancer takes us out.
+            lifecycle.drain();
+            info!(delay_ms = delay.as_millis(), "draining: reporting not ready");
+            tokio::time::sleep(delay).await;
             let _ = stop_tx.send(true);
         })
         .await;
-        scheduler.await.context("scheduler task failed")?;
+        // Timer transitions in progress get the grace period; unfinished claims come back
+        // to the other replicas within the scheduler lease.
+        match tokio::time::timeout(self.shutdown_grace, scheduler).await {
+            Ok(done) => done.context("scheduler task failed")?,
+            Err(_) => warn!("shutdown: timer transitions still running were cut off"),
+        }
         delivery.await.context("event delivery task failed")?;
         while let Some(done) = chores.join_next().await {
             done.context("a background task failed")?;
+        }
+        if let Some(admin) = admin {
+            admin.await.context("admin listener failed")?;
         }
         // Let deliveries in flight finish; anything else stays in the outbox for later.
         for _ in 0..50 {

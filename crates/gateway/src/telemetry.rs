@@ -1,4 +1,5 @@
-//! Logging setup: one global subscriber, text or JSON, filtered by `RUST_LOG` or the config.
+//! Logging setup: one global subscriber, text or JSON (`auto`: JSON when stdout is not a
+//! terminal, as collectors want it), filtered by `RUST_LOG` or the config.
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,7 +12,8 @@ pub fn init(format: &str, filter: &str) {
         .with_target(false)
         .with_ansi(ansi);
     // try_init: a second call (tests) keeps the first subscriber.
-    let _ = if format == "json" {
+    let json = format == "json" || (format == "auto" && !ansi);
+    let _ = if json {
         builder.json().try_init()
     } else {
         builder.try_init()

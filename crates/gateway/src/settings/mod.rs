@@ -51,6 +51,15 @@ pub struct Server {
     #[serde(rename = "header_read_timeout_ms", deserialize_with = "units::ms")]
     pub header_read_timeout: Duration,
     pub max_connections: usize,
+    /// The admin listener (`/livez`, `/readyz`, `/metrics`); unset: none.
+    pub admin_listen: Option<String>,
+    /// After SIGTERM: how long the replica keeps serving while it reports not ready (so the
+    /// load balancer stops sending it requests first).
+    #[serde(rename = "shutdown_delay_ms", deserialize_with = "units::ms")]
+    pub shutdown_delay: Duration,
+    /// Then: how long requests, timer transitions and deliveries in progress may take.
+    #[serde(rename = "shutdown_grace_ms", deserialize_with = "units::ms")]
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The test's own redis-server when the app runs on the Redis store.
     pub redis: Option<store::testing::RedisServer>,
+    /// `http://127.0.0.1:<port>` of the admin listener, when `server.admin_listen` is set.
+    pub admin: Option<String>,
 }
 
 pub fn test_settings() -> Settings {
@@ -106,6 +108,7 @@ pub async fn spawn_app_with_resolver(
         token: app.dev_token().unwrap_or_default().to_owned(),
         client: reqwest::Client::new(),
         redis: None,
+        admin: app.admin_port().map(|p| format!("http://127.0.0.1:{p}")),
     };
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     t

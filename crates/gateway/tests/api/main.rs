@@ -8,6 +8,7 @@ mod helpers;
 mod idp;
 mod lifecycle;
 mod limits;
+mod ops;
 mod ownership;
 mod redis;
 mod server;

@@ -1,0 +1,101 @@
+//! What an operator runs the gateway with: the admin listener (`/livez`, `/readyz`,
+//! `/metrics`) and the shutdown sequence (not ready at once, still serving during the delay).
+
+use crate::helpers::*;
+use booking::ManualClock;
+use gateway::Application;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+#[tokio::test]
+async fn the_admin_listener_serves_probes_and_request_metrics_by_route_template() {
+    let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
+    let admin = app.admin.clone().expect("no admin listener");
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{admin}/livez")).send().await.unwrap().status(), 204);
+    assert_eq!(http.get(format!("{admin}/readyz")).send().await.unwrap().status(), 200);
+    let created = app
+        .create(booking_body(&app, "+123456789", Duration::minutes(10), 600))
+        .await;
+    assert_eq!(created.status, 201);
+    let id = created.body["bookingId"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&id).await.status, 200);
+    assert_eq!(app.get(&id).await.status, 200);
+    let text = http
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |route: &str, method: &str, status: u16| {
+        format!(
+            "http_server_request_duration_seconds_count{{http_request_method=\"{method}\",http_route=\"{route}\",http_response_status_code=\"{status}\"}}"
+        )
+    };
+    let value = |needle: String| {
+        text.lines()
+            .find(|l| l.starts_with(&needle))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    assert_eq!(
+        value(line("/qos-booking/v0.2/device-qos-bookings", "POST", 201)),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        value(line("/qos-booking/v0.2/device-qos-bookings/{bookingId}", "GET", 200)),
+        Some(2),
+        "{text}"
+    );
+    assert!(!text.contains(&id), "a booking id in the metrics");
+    assert!(!text.contains("123456789"), "a phone number in the metrics");
+    // The API listener does not serve the admin endpoints.
+    assert_eq!(
+        http.get(format!("{}/metrics", app.addr)).send().await.unwrap().status(),
+        404
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn on_shutdown_the_replica_reports_not_ready_at_once_and_serves_through_the_delay() {
+    let mut s = test_settings();
+    s.server.shutdown_delay = std::time::Duration::from_millis(1_500);
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let app = Application::build_with_clock(s, clock).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{base}/health/ready")).send().await.unwrap().status(),
+        200
+    );
+    let _ = stop.send(());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Draining: not ready, but still answering.
+    let ready = http.get(format!("{base}/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        http.get(format!("{base}/health/live")).send().await.unwrap().status(),
+        204
+    );
+    // After the delay the listener closes and the app returns.
+    tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("the app did not stop")
+        .unwrap()
+        .unwrap();
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{base}/health/live"))
+            .send()
+            .await
+            .is_err()
+    );
+}
