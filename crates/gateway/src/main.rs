@@ -1,4 +1,5 @@
-//! `gateway [--config FILE]`: runs the QoS Booking gateway until SIGINT or SIGTERM.
+//! `gateway [--config FILE] [--check]`: runs the QoS Booking gateway until SIGINT or SIGTERM
+//! (`--check`: only validates the settings).
 #![forbid(unsafe_code)]
 
 use anyhow::Context;
@@ -14,12 +15,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut config: Option<PathBuf> = None;
+    let mut check = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--config" | "-c" => config = Some(args.next().context("--config needs a file")?.into()),
+            "--check" => check = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: gateway [--config FILE]\nSettings: config/default.yaml, then FILE, then QOSGW__* environment variables."
+                    "usage: gateway [--config FILE] [--check]\nSettings: config/default.yaml, then FILE, then QOSGW__* environment variables.\n--check: load and validate the settings, then exit (0: valid)."
                 );
                 return Ok(());
             }
@@ -27,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let settings = Settings::load(config.as_deref())?;
+    if check {
+        println!("configuration is valid");
+        return Ok(());
+    }
     telemetry::init(&settings.log.format, &settings.log.filter);
     let app = Application::build(settings).await?;
     if let Some(token) = app.dev_token() {
