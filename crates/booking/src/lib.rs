@@ -1,7 +1,7 @@
 //! The QoS booking domain. It holds the values a booking is made of (device, service area,
 //! ports, QoS profile), the booking's lifecycle as a type ([`Booking`]'s transition methods),
 //! its admission, conflict and sink rules, and the ports (traits) through which the rest of
-//! the gateway plugs in: [`BookingStore`], [`Clock`], [`Southbound`], [`Notifier`],
+//! the gateway plugs in: [`BookingStore`], [`Clock`], [`Southbound`], [`Notifier`], [`Telemetry`],
 //! [`DeviceResolver`] and [`SinkResolver`]. [`BookingService`] runs every use case over those
 //! ports. Nothing here does I/O of its own: no tokio, no HTTP, no Redis, no JSON.
 #![forbid(unsafe_code)]
@@ -19,6 +19,7 @@ mod service;
 pub mod sink;
 mod southbound;
 mod store;
+mod telemetry;
 
 pub use area::{AreaName, Coverage, CoverageRegion, Point, ServiceArea};
 pub use booking::{
@@ -38,3 +39,4 @@ pub use service::{
 pub use sink::{SinkPolicy, SinkResolver};
 pub use southbound::{Southbound, SouthboundError};
 pub use store::{BookingStore, CreateOutcome, StoreError, overlaps};
+pub use telemetry::{CallOutcome, NetworkCall, NoTelemetry, Telemetry, Transition};

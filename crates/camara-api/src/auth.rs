@@ -65,7 +65,12 @@ pub struct Authenticator {
     validation: Validation,
     settings: AuthSettings,
     verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
+    /// Told the reason code of every refused token (for the operator's metrics).
+    rejections: Option<Rejections>,
 }
+
+/// A hook told the reason code of every refused token.
+pub type Rejections = std::sync::Arc<dyn Fn(&'static str) + Send + Sync>;
 
 impl Authenticator {
     pub fn new(settings: AuthSettings, keys: KeyStore) -> Self {
@@ -88,7 +93,15 @@ impl Authenticator {
             validation,
             settings,
             verified: std::sync::Mutex::default(),
+            rejections: None,
         }
+    }
+
+    /// Tells `hook` the reason code of every refused token (`malformed`, `algorithm`,
+    /// `unknown_key`, `expired`, `not_yet_valid`, `signature`, `claims`, `invalid`).
+    pub fn with_rejections(mut self, hook: Rejections) -> Self {
+        self.rejections = Some(hook);
+        self
     }
 
     fn cached(&self, digest: &[u8; 32], now: u64) -> Option<(Caller, HashSet<String>)> {
@@ -121,8 +134,12 @@ impl Authenticator {
 
     /// Validates the token and builds the caller's context; any failure is a generic 401.
     pub async fn authenticate(&self, token: &str) -> Result<(Caller, HashSet<String>), ApiError> {
-        let fail = |why: &str| {
-            tracing::debug!(reason = why, "token rejected");
+        // `why` is a fixed reason code (for metrics); the detail goes to the debug log.
+        let fail = |why: &'static str, detail: &str| {
+            tracing::debug!(reason = why, detail, "token rejected");
+            if let Some(hook) = &self.rejections {
+                hook(why);
+            }
             ApiError::unauthenticated("The access token is missing, invalid or expired")
         };
         let now = jsonwebtoken::get_current_timestamp();
@@ -133,29 +150,38 @@ impl Authenticator {
         }
         // The key set this verification is made under (read before the key is looked up).
         let generation = self.keys.generation.load(Ordering::SeqCst);
-        let header = jsonwebtoken::decode_header(token).map_err(|_| fail("malformed header"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| fail("malformed", &e.to_string()))?;
         if !self.validation.algorithms.contains(&header.alg) {
-            return Err(fail("algorithm not allowed"));
+            return Err(fail("algorithm", "algorithm not allowed"));
         }
         let (key, key_alg) = self
             .keys
             .key(header.kid.as_deref())
             .await
-            .ok_or_else(|| fail("unknown kid"))?;
+            .ok_or_else(|| fail("unknown_key", "unknown kid"))?;
         if key_alg.is_some_and(|a| a != header.alg) {
-            return Err(fail("algorithm differs from the key's"));
+            return Err(fail("algorithm", "algorithm differs from the key's"));
         }
         // jsonwebtoken wants every listed algorithm to fit the key: validate with the one
         // algorithm of this token, already checked against the allowed list and the key.
         let mut validation = self.validation.clone();
         validation.algorithms = vec![header.alg];
-        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation)
-            .map_err(|e| fail(&e.to_string()))?;
+        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            let why = match e.kind() {
+                K::ExpiredSignature => "expired",
+                K::ImmatureSignature => "not_yet_valid",
+                K::InvalidSignature => "signature",
+                K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => "claims",
+                _ => "invalid",
+            };
+            fail(why, &e.to_string())
+        })?;
         let claims = data.claims;
         let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
         let client_id = text(&self.settings.client_id_claim)
             .or_else(|| text("azp"))
-            .ok_or_else(|| fail("no client id claim"))?
+            .ok_or_else(|| fail("claims", "no client id claim"))?
             .to_owned();
         let scopes: HashSet<String> = claims
             .get("scope")
@@ -177,7 +203,7 @@ impl Authenticator {
             .or(from_subject)
             .map(|(sub, phone)| PhoneNumber::parse(&phone).map(|p| (sub, Device::from_phone(p))))
             .transpose()
-            .map_err(|_| fail("subject is not a valid phone number"))?;
+            .map_err(|_| fail("claims", "subject is not a valid phone number"))?;
         let caller = Caller { client_id, subject };
         if let Some(exp) = claims.get("exp").and_then(Value::as_u64).filter(|e| now < *e) {
             self.remember(

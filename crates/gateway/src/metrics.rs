@@ -1,12 +1,16 @@
-//! Prometheus text at `/metrics` on the admin listener. Names and units follow the
-//! OpenTelemetry semantic conventions (`http.server.request.duration` in seconds becomes
+//! Prometheus text at `/metrics` on the admin listener: HTTP requests by route, method and
+//! status; timer lag by transition; network (NEF) calls by operation and outcome; refused
+//! tokens by reason. Names and units follow the OpenTelemetry semantic conventions where one
+//! exists (`http.server.request.duration` in seconds becomes
 //! `http_server_request_duration_seconds`). Labels never carry personal data: the route
 //! template, not the path with its booking id.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use booking::{CallOutcome, NetworkCall, Telemetry, Transition};
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
@@ -20,6 +24,22 @@ struct HttpLabels {
     http_response_status_code: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    transition: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 type Durations = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 fn durations() -> Histogram {
@@ -31,6 +51,9 @@ fn durations() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     http: Durations,
+    timer_lag: Family<TransitionLabels, Histogram, fn() -> Histogram>,
+    network: Family<CallLabels, Histogram, fn() -> Histogram>,
+    token_rejections: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -43,7 +66,38 @@ impl Metrics {
             Unit::Seconds,
             http.clone(),
         );
-        Arc::new(Self { registry, http })
+        let timer_lag: Family<TransitionLabels, Histogram, fn() -> Histogram> = Family::new_with_constructor(durations);
+        registry.register_with_unit(
+            "qos_booking_timer_lag",
+            "How late each timer fired after its due time, by transition (start, end, retry, purge)",
+            Unit::Seconds,
+            timer_lag.clone(),
+        );
+        let network: Family<CallLabels, Histogram, fn() -> Histogram> = Family::new_with_constructor(durations);
+        registry.register_with_unit(
+            "qos_booking_network_call_duration",
+            "Duration of calls to the network (NEF), by operation and outcome",
+            Unit::Seconds,
+            network.clone(),
+        );
+        let token_rejections = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "qos_booking_token_rejections",
+            "Bearer tokens refused, by reason",
+            token_rejections.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            http,
+            timer_lag,
+            network,
+            token_rejections,
+        })
+    }
+
+    /// Counts a refused token (the authenticator's hook).
+    pub fn token_rejected(&self, reason: &'static str) {
+        self.token_rejections.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -74,4 +128,22 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
         })
         .observe(started.elapsed().as_secs_f64());
     res
+}
+
+impl Telemetry for Metrics {
+    fn timer_fired(&self, transition: Transition, lag: std::time::Duration) {
+        self.timer_lag
+            .get_or_create(&TransitionLabels {
+                transition: transition.as_str(),
+            })
+            .observe(lag.as_secs_f64());
+    }
+    fn network_call(&self, call: NetworkCall, outcome: CallOutcome, took: std::time::Duration) {
+        self.network
+            .get_or_create(&CallLabels {
+                operation: call.as_str(),
+                outcome: outcome.as_str(),
+            })
+            .observe(took.as_secs_f64());
+    }
 }

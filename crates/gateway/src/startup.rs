@@ -114,6 +114,7 @@ impl Application {
             sink_policy.clone(),
         )
         .context("cannot build the event delivery client")?;
+        let metrics = crate::metrics::Metrics::new();
         let mut service = BookingService::new(
             store.clone(),
             clock.clone(),
@@ -127,7 +128,7 @@ impl Application {
             service = service.with_resolver(r.clone());
         }
         let wake = scheduler::Wake::new();
-        service = service.with_timer_wake(wake.clone());
+        service = service.with_timer_wake(wake.clone()).with_telemetry(metrics.clone());
         let service = Arc::new(service);
 
         let auth_settings = s.auth.authenticator_settings();
@@ -161,6 +162,8 @@ impl Application {
             warn!("notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)");
         }
         let limits = Arc::new(s.limits.rate_limits());
+        let counted = metrics.clone();
+        let auth = auth.with_rejections(Arc::new(move |reason| counted.token_rejected(reason)));
         let api_state = ApiState {
             service: service.clone(),
             auth: Arc::new(auth),
@@ -170,7 +173,6 @@ impl Application {
             limits: limits.clone(),
             request_timeout: s.server.request_timeout,
         };
-        let metrics = crate::metrics::Metrics::new();
         let lifecycle = Arc::new(crate::health::Lifecycle::default());
         let admin = match &s.server.admin_listen {
             Some(addr) => Some((

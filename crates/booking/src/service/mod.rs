@@ -23,7 +23,9 @@ use crate::notify::{Notifier, StatusEvent};
 use crate::profile::{Catalog, ProfileStatus};
 use crate::resolver::DeviceResolver;
 use crate::southbound::Southbound;
+use crate::southbound::SouthboundError;
 use crate::store::{BookingStore, CreateOutcome, StoreError};
+use crate::telemetry::{CallOutcome, NetworkCall, NoTelemetry, Telemetry};
 use std::future::Future;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -83,6 +85,7 @@ pub struct BookingService {
     policy: Policy,
     resolver: Option<Arc<dyn DeviceResolver>>,
     timer_wake: Option<Arc<dyn TimerWake>>,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 /// Told when a create sets a timer, so that this replica's scheduler, asleep until a later
@@ -129,7 +132,31 @@ impl BookingService {
             policy,
             resolver: None,
             timer_wake: None,
+            telemetry: Arc::new(NoTelemetry),
         }
+    }
+
+    /// Adds the operator's telemetry (timer lag, network calls).
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Runs one southbound call and reports how it went.
+    async fn network<T>(
+        &self,
+        call: NetworkCall,
+        f: impl Future<Output = Result<T, SouthboundError>>,
+    ) -> Result<T, SouthboundError> {
+        let started = std::time::Instant::now();
+        let r = f.await;
+        let outcome = match &r {
+            Ok(_) => CallOutcome::Ok,
+            Err(e) if e.is_unavailable() => CallOutcome::Unavailable,
+            Err(_) => CallOutcome::Rejected,
+        };
+        self.telemetry.network_call(call, outcome, started.elapsed());
+        r
     }
 
     /// Adds the scheduler's wake-up, told of every timer a create sets.
@@ -322,7 +349,7 @@ impl BookingService {
                 return Ok(Attempt::Done(())); // already TERMINATED
             };
             if let Some(sub) = &b.nef_subscription {
-                match self.southbound.deactivate(sub).await {
+                match self.network(NetworkCall::Deactivate, self.southbound.deactivate(sub)).await {
                     Ok(()) => {}
                     Err(e) if e.is_unavailable() => {
                         warn!(booking.id = %id, error = %Chain(&e), "NEF delete failed; the client may retry");

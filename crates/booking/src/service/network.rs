@@ -7,6 +7,7 @@ use super::{Attempt, BookingService};
 use crate::booking::{BookingId, StatusInfo};
 use crate::error::Chain;
 use crate::store::StoreError;
+use crate::telemetry::NetworkCall;
 use tracing::{info, warn};
 
 /// What proves that a callback comes from the NEF the booking was sent to.
@@ -102,7 +103,9 @@ impl BookingService {
             // One best-effort removal (404 is fine): never leave a subscription behind, but no
             // retry storm toward a NEF that just ended the session itself.
             if let Some(sub) = &b.nef_subscription
-                && let Err(e) = self.southbound.deactivate(sub).await
+                && let Err(e) = self
+                    .network(NetworkCall::Deactivate, self.southbound.deactivate(sub))
+                    .await
             {
                 warn!(booking.id = %id, error = %Chain(&e), "could not remove the subscription after a network termination");
             }

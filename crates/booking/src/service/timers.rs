@@ -6,6 +6,7 @@ use super::BookingService;
 use crate::booking::{Booking, BookingId, BookingStatus, StatusInfo};
 use crate::error::Chain;
 use crate::store::StoreError;
+use crate::telemetry::{NetworkCall, Transition};
 use time::{Duration, OffsetDateTime};
 use tracing::{error, info, warn};
 
@@ -57,7 +58,16 @@ impl BookingService {
         };
         let now = self.clock.now();
         match self.due_of(&b) {
-            Some(due) if due <= now => {}
+            Some(due) if due <= now => {
+                let transition = match b.status {
+                    _ if b.retry_at.is_some() => Transition::Retry,
+                    BookingStatus::Activated => Transition::End,
+                    BookingStatus::Terminated => Transition::Purge,
+                    _ => Transition::Start,
+                };
+                let lag = std::time::Duration::try_from(now - due).unwrap_or_default();
+                self.telemetry.timer_fired(transition, lag);
+            }
             due => {
                 // Claimed early (clock skew between replicas): put the timer back.
                 self.store.update(&b.touched(), due, None).await?;
@@ -82,7 +92,7 @@ impl BookingService {
     /// outcome is unknown: make sure no subscription of it stays at the NEF.
     pub(super) async fn abandon_attempts(&self, b: &Booking) {
         if b.has_unconfirmed_attempts()
-            && let Err(e) = self.southbound.abandon(b).await
+            && let Err(e) = self.network(NetworkCall::Abandon, self.southbound.abandon(b)).await
         {
             warn!(booking.id = %b.id, error = %Chain(&e), "could not check the NEF for a subscription of an unconfirmed attempt");
         }
@@ -131,7 +141,10 @@ impl BookingService {
         if !self.store.update(&intent, Some(lease.until()), None).await? {
             return Ok(());
         }
-        match self.southbound.activate(&intent).await {
+        match self
+            .network(NetworkCall::Activate, self.southbound.activate(&intent))
+            .await
+        {
             Ok(location) => {
                 // Sent ahead of the start (the activation lead): active from the start.
                 let Ok(active) = intent.activated(location.clone(), now.max(b.start_time)) else {
@@ -142,7 +155,10 @@ impl BookingService {
                 } else {
                     // The booking changed meanwhile (deleted): do not leave the subscription.
                     warn!(booking.id = %b.id, "booking changed during activation; removing the new subscription");
-                    if let Err(e) = self.southbound.deactivate(&location).await {
+                    if let Err(e) = self
+                        .network(NetworkCall::Deactivate, self.southbound.deactivate(&location))
+                        .await
+                    {
                         warn!(booking.id = %b.id, error = %Chain(&e), "could not remove the orphan subscription");
                     }
                 }
@@ -171,7 +187,10 @@ impl BookingService {
 
     async fn expire(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
         if let Some(sub) = &b.nef_subscription {
-            match self.southbound.deactivate(sub).await {
+            match self
+                .network(NetworkCall::Deactivate, self.southbound.deactivate(sub))
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if e.is_unavailable() && now < b.end_time() + self.policy.retry_deadline => {
                     let Ok(again) = b.retry(now + self.backoff(b.attempts)) else {

@@ -21,6 +21,10 @@ async fn the_admin_listener_serves_probes_and_request_metrics_by_route_template(
     let id = created.body["bookingId"].as_str().unwrap().to_owned();
     assert_eq!(app.get(&id).await.status, 200);
     assert_eq!(app.get(&id).await.status, 200);
+    app.get_as("not-a-token", &id)
+        .await
+        .assert_error(401, "UNAUTHENTICATED");
+    app.advance(Duration::minutes(10)).await;
     let text = http
         .get(format!("{admin}/metrics"))
         .send()
@@ -48,6 +52,21 @@ async fn the_admin_listener_serves_probes_and_request_metrics_by_route_template(
     assert_eq!(
         value(line("/qos-booking/v0.2/device-qos-bookings/{bookingId}", "GET", 200)),
         Some(2),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_timer_lag_seconds_count{transition="start"}"#.into()),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_network_call_duration_seconds_count{operation="activate",outcome="ok"}"#.into()),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_token_rejections_total{reason="malformed"}"#.into()),
+        Some(1),
         "{text}"
     );
     assert!(!text.contains(&id), "a booking id in the metrics");
