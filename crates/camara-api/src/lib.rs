@@ -16,7 +16,7 @@ mod wire;
 pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, scopes};
 pub use error::ApiError;
 pub use parse::{AreaTypes, ParseOptions};
-pub use routes::{ApiState, router};
+pub use routes::{ApiState, CallerSlot, router};
 pub use wire::BookingInfo;
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.

@@ -185,6 +185,9 @@ impl FromRequestParts<ApiState> for RequestContext {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
         let (caller, scopes) = state.auth.authenticate(token).await?;
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            let _ = slot.0.set(caller.client_id.clone());
+        }
         let correlator_valid = !matches!(parts.extensions.get::<Correlator>(), Some(Correlator::Invalid));
         Ok(Self {
             caller,
@@ -193,3 +196,8 @@ impl FromRequestParts<ApiState> for RequestContext {
         })
     }
 }
+
+/// Put into a request's extensions by the layer that logs the request: the authenticated
+/// API client's id is written into it, so the request's log line can name the client.
+#[derive(Clone, Default)]
+pub struct CallerSlot(pub Arc<std::sync::OnceLock<String>>);

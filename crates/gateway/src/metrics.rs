@@ -111,22 +111,42 @@ impl Metrics {
 }
 
 /// Records each routed request's duration under its route template (a route layer, so the
-/// route is known).
-pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+/// route is known), and writes its one log line: route, method, status, duration, API client
+/// and x-correlator (never the path, which may hold a booking id, nor any device identifier).
+pub async fn track(State(m): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(String::new, |p| p.as_str().to_owned());
+    let correlator = req
+        .headers()
+        .get("x-correlator")
+        .and_then(|v| v.to_str().ok())
+        .map(|c| c.chars().take(256).collect::<String>())
+        .unwrap_or_default();
+    let client = camara_api::CallerSlot::default();
+    req.extensions_mut().insert(client.clone());
     let res = next.run(req).await;
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    tracing::info!(
+        http.route = %route,
+        http.request.method = %method,
+        http.response.status_code = status,
+        duration_ms = took.as_secs_f64() * 1000.0,
+        client.id = client.0.get().map_or("", String::as_str),
+        correlator = %correlator,
+        "request"
+    );
     m.http
         .get_or_create(&HttpLabels {
             http_request_method: method,
             http_route: route,
-            http_response_status_code: res.status().as_u16(),
+            http_response_status_code: status,
         })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(took.as_secs_f64());
     res
 }
 

@@ -118,3 +118,66 @@ async fn on_shutdown_the_replica_reports_not_ready_at_once_and_serves_through_th
             .is_err()
     );
 }
+
+/// Every test's log output in this binary, as JSON lines (one subscriber for the process).
+fn captured_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("info")
+            .with_writer(move || Capture(sink.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_request_has_one_log_line_without_personal_data() {
+    let logs = captured_logs();
+    let app = spawn_app().await;
+    let body = booking_body(&app, "+123456789", Duration::minutes(10), 600);
+    let created = app
+        .send(
+            reqwest::Method::POST,
+            "/qos-booking/v0.2/device-qos-bookings",
+            Some(&app.token),
+            Some("ops-log-1"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let id = created.body["bookingId"].as_str().unwrap().to_owned();
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.contains("ops-log-1"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let f = &lines[0]["fields"];
+    assert_eq!(f["message"], "request");
+    assert_eq!(f["http.route"], "/qos-booking/v0.2/device-qos-bookings");
+    assert_eq!(f["http.request.method"], "POST");
+    assert_eq!(f["http.response.status_code"], 201);
+    assert_eq!(f["client.id"], "dev-client");
+    assert!(f["duration_ms"].as_f64().unwrap() > 0.0);
+    let line = serde_json::to_string(&lines[0]).unwrap();
+    assert!(!line.contains("123456789") && !line.contains(&id), "{line}");
+    app.finish().await;
+}
