@@ -19,7 +19,7 @@ use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    http_request_method: String,
+    http_request_method: &'static str,
     http_route: String,
     http_response_status_code: u16,
 }
@@ -115,31 +115,50 @@ impl Metrics {
 /// and x-correlator (never the path, which may hold a booking id, nor any device identifier).
 pub async fn track(State(m): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    // OpenTelemetry's rule: known methods by name, any other as `_OTHER`.
+    let method = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "_OTHER",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(String::new, |p| p.as_str().to_owned());
-    let correlator = req
-        .headers()
-        .get("x-correlator")
-        .and_then(|v| v.to_str().ok())
-        .map(|c| c.chars().take(256).collect::<String>())
-        .unwrap_or_default();
-    let client = camara_api::CallerSlot::default();
-    req.extensions_mut().insert(client.clone());
+    // What only the log line needs is gathered only when the line is written.
+    let log = tracing::enabled!(tracing::Level::INFO);
+    let (correlator, client) = if log {
+        let correlator = req
+            .headers()
+            .get("x-correlator")
+            .and_then(|v| v.to_str().ok())
+            .map(|c| c.chars().take(256).collect::<String>())
+            .unwrap_or_default();
+        let client = camara_api::CallerSlot::default();
+        req.extensions_mut().insert(client.clone());
+        (correlator, Some(client))
+    } else {
+        (String::new(), None)
+    };
     let res = next.run(req).await;
     let took = started.elapsed();
     let status = res.status().as_u16();
-    tracing::info!(
-        http.route = %route,
-        http.request.method = %method,
-        http.response.status_code = status,
-        duration_ms = took.as_secs_f64() * 1000.0,
-        client.id = client.0.get().map_or("", String::as_str),
-        correlator = %correlator,
-        "request"
-    );
+    if let Some(client) = client {
+        tracing::info!(
+            http.route = %route,
+            http.request.method = method,
+            http.response.status_code = status,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            client.id = client.0.get().map_or("", String::as_str),
+            correlator = %correlator,
+            "request"
+        );
+    }
     m.http
         .get_or_create(&HttpLabels {
             http_request_method: method,
