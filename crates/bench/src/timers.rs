@@ -75,9 +75,12 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
         tokio::time::sleep(Duration::try_from(first - now()).unwrap_or_default() + after).await;
         a.kill9().await;
     }
-    // Wait (bounded) until every booking has its subscription.
+    // Wait (bounded) until every booking has its subscription. Reading the simulator's whole
+    // request log is heavy (megabytes of JSON): not before the last start, so the reading
+    // does not compete with the activations it measures.
     let last = *starts.last().unwrap_or(&first);
     let give_up = Instant::now() + Duration::try_from(last - now()).unwrap_or_default() + Duration::from_secs(60);
+    tokio::time::sleep(Duration::try_from(last - now()).unwrap_or_default() + Duration::from_secs(1)).await;
     let mut posts = Vec::new();
     while Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(500)).await;
