@@ -66,7 +66,7 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     let bodies: Vec<Bytes> = starts
         .iter()
         .enumerate()
-        .map(|(i, t)| with_start(create_body(20_000_000 + i as u64, 0, *t), *t, s.duration_s))
+        .map(|(i, t)| with_duration(create_body(20_000_000 + i as u64, 0, *t), s.duration_s))
         .collect::<anyhow::Result<_>>()?;
     let ids = seed(&a.base(), &a.token, bodies).await?;
     anyhow::ensure!(now() < first, "creating {} bookings took past their start", s.bookings);
@@ -120,10 +120,9 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     })
 }
 
-/// Sets `startTime` and `duration` of a create body.
-fn with_start(body: Bytes, start: OffsetDateTime, duration: u64) -> anyhow::Result<Bytes> {
+/// Sets the `duration` of a create body.
+fn with_duration(body: Bytes, duration: u64) -> anyhow::Result<Bytes> {
     let mut v: Value = serde_json::from_slice(&body)?;
-    v["startTime"] = Value::String(start.format(&time::format_description::well_known::Rfc3339)?);
     v["duration"] = Value::from(duration);
     Ok(Bytes::from(v.to_string()))
 }

@@ -34,16 +34,10 @@ struct OpsState {
     store: Arc<dyn BookingStore>,
     dev_issuer: Option<Arc<DevIssuer>>,
     lifecycle: Arc<Lifecycle>,
-    metrics: Arc<Metrics>,
 }
 
 /// Health endpoints and, in development mode, the JWKS of the generated key.
-pub fn router(
-    store: Arc<dyn BookingStore>,
-    dev_issuer: Option<Arc<DevIssuer>>,
-    lifecycle: Arc<Lifecycle>,
-    metrics: Arc<Metrics>,
-) -> Router {
+pub fn router(store: Arc<dyn BookingStore>, dev_issuer: Option<Arc<DevIssuer>>, lifecycle: Arc<Lifecycle>) -> Router {
     Router::new()
         .route("/health/live", get(|| async { StatusCode::NO_CONTENT }))
         .route("/health/ready", get(ready))
@@ -52,7 +46,6 @@ pub fn router(
             store,
             dev_issuer,
             lifecycle,
-            metrics,
         })
 }
 
@@ -61,23 +54,23 @@ pub fn admin_router(store: Arc<dyn BookingStore>, lifecycle: Arc<Lifecycle>, met
     Router::new()
         .route("/livez", get(|| async { StatusCode::NO_CONTENT }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(render_metrics))
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+            }),
+        )
         .with_state(OpsState {
             store,
             dev_issuer: None,
             lifecycle,
-            metrics,
         })
-}
-
-async fn render_metrics(State(st): State<OpsState>) -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        st.metrics.render(),
-    )
 }
 
 async fn ready(State(st): State<OpsState>) -> impl IntoResponse {

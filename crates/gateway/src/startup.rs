@@ -192,7 +192,6 @@ impl Application {
                 store.clone(),
                 dev_issuer.clone(),
                 lifecycle.clone(),
-                metrics,
             ))
             .merge(southbound::callbacks::router(service.clone(), callback_auth));
 

@@ -103,6 +103,18 @@ struct EventV1 {
     credential: Option<(String, i64)>,
 }
 
+/// Lowercase hex of `bytes`, without a formatter per byte (ids and tokens are rendered on
+/// every load and every Redis key name).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for x in bytes {
+        out.push(char::from(HEX[usize::from(x >> 4)]));
+        out.push(char::from(HEX[usize::from(x & 15)]));
+    }
+    out
+}
+
 fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
     let out = vec![tag];
     postcard::to_extend(value, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))

@@ -136,16 +136,7 @@ pub(super) fn token(t: &str) -> Token {
 
 pub(super) fn token_of(t: Token) -> String {
     match t {
-        Token::Bytes(b) => {
-            // Read on every load of a booking: no formatter per byte.
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let mut out = String::with_capacity(32);
-            for x in b {
-                out.push(char::from(HEX[usize::from(x >> 4)]));
-                out.push(char::from(HEX[usize::from(x & 15)]));
-            }
-            out
-        }
+        Token::Bytes(b) => crate::record::hex(&b),
         Token::Text(s) => s,
     }
 }

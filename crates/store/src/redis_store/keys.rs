@@ -82,7 +82,7 @@ impl RedisStore {
 
 /// An id as it appears in key names and outbox members: 32 hex digits.
 pub(super) fn hex(id: BookingId) -> String {
-    id.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::record::hex(id.as_bytes())
 }
 
 /// The ids in a device's index field (entries of [`ENTRY`] bytes, id first).

@@ -126,10 +126,7 @@ impl RedisStore {
 impl RedisStore {
     /// A device's index key in layout 1.
     pub(super) fn old_index_key(&self, shard: u16, device_key: &str) -> String {
-        let d: String = self.digest(device_key)[..16]
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect();
+        let d = crate::record::hex(&self.digest(device_key)[..16]);
         format!("{}:d:{d}", self.tag(shard))
     }
 }

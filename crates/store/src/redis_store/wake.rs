@@ -21,7 +21,9 @@ impl RedisStore {
                 return;
             }
             // A cluster forwards PUBLISH to every node, so any one node will do.
-            let url = self.settings.urls[node % self.settings.urls.len().max(1)].clone();
+            let Some(url) = self.settings.urls.get(node % self.settings.urls.len().max(1)).cloned() else {
+                return;
+            };
             node += 1;
             let listen = async {
                 let client = redis::Client::open(url.as_str())?;
