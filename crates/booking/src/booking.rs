@@ -5,6 +5,7 @@
 use crate::area::ServiceArea;
 use crate::device::Device;
 use crate::ports::PortsSpec;
+use crate::telemetry::TraceOrigin;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::{Duration, OffsetDateTime};
@@ -57,6 +58,9 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// Every status, in the order stores count them (the stored status code).
+    pub const ALL: [Self; 4] = [Self::Requested, Self::Scheduled, Self::Activated, Self::Terminated];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Requested => "REQUESTED",
@@ -177,6 +181,9 @@ pub struct Booking {
     pub attempt_marker: Option<String>,
     /// Retry time of a transition that failed transiently; the timer then fires at this time.
     pub retry_at: Option<OffsetDateTime>,
+    /// The trace of the request that created the booking, so that its activation and removal
+    /// can link to it. `None` when tracing was off.
+    pub origin: Option<TraceOrigin>,
     pub created_at: OffsetDateTime,
     /// Bumped by every stored change; stores refuse a write based on an older version.
     pub version: u64,
@@ -217,6 +224,7 @@ impl Booking {
             attempts: 0,
             attempt_marker: None,
             retry_at: None,
+            origin: None,
             created_at: now,
             version: 1,
             echo: req.echo,

@@ -38,5 +38,5 @@ pub use service::{
 };
 pub use sink::{SinkPolicy, SinkResolver};
 pub use southbound::{Southbound, SouthboundError};
-pub use store::{BookingStore, CreateOutcome, StoreError, overlaps};
-pub use telemetry::{CallOutcome, NetworkCall, NoTelemetry, Telemetry, Transition};
+pub use store::{BookingStore, CreateOutcome, StoreError, StoreStats, overlaps};
+pub use telemetry::{CallOutcome, NetworkCall, NoTelemetry, Telemetry, TraceOrigin, Transition};

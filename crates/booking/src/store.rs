@@ -136,4 +136,17 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// Whether the backend answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Bookings by status and bookings with undelivered events, as every replica sees them
+    /// (metrics).
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+}
+
+/// What [`BookingStore::stats`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Bookings per status, in the order of [`crate::BookingStatus::ALL`].
+    pub by_status: [u64; 4],
+    /// Bookings with events not yet delivered (or given up).
+    pub outbox_backlog: u64,
 }

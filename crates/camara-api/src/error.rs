@@ -112,11 +112,18 @@ impl From<Rejection> for ApiError {
     }
 }
 
+/// The CAMARA error code of an error response, kept in its extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.retry_after;
+        let code = ErrorCode(self.code);
         let mut res = (status, Json(self)).into_response();
+        // For the metrics layer (refusals by reason), which sees only the response.
+        res.extensions_mut().insert(code);
         if let Some(secs) = retry_after {
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -14,7 +14,7 @@ mod routes;
 mod wire;
 
 pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, scopes};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::{ApiState, CallerSlot, router};
 pub use wire::BookingInfo;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, Semaphore, watch};
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 pub const EVENT_TYPE: &str = "org.camaraproject.qos-booking.v0.status-changed";
 
@@ -30,6 +30,40 @@ pub struct DeliverySettings {
     /// Bookings delivered to at the same time.
     pub concurrency: usize,
 }
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryOutcome {
+    /// The sink took the event (2xx).
+    Delivered,
+    /// A transient failure; the event goes again.
+    Retried,
+    /// Given up: refused (4xx), not allowed, credential expired or out of attempts.
+    Failed,
+    /// The sink answered 410 Gone; nothing more is sent to it.
+    Gone,
+}
+
+impl DeliveryOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retried => "retried",
+            Self::Failed => "failed",
+            Self::Gone => "gone",
+        }
+    }
+}
+
+/// What the outbox tells the operator's telemetry, and the trace context its requests carry.
+pub trait DeliveryTelemetry: Send + Sync {
+    fn delivery(&self, _outcome: DeliveryOutcome) {}
+    /// Adds the current trace context (W3C `traceparent`) to a delivery request.
+    fn inject(&self, _headers: &mut reqwest::header::HeaderMap) {}
+}
+
+struct NoTelemetry;
+impl DeliveryTelemetry for NoTelemetry {}
 
 /// Wakes the delivery worker when the service stored new events.
 #[derive(Clone, Default)]
@@ -49,6 +83,13 @@ struct Shared {
     slots: Arc<Semaphore>,
     policy: SinkPolicy,
     clock: Arc<dyn Clock>,
+    telemetry: std::sync::OnceLock<Arc<dyn DeliveryTelemetry>>,
+}
+
+impl Shared {
+    fn telemetry(&self) -> &dyn DeliveryTelemetry {
+        self.telemetry.get().map_or(&NoTelemetry, |t| &**t)
+    }
 }
 
 #[derive(Clone)]
@@ -98,11 +139,18 @@ impl Outbox {
             slots,
             policy,
             clock,
+            telemetry: std::sync::OnceLock::new(),
         };
         Ok(Self {
             shared: Arc::new(shared),
             wake: Wake::default(),
         })
+    }
+
+    /// Reports deliveries to `telemetry` (the first one given wins).
+    pub fn with_telemetry(self, telemetry: Arc<dyn DeliveryTelemetry>) -> Self {
+        let _ = self.shared.telemetry.set(telemetry);
+        self
     }
 
     /// The handle the booking service wakes the worker with.
@@ -163,17 +211,35 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
     }
 }
 
+/// Delivers one event in a span of its own (its trace context goes to the sink).
+async fn deliver(shared: &Shared, ev: &StatusEvent) {
+    let span = tracing::info_span!(
+        parent: None,
+        "qos_booking.deliver",
+        otel.name = "CloudEvent deliver",
+        otel.kind = "producer",
+        qos_booking.id = %ev.booking_id,
+        cloudevents.event_id = %ev.id,
+        qos_booking.outcome = tracing::field::Empty,
+    );
+    let outcome = deliver_one(shared, ev).instrument(span.clone()).await;
+    span.record("qos_booking.outcome", outcome.as_str());
+    if outcome != DeliveryOutcome::Delivered {
+        shared.telemetry().delivery(outcome);
+    }
+}
+
 /// Delivers one event, retrying transient failures. Returns when the event is done with:
 /// delivered, refused for good, or out of attempts.
-async fn deliver(shared: &Shared, ev: &StatusEvent) {
+async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
     if shared.gone.lock().unwrap_or_else(|p| p.into_inner()).contains(&ev.sink) {
-        return;
+        return DeliveryOutcome::Gone;
     }
     // The rules that need no lookup (an IP literal does not go through the resolver); names
     // are checked by the guarded resolver at connect time.
     if let Err(why) = shared.policy.check_url(&ev.sink) {
         warn!(booking.id = %ev.booking_id, sink = %ev.sink, reason = %why, "sink not allowed; event not delivered");
-        return;
+        return DeliveryOutcome::Failed;
     }
     let body = cloud_event(ev, &shared.settings.source_prefix).to_string();
     let mut backoff = shared.settings.initial_backoff;
@@ -184,17 +250,21 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
             .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
             .header("x-correlator", &ev.id)
             .body(body.clone());
+        let mut trace = reqwest::header::HeaderMap::new();
+        shared.telemetry().inject(&mut trace);
+        req = req.headers(trace);
         if let Some(cred) = &ev.credential {
             if cred.expires_at <= shared.clock.now() {
                 warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
-                return;
+                return DeliveryOutcome::Failed;
             }
             req = req.bearer_auth(&cred.access_token);
         }
         let retry = match req.send().await {
             Ok(res) if res.status().is_success() => {
                 info!(booking.id = %ev.booking_id, event.id = %ev.id, status = ev.status.as_str(), "event delivered");
-                return;
+                shared.telemetry().delivery(DeliveryOutcome::Delivered);
+                return DeliveryOutcome::Delivered;
             }
             Ok(res) if res.status() == reqwest::StatusCode::GONE => {
                 warn!(booking.id = %ev.booking_id, sink = %ev.sink, "sink answered 410 Gone; no more events to it");
@@ -203,7 +273,7 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(ev.sink.clone());
-                return;
+                return DeliveryOutcome::Gone;
             }
             Ok(res) => {
                 let s = res.status();
@@ -218,12 +288,14 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
             }
         };
         if !retry {
-            return;
+            return DeliveryOutcome::Failed;
         }
         if attempt < shared.settings.max_attempts {
+            shared.telemetry().delivery(DeliveryOutcome::Retried);
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(60));
         }
     }
     warn!(booking.id = %ev.booking_id, event.id = %ev.id, "event dropped after the last attempt");
+    DeliveryOutcome::Failed
 }

@@ -34,13 +34,16 @@ async fn main() -> anyhow::Result<()> {
         println!("configuration is valid");
         return Ok(());
     }
-    telemetry::init(&settings.log.format, &settings.log.filter);
+    let otel = telemetry::init(&settings.log.format, &settings.log.filter, &settings.telemetry)?;
     let app = Application::build(settings).await?;
     if let Some(token) = app.dev_token() {
         tracing::warn!("auth.mode is dev: tokens are signed by a key generated at start. DEVELOPMENT ONLY.");
         println!("\nDevelopment bearer token (all scopes, client dev-client):\n\nexport TOKEN={token}\n");
     }
-    app.run_until_stopped(shutdown_signal()).await
+    let ran = app.run_until_stopped(shutdown_signal()).await;
+    // Spans and metrics still buffered leave before the process does.
+    otel.shutdown().await;
+    ran
 }
 
 async fn shutdown_signal() {

@@ -1,8 +1,11 @@
 //! The HTTP server loop. axum's `serve` has no header read timeout, so a client that trickles
 //! its headers could hold connections forever; this loop serves HTTP/1.1 with hyper directly:
-//! a header read timeout, a cap on open connections, and graceful shutdown.
+//! a header read timeout (the TLS handshake included), a cap on open connections, optional
+//! TLS, the peer's address for each request, and graceful shutdown.
 
+use crate::forwarded::Peer;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 use tracing::{debug, warn};
 
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +28,17 @@ pub struct ServerLimits {
 }
 
 pub async fn serve(listener: TcpListener, router: Router, limits: ServerLimits, shutdown: impl Future<Output = ()>) {
+    serve_tls(listener, router, limits, None, shutdown).await;
+}
+
+/// [`serve`], with TLS when `tls` is given.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    tls: Option<Arc<crate::tls::Tls>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
@@ -45,14 +60,50 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ServerLimits, 
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let info = Peer {
+            addr: peer,
+            tls: tls.is_some(),
+        };
+        let router = router.clone();
+        let service = TowerToHyperService::new(tower::service_fn(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(info);
+            router.clone().oneshot(req)
+        }));
+        let builder = {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            b
+        };
+        let watcher = graceful.watcher();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let done = match acceptor {
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(acceptor) => {
+                    // The handshake counts against the header read timeout.
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(tls), service))
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            debug!(%peer, error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            debug!(%peer, "TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = done {
                 debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(permit);

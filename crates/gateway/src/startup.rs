@@ -41,6 +41,8 @@ pub struct Application {
     redis: Option<Arc<store::RedisStore>>,
     lifecycle: Arc<crate::health::Lifecycle>,
     admin: Option<(TcpListener, Router)>,
+    tls: Option<Arc<crate::tls::Tls>>,
+    tls_reload: Duration,
     shutdown_delay: Duration,
     shutdown_grace: Duration,
     server_limits: crate::serve::ServerLimits,
@@ -64,9 +66,14 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let s = &settings;
         let sink_policy = s.notifications.sink_policy(sink_resolver);
+        let metrics = crate::metrics::Metrics::new(&crate::telemetry::exports());
         let mut redis = None;
         let store: Arc<dyn BookingStore> = match s.store.kind {
-            StoreKind::Memory => Arc::new(store::MemoryStore::new()),
+            StoreKind::Memory => Arc::new(crate::observed::ObservedStore::new(
+                Arc::new(store::MemoryStore::new()),
+                metrics.clone(),
+                "memory",
+            )),
             StoreKind::Redis => {
                 let store = store::RedisStore::connect(s.store.redis.store_settings()?)
                     .await
@@ -78,9 +85,10 @@ impl Application {
                 );
                 let store = Arc::new(store);
                 redis = Some(store.clone());
-                store
+                Arc::new(crate::observed::ObservedStore::new(store, metrics.clone(), "redis"))
             }
         };
+        let tls = crate::tls::Tls::load(&s.server.tls).context("server.tls")?;
         let listener = TcpListener::bind(&s.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", s.server.listen))?;
@@ -92,7 +100,8 @@ impl Application {
                 if local.ip().is_unspecified() {
                     warn!(%local, "server.public_url is not set: NEF callbacks and event sources will name an address nobody can reach");
                 }
-                format!("http://{local}")
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{local}")
             }
         };
         let catalog = Arc::new(Catalog::new(s.profiles.clone()));
@@ -102,6 +111,7 @@ impl Application {
             &public_url,
             catalog.clone(),
             resolver.clone().map(|r| r as Arc<dyn DeviceResolver>),
+            metrics.traces(),
         )
         .await?;
 
@@ -113,8 +123,8 @@ impl Application {
             clock.clone(),
             sink_policy.clone(),
         )
-        .context("cannot build the event delivery client")?;
-        let metrics = crate::metrics::Metrics::new();
+        .context("cannot build the event delivery client")?
+        .with_telemetry(metrics.clone());
         let mut service = BookingService::new(
             store.clone(),
             clock.clone(),
@@ -179,7 +189,12 @@ impl Application {
                 TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen on {addr} (server.admin_listen)"))?,
-                crate::health::admin_router(store.clone(), lifecycle.clone(), metrics.clone()),
+                crate::health::admin_router(
+                    store.clone(),
+                    lifecycle.clone(),
+                    metrics.clone(),
+                    crate::health::NefProbe::from_settings(&s.southbound)?,
+                ),
             )),
             None => None,
         };
@@ -193,7 +208,11 @@ impl Application {
                 dev_issuer.clone(),
                 lifecycle.clone(),
             ))
-            .merge(southbound::callbacks::router(service.clone(), callback_auth));
+            .merge(southbound::callbacks::router(service.clone(), callback_auth))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(s.server.trusted_proxies.clone()),
+                crate::forwarded::origin,
+            ));
 
         Ok(Self {
             listener,
@@ -218,6 +237,8 @@ impl Application {
             redis,
             lifecycle,
             admin,
+            tls,
+            tls_reload: s.server.tls.reload_interval,
             shutdown_delay: s.server.shutdown_delay,
             shutdown_grace: s.server.shutdown_grace,
             server_limits: crate::serve::ServerLimits {
@@ -277,6 +298,9 @@ impl Application {
             let stop = stop_rx.clone();
             chores.spawn(async move { redis.watch_due(move |due| wake.at(due), stop).await });
         }
+        if let Some(tls) = &self.tls {
+            chores.spawn(tls.clone().watch(self.tls_reload, stop_rx.clone()));
+        }
         if let (Some(resolver), Some((inline, file))) = (&self.resolver, self.device_file.clone()) {
             chores.spawn(
                 resolver
@@ -297,14 +321,20 @@ impl Application {
             }))
         });
         let (lifecycle, delay) = (self.lifecycle.clone(), self.shutdown_delay);
-        crate::serve::serve(self.listener, self.router, self.server_limits, async move {
-            shutdown.await;
-            // Not ready at once; keep serving while the load balancer takes us out.
-            lifecycle.drain();
-            info!(delay_ms = delay.as_millis(), "draining: reporting not ready");
-            tokio::time::sleep(delay).await;
-            let _ = stop_tx.send(true);
-        })
+        crate::serve::serve_tls(
+            self.listener,
+            self.router,
+            self.server_limits,
+            self.tls.clone(),
+            async move {
+                shutdown.await;
+                // Not ready at once; keep serving while the load balancer takes us out.
+                lifecycle.drain();
+                info!(delay_ms = delay.as_millis(), "draining: reporting not ready");
+                tokio::time::sleep(delay).await;
+                let _ = stop_tx.send(true);
+            },
+        )
         .await;
         // Timer transitions in progress get the grace period; unfinished claims come back
         // to the other replicas within the scheduler lease.
@@ -354,6 +384,7 @@ async fn build_southbound(
     public_url: &str,
     catalog: Arc<Catalog>,
     resolver: Option<Arc<dyn DeviceResolver>>,
+    traces: bool,
 ) -> anyhow::Result<(NefSouthbound, Option<NefSim>, CallbackAuth)> {
     let sb = &s.southbound;
     let (api_root, auth, sim) = match sb.kind {
@@ -383,7 +414,10 @@ async fn build_southbound(
             (base(root), sb.nef.nef_auth()?, None)
         }
     };
-    let client = NefClient::new(sb.nef.client_config(api_root, sb.scs_as_id.clone(), auth))?;
+    let mut client = NefClient::new(sb.nef.client_config(api_root, sb.scs_as_id.clone(), auth))?;
+    if traces {
+        client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
+    }
     let callback_auth = sb.callbacks.callback_auth()?;
     let callback_base = sb
         .callbacks

@@ -57,11 +57,15 @@ pub struct Created {
     pub subscription: AsSessionWithQoSSubscription,
 }
 
+/// Adds the caller's trace context (W3C `traceparent`) to an outgoing request.
+pub type Propagator = std::sync::Arc<dyn Fn(&mut header::HeaderMap) + Send + Sync>;
+
 pub struct NefClient {
     http: reqwest::Client,
     cfg: NefClientConfig,
     tokens: Option<TokenSource>,
     pace: Option<DefaultDirectRateLimiter>,
+    propagator: Option<Propagator>,
 }
 
 impl NefClient {
@@ -96,7 +100,14 @@ impl NefClient {
             cfg,
             tokens,
             pace,
+            propagator: None,
         })
+    }
+
+    /// Every request (each attempt) carries the trace context `propagator` adds.
+    pub fn with_propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = Some(propagator);
+        self
     }
 
     pub fn collection_url(&self) -> String {
@@ -178,6 +189,11 @@ impl NefClient {
                 .header(header::ACCEPT, "application/json");
             if let Some(b) = &body {
                 req = req.header(header::CONTENT_TYPE, "application/json").body(b.clone());
+            }
+            if let Some(propagate) = &self.propagator {
+                let mut trace = header::HeaderMap::new();
+                propagate(&mut trace);
+                req = req.headers(trace);
             }
             let mut token = None;
             match &self.cfg.auth {

@@ -11,6 +11,6 @@ pub mod filter_rule;
 mod oauth;
 mod types;
 
-pub use client::{Created, NefAuth, NefClient, NefClientConfig};
+pub use client::{Created, NefAuth, NefClient, NefClientConfig, Propagator};
 pub use error::NefError;
 pub use types::*;

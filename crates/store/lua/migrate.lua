@@ -4,6 +4,7 @@
 -- ARGV: old id (text), id (16 bytes), record value, entry, client id (text), device digests.
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
 redis.call('DEL', KEYS[1])
+recount(KEYS[4], redis.call('GET', KEYS[2]), ARGV[3])
 redis.call('SET', KEYS[2], ARGV[3])
 local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
 if score then

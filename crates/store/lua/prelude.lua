@@ -65,9 +65,29 @@ end
 local function client_of(entry) return string.sub(entry, 14, 21) end
 local function live_of(entry) return string.sub(entry, 1, 1) end
 
+-- The status code of a record value (`<version>|<tag><status>...`); layout 3 and later
+-- only (older records are not counted until they are next written).
+local function status_of(v)
+  if not v then return nil end
+  local p = string.find(v, '|', 1, true)
+  if not p or string.byte(v, p + 1) ~= 3 then return nil end
+  return string.byte(v, p + 2)
+end
+
+-- Moves a booking between the shard's per-status counters (fields `status:<code>` of the
+-- live hash) as its record goes from `old` to `new` (nil: none).
+local function recount(live, old, new)
+  local a, b = status_of(old), status_of(new)
+  if a == b then return end
+  if a then redis.call('HINCRBY', live, 'status:' .. a, -1) end
+  if b then redis.call('HINCRBY', live, 'status:' .. b, 1) end
+end
+
 -- Stores the record, its index entries, its timer and its event (not the live counter).
 local function store(k, a)
-  redis.call('SET', k[1], a[4] .. '|' .. a[3])
+  local value = a[4] .. '|' .. a[3]
+  recount(k[5], redis.call('GET', k[1]), value)
+  redis.call('SET', k[1], value)
   for i = 10, #a do set_entry(k[6], a[i], a[1], a[6]) end
   if a[5] == '' then redis.call('ZREM', k[2], a[1]) else redis.call('ZADD', k[2], a[5], a[1]) end
   push_event(k[3], k[4], a[2], a[7], a[8])

@@ -7,7 +7,7 @@
 
 use crate::record;
 use async_trait::async_trait;
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, overlaps};
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, StoreStats, overlaps};
 use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -43,6 +43,8 @@ struct Inner {
     outbox: HashMap<BookingId, VecDeque<StatusEvent>>,
     outbox_due: BTreeSet<(i128, BookingId)>,
     outbox_due_of: HashMap<BookingId, i128>,
+    /// Bookings per status (`BookingStatus::ALL` order).
+    by_status: [u64; 4],
 }
 
 fn ms(t: OffsetDateTime) -> i128 {
@@ -117,6 +119,12 @@ impl Inner {
         }
     }
 
+    fn tally(&mut self, record: &[u8], add: bool) {
+        if let Some(n) = record::status_index(record).and_then(|i| self.by_status.get_mut(i)) {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        }
+    }
+
     fn decode(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
         self.bookings.get(id).map(|e| record::decode(&e.record)).transpose()
     }
@@ -175,6 +183,7 @@ impl BookingStore for MemoryStore {
         let entry = g.entry(booking)?;
         g.index(booking.id, &entry.device_keys);
         g.count(&entry.client, entry.live, 1);
+        g.tally(&entry.record, true);
         g.bookings.insert(booking.id, entry);
         g.set_timer(booking.id, due);
         g.push_event(event);
@@ -220,9 +229,11 @@ impl BookingStore for MemoryStore {
         if let Some(old) = g.bookings.remove(&booking.id) {
             g.unindex(booking.id, &old.device_keys);
             g.count(&old.client, old.live, -1);
+            g.tally(&old.record, false);
         }
         g.index(booking.id, &entry.device_keys);
         g.count(&entry.client, entry.live, 1);
+        g.tally(&entry.record, true);
         g.bookings.insert(booking.id, entry);
         g.set_timer(booking.id, due);
         g.push_event(event);
@@ -234,6 +245,7 @@ impl BookingStore for MemoryStore {
         if let Some(old) = g.bookings.remove(&id) {
             g.unindex(id, &old.device_keys);
             g.count(&old.client, old.live, -1);
+            g.tally(&old.record, false);
         }
         g.set_timer(id, None);
         Ok(())
@@ -331,6 +343,14 @@ impl BookingStore for MemoryStore {
 
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
         Ok(self.lock().live.get(client_id).copied().unwrap_or(0))
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let g = self.lock();
+        Ok(StoreStats {
+            by_status: g.by_status,
+            outbox_backlog: g.outbox.values().filter(|q| !q.is_empty()).count() as u64,
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -10,14 +10,17 @@ mod legacy;
 #[cfg(test)]
 mod tests;
 
-use booking::{ApplicationServer, Booking, BookingId, Device, Echo, Owner, StatusEvent, StoreError};
+use booking::{ApplicationServer, Booking, BookingId, Device, Echo, Owner, StatusEvent, StoreError, TraceOrigin};
 use fields::*;
 use serde::{Deserialize, Serialize};
 
 /// The tag of the first binary booking layout (no service area; still read).
 const BOOKING_V1: u8 = 1;
-/// The tag of the current booking layout: V1 followed by the service area.
+/// The tag of the second layout: V1 followed by the service area and the attempt's marker.
 const BOOKING_V2: u8 = 2;
+/// The tag of the current layout: the status code as the byte after the tag (the store's
+/// scripts count bookings by status from it without decoding), then V2 and the trace origin.
+const BOOKING_V3: u8 = 3;
 /// The tag of the current event layout.
 const EVENT_V1: u8 = 1;
 
@@ -76,6 +79,14 @@ struct BookingV2 {
     attempt_marker: Option<String>,
 }
 
+/// Layout 3 (after the tag and the status byte): the layout-2 fields, then the W3C trace
+/// context of the request that created the booking (trace id, span id, flags).
+#[derive(Serialize, Deserialize)]
+struct BookingV3 {
+    base: BookingV2,
+    origin: Option<([u8; 16], [u8; 8], u8)>,
+}
+
 /// Latitude, longitude.
 type PointV2 = (f64, f64);
 
@@ -122,12 +133,32 @@ fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// A booking as stored.
 pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
-    let r = BookingV2 {
-        base: v1(b)?,
-        area: b.service_area.as_ref().map(area),
-        attempt_marker: b.attempt_marker.clone(),
+    let r = BookingV3 {
+        base: BookingV2 {
+            base: v1(b)?,
+            area: b.service_area.as_ref().map(area),
+            attempt_marker: b.attempt_marker.clone(),
+        },
+        origin: b.origin.map(|o| (o.trace_id, o.span_id, o.flags)),
     };
-    tagged(BOOKING_V2, &r)
+    let out = vec![BOOKING_V3, status_code(b.status)];
+    postcard::to_extend(&r, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))
+}
+
+/// The status code of a record (`BookingStatus::ALL` index), read without decoding; `None`
+/// for layouts before 3, which do not carry it in place.
+pub fn status_index(record: &[u8]) -> Option<usize> {
+    match record {
+        [BOOKING_V3, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
+        _ => None,
+    }
+}
+
+fn v2_of(r: BookingV2) -> Result<Booking, StoreError> {
+    let mut b = booking_of(r.base)?;
+    b.service_area = r.area.map(area_of);
+    b.attempt_marker = r.attempt_marker;
+    Ok(b)
 }
 
 fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
@@ -162,13 +193,17 @@ fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
 pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
     let unreadable = |e| StoreError::corrupt("unreadable booking record", e);
     match bytes.first() {
-        Some(&BOOKING_V2) => {
-            let r: BookingV2 = postcard::from_bytes(&bytes[1..]).map_err(unreadable)?;
-            let mut b = booking_of(r.base)?;
-            b.service_area = r.area.map(area_of);
-            b.attempt_marker = r.attempt_marker;
+        Some(&BOOKING_V3) => {
+            let r: BookingV3 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
+            let mut b = v2_of(r.base)?;
+            b.origin = r.origin.map(|(trace_id, span_id, flags)| TraceOrigin {
+                trace_id,
+                span_id,
+                flags,
+            });
             Ok(b)
         }
+        Some(&BOOKING_V2) => v2_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
         Some(&BOOKING_V1) => booking_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
         Some(b'{') => legacy::booking(bytes),
         Some(&tag) => Err(unknown("booking record layout", tag)),
@@ -206,6 +241,7 @@ fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
         attempts: r.attempts,
         attempt_marker: None,
         retry_at: opt_time(r.retry_at)?,
+        origin: None,
         created_at: time_of(r.created_at)?,
         version: r.version,
         echo: Echo(r.echo),

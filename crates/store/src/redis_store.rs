@@ -26,7 +26,7 @@
 use crate::record;
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError};
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
 use conn::Conn;
 use redis::Script;
 
@@ -339,6 +339,34 @@ impl BookingStore for RedisStore {
             })
             .await?;
         Ok(usize::try_from(counts.into_iter().flatten().sum::<i64>()).unwrap_or(0))
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let counts: Vec<Vec<Option<i64>>> = self
+            .each_shard(|shard| {
+                let mut c = redis::cmd("HMGET");
+                c.arg(self.live_key(shard));
+                for code in 0..4 {
+                    c.arg(format!("status:{code}"));
+                }
+                c
+            })
+            .await?;
+        let backlog: Vec<i64> = self
+            .each_shard(|shard| {
+                let mut c = redis::cmd("ZCARD");
+                c.arg(self.outbox_key(shard));
+                c
+            })
+            .await?;
+        let mut stats = StoreStats::default();
+        for shard in counts {
+            for (n, c) in stats.by_status.iter_mut().zip(shard) {
+                *n += u64::try_from(c.unwrap_or(0)).unwrap_or(0);
+            }
+        }
+        stats.outbox_backlog = backlog.into_iter().map(|n| u64::try_from(n).unwrap_or(0)).sum();
+        Ok(stats)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

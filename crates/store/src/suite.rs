@@ -467,6 +467,35 @@ macro_rules! store_suite {
             );
         }
 
+        /// Metrics read bookings by status and the outbox backlog from the store, so that
+        /// every replica reports the same figures.
+        #[tokio::test]
+        async fn bookings_are_counted_by_status_and_the_backlog_by_booking() {
+            let (store, _guard) = $make;
+            let stats = |s: [u64; 4], backlog| booking::StoreStats {
+                by_status: s,
+                outbox_backlog: backlog,
+            };
+            assert_eq!(store.stats().await.unwrap(), stats([0, 0, 0, 0], 0));
+            let a = sample_for(&store, "a", "+123456781", T0, 60);
+            let b = sample_for(&store, "a", "+123456782", T0, 60);
+            let ev = crate::suite::event(&a, BookingStatus::Scheduled, T0);
+            store.create(&a, None, Some(&ev)).await.unwrap();
+            store.create(&b, None, None).await.unwrap();
+            assert_eq!(store.stats().await.unwrap(), stats([0, 2, 0, 0], 1));
+            let mut t = a.clone();
+            t.version = 2;
+            t.status = BookingStatus::Activated;
+            assert!(store.update(&t, None, None).await.unwrap());
+            // A stale write counts nothing.
+            assert!(!store.update(&t, None, None).await.unwrap());
+            assert_eq!(store.stats().await.unwrap(), stats([0, 1, 1, 0], 1));
+            store.ack_event(a.id, &ev.id, true).await.unwrap();
+            store.remove(t.id).await.unwrap();
+            store.remove(t.id).await.unwrap();
+            assert_eq!(store.stats().await.unwrap(), stats([0, 1, 0, 0], 0));
+        }
+
         #[tokio::test]
         async fn live_bookings_are_counted_per_client() {
             let (store, _guard) = $make;

@@ -29,7 +29,7 @@ use crate::telemetry::{CallOutcome, NetworkCall, NoTelemetry, Telemetry};
 use std::future::Future;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 /// Time rules an operator tunes.
 #[derive(Debug, Clone)]
@@ -148,13 +148,23 @@ impl BookingService {
         call: NetworkCall,
         f: impl Future<Output = Result<T, SouthboundError>>,
     ) -> Result<T, SouthboundError> {
+        // One span per call (its HTTP requests inherit it, and carry it to the NEF in
+        // `traceparent`); the booking id is on the enclosing transition or request span.
+        let span = tracing::info_span!(
+            "qos_booking.network",
+            otel.name = call.span_name(),
+            otel.kind = "client",
+            qos_booking.operation = call.as_str(),
+            qos_booking.outcome = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
-        let r = f.await;
+        let r = f.instrument(span.clone()).await;
         let outcome = match &r {
             Ok(_) => CallOutcome::Ok,
             Err(e) if e.is_unavailable() => CallOutcome::Unavailable,
             Err(_) => CallOutcome::Rejected,
         };
+        span.record("qos_booking.outcome", outcome.as_str());
         self.telemetry.network_call(call, outcome, started.elapsed());
         r
     }
@@ -287,7 +297,8 @@ impl BookingService {
             subject,
         };
         let id = self.store.new_id(&owner, &device.keys());
-        let booking = Booking::schedule(id, owner, device, req, now);
+        let mut booking = Booking::schedule(id, owner, device, req, now);
+        booking.origin = self.telemetry.current_trace();
         self.southbound.admit(&booking)?;
         let quota = self.policy.max_live_per_client;
         if quota > 0 && self.store.count_live(&caller.client_id).await.map_err(unavailable)? >= quota {

@@ -8,7 +8,7 @@ use crate::error::Chain;
 use crate::store::StoreError;
 use crate::telemetry::{NetworkCall, Transition};
 use time::{Duration, OffsetDateTime};
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 /// The claim on a due timer while its transition runs: until when the timer is reserved for
 /// this replica. The scheduler renews it; an activation records its attempt with the timer
@@ -57,7 +57,7 @@ impl BookingService {
             return Ok(());
         };
         let now = self.clock.now();
-        match self.due_of(&b) {
+        let transition = match self.due_of(&b) {
             Some(due) if due <= now => {
                 let transition = match b.status {
                     _ if b.retry_at.is_some() => Transition::Retry,
@@ -67,13 +67,31 @@ impl BookingService {
                 };
                 let lag = std::time::Duration::try_from(now - due).unwrap_or_default();
                 self.telemetry.timer_fired(transition, lag);
+                transition
             }
             due => {
                 // Claimed early (clock skew between replicas): put the timer back.
                 self.store.update(&b.touched(), due, None).await?;
                 return Ok(());
             }
+        };
+        // A root span per transition, linked to the trace of the request that created the
+        // booking (a link, not a parent: that trace ended long ago).
+        let span = tracing::info_span!(
+            parent: None,
+            "qos_booking.transition",
+            otel.name = transition.span_name(),
+            qos_booking.id = %id,
+            qos_booking.transition = transition.as_str(),
+        );
+        if let Some(origin) = b.origin {
+            self.telemetry.link(&span, origin);
         }
+        self.transition(b, now, lease).instrument(span).await
+    }
+
+    async fn transition(&self, b: Booking, now: OffsetDateTime, lease: &dyn Lease) -> Result<(), StoreError> {
+        let id = b.id;
         match b.status {
             BookingStatus::Requested => Ok(()),
             BookingStatus::Scheduled => self.activate(b, now, lease).await,

@@ -18,6 +18,26 @@ impl Settings {
             !self.server.api_version.contains('/'),
             "server.api_version is one path segment, e.g. v0.2"
         );
+        let prefix = &self.server.base_path;
+        anyhow::ensure!(
+            prefix.is_empty()
+                || (prefix.starts_with('/')
+                    && !prefix.ends_with('/')
+                    && !prefix.contains("//")
+                    && prefix
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"/-._~".contains(&c))),
+            "server.base_path must be empty or a path like /camara (no trailing slash)"
+        );
+        let tls = &self.server.tls;
+        anyhow::ensure!(
+            tls.cert_file.is_some() == tls.key_file.is_some(),
+            "server.tls.cert_file and server.tls.key_file go together"
+        );
+        anyhow::ensure!(
+            tls.client_ca_file.is_none() || tls.cert_file.is_some(),
+            "server.tls.client_ca_file needs server.tls.cert_file and key_file"
+        );
         anyhow::ensure!(
             matches!(self.southbound.release, 17 | 18),
             "southbound.release must be 17 or 18"

@@ -36,6 +36,7 @@ pub struct Settings {
     pub notifications: Notifications,
     pub southbound: Southbound,
     pub log: Log,
+    pub telemetry: TelemetrySettings,
     pub profiles: Vec<QosProfile>,
 }
 
@@ -60,6 +61,35 @@ pub struct Server {
     /// Then: how long requests, timer transitions and deliveries in progress may take.
     #[serde(rename = "shutdown_grace_ms", deserialize_with = "units::ms")]
     pub shutdown_grace: Duration,
+    /// A path prefix in front of every API path (e.g. `/camara`), as the API gateway in front
+    /// routes it; empty: none.
+    pub base_path: String,
+    /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed (the proxies in front).
+    pub trusted_proxies: Vec<IpNet>,
+    pub tls: TlsSettings,
+}
+
+/// TLS on the API listener (rustls): both files set turn it on; they are re-read when they
+/// change. With `client_ca_file`, clients must present a certificate signed by one of its CAs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub client_ca_file: Option<PathBuf>,
+    #[serde(rename = "reload_interval_ms", deserialize_with = "units::ms")]
+    pub reload_interval: Duration,
+}
+
+/// OpenTelemetry export over OTLP/HTTP (protobuf). Off unless an endpoint is configured here
+/// or in the standard `OTEL_EXPORTER_OTLP_*ENDPOINT` variables.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub otlp_endpoint: Option<Url>,
+    pub service_name: String,
+    pub traces: bool,
+    pub metrics: bool,
+    #[serde(rename = "metrics_interval_ms", deserialize_with = "units::ms")]
+    pub metrics_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -268,6 +298,8 @@ pub struct NefSettings {
     pub retry_base: Duration,
     #[serde(rename = "max_retry_after_ms", deserialize_with = "units::ms")]
     pub max_retry_after: Duration,
+    /// `/readyz` also requires the NEF (its token endpoint, else its API root) to answer.
+    pub readiness_check: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +355,7 @@ fn environment() -> config::Environment {
         .with_list_parse_key("notifications.sink_allow")
         .with_list_parse_key("notifications.sink_deny")
         .with_list_parse_key("auth.algorithms")
+        .with_list_parse_key("server.trusted_proxies")
 }
 
 impl Settings {
@@ -358,9 +391,10 @@ impl Settings {
 
     /// The base paths the API is served under.
     pub fn base_paths(&self) -> Vec<String> {
-        let mut v = vec![format!("/qos-booking/{}", self.server.api_version)];
+        let prefix = &self.server.base_path;
+        let mut v = vec![format!("{prefix}/qos-booking/{}", self.server.api_version)];
         if self.server.api_version != "vwip" {
-            v.push("/qos-booking/vwip".to_owned());
+            v.push(format!("{prefix}/qos-booking/vwip"));
         }
         v
     }

@@ -65,6 +65,7 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         attempts: r.attempts,
         attempt_marker: None,
         retry_at: r.retry_at,
+        origin: None,
         created_at: r.created_at,
         version: r.version,
         echo,

@@ -45,7 +45,8 @@ impl RedisStore {
     pub(super) fn outbox_list_key(&self, id: BookingId) -> String {
         format!("{}:ob:{}", self.tag(self.shard_of_id(id)), hex(id))
     }
-    /// Hash client digest -> number of live bookings in this shard (for the per-client quota).
+    /// Hash client digest -> number of live bookings in this shard (for the per-client quota),
+    /// `status:<code>` -> bookings with that status, and `layout`.
     pub(super) fn live_key(&self, shard: u16) -> String {
         format!("{}:live", self.tag(shard))
     }

@@ -1,0 +1,112 @@
+//! The store port, observed: every call's duration and failure kind go to the metrics
+//! (`db_client_operation_duration_seconds` by operation), whichever store is behind it.
+
+use crate::metrics::Metrics;
+use async_trait::async_trait;
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+use time::{Duration, OffsetDateTime};
+
+pub struct ObservedStore {
+    inner: Arc<dyn BookingStore>,
+    metrics: Arc<Metrics>,
+    /// `db.system.name`: `redis` or `memory`.
+    system: &'static str,
+}
+
+impl ObservedStore {
+    pub fn new(inner: Arc<dyn BookingStore>, metrics: Arc<Metrics>, system: &'static str) -> Self {
+        Self { inner, metrics, system }
+    }
+
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        f: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let r = f.await;
+        let error = match &r {
+            Ok(_) => "",
+            Err(StoreError::Unavailable { .. }) => "unavailable",
+            Err(StoreError::Corrupt { .. }) => "corrupt",
+        };
+        self.metrics
+            .store_call(self.system, operation, error, started.elapsed());
+        r
+    }
+}
+
+#[async_trait]
+impl BookingStore for ObservedStore {
+    fn new_id(&self, owner: &Owner, device_keys: &[String]) -> BookingId {
+        self.inner.new_id(owner, device_keys)
+    }
+    async fn create(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.timed("create", self.inner.create(booking, due, event)).await
+    }
+    async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
+        self.timed("get", self.inner.get(id)).await
+    }
+    async fn by_device(&self, device_keys: &[String]) -> Result<Vec<Booking>, StoreError> {
+        self.timed("by_device", self.inner.by_device(device_keys)).await
+    }
+    async fn update(
+        &self,
+        booking: &Booking,
+        due: Option<OffsetDateTime>,
+        event: Option<&StatusEvent>,
+    ) -> Result<bool, StoreError> {
+        self.timed("update", self.inner.update(booking, due, event)).await
+    }
+    async fn remove(&self, id: BookingId) -> Result<(), StoreError> {
+        self.timed("remove", self.inner.remove(id)).await
+    }
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<BookingId>, StoreError> {
+        self.timed("claim_due", self.inner.claim_due(now, limit, lease)).await
+    }
+    async fn renew(
+        &self,
+        claims: &[(BookingId, OffsetDateTime)],
+        until: OffsetDateTime,
+    ) -> Result<Vec<BookingId>, StoreError> {
+        self.timed("renew", self.inner.renew(claims, until)).await
+    }
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.timed("next_due", self.inner.next_due()).await
+    }
+    async fn claim_events(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError> {
+        self.timed("claim_events", self.inner.claim_events(now, limit, lease))
+            .await
+    }
+    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
+        self.timed("ack_event", self.inner.ack_event(booking, event_id, release))
+            .await
+    }
+    async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
+        self.timed("count_live", self.inner.count_live(client_id)).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.inner.ping()).await
+    }
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.timed("stats", self.inner.stats()).await
+    }
+}
