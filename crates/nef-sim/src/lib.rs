@@ -68,6 +68,9 @@ pub struct Recorded {
     /// Milliseconds since the Unix epoch.
     pub at_ms: u128,
     pub status: u16,
+    /// The W3C `traceparent` the request carried, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 struct SimState {

@@ -34,6 +34,10 @@ async fn gate(
             body,
             at_ms: now_ms(),
             status: 0,
+            traceparent: headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         });
         (s.cfg.faults.latency_ms, s.requests.len() - 1)
     };
@@ -256,6 +260,7 @@ async fn token(State(sh): State<Shared>, headers: HeaderMap, axum::Form(form): a
         body: None,
         at_ms: now_ms(),
         status: 0,
+        traceparent: None,
     });
     let Some(oauth) = s.cfg.oauth.clone() else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "oauth not enabled"}))).into_response();
