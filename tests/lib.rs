@@ -8,6 +8,14 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// A free loopback port (for listeners configured before start, such as the admin one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
 /// `target/<profile>/gateway`, next to this test's own `deps/` directory.
 pub fn gateway_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -60,6 +68,21 @@ impl Gateway {
     /// SIGKILL: no shutdown, no cleanup, like a crashed pod.
     pub async fn kill9(&mut self) {
         let _ = self.child.kill().await;
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits for the exit (at most `within`) and returns
+    /// whether it exited successfully.
+    pub async fn terminate(&mut self, within: Duration) -> bool {
+        let Some(pid) = self.child.id() else { return false };
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "could not send SIGTERM");
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => false,
+        }
     }
 
     /// Starts the same configuration again (a new port and token).

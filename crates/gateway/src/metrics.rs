@@ -235,6 +235,11 @@ impl Metrics {
         self.traces
     }
 
+    /// Whether metrics also go out over OTLP.
+    pub fn exported(&self) -> bool {
+        self.otel.is_some()
+    }
+
     /// Counts a refused token (the authenticator's hook).
     pub fn token_rejected(&self, reason: &'static str) {
         self.token_rejections.get_or_create(&ReasonLabels { reason }).inc();
@@ -321,7 +326,10 @@ pub async fn track(State(m): State<Arc<Metrics>>, mut req: Request, next: Next) 
         .get::<MatchedPath>()
         .map_or_else(String::new, |p| p.as_str().to_owned());
     // What only the log line and the span need is gathered only when they are made.
-    let log = tracing::enabled!(tracing::Level::INFO);
+    // The level hint, not `tracing::enabled!`: an `enabled!` check leaves the per-layer filter
+    // state of the OpenTelemetry layer (spans only) set to "no", and the next span (this
+    // request's) would then not be exported.
+    let log = tracing::level_filters::LevelFilter::current() >= tracing::Level::INFO;
     let correlator = if log || m.traces {
         req.headers()
             .get("x-correlator")
@@ -348,9 +356,12 @@ pub async fn track(State(m): State<Arc<Metrics>>, mut req: Request, next: Next) 
             http.route = %route,
             url.scheme = scheme,
             http.response.status_code = tracing::field::Empty,
-            "http.request.header.x-correlator" = %correlator,
         );
         crate::telemetry::continue_trace(&span, req.headers());
+        if !correlator.is_empty() {
+            // The semantic-convention name has a dash, which a tracing field cannot carry.
+            crate::telemetry::set_attribute(&span, "http.request.header.x-correlator", correlator.clone());
+        }
         Some(span)
     } else {
         None

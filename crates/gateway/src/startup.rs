@@ -43,6 +43,9 @@ pub struct Application {
     admin: Option<(TcpListener, Router)>,
     tls: Option<Arc<crate::tls::Tls>>,
     tls_reload: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// How often the store's figures are read for OTLP export (`/metrics` reads them itself).
+    stats_every: Option<Duration>,
     shutdown_delay: Duration,
     shutdown_grace: Duration,
     server_limits: crate::serve::ServerLimits,
@@ -239,6 +242,8 @@ impl Application {
             admin,
             tls,
             tls_reload: s.server.tls.reload_interval,
+            stats_every: metrics.exported().then_some(s.telemetry.metrics_interval),
+            metrics,
             shutdown_delay: s.server.shutdown_delay,
             shutdown_grace: s.server.shutdown_grace,
             server_limits: crate::serve::ServerLimits {
@@ -301,6 +306,14 @@ impl Application {
         if let Some(tls) = &self.tls {
             chores.spawn(tls.clone().watch(self.tls_reload, stop_rx.clone()));
         }
+        if let Some(every) = self.stats_every {
+            chores.spawn(read_store_stats(
+                self.store.clone(),
+                self.metrics.clone(),
+                every,
+                stop_rx.clone(),
+            ));
+        }
         if let (Some(resolver), Some((inline, file))) = (&self.resolver, self.device_file.clone()) {
             chores.spawn(
                 resolver
@@ -358,6 +371,24 @@ impl Application {
         }
         info!("gateway stopped");
         Ok(())
+    }
+}
+
+/// Reads bookings by status and the outbox backlog from the store for the OTLP gauges.
+async fn read_store_stats(
+    store: Arc<dyn BookingStore>,
+    metrics: Arc<crate::metrics::Metrics>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Ok(stats) = store.stats().await {
+            metrics.set_store_stats(stats);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

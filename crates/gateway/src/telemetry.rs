@@ -104,6 +104,9 @@ pub fn init(format: &str, filter: &str, t: &TelemetrySettings) -> anyhow::Result
     let json = format == "json" || (format == "auto" && !ansi);
     let fmt = tracing_subscriber::fmt::layer().with_target(false).with_ansi(ansi);
     let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
+    // RUST_LOG (or log.filter) chooses the log lines only; spans at info and above go to
+    // OpenTelemetry whatever the log level.
+    let fmt = fmt.with_filter(filter);
 
     let service = env("OTEL_SERVICE_NAME").unwrap_or_else(|| t.service_name.clone());
     let resource = Resource::builder().with_service_name(service).build();
@@ -151,11 +154,12 @@ pub fn init(format: &str, filter: &str, t: &TelemetrySettings) -> anyhow::Result
     }
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // try_init: a second call (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(otel)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(fmt).with(otel).try_init();
+    tracing::info!(
+        traces = exports.traces,
+        metrics = exports.meter.is_some(),
+        "OpenTelemetry export"
+    );
     set_exports(exports);
     Ok(guard)
 }
@@ -167,9 +171,10 @@ where
     T: opentelemetry::trace::Tracer + Send + Sync + 'static,
     T::Span: Send + Sync,
 {
-    tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span()))
+    tracing_opentelemetry::layer().with_tracer(tracer).with_filter(
+        tracing_subscriber::filter::filter_fn(|m| m.is_span() && *m.level() <= tracing::Level::INFO)
+            .with_max_level_hint(tracing::level_filters::LevelFilter::INFO),
+    )
 }
 
 /// Headers as an OpenTelemetry carrier (reading `traceparent`, writing it).
@@ -210,6 +215,11 @@ pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
     }
+}
+
+/// Sets an OpenTelemetry attribute on `span` (for names a tracing field cannot spell).
+pub fn set_attribute(span: &tracing::Span, key: &'static str, value: String) {
+    span.set_attribute(key, value);
 }
 
 /// The current span's trace, to keep with a new booking.

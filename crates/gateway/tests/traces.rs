@@ -50,7 +50,13 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let subscriber = tracing_subscriber::registry().with(gateway::telemetry::spans_only(provider.tracer("test")));
+    let subscriber = tracing_subscriber::registry()
+        // As the gateway composes it: logs filtered on their own, spans to OpenTelemetry.
+        .with(tracing_subscriber::Layer::with_filter(
+            tracing_subscriber::fmt::layer().json(),
+            tracing_subscriber::EnvFilter::new("info"),
+        ))
+        .with(gateway::telemetry::spans_only(provider.tracer("test")));
     tracing::subscriber::set_global_default(subscriber).unwrap();
     gateway::telemetry::install_propagator();
     gateway::telemetry::set_exports(gateway::telemetry::Exports {
@@ -96,18 +102,36 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
     let spans = exporter.get_finished_spans().unwrap();
     let named = |name: &str| -> Vec<&SpanData> { spans.iter().filter(|s| s.name == name).collect() };
 
+    // A request without a trace context starts a trace of its own.
+    assert!(
+        !named("GET /qos-booking/v0.2/device-qos-bookings/{bookingId}").is_empty(),
+        "{:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+
     // The request span continues the caller's trace, named by method and route template.
     let create_trace = TraceId::from_hex(CREATE_TRACE).unwrap();
     let create = named("POST /qos-booking/v0.2/device-qos-bookings");
-    assert_eq!(create.len(), 1, "{:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+    assert_eq!(
+        create.len(),
+        1,
+        "{:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
     let create = create[0];
     assert_eq!(create.span_context.trace_id(), create_trace);
     assert_eq!(create.parent_span_id, SpanId::from_hex(CREATE_PARENT).unwrap());
     assert_eq!(create.span_kind, opentelemetry::trace::SpanKind::Server);
-    assert_eq!(attr(create, "http.route").as_deref(), Some("/qos-booking/v0.2/device-qos-bookings"));
+    assert_eq!(
+        attr(create, "http.route").as_deref(),
+        Some("/qos-booking/v0.2/device-qos-bookings")
+    );
     assert_eq!(attr(create, "http.request.method").as_deref(), Some("POST"));
     assert_eq!(attr(create, "http.response.status_code").as_deref(), Some("201"));
-    assert_eq!(attr(create, "http.request.header.x-correlator").as_deref(), Some("corr-42"));
+    assert_eq!(
+        attr(create, "http.request.header.x-correlator").as_deref(),
+        Some("corr-42")
+    );
 
     // The activation: its own trace, linked to the create request's span.
     let start = named("qos_booking start");
@@ -129,7 +153,10 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
     let posts = app.sim.requests_of("POST");
     let post = posts.iter().find(|r| r.path.contains("/subscriptions")).unwrap();
     let tp = post.traceparent.clone().expect("the NEF POST carries traceparent");
-    assert!(tp.starts_with(&format!("00-{}-", start.span_context.trace_id())), "{tp}");
+    assert!(
+        tp.starts_with(&format!("00-{}-", start.span_context.trace_id())),
+        "{tp}"
+    );
 
     // The removal within the DELETE request's trace, and its traceparent at the NEF.
     let delete_trace = TraceId::from_hex(DELETE_TRACE).unwrap();
@@ -140,7 +167,10 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
     assert_eq!(deactivate[0].span_context.trace_id(), delete_trace);
     assert!(descends(&spans, deactivate[0], delete[0].span_context.span_id()));
     let deletes = app.sim.requests_of("DELETE");
-    let tp = deletes[0].traceparent.clone().expect("the NEF DELETE carries traceparent");
+    let tp = deletes[0]
+        .traceparent
+        .clone()
+        .expect("the NEF DELETE carries traceparent");
     assert!(tp.starts_with(&format!("00-{DELETE_TRACE}-")), "{tp}");
 
     // Nothing personal in any span: no phone number, device address or token.
