@@ -9,22 +9,39 @@ use time::{Duration, OffsetDateTime};
 
 #[tokio::test]
 async fn the_admin_listener_serves_probes_and_request_metrics_by_route_template() {
-    let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
+    let app = spawn_app_with(|s| {
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+        s.limits.max_live_bookings_per_client = 1;
+        s.limits.read.per_second = 1;
+        s.limits.read.burst = 2;
+    })
+    .await;
     let admin = app.admin.clone().expect("no admin listener");
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{admin}/livez")).send().await.unwrap().status(), 204);
     assert_eq!(http.get(format!("{admin}/readyz")).send().await.unwrap().status(), 200);
-    let created = app
-        .create(booking_body(&app, "+123456789", Duration::minutes(10), 600))
-        .await;
+    let sink = Sink::start().await;
+    // The sink refuses the first attempt: one retry, then two deliveries.
+    sink.answer_next_with(&[503]);
+    let mut body = booking_body(&app, "+123456789", Duration::minutes(10), 600);
+    body["sink"] = sink.url.clone().into();
+    let created = app.create(body).await;
     assert_eq!(created.status, 201);
     let id = created.body["bookingId"].as_str().unwrap().to_owned();
+    // Over the quota (one live booking per client) and over the read rate (burst 2).
+    app.create(booking_body(&app, "+123456780", Duration::minutes(10), 600))
+        .await
+        .assert_error(429, "QUOTA_EXCEEDED");
     assert_eq!(app.get(&id).await.status, 200);
     assert_eq!(app.get(&id).await.status, 200);
+    app.get(&id).await.assert_error(429, "TOO_MANY_REQUESTS");
     app.get_as("not-a-token", &id)
         .await
         .assert_error(401, "UNAUTHENTICATED");
     app.advance(Duration::minutes(10)).await;
+    sink.wait_for(3).await;
+    // Deliveries are counted when done with; give the worker its moment after the sink.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let text = http
         .get(format!("{admin}/metrics"))
         .send()
@@ -67,6 +84,19 @@ async fn the_admin_listener_serves_probes_and_request_metrics_by_route_template(
     assert_eq!(
         value(r#"qos_booking_token_rejections_total{reason="malformed"}"#.into()),
         Some(1),
+        "{text}"
+    );
+    assert_eq!(value(r#"qos_booking_refusals_total{reason="quota"}"#.into()), Some(1), "{text}");
+    assert_eq!(value(r#"qos_booking_refusals_total{reason="rate_limit"}"#.into()), Some(1), "{text}");
+    assert_eq!(value(r#"qos_booking_event_deliveries_total{outcome="delivered"}"#.into()), Some(2), "{text}");
+    assert_eq!(value(r#"qos_booking_event_deliveries_total{outcome="retried"}"#.into()), Some(1), "{text}");
+    // From the store: the one booking is ACTIVATED, nothing waits in the outbox.
+    assert_eq!(value(r#"qos_booking_bookings{status="ACTIVATED"}"#.into()), Some(1), "{text}");
+    assert_eq!(value(r#"qos_booking_bookings{status="SCHEDULED"}"#.into()), Some(0), "{text}");
+    assert_eq!(value("qos_booking_outbox_backlog ".into()), Some(0), "{text}");
+    assert!(
+        value(r#"db_client_operation_duration_seconds_count{db_system_name="memory",db_operation_name="create",error_type=""}"#.into())
+            .is_some_and(|n| n >= 1),
         "{text}"
     );
     assert!(!text.contains(&id), "a booking id in the metrics");
