@@ -179,3 +179,28 @@ async fn a_hung_redis_gives_503_quickly_and_due_timers_fire_after_it_returns() {
     assert_eq!(ready.status(), 200);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn readiness_follows_redis_down_and_back() {
+    let mut app = spawn_redis_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
+    let admin = app.admin.clone().expect("no admin listener");
+    let http = reqwest::Client::new();
+    let ready = |http: reqwest::Client, admin: String| async move {
+        http.get(format!("{admin}/readyz")).send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(ready(http.clone(), admin.clone()).await, 200);
+    app.redis.as_mut().unwrap().stop();
+    assert_eq!(ready(http.clone(), admin.clone()).await, 503);
+    // Alive all the same: a restart would not bring Redis back.
+    assert_eq!(http.get(format!("{admin}/livez")).send().await.unwrap().status(), 204);
+    app.redis.as_mut().unwrap().restart();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = ready(http.clone(), admin.clone()).await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "not ready again after Redis came back");
+}
