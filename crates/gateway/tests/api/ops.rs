@@ -211,3 +211,26 @@ async fn each_request_has_one_log_line_without_personal_data() {
     assert!(!line.contains("123456789") && !line.contains(&id), "{line}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn readiness_can_require_the_nef_to_answer() {
+    let sim = nef_sim::NefSim::start("127.0.0.1:0", nef_sim::SimConfig::default())
+        .await
+        .unwrap();
+    // Port 1 refuses connections: no NEF there.
+    for (root, want) in [("http://127.0.0.1:1".to_owned(), 503), (sim.url(), 200)] {
+        let mut s = test_settings();
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+        s.southbound.kind = gateway::settings::SouthboundKind::Nef;
+        s.southbound.nef.api_root = Some(root.parse().unwrap());
+        s.southbound.nef.readiness_check = true;
+        let app = Application::build(s).await.unwrap();
+        let admin = format!("http://127.0.0.1:{}", app.admin_port().unwrap());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let res = reqwest::get(format!("{admin}/readyz")).await.unwrap();
+        assert_eq!(res.status().as_u16(), want, "NEF at {root}");
+        if want == 503 {
+            assert!(res.text().await.unwrap().contains("nef"));
+        }
+    }
+}
