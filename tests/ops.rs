@@ -1,5 +1,6 @@
 //! Operations, on the real binary: OTLP export of spans and metrics to a collector (a small
 //! OTLP/HTTP receiver decoding with `opentelemetry-proto`), flushed on SIGTERM.
+#![allow(clippy::disallowed_methods, reason = "tests compare with real time")]
 
 use axum::body::Bytes;
 use axum::extract::State;

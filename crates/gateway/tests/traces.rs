@@ -3,6 +3,7 @@
 //! created the booking; NEF calls are spans of their own whose context the NEF receives in
 //! `traceparent` (within a DELETE's request trace for a removal); no span carries a phone
 //! number, an address or a token.
+#![allow(clippy::disallowed_methods, reason = "tests compare with real time")]
 
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]

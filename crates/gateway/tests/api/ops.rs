@@ -86,13 +86,37 @@ async fn the_admin_listener_serves_probes_and_request_metrics_by_route_template(
         Some(1),
         "{text}"
     );
-    assert_eq!(value(r#"qos_booking_refusals_total{reason="quota"}"#.into()), Some(1), "{text}");
-    assert_eq!(value(r#"qos_booking_refusals_total{reason="rate_limit"}"#.into()), Some(1), "{text}");
-    assert_eq!(value(r#"qos_booking_event_deliveries_total{outcome="delivered"}"#.into()), Some(2), "{text}");
-    assert_eq!(value(r#"qos_booking_event_deliveries_total{outcome="retried"}"#.into()), Some(1), "{text}");
+    assert_eq!(
+        value(r#"qos_booking_refusals_total{reason="quota"}"#.into()),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_refusals_total{reason="rate_limit"}"#.into()),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_event_deliveries_total{outcome="delivered"}"#.into()),
+        Some(2),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_event_deliveries_total{outcome="retried"}"#.into()),
+        Some(1),
+        "{text}"
+    );
     // From the store: the one booking is ACTIVATED, nothing waits in the outbox.
-    assert_eq!(value(r#"qos_booking_bookings{status="ACTIVATED"}"#.into()), Some(1), "{text}");
-    assert_eq!(value(r#"qos_booking_bookings{status="SCHEDULED"}"#.into()), Some(0), "{text}");
+    assert_eq!(
+        value(r#"qos_booking_bookings{status="ACTIVATED"}"#.into()),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"qos_booking_bookings{status="SCHEDULED"}"#.into()),
+        Some(0),
+        "{text}"
+    );
     assert_eq!(value("qos_booking_outbox_backlog ".into()), Some(0), "{text}");
     assert!(
         value(r#"db_client_operation_duration_seconds_count{db_system_name="memory",db_operation_name="create",error_type=""}"#.into())

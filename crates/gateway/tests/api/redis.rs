@@ -186,7 +186,12 @@ async fn readiness_follows_redis_down_and_back() {
     let admin = app.admin.clone().expect("no admin listener");
     let http = reqwest::Client::new();
     let ready = |http: reqwest::Client, admin: String| async move {
-        http.get(format!("{admin}/readyz")).send().await.unwrap().status().as_u16()
+        http.get(format!("{admin}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     };
     assert_eq!(ready(http.clone(), admin.clone()).await, 200);
     app.redis.as_mut().unwrap().stop();
