@@ -361,3 +361,120 @@ async fn concurrent_overlapping_creates_on_two_replicas_give_one_201() {
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 19, "{codes:?}");
 }
+
+/// SIGTERM under load, as Kubernetes stops a pod. Replica A holds activations in flight at a
+/// slow NEF (claims with a 30 s lease); B starts after A claimed them. On SIGTERM A reports
+/// not ready at once and keeps serving through the drain delay (every request of a client
+/// that leaves when readiness turns false gets its answer, no reset), cuts off what outlasts
+/// the grace period and gives its claims back: B activates those bookings long before the
+/// lease would have run out, adopting what A had created (one subscription each); A exits
+/// within delay + grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_requests_and_hands_claims_over_without_waiting_for_the_lease() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let store = vec![
+        ("QOSGW__STORE__KIND", "redis".to_owned()),
+        ("QOSGW__STORE__REDIS__URLS", redis.url()),
+    ];
+    let sim = start_sim().await;
+    sim.set_faults(nef_sim::Faults {
+        latency_ms: 4_000,
+        ..Default::default()
+    });
+    let (sink, _events) = start_sink().await;
+    let mut env = replica_env(&store, &sim);
+    let admin = e2e_tests::free_port();
+    for (k, v) in [
+        ("QOSGW__SCHEDULER__LEASE_SECONDS", "30".to_owned()),
+        ("QOSGW__SOUTHBOUND__NEF__REQUEST_TIMEOUT_MS", "10000".to_owned()),
+        ("QOSGW__SERVER__SHUTDOWN_DELAY_MS", "1000".to_owned()),
+        ("QOSGW__SERVER__SHUTDOWN_GRACE_MS", "1500".to_owned()),
+    ] {
+        env.push((k.to_owned(), v));
+    }
+    let mut env_a = env.clone();
+    env_a.push(("QOSGW__SERVER__ADMIN_LISTEN".into(), format!("127.0.0.1:{admin}")));
+    let mut a = start(&env_a).await;
+    let http = reqwest::Client::new();
+    let n = 4;
+    let ids = create_all(&http, &[&a], n, 60, &sink).await;
+    // Every activation is at the NEF, from A (the only replica so far), waiting for answers.
+    let waited = std::time::Instant::now();
+    while sim.requests_of("POST").len() < n {
+        assert!(waited.elapsed() < Duration::from_secs(20), "activations did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = start(&env).await;
+
+    // A client polling A until A's readiness turns false (plus a little load-balancer lag).
+    let load = {
+        let (http, base, token, id) = (http.clone(), a.base.clone(), a.token.clone(), ids[0].clone());
+        let ready_url = format!("http://127.0.0.1:{admin}/readyz");
+        tokio::spawn(async move {
+            let (mut answered, mut failed) = (0usize, Vec::new());
+            let mut left_at: Option<std::time::Instant> = None;
+            loop {
+                if left_at.is_none()
+                    && http
+                        .get(&ready_url)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0)
+                        != 200
+                {
+                    left_at = Some(std::time::Instant::now());
+                }
+                if left_at.is_some_and(|t| t.elapsed() > Duration::from_millis(200)) {
+                    return (answered, failed);
+                }
+                match http
+                    .get(format!("{base}/device-qos-bookings/{id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 200 => answered += 1,
+                    Ok(r) => failed.push(format!("status {}", r.status())),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let terminated = std::time::Instant::now();
+    // Delay 1 s + grace 1.5 s, with room for a loaded machine; far below the 30 s lease.
+    assert!(
+        a.terminate(Duration::from_secs(8)).await,
+        "A did not exit cleanly in time"
+    );
+    let exited = terminated.elapsed();
+    let (answered, failed) = load.await.unwrap();
+    assert!(answered > 0, "the load never reached A");
+    assert!(failed.is_empty(), "clients saw errors while A drained: {failed:?}");
+
+    // B takes the given-back claims at once and adopts A's subscriptions (the NEF is quick
+    // again: what is measured is when B starts, not the NEF).
+    sim.set_faults(nef_sim::Faults::default());
+    for id in &ids {
+        let mut status = Value::Null;
+        for _ in 0..300 {
+            status = b.booking(&http, id).await["bookingStatus"].clone();
+            if status == "ACTIVATED" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, "ACTIVATED", "{id} after {:?}", terminated.elapsed());
+    }
+    let handed_over = terminated.elapsed();
+    assert!(
+        handed_over < Duration::from_secs(20),
+        "B activated after {handed_over:?}: it waited for the lease"
+    );
+    let created = sim.requests_of("POST").into_iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, n, "a booking got a second subscription");
+    assert_eq!(sim.subscriptions().len(), n);
+    eprintln!("A exited {exited:?} after SIGTERM; B had every booking active after {handed_over:?}");
+}

@@ -128,7 +128,9 @@ pub trait BookingStore: Send + Sync + 'static {
     ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError>;
 
     /// Removes a delivered (or finally refused) event from the booking's outbox. `release`:
-    /// the claimer is done with its claim, so events added since are due at once.
+    /// the claimer is done with its claim, so events added since are due at once. An
+    /// `event_id` that names no event (e.g. empty) with `release` only gives the claim back
+    /// (a replica shutting down hands its unfinished deliveries over).
     async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError>;
 
     /// How many live (not TERMINATED) bookings the client holds (the per-client quota).

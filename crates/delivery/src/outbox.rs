@@ -84,6 +84,8 @@ struct Shared {
     policy: SinkPolicy,
     clock: Arc<dyn Clock>,
     telemetry: std::sync::OnceLock<Arc<dyn DeliveryTelemetry>>,
+    /// Bookings whose events this replica claimed and is delivering.
+    inflight: Mutex<HashSet<BookingId>>,
 }
 
 impl Shared {
@@ -96,6 +98,10 @@ impl Shared {
 pub struct Outbox {
     shared: Arc<Shared>,
     wake: Wake,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The CloudEvents JSON of a status change.
@@ -140,6 +146,7 @@ impl Outbox {
             policy,
             clock,
             telemetry: std::sync::OnceLock::new(),
+            inflight: Mutex::default(),
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -163,6 +170,18 @@ impl Outbox {
         self.shared.slots.available_permits() < self.shared.settings.concurrency.max(1)
     }
 
+    /// Gives the claims of deliveries still running back to the other replicas (at exit,
+    /// after the grace period): they deliver the rest at once, with the same event ids,
+    /// instead of after the lease.
+    pub async fn give_back(&self) {
+        let left: Vec<BookingId> = lock(&self.shared.inflight).iter().copied().collect();
+        for booking in left {
+            if let Err(e) = self.shared.store.ack_event(booking, "", true).await {
+                warn!(booking.id = %booking, error = %Chain(&e), "could not give back an event claim; it returns after its lease");
+            }
+        }
+    }
+
     /// Claims and delivers until told to stop. Unfinished work stays in the outbox.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let s = &self.shared.settings;
@@ -181,8 +200,10 @@ impl Outbox {
                                 return;
                             };
                             let shared = self.shared.clone();
+                            lock(&shared.inflight).insert(booking);
                             tokio::spawn(async move {
                                 deliver_all(&shared, booking, events).await;
+                                lock(&shared.inflight).remove(&booking);
                                 drop(permit);
                             });
                         }

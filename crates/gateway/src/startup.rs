@@ -334,6 +334,9 @@ impl Application {
             }))
         });
         let (lifecycle, delay) = (self.lifecycle.clone(), self.shutdown_delay);
+        // When the grace period began (the listener stopped): every wait below ends by then.
+        let stopped_at = Arc::new(std::sync::OnceLock::new());
+        let stop_time = stopped_at.clone();
         crate::serve::serve_tls(
             self.listener,
             self.router,
@@ -345,15 +348,16 @@ impl Application {
                 lifecycle.drain();
                 info!(delay_ms = delay.as_millis(), "draining: reporting not ready");
                 tokio::time::sleep(delay).await;
+                let _ = stop_time.set(tokio::time::Instant::now());
                 let _ = stop_tx.send(true);
             },
         )
         .await;
-        // Timer transitions in progress get the grace period; unfinished claims come back
-        // to the other replicas within the scheduler lease.
-        match tokio::time::timeout(self.shutdown_grace, scheduler).await {
+        // Timer transitions in progress get the grace period (the engine bounds it, cuts off
+        // the rest and gives their claims back to the other replicas at once).
+        match tokio::time::timeout(self.shutdown_grace + Duration::from_secs(5), scheduler).await {
             Ok(done) => done.context("scheduler task failed")?,
-            Err(_) => warn!("shutdown: timer transitions still running were cut off"),
+            Err(_) => warn!("shutdown: the scheduler did not stop in time"),
         }
         delivery.await.context("event delivery task failed")?;
         while let Some(done) = chores.join_next().await {
@@ -362,13 +366,13 @@ impl Application {
         if let Some(admin) = admin {
             admin.await.context("admin listener failed")?;
         }
-        // Let deliveries in flight finish; anything else stays in the outbox for later.
-        for _ in 0..50 {
-            if !self.outbox.busy() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        // Let deliveries in flight finish within the grace; the claims of the rest go back to
+        // the other replicas, which deliver them (same event ids) at once.
+        let deadline = stopped_at.get().copied().unwrap_or_else(tokio::time::Instant::now) + self.shutdown_grace;
+        while self.outbox.busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.outbox.give_back().await;
         info!("gateway stopped");
         Ok(())
     }

@@ -28,6 +28,10 @@ pub struct EngineSettings {
     pub lease: Duration,
     /// Longest sleep without looking at the store (covers a lost wake-up).
     pub safety_poll: Duration,
+    /// On stop, how long running transitions may finish; those still running then are
+    /// cut off (an activation's recorded attempt lets the next replica adopt what it did)
+    /// and their claims given back.
+    pub shutdown_grace: Duration,
 }
 
 /// Wakes the engine when a timer sooner than the one it sleeps until is set.
@@ -198,10 +202,19 @@ impl Engine {
         self.finish(running, renewer).await;
     }
 
-    /// Lets the running transitions finish (their claims renewed meanwhile; the caller
-    /// bounds the wait), then gives back any claim still held.
+    /// Lets the running transitions finish within the shutdown grace (their claims renewed
+    /// meanwhile), cuts off the rest, then gives back every claim still held, so another
+    /// replica takes them at once rather than after the lease.
     async fn finish(&self, mut running: JoinSet<()>, renewer: AbortOnDrop) {
-        while running.join_next().await.is_some() {}
+        let all = async { while running.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.settings.shutdown_grace, all).await.is_err() {
+            warn!(
+                running = running.len(),
+                "shutdown: transitions still running were cut off; their claims are given back"
+            );
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+        }
         drop(renewer);
         let left = self.claims.snapshot();
         if !left.is_empty()

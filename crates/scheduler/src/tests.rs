@@ -91,6 +91,7 @@ fn settings(max_in_flight: usize) -> EngineSettings {
         claim_batch: 100,
         lease: Duration::from_secs(1),
         safety_poll: Duration::from_secs(60),
+        shutdown_grace: Duration::from_secs(20),
     }
 }
 
@@ -311,4 +312,43 @@ async fn a_stop_lets_running_activations_finish_and_leaves_no_claim_behind() {
         (next - stored.end_time()).abs() < time::Duration::milliseconds(1),
         "{next}"
     );
+}
+
+#[tokio::test]
+async fn a_stop_cuts_off_what_outlasts_the_grace_and_gives_its_claim_back_at_once() {
+    let store = Arc::new(MemoryStore::new());
+    let nef = Arc::new(FakeNef::default());
+    let start = now() + time::Duration::milliseconds(100);
+    let b = booking(1, start);
+    lock(&nef.delay).insert(b.id, Duration::from_secs(60));
+    store.create(&b, Some(start), None).await.unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let engine = Engine::new(
+        service(store.clone(), nef.clone(), None),
+        Arc::new(SystemClock),
+        EngineSettings {
+            // A long lease: the claim must come back by being given back, not by expiring.
+            lease: Duration::from_secs(30),
+            shutdown_grace: Duration::from_millis(200),
+            ..settings(4)
+        },
+        Wake::new(),
+    );
+    let run = tokio::spawn(engine.run(stop));
+    for _ in 0..100 {
+        if nef.running.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(nef.running.load(Ordering::SeqCst), 1, "the activation did not start");
+    let stopped = std::time::Instant::now();
+    let _ = stop_tx.send(true);
+    run.await.unwrap();
+    assert!(stopped.elapsed() < Duration::from_secs(5), "{:?}", stopped.elapsed());
+    // The timer is due again now, for any replica: not 30 s from now.
+    let claimed = store.claim_due(now(), 10, time::Duration::seconds(30)).await.unwrap();
+    assert_eq!(claimed, vec![b.id]);
+    // The attempt was recorded before the NEF call: the next replica adopts, never doubles.
+    assert!(store.get(b.id).await.unwrap().unwrap().attempt_marker.is_some());
 }

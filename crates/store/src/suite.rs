@@ -467,6 +467,27 @@ macro_rules! store_suite {
             );
         }
 
+        /// A replica that stops gives its claimed, undelivered events back at once.
+        #[tokio::test]
+        async fn a_claim_on_events_can_be_given_back_without_acknowledging() {
+            let (store, _guard) = $make;
+            let a = sample_for(&store, "a", "+123456781", T0, 60);
+            let ev = crate::suite::event(&a, BookingStatus::Scheduled, T0);
+            store.create(&a, None, Some(&ev)).await.unwrap();
+            let lease = Duration::minutes(2);
+            assert_eq!(store.claim_events(T0, 10, lease).await.unwrap().len(), 1);
+            assert!(
+                store.claim_events(T0, 10, lease).await.unwrap().is_empty(),
+                "claimed"
+            );
+            store.ack_event(a.id, "", true).await.unwrap();
+            assert_eq!(
+                store.claim_events(T0, 10, lease).await.unwrap(),
+                vec![(a.id, vec![ev])],
+                "given back, the event still there"
+            );
+        }
+
         /// Metrics read bookings by status and the outbox backlog from the store, so that
         /// every replica reports the same figures.
         #[tokio::test]

@@ -70,6 +70,7 @@ impl Settings {
             claim_batch: self.scheduler.claim_batch,
             lease: self.scheduler.lease,
             safety_poll: self.scheduler.poll_interval.max(Duration::from_millis(10)),
+            shutdown_grace: self.server.shutdown_grace,
         }
     }
 
