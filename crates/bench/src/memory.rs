@@ -57,6 +57,7 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
             command_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),
             key_secret: "bench".into(),
+            tls_root_cert: None,
         })
         .await?,
     );

@@ -29,6 +29,9 @@ async fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument '{other}' (try --help)"),
         }
     }
+    // One TLS provider for the whole process (the API listener, rediss://, outgoing HTTPS):
+    // rustls would otherwise have to guess it from its build features.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let settings = Settings::load(config.as_deref())?;
     if check {
         println!("configuration is valid");

@@ -211,7 +211,7 @@ impl Application {
                 dev_issuer.clone(),
                 lifecycle.clone(),
             ))
-            .merge(southbound::callbacks::router(service.clone(), callback_auth))
+            .merge(callbacks(service.clone(), callback_auth, &s.server.base_path))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(s.server.trusted_proxies.clone()),
                 crate::forwarded::origin,
@@ -378,6 +378,17 @@ impl Application {
     }
 }
 
+/// The NEF callback routes, under the base path and, for subscriptions made before one was
+/// configured, at the root.
+fn callbacks(service: Arc<BookingService>, auth: CallbackAuth, base_path: &str) -> Router {
+    let routes = southbound::callbacks::router(service, auth);
+    if base_path.is_empty() {
+        routes
+    } else {
+        routes.clone().nest(base_path, routes)
+    }
+}
+
 /// Reads bookings by status and the outbox backlog from the store for the OTLP gauges.
 async fn read_store_stats(
     store: Arc<dyn BookingStore>,
@@ -454,11 +465,16 @@ async fn build_southbound(
         client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
     }
     let callback_auth = sb.callbacks.callback_auth()?;
-    let callback_base = sb
-        .callbacks
-        .base_url
-        .as_ref()
-        .map_or_else(|| public_url.to_owned(), base);
+    // The callbacks are served under the API's path prefix too (the API gateway routes only
+    // that prefix to this service).
+    let callback_base = format!(
+        "{}{}",
+        sb.callbacks
+            .base_url
+            .as_ref()
+            .map_or_else(|| public_url.to_owned(), base),
+        s.server.base_path
+    );
     let mapping = sb
         .mapping
         .mapping_config(callback_base, callback_auth.clone(), sb.release);

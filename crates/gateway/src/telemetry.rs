@@ -109,7 +109,13 @@ pub fn init(format: &str, filter: &str, t: &TelemetrySettings) -> anyhow::Result
     let fmt = fmt.with_filter(filter);
 
     let service = env("OTEL_SERVICE_NAME").unwrap_or_else(|| t.service_name.clone());
-    let resource = Resource::builder().with_service_name(service).build();
+    // One instance per process, so that metrics of replicas never collide (the pod name when
+    // there is one).
+    let instance = env("HOSTNAME").unwrap_or_else(|| format!("pid-{}", std::process::id()));
+    let resource = Resource::builder()
+        .with_service_name(service)
+        .with_attribute(opentelemetry::KeyValue::new("service.instance.id", instance))
+        .build();
     let mut guard = Guard::default();
     let mut exports = Exports::default();
     let otel = match endpoint(t, "traces").filter(|_| t.traces) {

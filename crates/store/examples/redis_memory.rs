@@ -37,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         command_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
         key_secret: "bench".into(),
+        tls_root_cert: None,
     };
     let store = Arc::new(RedisStore::connect(settings).await?);
     let before = used_memory(&srv);

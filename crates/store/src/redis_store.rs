@@ -49,6 +49,9 @@ pub struct RedisSettings {
     pub connect_timeout: Duration,
     /// Secret of the keyed hash of device identifiers in key names. Same on every replica.
     pub key_secret: String,
+    /// For `rediss://`: the CAs (PEM) Redis's certificate must chain to, when they are not
+    /// public ones (the built-in web roots are used otherwise).
+    pub tls_root_cert: Option<Vec<u8>>,
 }
 
 pub struct RedisStore {

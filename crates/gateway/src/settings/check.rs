@@ -29,6 +29,16 @@ impl Settings {
                         .all(|c| c.is_ascii_alphanumeric() || b"/-._~".contains(&c))),
             "server.base_path must be empty or a path like /camara (no trailing slash)"
         );
+        // In production (Redis behind a real identity provider) the key of device hashes must
+        // be the operator's own secret, the same on every replica: the built-in default is
+        // public, and one replica with another key would not find the others' bookings.
+        if self.store.kind == StoreKind::Redis && self.auth.mode == AuthMode::Jwks {
+            let var = &self.store.redis.key_secret_env;
+            anyhow::ensure!(
+                std::env::var(var).is_ok_and(|v| !v.is_empty()),
+                "store.redis.key_secret_env: the environment variable {var} is not set (required with store kind redis and auth mode jwks; the same secret on every replica)"
+            );
+        }
         let tls = &self.server.tls;
         anyhow::ensure!(
             tls.cert_file.is_some() == tls.key_file.is_some(),

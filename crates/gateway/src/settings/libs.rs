@@ -181,6 +181,13 @@ impl RedisStoreSettings {
             command_timeout: self.command_timeout,
             connect_timeout: self.connect_timeout,
             key_secret,
+            tls_root_cert: self
+                .tls_ca_file
+                .as_ref()
+                .map(|f| {
+                    std::fs::read(f).with_context(|| format!("store.redis.tls_ca_file: cannot read {}", f.display()))
+                })
+                .transpose()?,
         })
     }
 }

@@ -24,6 +24,7 @@ use url::Url;
 pub const DEFAULT_YAML: &str = include_str!("../../../../config/default.yaml");
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: Server,
     pub store: Store,
@@ -41,6 +42,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Server {
     pub listen: String,
     pub api_version: String,
@@ -72,6 +74,7 @@ pub struct Server {
 /// TLS on the API listener (rustls): both files set turn it on; they are re-read when they
 /// change. With `client_ca_file`, clients must present a certificate signed by one of its CAs.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
@@ -83,6 +86,7 @@ pub struct TlsSettings {
 /// OpenTelemetry export over OTLP/HTTP (protobuf). Off unless an endpoint is configured here
 /// or in the standard `OTEL_EXPORTER_OTLP_*ENDPOINT` variables.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
     pub otlp_endpoint: Option<Url>,
     pub service_name: String,
@@ -100,15 +104,19 @@ pub enum StoreKind {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Store {
     pub kind: StoreKind,
     pub redis: RedisStoreSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisStoreSettings {
     pub urls: Vec<String>,
     pub cluster: bool,
+    /// PEM file of the CAs Redis's TLS certificate chains to (`rediss://` with a private CA).
+    pub tls_ca_file: Option<PathBuf>,
     pub password_env: String,
     pub prefix: String,
     pub shards: u16,
@@ -127,6 +135,7 @@ pub enum AuthMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Auth {
     pub mode: AuthMode,
     pub jwks_url: Option<Url>,
@@ -149,6 +158,7 @@ pub struct Auth {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AreaTypes {
     pub circle: bool,
     pub polygon: bool,
@@ -156,6 +166,7 @@ pub struct AreaTypes {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Api {
     pub strict_properties: bool,
     pub area_types: AreaTypes,
@@ -163,18 +174,21 @@ pub struct Api {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Coverage {
     pub regions: Vec<CoverageRegion>,
     pub uncovered_area_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateSetting {
     pub per_second: u32,
     pub burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     pub create: RateSetting,
     pub read: RateSetting,
@@ -184,6 +198,7 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BookingRules {
     #[serde(rename = "min_lead_seconds", deserialize_with = "units::secs")]
     pub min_lead: Duration,
@@ -193,6 +208,7 @@ pub struct BookingRules {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scheduler {
     #[serde(rename = "poll_interval_ms", deserialize_with = "units::ms")]
     pub poll_interval: Duration,
@@ -209,6 +225,7 @@ pub struct Scheduler {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Notifications {
     pub allow_insecure_sinks: bool,
     pub sink_allow: Vec<IpNet>,
@@ -257,6 +274,7 @@ pub enum SouthboundKind {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Southbound {
     pub kind: SouthboundKind,
     pub release: u8,
@@ -278,6 +296,7 @@ pub enum NefAuthKind {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NefSettings {
     pub api_root: Option<Url>,
     pub auth: NefAuthKind,
@@ -303,6 +322,7 @@ pub struct NefSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SimulatorSettings {
     pub notify_on_create: bool,
     #[serde(rename = "latency_ms", deserialize_with = "units::ms")]
@@ -310,6 +330,7 @@ pub struct SimulatorSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MappingSettings {
     pub flow_encoding: FlowEncoding,
     pub protocol: String,
@@ -331,6 +352,7 @@ pub enum CallbackAuthKind {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallbackSettings {
     pub base_url: Option<Url>,
     pub auth: CallbackAuthKind,
@@ -338,6 +360,7 @@ pub struct CallbackSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Log {
     pub format: String,
     pub filter: String,

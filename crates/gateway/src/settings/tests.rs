@@ -69,6 +69,9 @@ fn values_are_typed_at_load_and_errors_name_the_key() {
         ("QOSGW__SERVER__PUBLIC_URL", "not a url", "server.public_url"),
         ("QOSGW__SCHEDULER__LEASE_SECONDS", "-5", "scheduler.lease_seconds"),
         ("QOSGW__SERVER__REQUEST_TIMEOUT_MS", "soon", "server.request_timeout_ms"),
+        // A misspelled key is an error, not silently ignored.
+        ("QOSGW__SERVER__SHUTDOWN_DELAY", "5000", "shutdown_delay"),
+        ("QOSGW__SOUTHBOUND__NEF__READINESS", "true", "readiness"),
     ] {
         let err = Settings::load_from(None, env_with(&[(var, value)])).unwrap_err();
         let chain = format!("{err:#}");
@@ -90,4 +93,16 @@ fn values_are_typed_at_load_and_errors_name_the_key() {
     assert_eq!(s.auth.jwks_url, None, "unset (~) is None, not an empty string");
     let s = Settings::load_from(None, env_with(&[("QOSGW__SCHEDULER__RETRY_BASE_MS", "250")])).unwrap();
     assert_eq!(s.scheduler.retry_base, std::time::Duration::from_millis(250));
+}
+
+#[test]
+fn redis_behind_a_real_identity_provider_needs_the_key_secret() {
+    let env = env_with(&[
+        ("QOSGW__STORE__KIND", "redis"),
+        ("QOSGW__STORE__REDIS__KEY_SECRET_ENV", "QOSGW_TEST_NEVER_SET_7F3A"),
+        ("QOSGW__AUTH__MODE", "jwks"),
+        ("QOSGW__AUTH__JWKS_URL", "https://idp.example/jwks"),
+    ]);
+    let err = Settings::load_from(None, env).unwrap_err();
+    assert!(format!("{err:#}").contains("QOSGW_TEST_NEVER_SET_7F3A"), "{err:#}");
 }

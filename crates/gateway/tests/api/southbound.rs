@@ -336,3 +336,50 @@ async fn contract_bodies_for_every_encoding() {
         .unwrap();
     }
 }
+
+#[tokio::test]
+async fn with_a_base_path_the_api_and_the_nef_callbacks_live_under_it() {
+    let app = spawn_app_with(|s| s.server.base_path = "/camara".into()).await;
+    let api = format!("{}/camara{BASE}/device-qos-bookings", app.addr);
+    let body = booking_body(&app, "+123456789", Duration::minutes(1), 600);
+    let res = app
+        .client
+        .post(&api)
+        .bearer_auth(&app.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Not at the bare path.
+    let bare = app
+        .client
+        .get(format!("{}{BASE}/device-qos-bookings/{id}", app.addr))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 404);
+    app.advance(Duration::minutes(1)).await;
+    let destination = destination_of(&app);
+    assert!(destination.contains("/camara/nef-callbacks/"), "{destination}");
+    let (location, _) = app.sim.subscriptions().into_iter().next().unwrap();
+    assert_eq!(app.sim.notify(&location, "SESSION_TERMINATION").await.unwrap(), 204);
+    let got: Value = app
+        .client
+        .get(format!("{api}/{id}"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["bookingStatus"], "TERMINATED");
+    assert_eq!(got["statusInfo"], "NETWORK_TERMINATED");
+    app.finish().await;
+}

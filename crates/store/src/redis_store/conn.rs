@@ -44,6 +44,14 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// Private CAs for `rediss://` (instead of the built-in web roots).
+fn tls_roots(pem: &[u8]) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }
+}
+
 impl RedisStore {
     /// Connects (bounded by the connect timeout) and prepares the scripts.
     pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
@@ -53,7 +61,11 @@ impl RedisStore {
             .cloned()
             .ok_or_else(|| timed_out("no Redis URL configured"))?;
         let conn = if settings.cluster {
-            let client = redis::cluster::ClusterClient::builder(settings.urls.clone())
+            let mut builder = redis::cluster::ClusterClient::builder(settings.urls.clone());
+            if let Some(pem) = &settings.tls_root_cert {
+                builder = builder.certs(tls_roots(pem));
+            }
+            let client = builder
                 .connection_timeout(settings.connect_timeout)
                 .response_timeout(settings.command_timeout)
                 .retries(2)
@@ -66,7 +78,11 @@ impl RedisStore {
                 .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
             Conn::Cluster(c)
         } else {
-            let client = redis::Client::open(first).map_err(|e| unavailable("invalid Redis URL", e))?;
+            let client = match &settings.tls_root_cert {
+                Some(pem) => redis::Client::build_with_tls(first, tls_roots(pem)),
+                None => redis::Client::open(first),
+            }
+            .map_err(|e| unavailable("invalid Redis URL or TLS certificates", e))?;
             let cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(settings.connect_timeout))
                 .set_response_timeout(Some(settings.command_timeout))

@@ -10,6 +10,7 @@ pub fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
         command_timeout: Duration::from_millis(500),
         connect_timeout: Duration::from_millis(500),
         key_secret: "test-secret".into(),
+        tls_root_cert: None,
     }
 }
 
@@ -189,4 +190,123 @@ async fn a_new_timer_is_announced_to_every_replica() {
         }
     }
     assert_eq!(heard, Some(crate::suite::T0));
+}
+
+/// `rediss://` to a Redis whose certificate a private CA issued: refused on the public roots,
+/// accepted with the CA given (`tls_root_cert`, from `store.redis.tls_ca_file`).
+#[tokio::test]
+async fn rediss_with_a_private_ca_needs_that_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(p)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "redis.key",
+        "-out",
+        "redis.csr",
+        "-subj",
+        "/CN=redis",
+    ]);
+    std::fs::write(p.join("redis.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "redis.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "redis.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "redis.ext",
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The gateway binary selects aws-lc-rs the same way (main.rs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Killed(
+        std::process::Command::new("redis-server")
+            .current_dir(p)
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--tls-cert-file",
+                "redis.crt",
+                "--tls-key-file",
+                "redis.key",
+                "--tls-ca-cert-file",
+                "ca.crt",
+            ])
+            .args(["--tls-auth-clients", "no", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = format!("rediss://127.0.0.1:{port}");
+    let public_roots = RedisStore::connect(settings(vec![url.clone()], false)).await;
+    assert!(
+        public_roots.is_err(),
+        "a private CA's certificate passed on the public roots"
+    );
+    let with_ca = RedisSettings {
+        tls_root_cert: Some(std::fs::read(p.join("ca.crt")).unwrap()),
+        ..settings(vec![url], false)
+    };
+    let store = RedisStore::connect(with_ca).await.unwrap();
+    store.ping().await.unwrap();
 }
