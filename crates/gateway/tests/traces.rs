@@ -67,7 +67,9 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
 
     let app = spawn_app().await;
     let phone = "+123456789";
-    let body = booking_body(&app, phone, time::Duration::minutes(5), 600);
+    let sink = Sink::start().await;
+    let mut body = booking_body(&app, phone, time::Duration::minutes(5), 600);
+    body["sink"] = sink.url.clone().into();
     let res = app
         .client
         .post(format!("{}{BASE}/device-qos-bookings", app.addr))
@@ -99,6 +101,9 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
         .unwrap();
     assert_eq!(res.status(), 204);
 
+    // SCHEDULED, ACTIVATED, TERMINATED reached the sink.
+    let events = sink.wait_for(3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let _ = provider.force_flush();
     let spans = exporter.get_finished_spans().unwrap();
     let named = |name: &str| -> Vec<&SpanData> { spans.iter().filter(|s| s.name == name).collect() };
@@ -149,6 +154,7 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
     let activate = activate[0];
     assert!(descends(&spans, activate, start.span_context.span_id()));
     assert_eq!(attr(activate, "qos_booking.outcome").as_deref(), Some("ok"));
+    assert_eq!(attr(activate, "qos_booking.id").as_deref(), Some(id.as_str()));
 
     // What the NEF received: the NEF call span's context.
     let posts = app.sim.requests_of("POST");
@@ -173,6 +179,20 @@ async fn spans_follow_a_booking_from_its_request_to_the_nef_without_personal_dat
         .clone()
         .expect("the NEF DELETE carries traceparent");
     assert!(tp.starts_with(&format!("00-{DELETE_TRACE}-")), "{tp}");
+
+    // Each delivery is a span of its own whose context the sink received.
+    let deliveries = named("CloudEvent deliver");
+    assert_eq!(deliveries.len(), 3);
+    for (headers, _) in &events {
+        let tp = headers["traceparent"].to_str().unwrap();
+        let trace = tp.split('-').nth(1).unwrap();
+        let span = deliveries
+            .iter()
+            .find(|d| d.span_context.trace_id().to_string() == trace)
+            .unwrap_or_else(|| panic!("no delivery span for {tp}"));
+        assert_eq!(attr(span, "qos_booking.id").as_deref(), Some(id.as_str()));
+        assert_eq!(attr(span, "qos_booking.outcome").as_deref(), Some("delivered"));
+    }
 
     // Nothing personal in any span: no phone number, device address or token.
     for s in &spans {

@@ -146,14 +146,16 @@ impl BookingService {
     async fn network<T>(
         &self,
         call: NetworkCall,
+        id: BookingId,
         f: impl Future<Output = Result<T, SouthboundError>>,
     ) -> Result<T, SouthboundError> {
         // One span per call (its HTTP requests inherit it, and carry it to the NEF in
-        // `traceparent`); the booking id is on the enclosing transition or request span.
+        // `traceparent`).
         let span = tracing::info_span!(
             "qos_booking.network",
             otel.name = call.span_name(),
             otel.kind = "client",
+            qos_booking.id = %id,
             qos_booking.operation = call.as_str(),
             qos_booking.outcome = tracing::field::Empty,
         );
@@ -360,7 +362,7 @@ impl BookingService {
                 return Ok(Attempt::Done(())); // already TERMINATED
             };
             if let Some(sub) = &b.nef_subscription {
-                match self.network(NetworkCall::Deactivate, self.southbound.deactivate(sub)).await {
+                match self.network(NetworkCall::Deactivate, id, self.southbound.deactivate(sub)).await {
                     Ok(()) => {}
                     Err(e) if e.is_unavailable() => {
                         warn!(booking.id = %id, error = %Chain(&e), "NEF delete failed; the client may retry");

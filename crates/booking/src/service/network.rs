@@ -104,7 +104,7 @@ impl BookingService {
             // retry storm toward a NEF that just ended the session itself.
             if let Some(sub) = &b.nef_subscription
                 && let Err(e) = self
-                    .network(NetworkCall::Deactivate, self.southbound.deactivate(sub))
+                    .network(NetworkCall::Deactivate, id, self.southbound.deactivate(sub))
                     .await
             {
                 warn!(booking.id = %id, error = %Chain(&e), "could not remove the subscription after a network termination");

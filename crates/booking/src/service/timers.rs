@@ -110,7 +110,9 @@ impl BookingService {
     /// outcome is unknown: make sure no subscription of it stays at the NEF.
     pub(super) async fn abandon_attempts(&self, b: &Booking) {
         if b.has_unconfirmed_attempts()
-            && let Err(e) = self.network(NetworkCall::Abandon, self.southbound.abandon(b)).await
+            && let Err(e) = self
+                .network(NetworkCall::Abandon, b.id, self.southbound.abandon(b))
+                .await
         {
             warn!(booking.id = %b.id, error = %Chain(&e), "could not check the NEF for a subscription of an unconfirmed attempt");
         }
@@ -160,7 +162,7 @@ impl BookingService {
             return Ok(());
         }
         match self
-            .network(NetworkCall::Activate, self.southbound.activate(&intent))
+            .network(NetworkCall::Activate, intent.id, self.southbound.activate(&intent))
             .await
         {
             Ok(location) => {
@@ -174,7 +176,7 @@ impl BookingService {
                     // The booking changed meanwhile (deleted): do not leave the subscription.
                     warn!(booking.id = %b.id, "booking changed during activation; removing the new subscription");
                     if let Err(e) = self
-                        .network(NetworkCall::Deactivate, self.southbound.deactivate(&location))
+                        .network(NetworkCall::Deactivate, b.id, self.southbound.deactivate(&location))
                         .await
                     {
                         warn!(booking.id = %b.id, error = %Chain(&e), "could not remove the orphan subscription");
@@ -206,7 +208,7 @@ impl BookingService {
     async fn expire(&self, b: Booking, now: OffsetDateTime) -> Result<(), StoreError> {
         if let Some(sub) = &b.nef_subscription {
             match self
-                .network(NetworkCall::Deactivate, self.southbound.deactivate(sub))
+                .network(NetworkCall::Deactivate, b.id, self.southbound.deactivate(sub))
                 .await
             {
                 Ok(()) => {}
