@@ -8,6 +8,18 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// A one-minute QOS_E booking for `+123456789` in the `city-center` area, from `start`
+/// (RFC 3339).
+pub fn city_booking(start: &str) -> serde_json::Value {
+    serde_json::json!({
+        "device": {"phoneNumber": "+123456789"},
+        "qosProfile": "QOS_E",
+        "startTime": start,
+        "duration": 60,
+        "serviceArea": {"areaType": "AREANAME", "areaName": "city-center"},
+    })
+}
+
 /// A free loopback port (for listeners configured before start, such as the admin one).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -75,13 +75,7 @@ async fn spans_and_metrics_reach_an_otlp_collector_and_are_flushed_on_sigterm() 
     let res = http
         .post(format!("{}/device-qos-bookings", gw.base))
         .bearer_auth(&gw.token)
-        .json(&json!({
-            "device": {"phoneNumber": "+123456789"},
-            "qosProfile": "QOS_E",
-            "startTime": start.format(&Rfc3339).unwrap(),
-            "duration": 60,
-            "serviceArea": {"areaType": "AREANAME", "areaName": "city-center"},
-        }))
+        .json(&e2e_tests::city_booking(&start.format(&Rfc3339).unwrap()))
         .send()
         .await
         .unwrap();

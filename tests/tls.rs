@@ -12,93 +12,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA named `ca` and, signed by it, a certificate `name` (`name.crt`, `name.key`) for
-/// 127.0.0.1 and localhost.
-fn ca(dir: &Path, ca: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{ca}.key"),
-            "-out",
-            &format!("{ca}.crt"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={ca}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-}
-
-fn leaf(dir: &Path, ca: &str, name: &str, client: bool) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    );
-    let ext = if client {
-        "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:api-gateway\n"
-    } else {
-        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
-    };
-    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.crt"),
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-        ],
-    );
-}
+use store::testing::pki::{ca, leaf};
 
 fn read(dir: &Path, f: &str) -> Vec<u8> {
     std::fs::read(dir.join(f)).unwrap()
@@ -221,13 +135,7 @@ async fn the_four_operations_run_through_nginx_with_tls_and_a_path_prefix() {
         .post(&api)
         .bearer_auth(&gw.token)
         .header("x-correlator", "via-nginx")
-        .json(&json!({
-            "device": {"phoneNumber": "+123456789"},
-            "qosProfile": "QOS_E",
-            "startTime": start.format(&Rfc3339).unwrap(),
-            "duration": 60,
-            "serviceArea": {"areaType": "AREANAME", "areaName": "city-center"},
-        }))
+        .json(&e2e_tests::city_booking(&start.format(&Rfc3339).unwrap()))
         .send()
         .await
         .unwrap();
