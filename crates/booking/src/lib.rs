@@ -31,7 +31,7 @@ pub use device::{Device, DeviceIpv4, PhoneNumber};
 pub use error::{BoxError, Chain, Rejection, RejectionKind};
 pub use notify::{Notifier, StatusEvent};
 pub use ports::PortsSpec;
-pub use profile::{Catalog, ProfileStatus, QosProfile};
+pub use profile::{Catalog, ProfileStatus, QosProfile, Rate, RateUnit};
 pub use resolver::{DeviceResolver, ResolvedDevice};
 pub use service::{
     BookingService, CallbackProof, Caller, FixedLease, Lease, NetworkEvent, NetworkOutcome, Policy, TimerWake,

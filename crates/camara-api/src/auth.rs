@@ -27,7 +27,9 @@ pub mod scopes {
     pub const READ: &str = "qos-booking:device-qos-bookings:read";
     pub const DELETE: &str = "qos-booking:device-qos-bookings:delete";
     pub const RETRIEVE: &str = "qos-booking:device-qos-bookings:retrieve-by-device";
-    pub const ALL: [&str; 4] = [CREATE, READ, DELETE, RETRIEVE];
+    /// The QoS Profiles API.
+    pub const PROFILES_READ: &str = "qos-profiles:read";
+    pub const ALL: [&str; 5] = [CREATE, READ, DELETE, RETRIEVE, PROFILES_READ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The CAMARA-facing front of the gateway: the axum router for the QoS Booking API, the wire
+//! The CAMARA-facing front of the gateway: the axum router for the QoS Booking API (and the
+//! QoS Profiles API over the same catalog, `profiles.rs`), the wire
 //! shapes exactly as the CAMARA YAML defines them, parsing of request bodies into domain
 //! values (every 400/422 code decided in the documented order), the one place where errors
 //! become CAMARA `{status, code, message}` bodies, `x-correlator` handling and the
@@ -10,6 +11,7 @@ mod correlator;
 mod error;
 pub mod limits;
 mod parse;
+mod profiles;
 mod routes;
 mod wire;
 
@@ -21,3 +23,6 @@ pub use wire::BookingInfo;
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../openapi/qos-booking.yaml");
+/// `qos-profiles.yaml` with the common definitions it references bundled in
+/// (`openapi/bundle.py`).
+pub const PROFILES_OPENAPI_YAML: &str = include_str!("../openapi/qos-profiles.yaml");

@@ -109,12 +109,7 @@ fn required<'a>(o: &'a Obj, key: &str, path: &str) -> Result<&'a Value, Rejectio
 }
 
 fn qos_profile(v: &Value) -> Result<String, Rejection> {
-    let s = string(v, "qosProfile", 256)?;
-    let ok = s.len() >= 3 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if !ok {
-        return Err(invalid("'qosProfile' must be 3 to 256 characters of [a-zA-Z0-9_.-]"));
-    }
-    Ok(s.to_owned())
+    profile_name(string(v, "qosProfile", 256)?, "qosProfile")
 }
 
 fn ipv4(v: &Value, path: &str) -> Result<Ipv4Addr, Rejection> {
@@ -355,6 +350,44 @@ pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
 }
 
 /// Parses a `RetrieveBookingByDevice` body (`{}` is valid).
+/// The body of `POST /retrieve-qos-profiles`: an optional device, name and status filter.
+pub struct ProfileQuery {
+    pub device: Option<Device>,
+    pub name: Option<String>,
+    pub status: Option<booking::ProfileStatus>,
+}
+
+pub fn profile_query(body: &Value, opts: &ParseOptions) -> Result<ProfileQuery, Rejection> {
+    let o = object(body, "body")?;
+    check_keys(o, &["device", "name", "status"], "", opts)?;
+    let name = o
+        .get("name")
+        .map(|v| profile_name(string(v, "name", 256)?, "name"))
+        .transpose()?;
+    let status = o
+        .get("status")
+        .map(|v| match string(v, "status", 16)? {
+            "ACTIVE" => Ok(booking::ProfileStatus::Active),
+            "INACTIVE" => Ok(booking::ProfileStatus::Inactive),
+            "DEPRECATED" => Ok(booking::ProfileStatus::Deprecated),
+            _ => Err(invalid("'status' must be ACTIVE, INACTIVE or DEPRECATED")),
+        })
+        .transpose()?;
+    let device = o.get("device").map(|v| device(v, opts)).transpose()?;
+    Ok(ProfileQuery { device, name, status })
+}
+
+/// A QoS profile name: 3 to 256 characters of `[a-zA-Z0-9_.-]`.
+pub fn profile_name(s: &str, what: &str) -> Result<String, Rejection> {
+    let ok = (3..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !ok {
+        return Err(invalid(format!(
+            "'{what}' must be 3 to 256 characters of [a-zA-Z0-9_.-]"
+        )));
+    }
+    Ok(s.to_owned())
+}
+
 pub fn retrieve_booking(body: &Value, opts: &ParseOptions) -> Result<Option<Device>, Rejection> {
     let o = object(body, "body")?;
     check_keys(o, &["device"], "", opts)?;

@@ -31,9 +31,11 @@ pub struct ApiState {
     pub request_timeout: std::time::Duration,
 }
 
-/// The API under each base path (e.g. `/qos-booking/v0.2` and `/qos-booking/vwip`).
-pub fn router(state: ApiState, base_paths: &[String]) -> Router {
+/// The booking API under each of `base_paths` (e.g. `/qos-booking/v0.2` and
+/// `/qos-booking/vwip`) and the QoS Profiles API under each of `profile_paths`.
+pub fn router(state: ApiState, base_paths: &[String], profile_paths: &[String]) -> Router {
     let deadline = state.request_timeout;
+    let profiles = crate::profiles::routes(state.clone());
     let api = Router::new()
         .route("/device-qos-bookings", post(create).fallback(method_not_allowed))
         .route(
@@ -49,6 +51,9 @@ pub fn router(state: ApiState, base_paths: &[String]) -> Router {
     let mut app = Router::new();
     for base in base_paths {
         app = app.nest(base, api.clone());
+    }
+    for base in profile_paths {
+        app = app.nest(base, profiles.clone());
     }
     // The deadline sits inside the x-correlator layer, so a 504 still echoes the correlator.
     app.fallback(not_found)
@@ -71,7 +76,7 @@ async fn not_found() -> ApiError {
     ApiError::not_found("No such resource")
 }
 
-async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
@@ -80,7 +85,7 @@ async fn openapi() -> Response {
 }
 
 /// Reads a JSON body: 413 over the limit, 400 when empty or malformed, 415 when not JSON.
-async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
+pub(crate) async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -201,7 +201,7 @@ impl Application {
             )),
             None => None,
         };
-        let router = camara_api::router(api_state, &base_paths)
+        let router = camara_api::router(api_state, &base_paths, &s.profile_base_paths())
             .route_layer(axum::middleware::from_fn_with_state(
                 metrics.clone(),
                 crate::metrics::track,

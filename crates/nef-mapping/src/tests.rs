@@ -59,6 +59,7 @@ fn profile() -> QosProfile {
         max_duration: 86400,
         qos_reference: "QCI_1_voice".into(),
         alt_qos_references: vec![],
+        ..Default::default()
     }
 }
 

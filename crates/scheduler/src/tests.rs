@@ -65,6 +65,7 @@ fn service(store: Arc<MemoryStore>, nef: Arc<FakeNef>, wake: Option<Arc<Wake>>) 
         max_duration: 86_400,
         qos_reference: "QOS_L".into(),
         alt_qos_references: vec![],
+        ..Default::default()
     }]);
     let policy = Policy {
         lease: time::Duration::seconds(1),

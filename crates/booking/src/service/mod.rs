@@ -6,6 +6,7 @@
 
 mod caller;
 mod network;
+mod profiles;
 mod timers;
 
 pub use caller::Caller;

@@ -39,6 +39,46 @@ impl Settings {
                 "store.redis.key_secret_env: the environment variable {var} is not set (required with store kind redis and auth mode jwks; the same secret on every replica)"
             );
         }
+        for p in &self.profiles {
+            let name_ok = (3..=256).contains(&p.name.len())
+                && p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            anyhow::ensure!(
+                name_ok,
+                "profiles: '{}' is not a QoS profile name ([a-zA-Z0-9_.-], 3-256)",
+                p.name
+            );
+            anyhow::ensure!(
+                p.min_duration >= 1 && p.min_duration <= p.max_duration,
+                "profiles.{}: min_duration must be 1 or more and at most max_duration",
+                p.name
+            );
+            anyhow::ensure!(
+                p.priority.is_none_or(|x| (1..=100).contains(&x)),
+                "profiles.{}.priority must be 1..100",
+                p.name
+            );
+            anyhow::ensure!(
+                p.packet_error_loss_rate.is_none_or(|x| (1..=10).contains(&x)),
+                "profiles.{}.packet_error_loss_rate must be 1..10",
+                p.name
+            );
+            let rates = [
+                p.target_min_upstream_rate,
+                p.max_upstream_rate,
+                p.target_min_downstream_rate,
+                p.max_downstream_rate,
+            ];
+            anyhow::ensure!(
+                rates.iter().flatten().all(|r| r.value <= 1024),
+                "profiles.{}: a rate's value must be at most 1024 (use a larger unit)",
+                p.name
+            );
+            anyhow::ensure!(
+                p.description.as_ref().is_none_or(|d| d.chars().count() <= 1024),
+                "profiles.{}.description is longer than 1024 characters",
+                p.name
+            );
+        }
         let tls = &self.server.tls;
         anyhow::ensure!(
             tls.cert_file.is_some() == tls.key_file.is_some(),

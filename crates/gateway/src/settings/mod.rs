@@ -412,6 +412,11 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The base path of the QoS Profiles API (its own version, `vwip`).
+    pub fn profile_base_paths(&self) -> Vec<String> {
+        vec![format!("{}/qos-profiles/vwip", self.server.base_path)]
+    }
+
     /// The base paths the API is served under.
     pub fn base_paths(&self) -> Vec<String> {
         let prefix = &self.server.base_path;

@@ -10,6 +10,7 @@ mod lifecycle;
 mod limits;
 mod ops;
 mod ownership;
+mod profiles;
 mod redis;
 mod server;
 mod sinks;
