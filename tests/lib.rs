@@ -50,6 +50,7 @@ pub struct Gateway {
     /// The development token this process printed.
     pub token: String,
     env: Vec<(String, String)>,
+    args: Vec<String>,
 }
 
 impl Gateway {
@@ -100,12 +101,19 @@ impl Gateway {
     /// Starts the same configuration again (a new port and token).
     pub async fn restart(&mut self) {
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        *self = start_gateway(&env).await;
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        *self = start_gateway_with_args(&env, &args).await;
     }
 }
 
 pub async fn start_gateway(env: &[(&str, &str)]) -> Gateway {
+    start_gateway_with_args(env, &[]).await
+}
+
+/// [`start_gateway`] with command-line arguments (e.g. `--config FILE`).
+pub async fn start_gateway_with_args(env: &[(&str, &str)], args: &[&str]) -> Gateway {
     let mut child = Command::new(gateway_binary())
+        .args(args)
         .envs(env.iter().copied())
         .env("QOSGW__SERVER__LISTEN", "127.0.0.1:0")
         .env("QOSGW__SCHEDULER__POLL_INTERVAL_MS", "100")
@@ -145,5 +153,6 @@ pub async fn start_gateway(env: &[(&str, &str)]) -> Gateway {
         base: format!("http://127.0.0.1:{port}/qos-booking/v0.2"),
         token: token.expect("no development token printed"),
         env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
     }
 }

@@ -478,3 +478,60 @@ async fn sigterm_drains_requests_and_hands_claims_over_without_waiting_for_the_l
     assert_eq!(sim.subscriptions().len(), n);
     eprintln!("A exited {exited:?} after SIGTERM; B had every booking active after {handed_over:?}");
 }
+
+/// Capacity admission is one atomic step across replicas: 50 simultaneous creates for one
+/// pool of capacity 10 (the same window, 50 devices), half through each replica, admit
+/// exactly 10; the other 40 are answered TERMINATED/BOOKING_DECLINED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_simultaneous_creates_on_two_replicas_fill_a_pool_of_ten_exactly() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let sim = start_sim().await;
+    let (sink, _events) = start_sink().await;
+    let env = replica_env(
+        &[
+            ("QOSGW__STORE__KIND", "redis".to_owned()),
+            ("QOSGW__STORE__REDIS__URLS", redis.url()),
+        ],
+        &sim,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("capacity.yaml");
+    std::fs::write(
+        &config,
+        "capacity:\n  pools:\n    - name: frankfurt\n      regions: [{type: circle, latitude: 50.1, longitude: 8.6, radius: 500}]\n      profiles: {QOS_M: 10}\n",
+    )
+    .unwrap();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = ["--config", config.to_str().unwrap()];
+    let (a, b) = (
+        e2e_tests::start_gateway_with_args(&env, &args).await,
+        e2e_tests::start_gateway_with_args(&env, &args).await,
+    );
+    let http = reqwest::Client::new();
+    let start = OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let req = http
+            .post(format!("{}/device-qos-bookings", gw.base))
+            .bearer_auth(&gw.token)
+            .json(&body(i, start, 600, &sink));
+        tasks.push(tokio::spawn(async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut admitted = 0;
+    let mut declined = 0;
+    for t in tasks {
+        let b = t.await.unwrap();
+        match (b["bookingStatus"].as_str(), b["statusInfo"].as_str()) {
+            (Some("SCHEDULED"), None) => admitted += 1,
+            (Some("TERMINATED"), Some("BOOKING_DECLINED")) => declined += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((admitted, declined), (10, 40));
+}

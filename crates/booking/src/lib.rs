@@ -8,6 +8,7 @@
 
 mod area;
 mod booking;
+pub mod capacity;
 mod clock;
 mod device;
 mod error;

@@ -3,6 +3,7 @@
 //! the `store` crate.
 
 use crate::booking::{Booking, BookingId, Owner};
+use crate::capacity::PoolClaim;
 use crate::error::BoxError;
 use crate::notify::StatusEvent;
 use async_trait::async_trait;
@@ -142,6 +143,22 @@ pub trait BookingStore: Send + Sync + 'static {
     /// Bookings by status and bookings with undelivered events, as every replica sees them
     /// (metrics).
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Reserves capacity for booking `id` over `[start, end)` in every pool of `claims`, all
+    /// or nothing, in one atomic step: refused (returning the pool) when a pool would then
+    /// hold more than its limit at some instant of the window. Reservations whose window
+    /// ended before `now` no longer count and are dropped.
+    async fn reserve(
+        &self,
+        claims: &[PoolClaim],
+        id: BookingId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Gives `id`'s capacity back in `pools` (a delete, an end, a failed create).
+    async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError>;
 }
 
 /// What [`BookingStore::stats`] counts.

@@ -3,6 +3,7 @@
 
 use crate::metrics::Metrics;
 use async_trait::async_trait;
+use booking::capacity::PoolClaim;
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
 use std::future::Future;
 use std::sync::Arc;
@@ -108,5 +109,23 @@ impl BookingStore for ObservedStore {
     }
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.timed("stats", self.inner.stats()).await
+    }
+    async fn reserve(
+        &self,
+        claims: &[PoolClaim],
+        id: BookingId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        // No pools, no call (the store answers at once): not a store operation worth timing.
+        if claims.is_empty() {
+            return Ok(None);
+        }
+        self.timed("reserve", self.inner.reserve(claims, id, start, end, now))
+            .await
+    }
+    async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
+        self.timed("release", self.inner.release(pools, id)).await
     }
 }

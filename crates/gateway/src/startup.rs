@@ -141,7 +141,12 @@ impl Application {
             service = service.with_resolver(r.clone());
         }
         let wake = scheduler::Wake::new();
-        service = service.with_timer_wake(wake.clone()).with_telemetry(metrics.clone());
+        service = service
+            .with_timer_wake(wake.clone())
+            .with_telemetry(metrics.clone())
+            .with_capacity(booking::capacity::CapacityPlan {
+                pools: s.capacity.pools.clone(),
+            });
         let service = Arc::new(service);
 
         let auth_settings = s.auth.authenticator_settings();

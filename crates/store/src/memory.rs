@@ -7,6 +7,7 @@
 
 use crate::record;
 use async_trait::async_trait;
+use booking::capacity::{PoolClaim, peak};
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, StoreStats, overlaps};
 use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashMap};
@@ -45,6 +46,12 @@ struct Inner {
     outbox_due_of: HashMap<BookingId, i128>,
     /// Bookings per status (`BookingStatus::ALL` order).
     by_status: [u64; 4],
+    /// Capacity pools: booking -> its window (unix ms).
+    pools: HashMap<String, HashMap<BookingId, (i64, i64)>>,
+}
+
+fn ms64(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn ms(t: OffsetDateTime) -> i128 {
@@ -351,6 +358,43 @@ impl BookingStore for MemoryStore {
             by_status: g.by_status,
             outbox_backlog: g.outbox.values().filter(|q| !q.is_empty()).count() as u64,
         })
+    }
+
+    async fn reserve(
+        &self,
+        claims: &[PoolClaim],
+        id: BookingId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        if claims.is_empty() {
+            return Ok(None);
+        }
+        let (s, e, now) = (ms64(start), ms64(end), ms64(now));
+        let mut g = self.lock();
+        for c in claims {
+            let pool = g.pools.entry(c.pool.clone()).or_default();
+            pool.retain(|_, w| w.1 > now);
+            let windows: Vec<(i64, i64)> = pool.iter().filter(|(b, _)| **b != id).map(|(_, w)| *w).collect();
+            if peak(&windows, s, e) >= c.limit {
+                return Ok(Some(c.pool.clone()));
+            }
+        }
+        for c in claims {
+            g.pools.entry(c.pool.clone()).or_default().insert(id, (s, e));
+        }
+        Ok(None)
+    }
+
+    async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        for p in pools {
+            if let Some(pool) = g.pools.get_mut(p) {
+                pool.remove(&id);
+            }
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -26,6 +26,7 @@
 use crate::record;
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
+use booking::capacity::PoolClaim;
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
 use conn::Conn;
 use redis::Script;
@@ -67,6 +68,7 @@ pub struct RedisStore {
     migrate: Script,
     migrate_outbox: Script,
     renew: Script,
+    reserve: Script,
 }
 
 // The scripts live in `lua/`. Every script that changes a booking takes the same keys and
@@ -92,6 +94,8 @@ const RENEW: &str = include_str!("../lua/renew.lua");
 const MIGRATE: &str = include_str!("../lua/migrate.lua");
 
 const MIGRATE_OUTBOX: &str = include_str!("../lua/migrate_outbox.lua");
+/// Capacity pools: reserve in all of a booking's pools, or none.
+const RESERVE: &str = include_str!("../lua/reserve.lua");
 
 fn ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
@@ -370,6 +374,47 @@ impl BookingStore for RedisStore {
         }
         stats.outbox_backlog = backlog.into_iter().map(|n| u64::try_from(n).unwrap_or(0)).sum();
         Ok(stats)
+    }
+
+    async fn reserve(
+        &self,
+        claims: &[PoolClaim],
+        id: BookingId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        if claims.is_empty() {
+            return Ok(None);
+        }
+        let (s, e) = (ms(start).clamp(0, keys::MAX_MS), ms(end).clamp(0, keys::MAX_MS));
+        let mut window = s.to_be_bytes()[10..].to_vec();
+        window.extend_from_slice(&e.to_be_bytes()[10..]);
+        let mut inv = self.reserve.prepare_invoke();
+        for c in claims {
+            inv.key(self.pool_key(&c.pool));
+        }
+        inv.arg(&id.as_bytes()[..])
+            .arg(window)
+            .arg(s.to_string())
+            .arg(e.to_string())
+            .arg(ms(now).to_string());
+        for c in claims {
+            inv.arg(c.limit);
+        }
+        let mut conn = self.conn.clone();
+        let full: usize = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(full.checked_sub(1).and_then(|i| claims.get(i)).map(|c| c.pool.clone()))
+    }
+
+    async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        for p in pools {
+            let mut c = redis::cmd("HDEL");
+            c.arg(self.pool_key(p)).arg(&id.as_bytes()[..]);
+            let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -467,6 +467,75 @@ macro_rules! store_suite {
             );
         }
 
+        /// Capacity admission: the peak over the window, all pools or none, given back on
+        /// release, reservations of past windows no longer counted.
+        #[tokio::test]
+        async fn capacity_is_reserved_atomically_per_pool_and_given_back() {
+            use booking::capacity::PoolClaim;
+            let (store, _guard) = $make;
+            let claim = |pool: &str, limit| PoolClaim {
+                pool: pool.into(),
+                limit,
+            };
+            let hour = Duration::hours(1);
+            let (a, b, c, d) = (
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+            );
+            let two = [claim("stadium", 2)];
+            assert_eq!(store.reserve(&two, a, T0, T0 + hour, T0).await.unwrap(), None);
+            assert_eq!(
+                store
+                    .reserve(&two, b, T0 + Duration::minutes(30), T0 + hour * 2, T0)
+                    .await
+                    .unwrap(),
+                None
+            );
+            // Overlaps both at T0+30m..T0+1h: full.
+            assert_eq!(
+                store
+                    .reserve(&two, c, T0 + Duration::minutes(45), T0 + hour, T0)
+                    .await
+                    .unwrap(),
+                Some("stadium".to_owned())
+            );
+            // Back to back with `a` and inside `b` only: one at a time besides it.
+            assert_eq!(
+                store
+                    .reserve(&two, c, T0 + hour, T0 + hour * 2, T0)
+                    .await
+                    .unwrap(),
+                None
+            );
+            // All or nothing: the second pool is full, so nothing is taken in the first.
+            let both = [claim("harbour", 5), claim("stadium", 2)];
+            assert_eq!(
+                store
+                    .reserve(&both, d, T0 + Duration::minutes(90), T0 + hour * 2, T0)
+                    .await
+                    .unwrap(),
+                Some("stadium".to_owned())
+            );
+            store.release(&["stadium".into()], b).await.unwrap();
+            assert_eq!(
+                store
+                    .reserve(&both, d, T0 + Duration::minutes(90), T0 + hour * 2, T0)
+                    .await
+                    .unwrap(),
+                None
+            );
+            // Later, windows that ended no longer count.
+            let later = T0 + hour * 3;
+            let e = booking::BookingId::new();
+            let one = [claim("stadium", 1)];
+            assert_eq!(
+                store.reserve(&one, e, later, later + hour, later).await.unwrap(),
+                None
+            );
+        }
+
         /// A replica that stops gives its claimed, undelivered events back at once.
         #[tokio::test]
         async fn a_claim_on_events_can_be_given_back_without_acknowledging() {

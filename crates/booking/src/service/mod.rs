@@ -16,6 +16,7 @@ pub use timers::{FixedLease, Lease};
 
 use crate::area::Coverage;
 use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
+use crate::capacity::{CapacityPlan, Refusal};
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::error::Chain;
@@ -87,6 +88,8 @@ pub struct BookingService {
     resolver: Option<Arc<dyn DeviceResolver>>,
     timer_wake: Option<Arc<dyn TimerWake>>,
     telemetry: Arc<dyn Telemetry>,
+    /// The operator's capacity pools (none: every valid booking is admitted).
+    capacity: Arc<CapacityPlan>,
 }
 
 /// Told when a create sets a timer, so that this replica's scheduler, asleep until a later
@@ -134,7 +137,14 @@ impl BookingService {
             resolver: None,
             timer_wake: None,
             telemetry: Arc::new(NoTelemetry),
+            capacity: Arc::new(CapacityPlan::default()),
         }
+    }
+
+    /// Admits bookings against the operator's capacity pools.
+    pub fn with_capacity(mut self, plan: CapacityPlan) -> Self {
+        self.capacity = Arc::new(plan);
+        self
     }
 
     /// Adds the operator's telemetry (timer lag, network calls).
@@ -239,6 +249,10 @@ impl BookingService {
         if done && event.is_some() {
             self.notifier.wake();
         }
+        if done && b.status == BookingStatus::Terminated {
+            // A delete, an end or a revocation frees the capacity at once.
+            self.give_back(&self.capacity.pools_of(b), b.id).await;
+        }
         Ok(done)
     }
 
@@ -310,12 +324,39 @@ impl BookingService {
                 format!("The client already holds {quota} live bookings, the most allowed"),
             ));
         }
-        // The synchronous SCHEDULED outcome is also sent as an event (CAMARA asks for it).
-        let event = StatusEvent::for_booking(&booking, now);
-        let due = self.due_of(&booking);
+        // Capacity first: a booking the operator cannot honour is declined, and takes nothing.
+        let claims = match self.capacity.claims_for(&booking) {
+            Ok(claims) => claims,
+            Err(Refusal::Blackout(pool)) => return self.decline(booking, now, &pool, "blackout").await,
+            Err(Refusal::Full(pool)) => return self.decline(booking, now, &pool, "full").await,
+        };
+        if let Some(pool) = self
+            .store
+            .reserve(&claims, booking.id, booking.start_time, booking.end_time(), now)
+            .await
+            .map_err(unavailable)?
+        {
+            return self.decline(booking, now, &pool, "full").await;
+        }
+        let pools: Vec<String> = claims.into_iter().map(|c| c.pool).collect();
+        let stored = self.store_new(&booking).await;
+        if stored.is_err() {
+            // Not stored: the capacity it reserved goes back.
+            self.give_back(&pools, booking.id).await;
+        }
+        stored?;
+        info!(booking.id = %booking.id, client.id = %booking.owner.client_id, "booking scheduled");
+        Ok(booking)
+    }
+
+    /// Stores a new booking with its timer and its first event (the synchronous outcome is
+    /// also sent as an event: CAMARA asks for it); 409 when it conflicts.
+    async fn store_new(&self, booking: &Booking) -> Result<(), Rejection> {
+        let event = StatusEvent::for_booking(booking, self.clock.now());
+        let due = self.due_of(booking);
         match self
             .store
-            .create(&booking, due, event.as_ref())
+            .create(booking, due, event.as_ref())
             .await
             .map_err(unavailable)?
         {
@@ -326,16 +367,41 @@ impl BookingService {
                 if let (Some(wake), Some(due)) = (&self.timer_wake, due) {
                     wake.due(due);
                 }
+                Ok(())
             }
-            CreateOutcome::Conflict(other) => {
-                return Err(Rejection::new(
-                    RejectionKind::Conflict,
-                    format!("The device already has booking {other} in an overlapping time window"),
-                ));
-            }
+            CreateOutcome::Conflict(other) => Err(Rejection::new(
+                RejectionKind::Conflict,
+                format!("The device already has booking {other} in an overlapping time window"),
+            )),
         }
-        info!(booking.id = %booking.id, client.id = %booking.owner.client_id, "booking scheduled");
-        Ok(booking)
+    }
+
+    /// Answers a create the operator cannot honour: the booking is stored TERMINATED with
+    /// BOOKING_DECLINED (readable until purged, its event sent) and holds no capacity.
+    async fn decline(
+        &self,
+        booking: Booking,
+        now: OffsetDateTime,
+        pool: &str,
+        why: &str,
+    ) -> Result<Booking, Rejection> {
+        let declined = booking
+            .end(StatusInfo::BookingDeclined, now)
+            .map_err(|e| Rejection::new(RejectionKind::Unavailable, e.to_string()))?;
+        self.store_new(&declined).await?;
+        info!(booking.id = %declined.id, client.id = %declined.owner.client_id, pool, why, "booking declined: no capacity");
+        Ok(declined)
+    }
+
+    /// Gives a booking's capacity back (logged on failure: the reservation then holds until
+    /// its window ends).
+    async fn give_back(&self, pools: &[String], id: BookingId) {
+        if pools.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.release(pools, id).await {
+            warn!(booking.id = %id, error = %Chain(&e), "could not give capacity back; it returns when the window ends");
+        }
     }
 
     async fn load_for(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {

@@ -79,6 +79,38 @@ impl Settings {
                 p.name
             );
         }
+        let mut pool_names = std::collections::HashSet::new();
+        for pool in &self.capacity.pools {
+            anyhow::ensure!(
+                !pool.name.is_empty() && pool_names.insert(pool.name.as_str()),
+                "capacity.pools: pool names must be present and unique ('{}')",
+                pool.name
+            );
+            anyhow::ensure!(
+                !pool.area_names.is_empty() || !pool.regions.is_empty(),
+                "capacity.pools.{}: give area_names or regions",
+                pool.name
+            );
+            for profile in pool.profiles.keys() {
+                anyhow::ensure!(
+                    self.profiles.iter().any(|p| &p.name == profile),
+                    "capacity.pools.{}: unknown profile {profile}",
+                    pool.name
+                );
+            }
+            for name in &pool.area_names {
+                anyhow::ensure!(
+                    self.api.area_names.contains(name),
+                    "capacity.pools.{}: area name {name} is not in api.area_names",
+                    pool.name
+                );
+            }
+            anyhow::ensure!(
+                pool.blackouts.iter().all(|b| b.start < b.end),
+                "capacity.pools.{}: a blackout must end after it starts",
+                pool.name
+            );
+        }
         let tls = &self.server.tls;
         anyhow::ensure!(
             tls.cert_file.is_some() == tls.key_file.is_some(),

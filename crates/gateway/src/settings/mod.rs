@@ -38,7 +38,15 @@ pub struct Settings {
     pub southbound: Southbound,
     pub log: Log,
     pub telemetry: TelemetrySettings,
+    pub capacity: CapacitySettings,
     pub profiles: Vec<QosProfile>,
+}
+
+/// The operator's capacity pools (`booking::capacity`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySettings {
+    pub pools: Vec<booking::capacity::Pool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

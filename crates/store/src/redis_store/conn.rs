@@ -2,8 +2,8 @@
 //! within bounded time.
 
 use super::{
-    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RedisSettings, RedisStore,
-    UPDATE, timed_out, unavailable,
+    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE, RedisSettings,
+    RedisStore, UPDATE, timed_out, unavailable,
 };
 use aws_lc_rs::hmac;
 use booking::StoreError;
@@ -111,6 +111,7 @@ impl RedisStore {
             migrate: Script::new(&format!("{PRELUDE}{MIGRATE}")),
             migrate_outbox: Script::new(MIGRATE_OUTBOX),
             renew: Script::new(RENEW),
+            reserve: Script::new(RESERVE),
         };
         store.migrate().await?;
         Ok(store)

@@ -6,7 +6,7 @@ use aws_lc_rs::hmac;
 use booking::{Booking, BookingId};
 
 /// Largest time an index entry can hold (6 bytes of ms: the year 10889).
-const MAX_MS: i128 = (1 << 48) - 1;
+pub(super) const MAX_MS: i128 = (1 << 48) - 1;
 
 impl RedisStore {
     pub(super) fn tag(&self, shard: u16) -> String {
@@ -53,6 +53,15 @@ impl RedisStore {
     /// The pub/sub channel of new timers (not a key: no hash tag needed).
     pub(super) fn wake_channel(&self) -> String {
         format!("{}:due", self.settings.prefix)
+    }
+    /// A capacity pool's reservations. Every pool shares one hash tag, so that one script
+    /// admits a booking into all its pools at once (on a cluster: one slot for all pools).
+    pub(super) fn pool_key(&self, pool: &str) -> String {
+        format!(
+            "{{{}:cap}}:{}",
+            self.settings.prefix,
+            crate::record::hex(pool.as_bytes())
+        )
     }
     pub(super) fn outbox_key(&self, shard: u16) -> String {
         format!("{}:outbox", self.tag(shard))

@@ -1,0 +1,212 @@
+//! Capacity-aware admission: the operator states how many bookings of a QoS profile an area
+//! carries at once (a pool), and when it carries none (blackouts). A create whose window would
+//! exceed a pool's capacity at any instant is declined; the store counts and reserves
+//! atomically per pool (`BookingStore::reserve`).
+
+use crate::area::{CoverageRegion, Point, ServiceArea};
+use crate::booking::Booking;
+use geo::{Destination, Haversine, Intersects};
+use serde::Deserialize;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// A window during which a pool admits nothing (maintenance, events).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blackout {
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+/// One area's capacity: bookings whose service area is one of `area_names` or overlaps one of
+/// `regions` draw on it, per QoS profile.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    pub name: String,
+    #[serde(default)]
+    pub area_names: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<CoverageRegion>,
+    /// Profile name -> bookings admitted at once.
+    pub profiles: HashMap<String, u32>,
+    #[serde(default)]
+    pub blackouts: Vec<Blackout>,
+}
+
+/// A pool a booking draws on, with that pool's capacity for the booking's profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolClaim {
+    pub pool: String,
+    pub limit: u32,
+}
+
+/// Why a booking cannot be admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Blackout(String),
+    Full(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CapacityPlan {
+    pub pools: Vec<Pool>,
+}
+
+impl CapacityPlan {
+    /// The pools `b` draws on (its area and profile), or why it cannot be admitted at all.
+    pub fn claims_for(&self, b: &Booking) -> Result<Vec<PoolClaim>, Refusal> {
+        let Some(area) = &b.service_area else {
+            return Ok(Vec::new());
+        };
+        let end = b.end_time();
+        let mut out = Vec::new();
+        for pool in self.pools.iter().filter(|p| p.covers(area)) {
+            let Some(&limit) = pool.profiles.get(&b.qos_profile) else {
+                continue;
+            };
+            if pool.blackouts.iter().any(|w| w.start < end && b.start_time < w.end) {
+                return Err(Refusal::Blackout(pool.name.clone()));
+            }
+            out.push(PoolClaim {
+                pool: pool.name.clone(),
+                limit,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The pools a booking may hold capacity in, whatever its window (to give it back).
+    pub fn pools_of(&self, b: &Booking) -> Vec<String> {
+        let Some(area) = &b.service_area else {
+            return Vec::new();
+        };
+        self.pools
+            .iter()
+            .filter(|p| p.profiles.contains_key(&b.qos_profile) && p.covers(area))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+}
+
+impl Pool {
+    fn covers(&self, area: &ServiceArea) -> bool {
+        match area {
+            ServiceArea::AreaName(name) => self.area_names.contains(name),
+            shape => {
+                let a = polygon_of(shape);
+                self.regions.iter().any(|r| a.intersects(&region_polygon(r)))
+            }
+        }
+    }
+}
+
+/// A circle as a 32-gon (metre-scale radii: the difference is negligible here).
+fn circle(center: Point, radius: f64) -> geo::Polygon<f64> {
+    let c = geo::Point::new(center.longitude, center.latitude);
+    let ring: Vec<geo::Coord<f64>> = (0..32)
+        .map(|i| Haversine.destination(c, f64::from(i) * 11.25, radius).0)
+        .collect();
+    geo::Polygon::new(geo::LineString::from(ring), vec![])
+}
+
+fn points(points: impl Iterator<Item = (f64, f64)>) -> geo::Polygon<f64> {
+    let ring: Vec<geo::Coord<f64>> = points.map(|(lat, lon)| geo::Coord { x: lon, y: lat }).collect();
+    geo::Polygon::new(geo::LineString::from(ring), vec![])
+}
+
+fn polygon_of(area: &ServiceArea) -> geo::Polygon<f64> {
+    match area {
+        ServiceArea::Circle { center, radius } => circle(*center, *radius),
+        ServiceArea::Polygon { boundary } => points(boundary.iter().map(|p| (p.latitude, p.longitude))),
+        ServiceArea::AreaName(_) => geo::Polygon::new(geo::LineString::new(vec![]), vec![]),
+    }
+}
+
+fn region_polygon(r: &CoverageRegion) -> geo::Polygon<f64> {
+    match r {
+        CoverageRegion::Circle {
+            latitude,
+            longitude,
+            radius,
+        } => circle(
+            Point {
+                latitude: *latitude,
+                longitude: *longitude,
+            },
+            *radius,
+        ),
+        CoverageRegion::Polygon { points: p } => points(p.iter().map(|[lat, lon]| (*lat, *lon))),
+    }
+}
+
+/// The most bookings of `windows` (start, end; half-open) live at one instant of
+/// `[start, end)`: what admitting another in that window would add to.
+pub fn peak(windows: &[(i64, i64)], start: i64, end: i64) -> u32 {
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for &(s, e) in windows {
+        if s < end && start < e {
+            edges.push((s.max(start), 1));
+            edges.push((e.min(end), -1));
+        }
+    }
+    // Ends before starts at the same instant: back-to-back windows do not overlap.
+    edges.sort_unstable();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    u32::try_from(most).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_counts_overlaps_at_one_instant_only() {
+        // Two bookings that never overlap each other, both inside the window: peak 1.
+        assert_eq!(peak(&[(0, 10), (10, 20)], 0, 20), 1);
+        assert_eq!(peak(&[(0, 10), (5, 15), (8, 20)], 0, 20), 3);
+        assert_eq!(peak(&[(0, 10), (5, 15), (12, 20)], 0, 20), 2);
+        // Outside the window: not counted; touching its edges: not counted.
+        assert_eq!(peak(&[(0, 10), (20, 30)], 10, 20), 0);
+        assert_eq!(peak(&[], 0, 1), 0);
+    }
+
+    #[test]
+    fn a_pool_covers_its_names_and_overlapping_shapes() {
+        let pool = Pool {
+            name: "stadium".into(),
+            area_names: vec!["stadium-north".into()],
+            regions: vec![CoverageRegion::Circle {
+                latitude: 50.0,
+                longitude: 8.0,
+                radius: 1_000.0,
+            }],
+            profiles: HashMap::from([("QOS_L".into(), 2)]),
+            blackouts: vec![],
+        };
+        let near = ServiceArea::Circle {
+            center: Point {
+                latitude: 50.012,
+                longitude: 8.0,
+            },
+            radius: 500.0,
+        };
+        let far = ServiceArea::Circle {
+            center: Point {
+                latitude: 50.1,
+                longitude: 8.0,
+            },
+            radius: 500.0,
+        };
+        assert!(pool.covers(&ServiceArea::AreaName("stadium-north".into())));
+        assert!(!pool.covers(&ServiceArea::AreaName("harbour".into())));
+        assert!(pool.covers(&near), "1.33 km apart, radii 1 km + 0.5 km: they overlap");
+        assert!(!pool.covers(&far));
+    }
+}

@@ -1,0 +1,99 @@
+//! Capacity-aware admission: a pool carries so many bookings of a profile at once; a create
+//! beyond it at any instant is answered 201 TERMINATED/BOOKING_DECLINED and takes nothing; a
+//! delete gives the capacity back; a blackout admits nothing.
+
+use crate::helpers::*;
+use booking::capacity::{Blackout, Pool};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use time::Duration;
+
+fn stadium(limit: u32, blackouts: Vec<Blackout>) -> Pool {
+    Pool {
+        name: "stadium".into(),
+        area_names: vec!["stadium-north".into()],
+        regions: vec![],
+        profiles: HashMap::from([("QOS_L".to_owned(), limit)]),
+        blackouts,
+    }
+}
+
+fn body(app: &TestApp, phone: &str, start_in: Duration, duration: u32) -> Value {
+    let mut b = booking_body(app, phone, start_in, duration);
+    b["serviceArea"] = json!({"areaType": "AREANAME", "areaName": "stadium-north"});
+    b
+}
+
+#[tokio::test]
+async fn a_full_pool_declines_and_a_delete_frees_the_slot() {
+    let app = spawn_app_with(|s| s.capacity.pools = vec![stadium(2, vec![])]).await;
+    let sink = Sink::start().await;
+    let mut states = Vec::new();
+    let mut ids = Vec::new();
+    for (client, phone, offset) in [("a", "+123456781", 0), ("b", "+123456782", 10), ("c", "+123456783", 20)] {
+        let token = app.all_scopes(client);
+        let mut b = body(&app, phone, Duration::minutes(10 + offset), 1800);
+        b["sink"] = json!(sink.url);
+        let r = app.create_as(&token, b).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        states.push((r.body["bookingStatus"].clone(), r.body["statusInfo"].clone()));
+        ids.push((token, r.body["bookingId"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(
+        states,
+        vec![
+            (json!("SCHEDULED"), Value::Null),
+            (json!("SCHEDULED"), Value::Null),
+            (json!("TERMINATED"), json!("BOOKING_DECLINED")),
+        ]
+    );
+    // The declined booking is readable and its client got the event.
+    let (token_c, declined) = &ids[2];
+    assert_eq!(
+        app.get_as(token_c, declined).await.body["statusInfo"],
+        "BOOKING_DECLINED"
+    );
+    let events = sink.wait_for(3).await;
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| e["data"]["statusInfo"] == "BOOKING_DECLINED")
+    );
+
+    // A window that overlaps none of the two: admitted.
+    let later = app
+        .create_as(&app.all_scopes("d"), body(&app, "+123456780", Duration::hours(3), 600))
+        .await;
+    assert_eq!(later.body["bookingStatus"], "SCHEDULED", "{}", later.body);
+    // A delete gives the slot back at once.
+    let (token_a, first) = &ids[0];
+    assert_eq!(app.delete_as(token_a, first).await.status, 204);
+    let again = app
+        .create_as(
+            &app.all_scopes("c"),
+            body(&app, "+123456783", Duration::minutes(30), 1800),
+        )
+        .await;
+    assert_eq!(again.body["bookingStatus"], "SCHEDULED", "{}", again.body);
+    // Another profile is not limited by this pool.
+    let mut other = body(&app, "+199999999", Duration::minutes(30), 1800);
+    other["qosProfile"] = json!("QOS_M");
+    assert_eq!(app.create(other).await.body["bookingStatus"], "SCHEDULED");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_blackout_admits_nothing_in_its_window() {
+    // The app's manual clock starts at the real time.
+    let now = time::OffsetDateTime::now_utc();
+    let blackout = Blackout {
+        start: now + Duration::hours(1),
+        end: now + Duration::hours(2),
+    };
+    let app2 = spawn_app_with(|s| s.capacity.pools = vec![stadium(100, vec![blackout])]).await;
+    let inside = app2.create(body(&app2, "+123456781", Duration::minutes(90), 600)).await;
+    assert_eq!(inside.body["statusInfo"], "BOOKING_DECLINED", "{}", inside.body);
+    let before = app2.create(body(&app2, "+123456782", Duration::minutes(10), 600)).await;
+    assert_eq!(before.body["bookingStatus"], "SCHEDULED", "{}", before.body);
+    app2.finish().await;
+}

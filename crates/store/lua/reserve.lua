@@ -1,0 +1,39 @@
+-- Capacity admission (see `booking::capacity`): all pools share one hash tag, so one script
+-- sees them all. KEYS: one hash per pool (booking id -> window: start and end in ms, 6 bytes
+-- each, big-endian). ARGV: booking id, window, start ms, end ms, now ms, then each pool's
+-- limit. Returns 0 when reserved in every pool, else the 1-based index of the full pool.
+local function num(s, p, n)
+  local v = 0
+  for i = p, p + n - 1 do v = v * 256 + string.byte(s, i) end
+  return v
+end
+local id, window = ARGV[1], ARGV[2]
+local s, e, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[5 + i])
+  local entries = redis.call('HGETALL', key)
+  local edges = {}
+  for j = 1, #entries, 2 do
+    local member, w = entries[j], entries[j + 1]
+    local ws, we = num(w, 1, 6), num(w, 7, 6)
+    if we <= now then
+      redis.call('HDEL', key, member)
+    elseif member ~= id and ws < e and s < we then
+      table.insert(edges, {math.max(ws, s), 1})
+      table.insert(edges, {math.min(we, e), -1})
+    end
+  end
+  -- Ends before starts at one instant: back-to-back windows do not overlap.
+  table.sort(edges, function(a, b)
+    if a[1] == b[1] then return a[2] < b[2] end
+    return a[1] < b[1]
+  end)
+  local now_live, most = 0, 0
+  for _, x in ipairs(edges) do
+    now_live = now_live + x[2]
+    if now_live > most then most = now_live end
+  end
+  if most >= limit then return i end
+end
+for _, key in ipairs(KEYS) do redis.call('HSET', key, id, window) end
+return 0
