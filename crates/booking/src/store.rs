@@ -159,6 +159,15 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// Gives `id`'s capacity back in `pools` (a delete, an end, a failed create).
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError>;
+
+    /// Up to `limit` stored bookings (with a timer: every booking but a REQUESTED one) that
+    /// `keep` accepts, for the operator. Reads every record it passes: an operator's tool,
+    /// not a client path.
+    async fn list(
+        &self,
+        keep: &(dyn for<'b> Fn(&'b Booking) -> bool + Send + Sync),
+        limit: usize,
+    ) -> Result<Vec<Booking>, StoreError>;
 }
 
 /// What [`BookingStore::stats`] counts.

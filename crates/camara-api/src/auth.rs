@@ -257,10 +257,17 @@ impl DevIssuer {
 
     /// The authenticator that accepts this issuer's tokens.
     pub fn authenticator(&self) -> Result<Authenticator, String> {
+        self.authenticator_for(&self.settings.audience)
+    }
+
+    /// The authenticator that accepts this issuer's tokens made for `audience` (the
+    /// operator's admin API has an audience of its own).
+    pub fn authenticator_for(&self, audience: &str) -> Result<Authenticator, String> {
         let set: JwkSet = serde_json::from_value(self.jwks()).map_err(|e| e.to_string())?;
         let keys = KeyStore::new(KeySource::Static(set), Duration::from_secs(60))?;
         let mut settings = self.settings.clone();
         settings.algorithms = vec![Algorithm::ES256];
+        settings.audience = audience.to_owned();
         Ok(Authenticator::new(settings, keys))
     }
 

@@ -6,6 +6,7 @@
 //! ([`metrics`], store calls through [`observed`]) and logs and traces ([`telemetry`]). `main.rs` only reads arguments and calls into this.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod forwarded;
 pub mod health;
 pub mod metrics;

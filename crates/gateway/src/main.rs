@@ -43,6 +43,11 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!("auth.mode is dev: tokens are signed by a key generated at start. DEVELOPMENT ONLY.");
         println!("\nDevelopment bearer token (all scopes, client dev-client):\n\nexport TOKEN={token}\n");
     }
+    if let Some(token) = app.dev_operator_token() {
+        println!(
+            "Development operator token (the admin API on server.admin_listen):\n\nexport OPERATOR_TOKEN={token}\n"
+        );
+    }
     let ran = app.run_until_stopped(shutdown_signal()).await;
     // Spans and metrics still buffered leave before the process does.
     otel.shutdown().await;

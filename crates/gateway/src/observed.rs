@@ -125,6 +125,13 @@ impl BookingStore for ObservedStore {
         self.timed("reserve", self.inner.reserve(claims, id, start, end, now))
             .await
     }
+    async fn list(
+        &self,
+        keep: &(dyn for<'b> Fn(&'b Booking) -> bool + Send + Sync),
+        limit: usize,
+    ) -> Result<Vec<Booking>, StoreError> {
+        self.timed("list", self.inner.list(keep, limit)).await
+    }
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
         self.timed("release", self.inner.release(pools, id)).await
     }

@@ -34,6 +34,7 @@ pub struct Application {
     limits: Arc<RateLimits>,
     dev_issuer: Option<Arc<DevIssuer>>,
     dev_token: Option<String>,
+    dev_operator_token: Option<String>,
     engine: scheduler::EngineSettings,
     wake: Arc<scheduler::Wake>,
     clock: Arc<dyn Clock>,
@@ -150,29 +151,52 @@ impl Application {
         let service = Arc::new(service);
 
         let auth_settings = s.auth.authenticator_settings();
-        let (auth, dev_issuer, dev_token) = match s.auth.mode {
+        let (auth, operator_auth, dev_issuer, dev_token, dev_operator_token) = match s.auth.mode {
             AuthMode::Dev => {
                 let issuer = DevIssuer::generate(auth_settings).map_err(anyhow::Error::msg)?;
+                let ttl = s.auth.dev_token_ttl.as_secs();
                 let token = issuer
-                    .mint(
-                        &s.auth.dev_client_id,
-                        &scopes::ALL,
-                        None,
-                        s.auth.dev_token_ttl.as_secs(),
+                    .mint(&s.auth.dev_client_id, &scopes::ALL, None, ttl)
+                    .map_err(anyhow::Error::msg)?;
+                let operator = issuer
+                    .sign(
+                        serde_json::json!({
+                            "aud": s.auth.operator_audience,
+                            "client_id": "dev-operator",
+                            "sub": "dev-operator",
+                            "scope": s.auth.operator_scope,
+                        }),
+                        ttl,
                     )
                     .map_err(anyhow::Error::msg)?;
                 (
                     issuer.authenticator().map_err(anyhow::Error::msg)?,
+                    issuer
+                        .authenticator_for(&s.auth.operator_audience)
+                        .map_err(anyhow::Error::msg)?,
                     Some(Arc::new(issuer)),
                     Some(token),
+                    Some(operator),
                 )
             }
             AuthMode::Jwks => {
                 let keys =
                     KeyStore::new(s.auth.key_source()?, s.auth.refetch_min_interval).map_err(anyhow::Error::msg)?;
+                let operator_keys =
+                    KeyStore::new(s.auth.key_source()?, s.auth.refetch_min_interval).map_err(anyhow::Error::msg)?;
+                let operator_settings = camara_api::AuthSettings {
+                    audience: s.auth.operator_audience.clone(),
+                    ..auth_settings.clone()
+                };
                 let auth = camara_api::Authenticator::new(auth_settings, keys);
                 auth.warm_up().await;
-                (auth, None, None)
+                (
+                    auth,
+                    camara_api::Authenticator::new(operator_settings, operator_keys),
+                    None,
+                    None,
+                    None,
+                )
             }
         };
         let parse = s.api.parse_options(sink_policy);
@@ -202,7 +226,13 @@ impl Application {
                     lifecycle.clone(),
                     metrics.clone(),
                     crate::health::NefProbe::from_settings(&s.southbound)?,
-                ),
+                )
+                .merge(crate::admin::router(crate::admin::AdminState {
+                    service: service.clone(),
+                    auth: Arc::new(operator_auth),
+                    scope: s.auth.operator_scope.clone(),
+                    clock: clock.clone(),
+                })),
             )),
             None => None,
         };
@@ -239,6 +269,7 @@ impl Application {
             limits,
             dev_issuer,
             dev_token,
+            dev_operator_token,
             engine: s.engine(),
             wake,
             clock,
@@ -293,6 +324,11 @@ impl Application {
     /// A bearer token with all scopes for the configured development client (mode `dev`).
     pub fn dev_token(&self) -> Option<&str> {
         self.dev_token.as_deref()
+    }
+
+    /// A token for the operator's admin API (mode `dev`).
+    pub fn dev_operator_token(&self) -> Option<&str> {
+        self.dev_operator_token.as_deref()
     }
 
     /// Serves until `shutdown` completes, then stops the scheduler and drains requests.

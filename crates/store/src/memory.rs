@@ -387,6 +387,26 @@ impl BookingStore for MemoryStore {
         Ok(None)
     }
 
+    async fn list(
+        &self,
+        keep: &(dyn for<'b> Fn(&'b Booking) -> bool + Send + Sync),
+        limit: usize,
+    ) -> Result<Vec<Booking>, StoreError> {
+        let g = self.lock();
+        let mut out = Vec::new();
+        for (_, id) in g.timers.iter() {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(b) = g.decode(id)?
+                && keep(&b)
+            {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
         let mut g = self.lock();
         for p in pools {

@@ -407,6 +407,47 @@ impl BookingStore for RedisStore {
         Ok(full.checked_sub(1).and_then(|i| claims.get(i)).map(|c| c.pool.clone()))
     }
 
+    async fn list(
+        &self,
+        keep: &(dyn for<'b> Fn(&'b Booking) -> bool + Send + Sync),
+        limit: usize,
+    ) -> Result<Vec<Booking>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::new();
+        for shard in 0..self.settings.shards.max(1) {
+            let ids: Vec<Vec<u8>> = self
+                .bounded(
+                    redis::cmd("ZRANGE")
+                        .arg(self.due_key(shard))
+                        .arg(0)
+                        .arg(-1)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            // The records of one shard share its slot: one MGET per hundred.
+            for chunk in ids.chunks(100) {
+                let mut mget = redis::cmd("MGET");
+                for id in chunk {
+                    let Ok(bytes) = <[u8; 16]>::try_from(id.as_slice()) else {
+                        continue;
+                    };
+                    mget.arg(self.record_key(BookingId::from_bytes(bytes)));
+                }
+                let values: Vec<Option<Vec<u8>>> = self.bounded(mget.query_async(&mut conn)).await?;
+                for v in values.into_iter().flatten() {
+                    let b = Self::read(&v)?;
+                    if keep(&b) {
+                        out.push(b);
+                        if out.len() >= limit {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         for p in pools {

@@ -536,6 +536,33 @@ macro_rules! store_suite {
             );
         }
 
+        /// The operator's listing: every booking with a timer, filtered, up to a limit.
+        #[tokio::test]
+        async fn bookings_are_listed_for_the_operator() {
+            let (store, _guard) = $make;
+            let a1 = sample_for(&store, "a", "+123456781", T0, 60);
+            let a2 = sample_for(&store, "a", "+123456782", T0, 60);
+            let b1 = sample_for(&store, "b", "+123456781", T0, 60);
+            for x in [&a1, &a2, &b1] {
+                store.create(x, Some(T0), None).await.unwrap();
+            }
+            let of_a = |b: &Booking| b.owner.client_id == "a";
+            let mut found: Vec<_> = store
+                .list(&of_a, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|b| b.id)
+                .collect();
+            found.sort();
+            let mut want = vec![a1.id, a2.id];
+            want.sort();
+            assert_eq!(found, want);
+            let all = |_: &Booking| true;
+            assert_eq!(store.list(&all, 2).await.unwrap().len(), 2);
+            assert_eq!(store.list(&all, 10).await.unwrap().len(), 3);
+        }
+
         /// A replica that stops gives its claimed, undelivered events back at once.
         #[tokio::test]
         async fn a_claim_on_events_can_be_given_back_without_acknowledging() {

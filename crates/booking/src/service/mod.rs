@@ -6,12 +6,14 @@
 
 mod caller;
 mod network;
+mod operator;
 mod profiles;
 mod timers;
 
 pub use caller::Caller;
 use caller::resolve_device;
 pub use network::{CallbackProof, NetworkEvent, NetworkOutcome};
+pub use operator::BookingFilter;
 pub use timers::{FixedLease, Lease};
 
 use crate::area::Coverage;
@@ -404,6 +406,12 @@ impl BookingService {
         }
     }
 
+    /// A booking whoever owns it (the operator's view).
+    async fn load_any(&self, id: BookingId) -> Result<Booking, Rejection> {
+        let b = self.store.get(id).await.map_err(unavailable)?;
+        b.ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))
+    }
+
     async fn load_for(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
         let b = self.store.get(id).await.map_err(unavailable)?;
         let b = b.ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))?;
@@ -422,17 +430,34 @@ impl BookingService {
 
     /// Deletes a booking synchronously: the NEF subscription (if any) is removed first.
     pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<(), Rejection> {
+        self.end_on_request(Some(caller), id, StatusInfo::DeleteRequested)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a booking now at a client's (`caller`) or the operator's (`None`) request: its NEF
+    /// subscription is removed first when active, then TERMINATED with `reason` is stored with
+    /// its event. The ended booking, or `None` when it had already ended.
+    async fn end_on_request(
+        &self,
+        caller: Option<&Caller>,
+        id: BookingId,
+        reason: StatusInfo,
+    ) -> Result<Option<Booking>, Rejection> {
         let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
         self.until_written(busy, || async move {
-            let b = self.load_for(caller, id).await?;
-            let Ok(ended) = b.end(StatusInfo::DeleteRequested, self.clock.now()) else {
-                return Ok(Attempt::Done(())); // already TERMINATED
+            let b = match caller {
+                Some(c) => self.load_for(c, id).await?,
+                None => self.load_any(id).await?,
+            };
+            let Ok(ended) = b.end(reason, self.clock.now()) else {
+                return Ok(Attempt::Done(None)); // already TERMINATED
             };
             if let Some(sub) = &b.nef_subscription {
                 match self.network(NetworkCall::Deactivate, id, self.southbound.deactivate(sub)).await {
                     Ok(()) => {}
                     Err(e) if e.is_unavailable() => {
-                        warn!(booking.id = %id, error = %Chain(&e), "NEF delete failed; the client may retry");
+                        warn!(booking.id = %id, error = %Chain(&e), "NEF delete failed; the request may be retried");
                         return Err(Rejection::new(
                             RejectionKind::Unavailable,
                             format!("The network could not release the booking now, try again: {e}"),
@@ -446,9 +471,9 @@ impl BookingService {
             if !self.commit(&ended, true).await.map_err(unavailable)? {
                 return Ok(Attempt::Lost);
             }
-            info!(booking.id = %id, "booking deleted by client");
+            info!(booking.id = %id, status_info = reason.as_str(), "booking ended on request");
             self.abandon_attempts(&b).await;
-            Ok(Attempt::Done(()))
+            Ok(Attempt::Done(Some(ended)))
         })
         .await
     }

@@ -163,6 +163,9 @@ pub struct Auth {
     pub dev_client_id: String,
     #[serde(rename = "dev_token_ttl_seconds", deserialize_with = "units::secs")]
     pub dev_token_ttl: Duration,
+    /// The operator's tokens (the admin API): this audience and scope, same issuer and keys.
+    pub operator_audience: String,
+    pub operator_scope: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

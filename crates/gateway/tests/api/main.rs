@@ -2,6 +2,7 @@
 //! clock, the in-process NEF simulator and a real HTTP sink for CloudEvents.
 #![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
+mod admin;
 mod auth;
 mod capacity;
 mod errors;

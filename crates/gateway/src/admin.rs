@@ -1,0 +1,144 @@
+//! The operator's admin API on the admin listener: find bookings across clients, inspect one,
+//! revoke one. Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
+//! action is an `audit` log line (operator, action, booking).
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use booking::{BookingFilter, BookingId, BookingService, BookingStatus, Clock};
+use camara_api::{ApiError, Authenticator, BookingInfo};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::info;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub service: Arc<BookingService>,
+    pub auth: Arc<Authenticator>,
+    pub scope: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/admin/bookings", get(list))
+        .route("/admin/bookings/{id}", get(inspect))
+        .route("/admin/bookings/{id}/revoke", post(revoke))
+        .with_state(state)
+}
+
+/// An authenticated operator (a token for the operator audience with the operator scope).
+struct Operator(String);
+
+impl FromRequestParts<AdminState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AdminState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthenticated("An operator bearer token is required"))?;
+        let (caller, scopes) = st.auth.authenticate(token).await?;
+        if !scopes.contains(&st.scope) {
+            return Err(ApiError::permission_denied(format!(
+                "The token lacks the operator scope '{}'",
+                st.scope
+            )));
+        }
+        Ok(Self(caller.client_id))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListQuery {
+    client_id: Option<String>,
+    status: Option<String>,
+    qos_profile: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+fn time_param(v: Option<&String>, name: &str) -> Result<Option<OffsetDateTime>, ApiError> {
+    v.map(|s| {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| ApiError::invalid_argument(format!("'{name}' must be an RFC 3339 date-time")))
+    })
+    .transpose()
+}
+
+fn status_param(v: Option<&String>) -> Result<Option<BookingStatus>, ApiError> {
+    v.map(|s| {
+        BookingStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| ApiError::invalid_argument("'status' must be REQUESTED, SCHEDULED, ACTIVATED or TERMINATED"))
+    })
+    .transpose()
+}
+
+/// The operator's view of a booking: the client's, plus whose it is.
+fn view(b: &booking::Booking, now: OffsetDateTime) -> Value {
+    let mut v = serde_json::to_value(BookingInfo::at(b, now)).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("clientId".into(), json!(b.owner.client_id));
+    }
+    v
+}
+
+fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
+    BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
+}
+
+async fn list(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
+    let filter = BookingFilter {
+        client_id: q.client_id,
+        status: status_param(q.status.as_ref())?,
+        qos_profile: q.qos_profile,
+        from: time_param(q.from.as_ref(), "from")?,
+        to: time_param(q.to.as_ref(), "to")?,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let found = st.service.find(&filter, limit).await?;
+    info!(target: "audit", operator = %who, action = "list", count = found.len(), "operator action");
+    let now = st.clock.now();
+    Ok(Json(found.iter().map(|b| view(b, now)).collect::<Vec<_>>()).into_response())
+}
+
+async fn inspect(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let b = st.service.inspect(id).await?;
+    info!(target: "audit", operator = %who, action = "inspect", booking.id = %id, "operator action");
+    Ok(Json(view(&b, st.clock.now())).into_response())
+}
+
+async fn revoke(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let b = st.service.revoke(id).await?;
+    info!(target: "audit", operator = %who, action = "revoke", booking.id = %id, client.id = %b.owner.client_id, "operator action");
+    Ok(Json(view(&b, st.clock.now())).into_response())
+}
