@@ -242,7 +242,8 @@ impl Booking {
             return Some(retry);
         }
         match self.status {
-            BookingStatus::Requested => None,
+            // Undecided at its start: declined then.
+            BookingStatus::Requested => Some(self.start_time),
             BookingStatus::Scheduled => Some(self.start_time - lead),
             BookingStatus::Activated => Some(self.end_time()),
             BookingStatus::Terminated => self.terminated_at.map(|t| t + retention),

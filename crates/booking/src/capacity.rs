@@ -34,6 +34,11 @@ pub struct Pool {
     pub profiles: HashMap<String, u32>,
     #[serde(default)]
     pub blackouts: Vec<Blackout>,
+    /// Bookings drawing on this pool wait for the operator's decision: created REQUESTED
+    /// (holding their capacity), then approved (SCHEDULED) or declined; still REQUESTED at
+    /// their start, they are declined.
+    #[serde(default)]
+    pub deferred: bool,
 }
 
 /// A pool a booking draws on, with that pool's capacity for the booking's profile.
@@ -41,6 +46,8 @@ pub struct Pool {
 pub struct PoolClaim {
     pub pool: String,
     pub limit: u32,
+    /// The pool waits for the operator's decision.
+    pub deferred: bool,
 }
 
 /// Why a booking cannot be admitted.
@@ -73,6 +80,7 @@ impl CapacityPlan {
             out.push(PoolClaim {
                 pool: pool.name.clone(),
                 limit,
+                deferred: pool.deferred,
             });
         }
         Ok(out)
@@ -189,6 +197,7 @@ mod tests {
             }],
             profiles: HashMap::from([("QOS_L".into(), 2)]),
             blackouts: vec![],
+            deferred: false,
         };
         let near = ServiceArea::Circle {
             center: Point {

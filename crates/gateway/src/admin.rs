@@ -1,5 +1,5 @@
 //! The operator's admin API on the admin listener: find bookings across clients, inspect one,
-//! revoke one. Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! revoke one, approve or decline one waiting for a decision (REQUESTED). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
 
@@ -30,6 +30,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/bookings", get(list))
         .route("/admin/bookings/{id}", get(inspect))
         .route("/admin/bookings/{id}/revoke", post(revoke))
+        .route("/admin/bookings/{id}/approve", post(approve))
+        .route("/admin/bookings/{id}/decline", post(decline))
         .with_state(state)
 }
 
@@ -140,5 +142,27 @@ async fn revoke(
     let id = booking_id(&id)?;
     let b = st.service.revoke(id).await?;
     info!(target: "audit", operator = %who, action = "revoke", booking.id = %id, client.id = %b.owner.client_id, "operator action");
+    Ok(Json(view(&b, st.clock.now())).into_response())
+}
+
+async fn approve(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let b = st.service.approve(id).await?;
+    info!(target: "audit", operator = %who, action = "approve", booking.id = %id, client.id = %b.owner.client_id, "operator action");
+    Ok(Json(view(&b, st.clock.now())).into_response())
+}
+
+async fn decline(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = booking_id(&id)?;
+    let b = st.service.decline_requested(id).await?;
+    info!(target: "audit", operator = %who, action = "decline", booking.id = %id, client.id = %b.owner.client_id, "operator action");
     Ok(Json(view(&b, st.clock.now())).into_response())
 }

@@ -476,6 +476,7 @@ macro_rules! store_suite {
             let claim = |pool: &str, limit| PoolClaim {
                 pool: pool.into(),
                 limit,
+                deferred: false,
             };
             let hour = Duration::hours(1);
             let (a, b, c, d) = (

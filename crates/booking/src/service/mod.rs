@@ -340,6 +340,10 @@ impl BookingService {
         {
             return self.decline(booking, now, &pool, "full").await;
         }
+        if claims.iter().any(|c| c.deferred) {
+            // The operator decides (admin API); the capacity is held meanwhile.
+            booking.status = BookingStatus::Requested;
+        }
         let pools: Vec<String> = claims.into_iter().map(|c| c.pool).collect();
         let stored = self.store_new(&booking).await;
         if stored.is_err() {
@@ -347,7 +351,7 @@ impl BookingService {
             self.give_back(&pools, booking.id).await;
         }
         stored?;
-        info!(booking.id = %booking.id, client.id = %booking.owner.client_id, "booking scheduled");
+        info!(booking.id = %booking.id, client.id = %booking.owner.client_id, status = booking.status.as_str(), "booking created");
         Ok(booking)
     }
 

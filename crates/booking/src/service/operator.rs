@@ -42,6 +42,46 @@ impl BookingService {
         self.load_any(id).await
     }
 
+    /// Approves a REQUESTED booking: SCHEDULED, its client told. Anything else: 409.
+    pub async fn approve(&self, id: BookingId) -> Result<Booking, Rejection> {
+        self.decide(id, true).await
+    }
+
+    /// Declines a REQUESTED booking: TERMINATED/BOOKING_DECLINED, its capacity given back,
+    /// its client told. Anything else: 409.
+    pub async fn decline_requested(&self, id: BookingId) -> Result<Booking, Rejection> {
+        self.decide(id, false).await
+    }
+
+    async fn decide(&self, id: BookingId, approve: bool) -> Result<Booking, Rejection> {
+        let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
+        self.until_written(busy, || async move {
+            let b = self.load_any(id).await?;
+            if b.status != BookingStatus::Requested {
+                return Err(Rejection::new(
+                    RejectionKind::Conflict,
+                    format!("Booking {id} is {}, not REQUESTED", b.status.as_str()),
+                ));
+            }
+            let decided = if approve {
+                let mut s = b.touched();
+                s.status = BookingStatus::Scheduled;
+                s
+            } else {
+                b.end(StatusInfo::BookingDeclined, self.clock.now())
+                    .map_err(|e| Rejection::new(RejectionKind::Conflict, e.to_string()))?
+            };
+            if !self.commit(&decided, true).await.map_err(super::unavailable)? {
+                return Ok(super::Attempt::Lost);
+            }
+            if approve && let (Some(wake), Some(due)) = (&self.timer_wake, self.due_of(&decided)) {
+                wake.due(due);
+            }
+            Ok(super::Attempt::Done(decided))
+        })
+        .await
+    }
+
     /// Revokes a booking for the operator. A booking already ended is refused with 409.
     pub async fn revoke(&self, id: BookingId) -> Result<Booking, Rejection> {
         self.end_on_request(None, id, StatusInfo::BookingRevoked)

@@ -93,7 +93,15 @@ impl BookingService {
     async fn transition(&self, b: Booking, now: OffsetDateTime, lease: &dyn Lease) -> Result<(), StoreError> {
         let id = b.id;
         match b.status {
-            BookingStatus::Requested => Ok(()),
+            BookingStatus::Requested => {
+                // Nobody decided before the start: declined (its capacity goes back).
+                if let Ok(declined) = b.end(StatusInfo::BookingDeclined, now)
+                    && self.commit(&declined, true).await?
+                {
+                    info!(booking.id = %id, "undecided booking declined at its start");
+                }
+                Ok(())
+            }
             BookingStatus::Scheduled => self.activate(b, now, lease).await,
             BookingStatus::Activated => self.expire(b, now).await,
             BookingStatus::Terminated => {

@@ -15,6 +15,7 @@ fn stadium(limit: u32, blackouts: Vec<Blackout>) -> Pool {
         regions: vec![],
         profiles: HashMap::from([("QOS_L".to_owned(), limit)]),
         blackouts,
+        deferred: false,
     }
 }
 
@@ -96,4 +97,81 @@ async fn a_blackout_admits_nothing_in_its_window() {
     let before = app2.create(body(&app2, "+123456782", Duration::minutes(10), 600)).await;
     assert_eq!(before.body["bookingStatus"], "SCHEDULED", "{}", before.body);
     app2.finish().await;
+}
+
+#[tokio::test]
+async fn a_deferred_pool_waits_for_the_operator_and_declines_the_undecided_at_start() {
+    let app = spawn_app_with(|s| {
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+        let mut pool = stadium(10, vec![]);
+        pool.deferred = true;
+        s.capacity.pools = vec![pool];
+    })
+    .await;
+    let sink = Sink::start().await;
+    let mut ids = Vec::new();
+    for (phone, start_in) in [("+123456781", 30), ("+123456782", 30), ("+123456783", 10)] {
+        let mut b = body(&app, phone, Duration::minutes(start_in), 600);
+        b["sink"] = json!(sink.url);
+        let r = app.create(b).await;
+        assert_eq!(
+            (r.status, r.body["bookingStatus"].as_str()),
+            (201, Some("REQUESTED")),
+            "{}",
+            r.body
+        );
+        ids.push(r.body["bookingId"].as_str().unwrap().to_owned());
+    }
+    let ops = app
+        .issuer
+        .as_ref()
+        .unwrap()
+        .sign(
+            json!({"aud": "qos-booking-operator", "client_id": "ops", "sub": "ops", "scope": "qos-booking:operator"}),
+            3600,
+        )
+        .unwrap();
+    let admin = app.admin.clone().unwrap();
+    let decide = |id: &str, what: &str| {
+        app.client
+            .post(format!("{admin}/admin/bookings/{id}/{what}"))
+            .bearer_auth(&ops)
+            .send()
+    };
+    let approved: Value = decide(&ids[0], "approve").await.unwrap().json().await.unwrap();
+    assert_eq!(approved["bookingStatus"], "SCHEDULED");
+    let declined: Value = decide(&ids[1], "decline").await.unwrap().json().await.unwrap();
+    assert_eq!(declined["statusInfo"], "BOOKING_DECLINED");
+    // Deciding twice is a conflict.
+    assert_eq!(decide(&ids[0], "approve").await.unwrap().status(), 409);
+    // The third is still undecided at its start: declined then.
+    app.advance(Duration::minutes(10)).await;
+    let third = app.get(&ids[2]).await.body;
+    assert_eq!(
+        (third["bookingStatus"].as_str(), third["statusInfo"].as_str()),
+        (Some("TERMINATED"), Some("BOOKING_DECLINED"))
+    );
+    // Three REQUESTED events, then SCHEDULED, DECLINED and DECLINED.
+    let events = sink.wait_for(6).await;
+    let statuses: Vec<(String, String)> = events
+        .iter()
+        .map(|(_, e)| {
+            (
+                e["data"]["bookingId"].as_str().unwrap_or_default().to_owned(),
+                format!("{}/{}", e["data"]["bookingStatus"], e["data"]["statusInfo"]),
+            )
+        })
+        .collect();
+    for (id, want) in [
+        (&ids[0], "\"SCHEDULED\"/null"),
+        (&ids[1], "\"TERMINATED\"/\"BOOKING_DECLINED\""),
+        (&ids[2], "\"TERMINATED\"/\"BOOKING_DECLINED\""),
+    ] {
+        assert!(
+            statuses.contains(&(id.clone(), "\"REQUESTED\"/null".into())),
+            "{statuses:?}"
+        );
+        assert!(statuses.contains(&(id.clone(), want.into())), "{id}: {statuses:?}");
+    }
+    app.finish().await;
 }
