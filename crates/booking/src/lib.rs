@@ -35,8 +35,8 @@ pub use ports::PortsSpec;
 pub use profile::{Catalog, ProfileStatus, QosProfile, Rate, RateUnit};
 pub use resolver::{DeviceResolver, ResolvedDevice};
 pub use service::{
-    BookingFilter, BookingService, CallbackProof, Caller, FixedLease, Lease, NetworkEvent, NetworkOutcome, Policy,
-    TimerWake,
+    BookingFilter, BookingService, CallbackProof, Caller, Deleted, FixedLease, Lease, NetworkEvent, NetworkOutcome,
+    Policy, TimerWake,
 };
 pub use sink::{SinkPolicy, SinkResolver};
 pub use southbound::{Southbound, SouthboundError};

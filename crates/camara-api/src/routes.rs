@@ -155,8 +155,12 @@ async fn delete_booking(
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::DELETE)?;
     st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
-    st.service.delete(&ctx.caller, booking_id(&id)?).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    match st.service.delete(&ctx.caller, booking_id(&id)?).await? {
+        booking::Deleted::Done => Ok(StatusCode::NO_CONTENT.into_response()),
+        booking::Deleted::Accepted(b) => {
+            Ok((StatusCode::ACCEPTED, Json(BookingInfo::at(&b, st.clock.now()))).into_response())
+        }
+    }
 }
 
 async fn retrieve(

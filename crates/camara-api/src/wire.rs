@@ -237,10 +237,12 @@ impl<'a> BookingInfo<'a> {
             duration: b.duration,
             service_area: echoed.service_area,
             booking_status: status.as_str(),
-            status_info: (status == BookingStatus::Terminated)
-                .then_some(b.status_info)
-                .flatten()
-                .map(|i| i.as_str()),
+            // Ended, or a delete accepted and on its way (async delete: DELETE_REQUESTED).
+            status_info: (status == BookingStatus::Terminated
+                || b.status_info == Some(booking::StatusInfo::DeleteRequested))
+            .then_some(b.status_info)
+            .flatten()
+            .map(|i| i.as_str()),
             started_at: started_at.map(millis).and_then(|t| t.format(&Rfc3339).ok()),
         }
     }

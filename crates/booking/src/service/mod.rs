@@ -60,6 +60,18 @@ pub struct Policy {
     pub max_retrieve: usize,
     /// Most live (not TERMINATED) bookings one API client may hold; 0: no limit.
     pub max_live_per_client: usize,
+    /// A client's delete of an ACTIVATED booking is accepted at once (202, DELETE_REQUESTED)
+    /// and the NEF removal runs in the background with retries.
+    pub async_delete: bool,
+}
+
+/// How a client's delete went.
+#[derive(Debug)]
+pub enum Deleted {
+    /// Ended (or had ended already): 204.
+    Done,
+    /// Accepted; the removal runs in the background (202 with the booking).
+    Accepted(Box<Booking>),
 }
 
 impl Default for Policy {
@@ -75,6 +87,7 @@ impl Default for Policy {
             claim_batch: 100,
             max_retrieve: 100,
             max_live_per_client: 0,
+            async_delete: false,
         }
     }
 }
@@ -433,10 +446,39 @@ impl BookingService {
     }
 
     /// Deletes a booking synchronously: the NEF subscription (if any) is removed first.
-    pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<(), Rejection> {
+    pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<Deleted, Rejection> {
+        if self.policy.async_delete {
+            let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
+            let accepted = self
+                .until_written(busy, || async move {
+                    let b = self.load_for(caller, id).await?;
+                    if b.status != BookingStatus::Activated || b.nef_subscription.is_none() {
+                        return Ok(Attempt::Done(None));
+                    }
+                    if b.status_info == Some(StatusInfo::DeleteRequested) {
+                        return Ok(Attempt::Done(Some(b))); // already on its way
+                    }
+                    // Stored first (the removal survives a restart), then due at once.
+                    let mut marked = b.touched();
+                    marked.status_info = Some(StatusInfo::DeleteRequested);
+                    marked.retry_at = Some(self.clock.now());
+                    if !self.commit(&marked, false).await.map_err(unavailable)? {
+                        return Ok(Attempt::Lost);
+                    }
+                    if let (Some(wake), Some(due)) = (&self.timer_wake, marked.retry_at) {
+                        wake.due(due);
+                    }
+                    info!(booking.id = %id, "delete accepted; the NEF removal runs in the background");
+                    Ok(Attempt::Done(Some(marked)))
+                })
+                .await?;
+            if let Some(b) = accepted {
+                return Ok(Deleted::Accepted(Box::new(b)));
+            }
+        }
         self.end_on_request(Some(caller), id, StatusInfo::DeleteRequested)
             .await?;
-        Ok(())
+        Ok(Deleted::Done)
     }
 
     /// Ends a booking now at a client's (`caller`) or the operator's (`None`) request: its NEF

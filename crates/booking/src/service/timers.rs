@@ -233,10 +233,15 @@ impl BookingService {
                 }
             }
         }
-        if let Ok(ended) = b.end(StatusInfo::DurationExpired, now)
+        // A delete accepted earlier (async mode) ends as the client asked; else the time is up.
+        let reason = match b.status_info {
+            Some(StatusInfo::DeleteRequested) => StatusInfo::DeleteRequested,
+            _ => StatusInfo::DurationExpired,
+        };
+        if let Ok(ended) = b.end(reason, now)
             && self.commit(&ended, true).await?
         {
-            info!(booking.id = %b.id, "booking ended: duration expired");
+            info!(booking.id = %b.id, status_info = reason.as_str(), "booking ended");
         }
         Ok(())
     }

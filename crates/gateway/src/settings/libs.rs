@@ -87,6 +87,7 @@ impl Settings {
             claim_batch: self.scheduler.claim_batch,
             max_retrieve: 100,
             max_live_per_client: self.limits.max_live_bookings_per_client,
+            async_delete: self.api.delete_mode == crate::settings::DeleteMode::Async,
         }
     }
 

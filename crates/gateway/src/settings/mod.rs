@@ -104,6 +104,16 @@ pub struct TelemetrySettings {
     pub metrics_interval: Duration,
 }
 
+/// How a client's delete of an ACTIVATED booking is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteMode {
+    /// 204 once the NEF subscription is removed.
+    Sync,
+    /// 202 at once (DELETE_REQUESTED), the removal in the background.
+    Async,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
@@ -180,6 +190,7 @@ pub struct AreaTypes {
 #[serde(deny_unknown_fields)]
 pub struct Api {
     pub strict_properties: bool,
+    pub delete_mode: DeleteMode,
     pub area_types: AreaTypes,
     pub area_names: Vec<String>,
 }

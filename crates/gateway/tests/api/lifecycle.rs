@@ -335,3 +335,41 @@ async fn activation_lead_sends_early_but_clients_see_activated_from_the_start() 
     assert_eq!(statuses(&events), vec![st("SCHEDULED", None), st("ACTIVATED", None)]);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn an_async_delete_is_accepted_at_once_and_finished_in_the_background() {
+    let app = spawn_app_with(|s| s.api.delete_mode = gateway::settings::DeleteMode::Async).await;
+    let sink = Sink::start().await;
+    let mut body = booking_body(&app, "+123456789", Duration::minutes(1), 600);
+    body["sink"] = serde_json::json!(sink.url);
+    let active = app.create(body).await.body["bookingId"].as_str().unwrap().to_owned();
+    let scheduled = app
+        .create(booking_body(&app, "+123456780", Duration::hours(2), 600))
+        .await
+        .body["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.advance(Duration::minutes(1)).await;
+    // The NEF is busy at first: the removal retries in the background.
+    app.sim.fail_next(503, 3);
+    let r = app.delete(&active).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["bookingStatus"], "ACTIVATED");
+    assert_eq!(r.body["statusInfo"], "DELETE_REQUESTED");
+    assert_eq!(app.get(&active).await.body["statusInfo"], "DELETE_REQUESTED");
+    // Deleting again while it is on its way: the same answer.
+    assert_eq!(app.delete(&active).await.status, 202);
+    app.advance(Duration::ZERO).await;
+    app.advance(Duration::seconds(5)).await;
+    app.advance(Duration::seconds(30)).await;
+    let ended = app.get(&active).await.body;
+    assert_eq!(ended["bookingStatus"], "TERMINATED", "{ended}");
+    assert_eq!(ended["statusInfo"], "DELETE_REQUESTED");
+    assert!(app.sim.subscriptions().is_empty());
+    let events = sink.wait_for(3).await;
+    assert_eq!(events[2].1["data"]["statusInfo"], "DELETE_REQUESTED");
+    // A booking not active at the NEF is deleted at once.
+    assert_eq!(app.delete(&scheduled).await.status, 204);
+    app.finish().await;
+}
