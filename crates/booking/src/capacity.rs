@@ -45,6 +45,9 @@ pub struct Pool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolClaim {
     pub pool: String,
+    /// The booking's QoS profile (a pool's capacity is per profile).
+    pub profile: String,
+    /// The configured capacity; an operator's change stored in the store wins over it.
     pub limit: u32,
     /// The pool waits for the operator's decision.
     pub deferred: bool,
@@ -79,6 +82,7 @@ impl CapacityPlan {
             }
             out.push(PoolClaim {
                 pool: pool.name.clone(),
+                profile: b.qos_profile.clone(),
                 limit,
                 deferred: pool.deferred,
             });

@@ -157,6 +157,13 @@ pub trait BookingStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<String>, StoreError>;
 
+    /// Sets (or, with `None`, clears) the operator's capacity for `profile` in `pool`, which
+    /// wins over the configured one on every replica.
+    async fn set_limit(&self, pool: &str, profile: &str, limit: Option<u32>) -> Result<(), StoreError>;
+
+    /// The operator's capacity changes: (pool, profile, capacity).
+    async fn limits(&self) -> Result<Vec<(String, String, u32)>, StoreError>;
+
     /// Gives `id`'s capacity back in `pools` (a delete, an end, a failed create).
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError>;
 

@@ -1,5 +1,6 @@
 //! The operator's admin API on the admin listener: find bookings across clients, inspect one,
-//! revoke one, approve or decline one waiting for a decision (REQUESTED). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! revoke one, approve or decline one waiting for a decision (REQUESTED), see and change the
+//! capacity of the pools. Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
 
@@ -32,6 +33,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/bookings/{id}/revoke", post(revoke))
         .route("/admin/bookings/{id}/approve", post(approve))
         .route("/admin/bookings/{id}/decline", post(decline))
+        .route("/admin/capacity", get(capacities))
+        .route("/admin/capacity/{pool}/{profile}", axum::routing::put(set_capacity))
         .with_state(state)
 }
 
@@ -165,4 +168,41 @@ async fn decline(
     let b = st.service.decline_requested(id).await?;
     info!(target: "audit", operator = %who, action = "decline", booking.id = %id, client.id = %b.owner.client_id, "operator action");
     Ok(Json(view(&b, st.clock.now())).into_response())
+}
+
+async fn capacities(State(st): State<AdminState>, Operator(_): Operator) -> Result<Response, ApiError> {
+    let all = st.service.capacities().await?;
+    let out: Vec<Value> = all
+        .into_iter()
+        .map(|(pool, profile, configured, change)| {
+            json!({"pool": pool, "qosProfile": profile, "configured": configured, "capacity": change.unwrap_or(configured)})
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapacityChange {
+    /// The new capacity; `null`: back to the configured one.
+    capacity: Option<u32>,
+}
+
+async fn set_capacity(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path((pool, profile)): Path<(String, String)>,
+    body: Result<Json<CapacityChange>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(change) = body.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
+    let revoked = st.service.set_capacity(&pool, &profile, change.capacity).await?;
+    info!(target: "audit", operator = %who, action = "set_capacity", pool = %pool, qos_profile = %profile,
+        capacity = ?change.capacity, revoked = revoked.len(), "operator action");
+    Ok(Json(json!({
+        "pool": pool,
+        "qosProfile": profile,
+        "capacity": change.capacity,
+        "revoked": revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    }))
+    .into_response())
 }

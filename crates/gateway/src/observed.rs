@@ -132,6 +132,13 @@ impl BookingStore for ObservedStore {
     ) -> Result<Vec<Booking>, StoreError> {
         self.timed("list", self.inner.list(keep, limit)).await
     }
+    async fn set_limit(&self, pool: &str, profile: &str, limit: Option<u32>) -> Result<(), StoreError> {
+        self.timed("set_limit", self.inner.set_limit(pool, profile, limit))
+            .await
+    }
+    async fn limits(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        self.timed("limits", self.inner.limits()).await
+    }
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
         self.timed("release", self.inner.release(pools, id)).await
     }

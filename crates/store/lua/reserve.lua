@@ -1,7 +1,9 @@
 -- Capacity admission (see `booking::capacity`): all pools share one hash tag, so one script
--- sees them all. KEYS: one hash per pool (booking id -> window: start and end in ms, 6 bytes
--- each, big-endian). ARGV: booking id, window, start ms, end ms, now ms, then each pool's
--- limit. Returns 0 when reserved in every pool, else the 1-based index of the full pool.
+-- sees them all. KEYS: the operator's capacity changes (field `<pool hex>/<profile>` ->
+-- capacity), then one hash per pool (booking id -> window: start and end in ms, 6 bytes
+-- each, big-endian). ARGV: booking id, window, start ms, end ms, now ms, then per pool its
+-- configured capacity and its field in the changes. Returns 0 when reserved in every pool,
+-- else the 1-based index of the full pool.
 local function num(s, p, n)
   local v = 0
   for i = p, p + n - 1 do v = v * 256 + string.byte(s, i) end
@@ -9,8 +11,10 @@ local function num(s, p, n)
 end
 local id, window = ARGV[1], ARGV[2]
 local s, e, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[5 + i])
+local pools = #KEYS - 1
+for i = 1, pools do
+  local key = KEYS[i + 1]
+  local limit = tonumber(redis.call('HGET', KEYS[1], ARGV[5 + 2 * i]) or ARGV[4 + 2 * i])
   local entries = redis.call('HGETALL', key)
   local edges = {}
   for j = 1, #entries, 2 do
@@ -35,5 +39,5 @@ for i, key in ipairs(KEYS) do
   end
   if most >= limit then return i end
 end
-for _, key in ipairs(KEYS) do redis.call('HSET', key, id, window) end
+for i = 1, pools do redis.call('HSET', KEYS[i + 1], id, window) end
 return 0

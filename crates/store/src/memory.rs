@@ -48,6 +48,8 @@ struct Inner {
     by_status: [u64; 4],
     /// Capacity pools: booking -> its window (unix ms).
     pools: HashMap<String, HashMap<BookingId, (i64, i64)>>,
+    /// The operator's capacity changes, by (pool, profile).
+    limits: HashMap<(String, String), u32>,
 }
 
 fn ms64(t: OffsetDateTime) -> i64 {
@@ -377,7 +379,12 @@ impl BookingStore for MemoryStore {
             let pool = g.pools.entry(c.pool.clone()).or_default();
             pool.retain(|_, w| w.1 > now);
             let windows: Vec<(i64, i64)> = pool.iter().filter(|(b, _)| **b != id).map(|(_, w)| *w).collect();
-            if peak(&windows, s, e) >= c.limit {
+            let limit = g
+                .limits
+                .get(&(c.pool.clone(), c.profile.clone()))
+                .copied()
+                .unwrap_or(c.limit);
+            if peak(&windows, s, e) >= limit {
                 return Ok(Some(c.pool.clone()));
             }
         }
@@ -404,6 +411,23 @@ impl BookingStore for MemoryStore {
                 out.push(b);
             }
         }
+        Ok(out)
+    }
+
+    async fn set_limit(&self, pool: &str, profile: &str, limit: Option<u32>) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let key = (pool.to_owned(), profile.to_owned());
+        match limit {
+            Some(n) => g.limits.insert(key, n),
+            None => g.limits.remove(&key),
+        };
+        Ok(())
+    }
+
+    async fn limits(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<_> = g.limits.iter().map(|((p, q), n)| (p.clone(), q.clone(), *n)).collect();
+        out.sort();
         Ok(out)
     }
 

@@ -126,6 +126,18 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The text whose UTF-8 bytes `hex` wrote, if it is that.
+pub(crate) fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 fn tagged<T: Serialize>(tag: u8, value: &T) -> Result<Vec<u8>, StoreError> {
     let out = vec![tag];
     postcard::to_extend(value, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))

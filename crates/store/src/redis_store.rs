@@ -391,6 +391,7 @@ impl BookingStore for RedisStore {
         let mut window = s.to_be_bytes()[10..].to_vec();
         window.extend_from_slice(&e.to_be_bytes()[10..]);
         let mut inv = self.reserve.prepare_invoke();
+        inv.key(self.limits_key());
         for c in claims {
             inv.key(self.pool_key(&c.pool));
         }
@@ -400,7 +401,7 @@ impl BookingStore for RedisStore {
             .arg(e.to_string())
             .arg(ms(now).to_string());
         for c in claims {
-            inv.arg(c.limit);
+            inv.arg(c.limit).arg(Self::limit_field(&c.pool, &c.profile));
         }
         let mut conn = self.conn.clone();
         let full: usize = self.bounded(inv.invoke_async(&mut conn)).await?;
@@ -445,6 +446,42 @@ impl BookingStore for RedisStore {
                 }
             }
         }
+        Ok(out)
+    }
+
+    async fn set_limit(&self, pool: &str, profile: &str, limit: Option<u32>) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let field = Self::limit_field(pool, profile);
+        let c = match limit {
+            Some(n) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(self.limits_key()).arg(field).arg(n);
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(self.limits_key()).arg(field);
+                c
+            }
+        };
+        let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn limits(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, u32)> = self
+            .bounded(redis::cmd("HGETALL").arg(self.limits_key()).query_async(&mut conn))
+            .await?;
+        let mut out: Vec<(String, String, u32)> = all
+            .into_iter()
+            .filter_map(|(field, n)| {
+                let (pool, profile) = field.split_once('/')?;
+                let pool = crate::record::unhex(pool)?;
+                Some((pool, profile.to_owned(), n))
+            })
+            .collect();
+        out.sort();
         Ok(out)
     }
 

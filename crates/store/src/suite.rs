@@ -475,6 +475,7 @@ macro_rules! store_suite {
             let (store, _guard) = $make;
             let claim = |pool: &str, limit| PoolClaim {
                 pool: pool.into(),
+                profile: "QOS_L".into(),
                 limit,
                 deferred: false,
             };

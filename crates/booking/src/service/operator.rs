@@ -82,6 +82,80 @@ impl BookingService {
         .await
     }
 
+    /// Changes the capacity of `profile` in `pool` on every replica (`None`: back to the
+    /// configured one). When live bookings exceed the new capacity at some instant, the
+    /// latest created are revoked until they fit; returns those revoked.
+    pub async fn set_capacity(
+        &self,
+        pool: &str,
+        profile: &str,
+        limit: Option<u32>,
+    ) -> Result<Vec<BookingId>, Rejection> {
+        let Some(configured) = self
+            .capacity
+            .pools
+            .iter()
+            .find(|p| p.name == pool)
+            .and_then(|p| p.profiles.get(profile).copied())
+        else {
+            return Err(Rejection::new(
+                RejectionKind::NotFound,
+                format!("No pool {pool} with a capacity for {profile}"),
+            ));
+        };
+        self.store
+            .set_limit(pool, profile, limit)
+            .await
+            .map_err(super::unavailable)?;
+        let capacity = limit.unwrap_or(configured);
+        let in_pool = |b: &Booking| {
+            b.is_live() && b.qos_profile == profile && self.capacity.pools_of(b).iter().any(|p| p == pool)
+        };
+        let mut live = self
+            .store
+            .list(&in_pool, usize::MAX)
+            .await
+            .map_err(super::unavailable)?;
+        // The earliest created keep their place; a later one that no longer fits goes.
+        live.sort_by_key(|b| (b.created_at, b.id));
+        let now = self.clock.now();
+        let ms = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let mut kept: Vec<(i64, i64)> = Vec::new();
+        let mut over = Vec::new();
+        for b in live.iter().filter(|b| b.end_time() > now) {
+            let (start, end) = (ms(b.start_time), ms(b.end_time()));
+            if crate::capacity::peak(&kept, start, end) < capacity {
+                kept.push((start, end));
+            } else {
+                over.push(b.id);
+            }
+        }
+        // The latest first.
+        over.reverse();
+        for id in &over {
+            self.revoke(*id).await?;
+        }
+        Ok(over)
+    }
+
+    /// Every pool's capacity per profile: (pool, profile, configured, operator's change).
+    pub async fn capacities(&self) -> Result<Vec<(String, String, u32, Option<u32>)>, Rejection> {
+        let changes = self.store.limits().await.map_err(super::unavailable)?;
+        let mut out = Vec::new();
+        for pool in &self.capacity.pools {
+            let mut profiles: Vec<_> = pool.profiles.iter().collect();
+            profiles.sort();
+            for (profile, n) in profiles {
+                let change = changes
+                    .iter()
+                    .find(|(p, q, _)| p == &pool.name && q == profile)
+                    .map(|c| c.2);
+                out.push((pool.name.clone(), profile.clone(), *n, change));
+            }
+        }
+        Ok(out)
+    }
+
     /// Revokes a booking for the operator. A booking already ended is refused with 409.
     pub async fn revoke(&self, id: BookingId) -> Result<Booking, Rejection> {
         self.end_on_request(None, id, StatusInfo::BookingRevoked)

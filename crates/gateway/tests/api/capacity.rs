@@ -175,3 +175,85 @@ async fn a_deferred_pool_waits_for_the_operator_and_declines_the_undecided_at_st
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn lowering_capacity_revokes_the_latest_bookings_and_says_which() {
+    let app = spawn_app_with(|s| {
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+        s.capacity.pools = vec![stadium(3, vec![])];
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (client, phone) in [("a", "+123456781"), ("b", "+123456782"), ("c", "+123456783")] {
+        let r = app
+            .create_as(&app.all_scopes(client), body(&app, phone, Duration::hours(1), 1800))
+            .await;
+        assert_eq!(r.body["bookingStatus"], "SCHEDULED", "{}", r.body);
+        ids.push((app.all_scopes(client), r.body["bookingId"].as_str().unwrap().to_owned()));
+        // Distinct creation times: "latest" is well defined.
+        app.clock.advance(Duration::seconds(1));
+    }
+    let ops = app
+        .issuer
+        .as_ref()
+        .unwrap()
+        .sign(
+            json!({"aud": "qos-booking-operator", "client_id": "ops", "sub": "ops", "scope": "qos-booking:operator"}),
+            3600,
+        )
+        .unwrap();
+    let admin = app.admin.clone().unwrap();
+    let put = |capacity: Value| {
+        app.client
+            .put(format!("{admin}/admin/capacity/stadium/QOS_L"))
+            .bearer_auth(&ops)
+            .json(&json!({"capacity": capacity}))
+            .send()
+    };
+    let res: Value = put(json!(1)).await.unwrap().json().await.unwrap();
+    assert_eq!(res["revoked"], json!([ids[2].1, ids[1].1]), "the latest first: {res}");
+    let b = app.get_as(&ids[1].0, &ids[1].1).await.body;
+    assert_eq!(
+        (b["bookingStatus"].as_str(), b["statusInfo"].as_str()),
+        (Some("TERMINATED"), Some("BOOKING_REVOKED"))
+    );
+    assert_eq!(
+        app.get_as(&ids[0].0, &ids[0].1).await.body["bookingStatus"],
+        "SCHEDULED"
+    );
+    let listed: Value = app
+        .client
+        .get(format!("{admin}/admin/capacity"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        json!([{"pool": "stadium", "qosProfile": "QOS_L", "configured": 3, "capacity": 1}])
+    );
+    // Full at 1: the next overlapping create is declined; back to the configured 3, admitted.
+    let d = app
+        .create_as(&app.all_scopes("d"), body(&app, "+123456780", Duration::hours(1), 600))
+        .await;
+    assert_eq!(d.body["statusInfo"], "BOOKING_DECLINED");
+    assert_eq!(put(Value::Null).await.unwrap().status(), 200);
+    let e = app
+        .create_as(&app.all_scopes("e"), body(&app, "+199999999", Duration::hours(1), 600))
+        .await;
+    assert_eq!(e.body["bookingStatus"], "SCHEDULED", "{}", e.body);
+    // An unknown pool or profile: 404.
+    let missing = app
+        .client
+        .put(format!("{admin}/admin/capacity/nowhere/QOS_L"))
+        .bearer_auth(&ops)
+        .json(&json!({"capacity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    app.finish().await;
+}

@@ -63,6 +63,15 @@ impl RedisStore {
             crate::record::hex(pool.as_bytes())
         )
     }
+    /// The operator's capacity changes (same hash tag as the pools).
+    pub(super) fn limits_key(&self) -> String {
+        format!("{{{}:cap}}:limits", self.settings.prefix)
+    }
+    /// A change's field: the pool's name in hex (any name is safe), `/`, the profile (whose
+    /// characters exclude `/`).
+    pub(super) fn limit_field(pool: &str, profile: &str) -> String {
+        format!("{}/{profile}", crate::record::hex(pool.as_bytes()))
+    }
     pub(super) fn outbox_key(&self, shard: u16) -> String {
         format!("{}:outbox", self.tag(shard))
     }
