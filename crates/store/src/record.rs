@@ -128,7 +128,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// The text whose UTF-8 bytes `hex` wrote, if it is that.
 pub(crate) fn unhex(s: &str) -> Option<String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..s.len())
