@@ -1,6 +1,6 @@
 //! The operator's admin API on the admin listener: find bookings across clients, inspect one,
 //! revoke one, approve or decline one waiting for a decision (REQUESTED), see and change the
-//! capacity of the pools. Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! capacity of the pools and their calendar (booked against available over time). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
 
@@ -34,6 +34,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/bookings/{id}/approve", post(approve))
         .route("/admin/bookings/{id}/decline", post(decline))
         .route("/admin/capacity", get(capacities))
+        .route("/admin/calendar", get(calendar))
         .route("/admin/capacity/{pool}/{profile}", axum::routing::put(set_capacity))
         .with_state(state)
 }
@@ -205,4 +206,43 @@ async fn set_capacity(
         "revoked": revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }))
     .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CalendarQuery {
+    pool: String,
+    qos_profile: String,
+    from: Option<String>,
+    to: Option<String>,
+    step_minutes: Option<i64>,
+}
+
+/// Booked against available capacity of one pool and profile over time (default: the next
+/// 24 hours by the hour).
+async fn calendar(
+    State(st): State<AdminState>,
+    Operator(_): Operator,
+    query: Result<Query<CalendarQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
+    let now = st.clock.now();
+    let from = time_param(q.from.as_ref(), "from")?.unwrap_or(now);
+    let to = time_param(q.to.as_ref(), "to")?.unwrap_or(from + time::Duration::days(1));
+    let step = time::Duration::minutes(q.step_minutes.unwrap_or(60).clamp(1, 10_080));
+    let (capacity, points) = st.service.calendar(&q.pool, &q.qos_profile, from, to, step).await?;
+    let points: Vec<Value> = points
+        .into_iter()
+        .map(|(t, booked)| {
+            json!({
+                "time": t.format(&Rfc3339).unwrap_or_default(),
+                "booked": booked,
+                "available": capacity.saturating_sub(booked),
+            })
+        })
+        .collect();
+    Ok(
+        Json(json!({"pool": q.pool, "qosProfile": q.qos_profile, "capacity": capacity, "points": points}))
+            .into_response(),
+    )
 }

@@ -138,6 +138,51 @@ impl BookingService {
         Ok(over)
     }
 
+    /// The booking calendar of one pool and profile: at each `step` from `from` until `to`,
+    /// how many live bookings hold capacity then, and the capacity.
+    pub async fn calendar(
+        &self,
+        pool: &str,
+        profile: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        step: time::Duration,
+    ) -> Result<(u32, Vec<(OffsetDateTime, u32)>), Rejection> {
+        let capacity = self
+            .capacities()
+            .await?
+            .into_iter()
+            .find(|(p, q, _, _)| p == pool && q == profile)
+            .map(|(_, _, configured, change)| change.unwrap_or(configured))
+            .ok_or_else(|| {
+                Rejection::new(
+                    RejectionKind::NotFound,
+                    format!("No pool {pool} with a capacity for {profile}"),
+                )
+            })?;
+        let in_pool = |b: &Booking| {
+            b.is_live()
+                && b.qos_profile == profile
+                && b.end_time() > from
+                && b.start_time < to
+                && self.capacity.pools_of(b).iter().any(|p| p == pool)
+        };
+        let live = self
+            .store
+            .list(&in_pool, usize::MAX)
+            .await
+            .map_err(super::unavailable)?;
+        let step = step.max(time::Duration::minutes(1));
+        let mut points = Vec::new();
+        let mut t = from;
+        while t < to && points.len() < 10_000 {
+            let n = live.iter().filter(|b| b.start_time <= t && t < b.end_time()).count();
+            points.push((t, u32::try_from(n).unwrap_or(u32::MAX)));
+            t += step;
+        }
+        Ok((capacity, points))
+    }
+
     /// Every pool's capacity per profile: (pool, profile, configured, operator's change).
     pub async fn capacities(&self) -> Result<Vec<(String, String, u32, Option<u32>)>, Rejection> {
         let changes = self.store.limits().await.map_err(super::unavailable)?;

@@ -235,6 +235,40 @@ async fn lowering_capacity_revokes_the_latest_bookings_and_says_which() {
         listed,
         json!([{"pool": "stadium", "qosProfile": "QOS_L", "configured": 3, "capacity": 1}])
     );
+    // The calendar: booked against available, by the half hour from now.
+    let from = app.clock_now() + Duration::minutes(50);
+    let rfc = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let url = url::Url::parse_with_params(
+        &format!("{admin}/admin/calendar"),
+        &[
+            ("pool", "stadium"),
+            ("qosProfile", "QOS_L"),
+            ("from", &rfc(from)),
+            ("to", &rfc(from + Duration::hours(2))),
+            ("stepMinutes", "30"),
+        ],
+    )
+    .unwrap();
+    let cal: Value = app
+        .client
+        .get(url)
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cal["capacity"], 1);
+    let booked: Vec<u64> = cal["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["booked"].as_u64().unwrap())
+        .collect();
+    // a's window is [+1h, +1h30m) from its creation; the points are at about +50m, +1h20m,
+    // +1h50m and +2h20m: only the second sees it.
+    assert_eq!(booked, vec![0, 1, 0, 0], "{cal}");
     // Full at 1: the next overlapping create is declined; back to the configured 3, admitted.
     let d = app
         .create_as(&app.all_scopes("d"), body(&app, "+123456780", Duration::hours(1), 600))
