@@ -53,6 +53,13 @@ pub struct PoolClaim {
     pub deferred: bool,
 }
 
+/// Decides REQUESTED bookings of deferred pools (the operator's policy service). `None`: no
+/// answer (unreachable, timed out, unreadable): the configured default applies.
+#[async_trait::async_trait]
+pub trait AdmissionDecider: Send + Sync + 'static {
+    async fn decide(&self, booking: &Booking) -> Option<bool>;
+}
+
 /// Why a booking cannot be admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod decider;
 pub mod forwarded;
 pub mod health;
 pub mod metrics;

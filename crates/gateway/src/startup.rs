@@ -148,6 +148,13 @@ impl Application {
             .with_capacity(booking::capacity::CapacityPlan {
                 pools: s.capacity.pools.clone(),
             });
+        let webhook = &s.capacity.decision_webhook;
+        if let Some(url) = &webhook.url {
+            service = service.with_decider(
+                Arc::new(crate::decider::WebhookDecider::new(url.clone(), webhook.timeout)?),
+                webhook.default == crate::settings::DefaultDecision::Approve,
+            );
+        }
         let service = Arc::new(service);
 
         let auth_settings = s.auth.authenticator_settings();

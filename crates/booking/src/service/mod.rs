@@ -18,7 +18,7 @@ pub use timers::{FixedLease, Lease};
 
 use crate::area::Coverage;
 use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
-use crate::capacity::{CapacityPlan, Refusal};
+use crate::capacity::{AdmissionDecider, CapacityPlan, Refusal};
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::error::Chain;
@@ -105,6 +105,8 @@ pub struct BookingService {
     telemetry: Arc<dyn Telemetry>,
     /// The operator's capacity pools (none: every valid booking is admitted).
     capacity: Arc<CapacityPlan>,
+    /// Decides REQUESTED bookings at once, and the outcome when it does not answer.
+    decider: Option<(Arc<dyn AdmissionDecider>, bool)>,
 }
 
 /// Told when a create sets a timer, so that this replica's scheduler, asleep until a later
@@ -153,7 +155,16 @@ impl BookingService {
             timer_wake: None,
             telemetry: Arc::new(NoTelemetry),
             capacity: Arc::new(CapacityPlan::default()),
+            decider: None,
         }
+    }
+
+    /// Asks `decider` about every REQUESTED booking as soon as it is stored (a timer due at
+    /// once, so the question survives a restart and is asked by one replica);
+    /// `approve_by_default` is the outcome when it does not answer.
+    pub fn with_decider(mut self, decider: Arc<dyn AdmissionDecider>, approve_by_default: bool) -> Self {
+        self.decider = Some((decider, approve_by_default));
+        self
     }
 
     /// Admits bookings against the operator's capacity pools.
@@ -354,8 +365,12 @@ impl BookingService {
             return self.decline(booking, now, &pool, "full").await;
         }
         if claims.iter().any(|c| c.deferred) {
-            // The operator decides (admin API); the capacity is held meanwhile.
+            // The operator decides (admin API, or its policy service at once); the capacity
+            // is held meanwhile.
             booking.status = BookingStatus::Requested;
+            if self.decider.is_some() {
+                booking.retry_at = Some(now);
+            }
         }
         let pools: Vec<String> = claims.into_iter().map(|c| c.pool).collect();
         let stored = self.store_new(&booking).await;

@@ -66,6 +66,7 @@ impl BookingService {
             let decided = if approve {
                 let mut s = b.touched();
                 s.status = BookingStatus::Scheduled;
+                s.retry_at = None;
                 s
             } else {
                 b.end(StatusInfo::BookingDeclined, self.clock.now())

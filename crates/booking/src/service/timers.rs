@@ -94,6 +94,30 @@ impl BookingService {
         let id = b.id;
         match b.status {
             BookingStatus::Requested => {
+                if b.retry_at.is_some()
+                    && now < b.start_time
+                    && let Some((decider, approve_by_default)) = &self.decider
+                {
+                    // The operator's policy service decides; no answer: the default.
+                    let approve = decider.decide(&b).await.unwrap_or(*approve_by_default);
+                    let decided = if approve {
+                        let mut s = b.touched();
+                        s.status = BookingStatus::Scheduled;
+                        s.retry_at = None;
+                        Some(s)
+                    } else {
+                        b.end(StatusInfo::BookingDeclined, now).ok()
+                    };
+                    if let Some(d) = decided
+                        && self.commit(&d, true).await?
+                    {
+                        info!(booking.id = %id, approved = approve, "requested booking decided by policy");
+                        if let (Some(wake), Some(due)) = (&self.timer_wake, self.due_of(&d)) {
+                            wake.due(due);
+                        }
+                    }
+                    return Ok(());
+                }
                 // Nobody decided before the start: declined (its capacity goes back).
                 if let Ok(declined) = b.end(StatusInfo::BookingDeclined, now)
                     && self.commit(&declined, true).await?

@@ -47,6 +47,25 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct CapacitySettings {
     pub pools: Vec<booking::capacity::Pool>,
+    pub decision_webhook: DecisionWebhook,
+}
+
+/// The operator's policy service deciding REQUESTED bookings of deferred pools.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionWebhook {
+    pub url: Option<Url>,
+    #[serde(rename = "timeout_ms", deserialize_with = "units::ms")]
+    pub timeout: Duration,
+    /// `approve` or `decline` when it does not answer in time.
+    pub default: DefaultDecision,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultDecision {
+    Approve,
+    Decline,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -291,3 +291,69 @@ async fn lowering_capacity_revokes_the_latest_bookings_and_says_which() {
     assert_eq!(missing.status(), 404);
     app.finish().await;
 }
+
+/// The operator's policy service: approves client a, declines client b, never answers for
+/// client c (its default, decline, applies after the timeout).
+async fn policy_service() -> String {
+    let app = axum::Router::new().route(
+        "/decide",
+        axum::routing::post(|axum::Json(req): axum::Json<Value>| async move {
+            match req["clientId"].as_str() {
+                Some("a") => axum::Json(json!({"decision": "approve"})),
+                Some("b") => axum::Json(json!({"decision": "decline"})),
+                _ => {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    axum::Json(json!({"decision": "approve"}))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/decide", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_policy_service_decides_requested_bookings_at_once_with_a_default() {
+    let url = policy_service().await;
+    let app = spawn_app_with(|s| {
+        let mut pool = stadium(10, vec![]);
+        pool.deferred = true;
+        s.capacity.pools = vec![pool];
+        s.capacity.decision_webhook.url = Some(url.parse().unwrap());
+        s.capacity.decision_webhook.timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (client, phone) in [("a", "+123456781"), ("b", "+123456782"), ("c", "+123456783")] {
+        let token = app.all_scopes(client);
+        let r = app.create_as(&token, body(&app, phone, Duration::hours(1), 600)).await;
+        assert_eq!(r.body["bookingStatus"], "REQUESTED", "{}", r.body);
+        ids.push((token, r.body["bookingId"].as_str().unwrap().to_owned()));
+    }
+    // The question is a timer due at once: one pass of the scheduler asks it.
+    app.advance(Duration::ZERO).await;
+    let status = |i: usize| {
+        let (token, id) = ids[i].clone();
+        let app = &app;
+        async move {
+            let b = app.get_as(&token, &id).await.body;
+            (
+                b["bookingStatus"].as_str().map(str::to_owned),
+                b["statusInfo"].as_str().map(str::to_owned),
+            )
+        }
+    };
+    assert_eq!(status(0).await, (Some("SCHEDULED".into()), None));
+    assert_eq!(
+        status(1).await,
+        (Some("TERMINATED".into()), Some("BOOKING_DECLINED".into()))
+    );
+    assert_eq!(
+        status(2).await,
+        (Some("TERMINATED".into()), Some("BOOKING_DECLINED".into())),
+        "the default"
+    );
+    app.finish().await;
+}
