@@ -80,25 +80,41 @@ pub struct QosProfile {
     pub max_downstream_rate: Option<Rate>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// The profiles by name. Shared by everything that reads profiles and replaced whole when the
+/// operator's catalog changes (readers keep the profile they got).
+#[derive(Debug, Default)]
 pub struct Catalog {
-    profiles: HashMap<String, QosProfile>,
+    profiles: std::sync::RwLock<std::sync::Arc<HashMap<String, std::sync::Arc<QosProfile>>>>,
 }
 
 impl Catalog {
     pub fn new(profiles: impl IntoIterator<Item = QosProfile>) -> Self {
-        Self {
-            profiles: profiles.into_iter().map(|p| (p.name.clone(), p)).collect(),
-        }
+        let c = Self::default();
+        c.replace(profiles);
+        c
     }
-    pub fn get(&self, name: &str) -> Option<&QosProfile> {
-        self.profiles.get(name)
+
+    fn current(&self) -> std::sync::Arc<HashMap<String, std::sync::Arc<QosProfile>>> {
+        self.profiles.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<std::sync::Arc<QosProfile>> {
+        self.current().get(name).cloned()
     }
 
     /// Every profile, by name.
-    pub fn all(&self) -> Vec<&QosProfile> {
-        let mut v: Vec<&QosProfile> = self.profiles.values().collect();
+    pub fn all(&self) -> Vec<std::sync::Arc<QosProfile>> {
+        let mut v: Vec<_> = self.current().values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+
+    /// Replaces every profile (a reloaded catalog).
+    pub fn replace(&self, profiles: impl IntoIterator<Item = QosProfile>) {
+        let map = profiles
+            .into_iter()
+            .map(|p| (p.name.clone(), std::sync::Arc::new(p)))
+            .collect();
+        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(map);
     }
 }

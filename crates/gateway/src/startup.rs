@@ -29,6 +29,9 @@ pub struct Application {
     outbox: Outbox,
     nef_sim: Option<NefSim>,
     resolver: Option<Arc<StaticResolver>>,
+    /// The settings, for re-reading the catalog file.
+    settings: Settings,
+    catalog: Arc<Catalog>,
     /// The inline entries and the file the lab resolver re-reads when it changes.
     device_file: Option<(Vec<southbound::DeviceEntry>, PathBuf)>,
     limits: Arc<RateLimits>,
@@ -68,6 +71,8 @@ impl Application {
         clock: Arc<dyn Clock>,
         sink_resolver: Arc<dyn SinkResolver>,
     ) -> anyhow::Result<Self> {
+        // The catalog file, if any, in place of the configured profiles and pools.
+        let settings = settings.with_catalog_file()?;
         let s = &settings;
         let sink_policy = s.notifications.sink_policy(sink_resolver);
         let metrics = crate::metrics::Metrics::new(&crate::telemetry::exports());
@@ -134,7 +139,7 @@ impl Application {
             clock.clone(),
             Arc::new(southbound),
             Arc::new(outbox.waker()),
-            catalog,
+            catalog.clone(),
             s.coverage(),
             s.policy(),
         );
@@ -283,6 +288,8 @@ impl Application {
             redis,
             lifecycle,
             admin,
+            settings: settings.clone(),
+            catalog: catalog.clone(),
             tls,
             tls_reload: s.server.tls.reload_interval,
             stats_every: metrics.exported().then_some(s.telemetry.metrics_interval),
@@ -353,6 +360,14 @@ impl Application {
         }
         if let Some(tls) = &self.tls {
             chores.spawn(tls.clone().watch(self.tls_reload, stop_rx.clone()));
+        }
+        if self.settings.catalog_file.is_some() {
+            chores.spawn(watch_catalog(
+                self.settings.clone(),
+                self.catalog.clone(),
+                self.service.clone(),
+                stop_rx.clone(),
+            ));
         }
         if let Some(every) = self.stats_every {
             chores.spawn(read_store_stats(
@@ -434,6 +449,44 @@ fn callbacks(service: Arc<BookingService>, auth: CallbackAuth, base_path: &str) 
         routes
     } else {
         routes.clone().nest(base_path, routes)
+    }
+}
+
+/// Re-reads the catalog file when it changes (modification time or size) and puts its
+/// profiles and pools in force; a file that fails the checks is logged and ignored.
+async fn watch_catalog(
+    settings: Settings,
+    catalog: Arc<Catalog>,
+    service: Arc<BookingService>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(file) = settings.catalog_file.clone() else {
+        return;
+    };
+    let stamp = |f: &std::path::Path| std::fs::metadata(f).ok().map(|m| (m.modified().ok(), m.len()));
+    let mut seen = stamp(&file);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+        let now = stamp(&file);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match settings.with_catalog_file() {
+            Ok(s) => {
+                catalog.replace(s.profiles.clone());
+                service.replace_capacity(booking::capacity::CapacityPlan {
+                    pools: s.capacity.pools.clone(),
+                });
+                info!(file = %file.display(), profiles = s.profiles.len(), pools = s.capacity.pools.len(), "catalog reloaded");
+            }
+            Err(e) => {
+                warn!(file = %file.display(), error = format!("{e:#}"), "catalog file changed but is not valid; keeping the previous catalog")
+            }
+        }
     }
 }
 

@@ -137,7 +137,7 @@ impl Southbound for NefSouthbound {
             _ => None,
         };
         let ue = UeAddresses::resolved_or_booking(resolved.as_ref(), booking);
-        let sub = nef_mapping::map(&self.mapping, booking, profile, &ue)
+        let sub = nef_mapping::map(&self.mapping, booking, &profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the NEF").because(e))?;
         if booking.attempts > 1 {
             // An earlier attempt may have created the subscription and lost the answer (a

@@ -103,8 +103,9 @@ pub struct BookingService {
     resolver: Option<Arc<dyn DeviceResolver>>,
     timer_wake: Option<Arc<dyn TimerWake>>,
     telemetry: Arc<dyn Telemetry>,
-    /// The operator's capacity pools (none: every valid booking is admitted).
-    capacity: Arc<CapacityPlan>,
+    /// The operator's capacity pools (none: every valid booking is admitted); replaced whole
+    /// when the catalog is reloaded.
+    capacity: std::sync::RwLock<Arc<CapacityPlan>>,
     /// Decides REQUESTED bookings at once, and the outcome when it does not answer.
     decider: Option<(Arc<dyn AdmissionDecider>, bool)>,
 }
@@ -154,7 +155,7 @@ impl BookingService {
             resolver: None,
             timer_wake: None,
             telemetry: Arc::new(NoTelemetry),
-            capacity: Arc::new(CapacityPlan::default()),
+            capacity: std::sync::RwLock::new(Arc::new(CapacityPlan::default())),
             decider: None,
         }
     }
@@ -168,9 +169,19 @@ impl BookingService {
     }
 
     /// Admits bookings against the operator's capacity pools.
-    pub fn with_capacity(mut self, plan: CapacityPlan) -> Self {
-        self.capacity = Arc::new(plan);
+    pub fn with_capacity(self, plan: CapacityPlan) -> Self {
+        self.replace_capacity(plan);
         self
+    }
+
+    /// Replaces the capacity pools (a reloaded catalog); reservations already made stay.
+    pub fn replace_capacity(&self, plan: CapacityPlan) {
+        *self.capacity.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(plan);
+    }
+
+    /// The capacity pools in force.
+    fn plan(&self) -> Arc<CapacityPlan> {
+        self.capacity.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Adds the operator's telemetry (timer lag, network calls).
@@ -277,7 +288,7 @@ impl BookingService {
         }
         if done && b.status == BookingStatus::Terminated {
             // A delete, an end or a revocation frees the capacity at once.
-            self.give_back(&self.capacity.pools_of(b), b.id).await;
+            self.give_back(&self.plan().pools_of(b), b.id).await;
         }
         Ok(done)
     }
@@ -351,7 +362,7 @@ impl BookingService {
             ));
         }
         // Capacity first: a booking the operator cannot honour is declined, and takes nothing.
-        let claims = match self.capacity.claims_for(&booking) {
+        let claims = match self.plan().claims_for(&booking) {
             Ok(claims) => claims,
             Err(Refusal::Blackout(pool)) => return self.decline(booking, now, &pool, "blackout").await,
             Err(Refusal::Full(pool)) => return self.decline(booking, now, &pool, "full").await,

@@ -92,8 +92,8 @@ impl BookingService {
         profile: &str,
         limit: Option<u32>,
     ) -> Result<Vec<BookingId>, Rejection> {
-        let Some(configured) = self
-            .capacity
+        let plan = self.plan();
+        let Some(configured) = plan
             .pools
             .iter()
             .find(|p| p.name == pool)
@@ -109,9 +109,8 @@ impl BookingService {
             .await
             .map_err(super::unavailable)?;
         let capacity = limit.unwrap_or(configured);
-        let in_pool = |b: &Booking| {
-            b.is_live() && b.qos_profile == profile && self.capacity.pools_of(b).iter().any(|p| p == pool)
-        };
+        let in_pool =
+            |b: &Booking| b.is_live() && b.qos_profile == profile && plan.pools_of(b).iter().any(|p| p == pool);
         let mut live = self
             .store
             .list(&in_pool, usize::MAX)
@@ -161,12 +160,13 @@ impl BookingService {
                     format!("No pool {pool} with a capacity for {profile}"),
                 )
             })?;
+        let plan = self.plan();
         let in_pool = |b: &Booking| {
             b.is_live()
                 && b.qos_profile == profile
                 && b.end_time() > from
                 && b.start_time < to
-                && self.capacity.pools_of(b).iter().any(|p| p == pool)
+                && plan.pools_of(b).iter().any(|p| p == pool)
         };
         let live = self
             .store
@@ -188,7 +188,7 @@ impl BookingService {
     pub async fn capacities(&self) -> Result<Vec<(String, String, u32, Option<u32>)>, Rejection> {
         let changes = self.store.limits().await.map_err(super::unavailable)?;
         let mut out = Vec::new();
-        for pool in &self.capacity.pools {
+        for pool in &self.plan().pools {
             let mut profiles: Vec<_> = pool.profiles.iter().collect();
             profiles.sort();
             for (profile, n) in profiles {

@@ -41,7 +41,7 @@ impl BookingService {
             .all()
             .into_iter()
             .filter(|p| name.is_none_or(|n| p.name == n) && status.is_none_or(|s| p.status == s))
-            .cloned()
+            .map(|p| (*p).clone())
             .collect();
         out.truncate(MAX_PROFILES);
         Ok(out)
@@ -50,7 +50,7 @@ impl BookingService {
     /// One profile by name; under a 3-legged token only if available to the token's device.
     pub async fn profile(&self, caller: &Caller, name: &str) -> Result<QosProfile, Rejection> {
         let not_found = || Rejection::new(RejectionKind::NotFound, format!("No QoS profile named {name}"));
-        let profile = self.catalog.get(name).cloned().ok_or_else(not_found)?;
+        let profile = self.catalog.get(name).map(|p| (*p).clone()).ok_or_else(not_found)?;
         if let Some((_, d)) = &caller.subject
             && !self.available_to(d).await?
         {

@@ -40,6 +40,25 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub capacity: CapacitySettings,
     pub profiles: Vec<QosProfile>,
+    /// A YAML file with `profiles:` and/or `capacity: {pools:}`, replacing those of the
+    /// configuration and re-read when it changes (no restart).
+    pub catalog_file: Option<PathBuf>,
+}
+
+/// What a catalog file may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    #[serde(default)]
+    profiles: Option<Vec<QosProfile>>,
+    #[serde(default)]
+    capacity: Option<CatalogCapacity>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogCapacity {
+    pools: Vec<booking::capacity::Pool>,
 }
 
 /// The operator's capacity pools (`booking::capacity`).
@@ -450,7 +469,34 @@ impl Settings {
             .try_deserialize()
             .context("invalid configuration")?;
         settings.check()?;
-        Ok(settings)
+        settings.with_catalog_file()
+    }
+
+    /// These settings with the catalog file's profiles and pools in place of the configured
+    /// ones, checked as at start (a bad file is an error; the caller keeps what it had).
+    pub fn with_catalog_file(&self) -> anyhow::Result<Self> {
+        let Some(file) = &self.catalog_file else {
+            return Ok(self.clone());
+        };
+        let catalog: CatalogFile = config::Config::builder()
+            .add_source(
+                config::File::from(file.as_path())
+                    .format(config::FileFormat::Yaml)
+                    .required(true),
+            )
+            .build()
+            .with_context(|| format!("cannot read the catalog file {}", file.display()))?
+            .try_deserialize()
+            .with_context(|| format!("invalid catalog file {}", file.display()))?;
+        let mut s = self.clone();
+        if let Some(profiles) = catalog.profiles {
+            s.profiles = profiles;
+        }
+        if let Some(capacity) = catalog.capacity {
+            s.capacity.pools = capacity.pools;
+        }
+        s.check()?;
+        Ok(s)
     }
 
     /// The base path of the QoS Profiles API (its own version, `vwip`).

@@ -108,3 +108,43 @@ async fn profiles_of_a_device_follow_the_two_and_three_legged_rules() {
     let ineligible = app.token_for("c", &[camara_api::scopes::PROFILES_READ], Some("tel:+4915100000000"));
     assert_eq!(get(&app, &ineligible, "QOS_L").await.0, 404);
 }
+
+#[tokio::test]
+async fn the_catalog_file_is_reloaded_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.yaml");
+    let profile = |name: &str| {
+        format!("  - {{name: {name}, status: ACTIVE, min_duration: 1, max_duration: 3600, qos_reference: {name}}}\n")
+    };
+    std::fs::write(&file, format!("profiles:\n{}", profile("QOS_FILE"))).unwrap();
+    let path = file.clone();
+    let app = spawn_app_with(move |s| s.catalog_file = Some(path)).await;
+    let (_, all) = retrieve(&app, &app.token, json!({})).await;
+    assert_eq!(
+        names(&all),
+        vec!["QOS_FILE"],
+        "the file's catalog replaces the configured one"
+    );
+    // A bad file is refused and the catalog stays.
+    std::fs::write(&file, "profiles:\n  - {name: x}\n").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(get(&app, &app.token, "QOS_FILE").await.0, 200);
+    std::fs::write(
+        &file,
+        format!("profiles:\n{}{}", profile("QOS_FILE"), profile("QOS_NEW")),
+    )
+    .unwrap();
+    let mut found = 0;
+    for _ in 0..60 {
+        found = get(&app, &app.token, "QOS_NEW").await.0;
+        if found == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, 200, "the new profile was not picked up");
+    // And the booking API uses it at once.
+    let mut body = booking_body(&app, "+123456789", time::Duration::minutes(10), 600);
+    body["qosProfile"] = json!("QOS_NEW");
+    assert_eq!(app.create(body).await.status, 201);
+}
