@@ -1,6 +1,7 @@
 //! The operator's admin API on the admin listener: find bookings across clients, inspect one,
 //! revoke one, approve or decline one waiting for a decision (REQUESTED), see and change the
-//! capacity of the pools and their calendar (booked against available over time). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! capacity of the pools and their calendar (booked against available over time); and the
+//! operator console, one server-sent page over those calls (`console.html`). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
 
@@ -35,6 +36,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/bookings/{id}/decline", post(decline))
         .route("/admin/capacity", get(capacities))
         .route("/admin/calendar", get(calendar))
+        .route("/admin/console", get(console))
         .route("/admin/capacity/{pool}/{profile}", axum::routing::put(set_capacity))
         .with_state(state)
 }
@@ -245,4 +247,21 @@ async fn calendar(
         Json(json!({"pool": q.pool, "qosProfile": q.qos_profile, "capacity": capacity, "points": points}))
             .into_response(),
     )
+}
+
+/// The operator console: one static page (no data in it; the token it is given fetches
+/// everything from the calls above). Its scripts and styles are inline, nothing else loads.
+async fn console() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+            ),
+            (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        include_str!("console.html"),
+    )
+        .into_response()
 }

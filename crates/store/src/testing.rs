@@ -14,7 +14,8 @@ fn redis_server() -> &'static str {
     reason = "test support, outside any runtime: waits for a process"
 )]
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: a loaded two-core machine can take seconds to start a cluster node.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !ok() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
