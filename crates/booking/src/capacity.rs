@@ -41,6 +41,19 @@ pub struct Pool {
     pub deferred: bool,
 }
 
+/// Where the store keeps the reservations of one profile in one pool: a pool's capacity is
+/// per profile, so each profile is counted on its own.
+pub fn bucket(pool: &str, profile: &str) -> String {
+    format!("{pool}/{profile}")
+}
+
+impl PoolClaim {
+    /// This claim's reservation bucket.
+    pub fn bucket(&self) -> String {
+        bucket(&self.pool, &self.profile)
+    }
+}
+
 /// A pool a booking draws on, with that pool's capacity for the booking's profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolClaim {
@@ -97,7 +110,8 @@ impl CapacityPlan {
         Ok(out)
     }
 
-    /// The pools a booking may hold capacity in, whatever its window (to give it back).
+    /// The reservation buckets (see [`bucket`]) a booking may hold capacity in, whatever its
+    /// window (to give it back).
     pub fn pools_of(&self, b: &Booking) -> Vec<String> {
         let Some(area) = &b.service_area else {
             return Vec::new();
@@ -105,7 +119,7 @@ impl CapacityPlan {
         self.pools
             .iter()
             .filter(|p| p.profiles.contains_key(&b.qos_profile) && p.covers(area))
-            .map(|p| p.name.clone())
+            .map(|p| bucket(&p.name, &b.qos_profile))
             .collect()
     }
 }

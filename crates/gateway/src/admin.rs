@@ -230,7 +230,12 @@ async fn calendar(
     let Query(q) = query.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
     let now = st.clock.now();
     let from = time_param(q.from.as_ref(), "from")?.unwrap_or(now);
-    let to = time_param(q.to.as_ref(), "to")?.unwrap_or(from + time::Duration::days(1));
+    let to = match time_param(q.to.as_ref(), "to")? {
+        Some(to) => to,
+        None => from
+            .checked_add(time::Duration::days(1))
+            .ok_or_else(|| ApiError::invalid_argument("'from' is too far in the future"))?,
+    };
     let step = time::Duration::minutes(q.step_minutes.unwrap_or(60).clamp(1, 10_080));
     let (capacity, points) = st.service.calendar(&q.pool, &q.qos_profile, from, to, step).await?;
     let points: Vec<Value> = points

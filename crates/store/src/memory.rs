@@ -46,7 +46,7 @@ struct Inner {
     outbox_due_of: HashMap<BookingId, i128>,
     /// Bookings per status (`BookingStatus::ALL` order).
     by_status: [u64; 4],
-    /// Capacity pools: booking -> its window (unix ms).
+    /// Capacity reservations per bucket (pool and profile): booking -> its window (unix ms).
     pools: HashMap<String, HashMap<BookingId, (i64, i64)>>,
     /// The operator's capacity changes, by (pool, profile).
     limits: HashMap<(String, String), u32>,
@@ -376,7 +376,7 @@ impl BookingStore for MemoryStore {
         let (s, e, now) = (ms64(start), ms64(end), ms64(now));
         let mut g = self.lock();
         for c in claims {
-            let pool = g.pools.entry(c.pool.clone()).or_default();
+            let pool = g.pools.entry(c.bucket()).or_default();
             pool.retain(|_, w| w.1 > now);
             let windows: Vec<(i64, i64)> = pool.iter().filter(|(b, _)| **b != id).map(|(_, w)| *w).collect();
             let limit = g
@@ -389,7 +389,7 @@ impl BookingStore for MemoryStore {
             }
         }
         for c in claims {
-            g.pools.entry(c.pool.clone()).or_default().insert(id, (s, e));
+            g.pools.entry(c.bucket()).or_default().insert(id, (s, e));
         }
         Ok(None)
     }

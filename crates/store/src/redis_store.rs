@@ -393,7 +393,7 @@ impl BookingStore for RedisStore {
         let mut inv = self.reserve.prepare_invoke();
         inv.key(self.limits_key());
         for c in claims {
-            inv.key(self.pool_key(&c.pool));
+            inv.key(self.pool_key(&c.bucket()));
         }
         inv.arg(&id.as_bytes()[..])
             .arg(window)
@@ -436,7 +436,14 @@ impl BookingStore for RedisStore {
                 }
                 let values: Vec<Option<Vec<u8>>> = self.bounded(mget.query_async(&mut conn)).await?;
                 for v in values.into_iter().flatten() {
-                    let b = Self::read(&v)?;
+                    let b = match Self::read(&v) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            // One unreadable record must not hide every other from the operator.
+                            tracing::warn!(error = %e, "skipping an unreadable booking record in a listing");
+                            continue;
+                        }
+                    };
                     if keep(&b) {
                         out.push(b);
                         if out.len() >= limit {

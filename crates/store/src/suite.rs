@@ -520,7 +520,10 @@ macro_rules! store_suite {
                     .unwrap(),
                 Some("stadium".to_owned())
             );
-            store.release(&["stadium".into()], b).await.unwrap();
+            store
+                .release(&[booking::capacity::bucket("stadium", "QOS_L")], b)
+                .await
+                .unwrap();
             assert_eq!(
                 store
                     .reserve(&both, d, T0 + Duration::minutes(90), T0 + hour * 2, T0)

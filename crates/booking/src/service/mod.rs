@@ -18,7 +18,7 @@ pub use timers::{FixedLease, Lease};
 
 use crate::area::Coverage;
 use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
-use crate::capacity::{AdmissionDecider, CapacityPlan, Refusal};
+use crate::capacity::{AdmissionDecider, CapacityPlan, PoolClaim, Refusal};
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::error::Chain;
@@ -383,10 +383,14 @@ impl BookingService {
                 booking.retry_at = Some(now);
             }
         }
-        let pools: Vec<String> = claims.into_iter().map(|c| c.pool).collect();
+        let pools: Vec<String> = claims.iter().map(PoolClaim::bucket).collect();
         let stored = self.store_new(&booking).await;
-        if stored.is_err() {
-            // Not stored: the capacity it reserved goes back.
+        if let Err(e) = &stored
+            && e.kind == RejectionKind::Conflict
+        {
+            // Not stored (a conflict): the capacity it reserved goes back. After a store
+            // error it stays: the booking may have been stored all the same (a timeout after
+            // the write), and a leak ends with the window while an oversell would not.
             self.give_back(&pools, booking.id).await;
         }
         stored?;

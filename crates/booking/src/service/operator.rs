@@ -32,8 +32,10 @@ impl BookingService {
     /// Up to `limit` bookings matching `filter`, earliest start first.
     pub async fn find(&self, filter: &BookingFilter, limit: usize) -> Result<Vec<Booking>, Rejection> {
         let keep = |b: &Booking| filter.matches(b);
-        let mut found = self.store.list(&keep, limit).await.map_err(super::unavailable)?;
+        // All matches, then the earliest: the store's order is not the start order.
+        let mut found = self.store.list(&keep, usize::MAX).await.map_err(super::unavailable)?;
         found.sort_by_key(|b| (b.start_time, b.id));
+        found.truncate(limit);
         Ok(found)
     }
 
@@ -93,6 +95,7 @@ impl BookingService {
         limit: Option<u32>,
     ) -> Result<Vec<BookingId>, Rejection> {
         let plan = self.plan();
+        let bucket = crate::capacity::bucket(pool, profile);
         let Some(configured) = plan
             .pools
             .iter()
@@ -109,8 +112,7 @@ impl BookingService {
             .await
             .map_err(super::unavailable)?;
         let capacity = limit.unwrap_or(configured);
-        let in_pool =
-            |b: &Booking| b.is_live() && b.qos_profile == profile && plan.pools_of(b).iter().any(|p| p == pool);
+        let in_pool = |b: &Booking| b.is_live() && b.qos_profile == profile && plan.pools_of(b).contains(&bucket);
         let mut live = self
             .store
             .list(&in_pool, usize::MAX)
@@ -132,10 +134,16 @@ impl BookingService {
         }
         // The latest first.
         over.reverse();
-        for id in &over {
-            self.revoke(*id).await?;
+        let mut revoked = Vec::new();
+        for id in over {
+            match self.revoke(id).await {
+                Ok(_) => revoked.push(id),
+                // Ended (or purged) since it was read: it no longer holds capacity.
+                Err(e) if matches!(e.kind, RejectionKind::Conflict | RejectionKind::NotFound) => {}
+                Err(e) => return Err(e),
+            }
         }
-        Ok(over)
+        Ok(revoked)
     }
 
     /// The booking calendar of one pool and profile: at each `step` from `from` until `to`,
@@ -161,12 +169,13 @@ impl BookingService {
                 )
             })?;
         let plan = self.plan();
+        let bucket = crate::capacity::bucket(pool, profile);
         let in_pool = |b: &Booking| {
             b.is_live()
                 && b.qos_profile == profile
                 && b.end_time() > from
                 && b.start_time < to
-                && plan.pools_of(b).iter().any(|p| p == pool)
+                && plan.pools_of(b).contains(&bucket)
         };
         let live = self
             .store
@@ -179,7 +188,10 @@ impl BookingService {
         while t < to && points.len() < 10_000 {
             let n = live.iter().filter(|b| b.start_time <= t && t < b.end_time()).count();
             points.push((t, u32::try_from(n).unwrap_or(u32::MAX)));
-            t += step;
+            match t.checked_add(step) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         Ok((capacity, points))
     }

@@ -118,6 +118,14 @@ impl BookingService {
                     }
                     return Ok(());
                 }
+                if b.retry_at.is_some() && now < b.start_time {
+                    // Asked of a policy service no longer configured: the operator decides,
+                    // until the start.
+                    let mut waiting = b.touched();
+                    waiting.retry_at = None;
+                    self.commit(&waiting, false).await?;
+                    return Ok(());
+                }
                 // Nobody decided before the start: declined (its capacity goes back).
                 if let Ok(declined) = b.end(StatusInfo::BookingDeclined, now)
                     && self.commit(&declined, true).await?

@@ -79,6 +79,10 @@ impl Settings {
                 p.name
             );
         }
+        anyhow::ensure!(
+            !self.auth.operator_audience.is_empty() && self.auth.operator_audience != self.auth.audience,
+            "auth.operator_audience must be set and differ from auth.audience (client tokens must not reach the admin API)"
+        );
         let mut pool_names = std::collections::HashSet::new();
         for pool in &self.capacity.pools {
             anyhow::ensure!(

@@ -54,8 +54,9 @@ impl RedisStore {
     pub(super) fn wake_channel(&self) -> String {
         format!("{}:due", self.settings.prefix)
     }
-    /// A capacity pool's reservations. Every pool shares one hash tag, so that one script
-    /// admits a booking into all its pools at once (on a cluster: one slot for all pools).
+    /// The reservations of one bucket (a pool's profile, `booking::capacity::bucket`). Every
+    /// bucket shares one hash tag, so that one script admits a booking into all its pools at
+    /// once (on a cluster: one slot for all pools).
     pub(super) fn pool_key(&self, pool: &str) -> String {
         format!(
             "{{{}:cap}}:{}",
