@@ -73,6 +73,7 @@ struct ListQuery {
     client_id: Option<String>,
     status: Option<String>,
     qos_profile: Option<String>,
+    pool: Option<String>,
     from: Option<String>,
     to: Option<String>,
     limit: Option<usize>,
@@ -119,6 +120,7 @@ async fn list(
         client_id: q.client_id,
         status: status_param(q.status.as_ref())?,
         qos_profile: q.qos_profile,
+        pool: q.pool,
         from: time_param(q.from.as_ref(), "from")?,
         to: time_param(q.to.as_ref(), "to")?,
     };

@@ -13,6 +13,8 @@ pub struct BookingFilter {
     pub client_id: Option<String>,
     pub status: Option<BookingStatus>,
     pub qos_profile: Option<String>,
+    /// Bookings drawing on this capacity pool (an area).
+    pub pool: Option<String>,
     /// Bookings whose window overlaps `[from, to)`.
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
@@ -31,7 +33,14 @@ impl BookingFilter {
 impl BookingService {
     /// Up to `limit` bookings matching `filter`, earliest start first.
     pub async fn find(&self, filter: &BookingFilter, limit: usize) -> Result<Vec<Booking>, Rejection> {
-        let keep = |b: &Booking| filter.matches(b);
+        let plan = self.plan();
+        let keep = |b: &Booking| {
+            filter.matches(b)
+                && filter.pool.as_ref().is_none_or(|pool| {
+                    plan.pools_of(b)
+                        .contains(&crate::capacity::bucket(pool, &b.qos_profile))
+                })
+        };
         // All matches, then the earliest: the store's order is not the start order.
         let mut found = self.store.list(&keep, usize::MAX).await.map_err(super::unavailable)?;
         found.sort_by_key(|b| (b.start_time, b.id));

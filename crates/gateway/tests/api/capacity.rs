@@ -221,6 +221,26 @@ async fn lowering_capacity_revokes_the_latest_bookings_and_says_which() {
         app.get_as(&ids[0].0, &ids[0].1).await.body["bookingStatus"],
         "SCHEDULED"
     );
+    // The operator's listing by area (pool).
+    let by_pool = |q: &'static str| {
+        let (admin, ops) = (admin.clone(), ops.clone());
+        let client = app.client.clone();
+        async move {
+            let v: Value = client
+                .get(format!("{admin}/admin/bookings?{q}"))
+                .bearer_auth(&ops)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v.as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(by_pool("pool=stadium&status=SCHEDULED").await, 1);
+    assert_eq!(by_pool("pool=stadium").await, 3);
+    assert_eq!(by_pool("pool=nowhere").await, 0);
     let listed: Value = app
         .client
         .get(format!("{admin}/admin/capacity"))
