@@ -34,6 +34,10 @@ pub struct Pool {
     pub profiles: HashMap<String, u32>,
     #[serde(default)]
     pub blackouts: Vec<Blackout>,
+    /// Times of day (UTC) when the pool carries another number of bookings for a profile
+    /// (a profile a window does not list keeps the pool's capacity then).
+    #[serde(default)]
+    pub windows: Vec<DailyWindow>,
     /// Bookings drawing on this pool wait for the operator's decision: created REQUESTED
     /// (holding their capacity), then approved (SCHEDULED) or declined; still REQUESTED at
     /// their start, they are declined.
@@ -54,6 +58,32 @@ impl PoolClaim {
     }
 }
 
+/// A daily window: from `from` until `to` ("HH:MM", UTC; a `to` not after `from` ends the
+/// next day), these capacities.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyWindow {
+    pub from: String,
+    pub to: String,
+    pub profiles: HashMap<String, u32>,
+}
+
+/// Minutes after midnight of "HH:MM".
+pub fn minutes_of(hhmm: &str) -> Option<i64> {
+    let (h, m) = hhmm.split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..24).contains(&h) && (0..60).contains(&m) && m.to_string().len() <= 2).then_some(h * 60 + m)
+}
+
+/// A part of a booking's window with its own capacity (`None`: the pool's, which the
+/// operator may have changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub limit: Option<u32>,
+}
+
 /// A pool a booking draws on, with that pool's capacity for the booking's profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolClaim {
@@ -64,6 +94,9 @@ pub struct PoolClaim {
     pub limit: u32,
     /// The pool waits for the operator's decision.
     pub deferred: bool,
+    /// The booking's window cut where daily windows begin and end; each part is checked
+    /// against its own capacity. One part with `None` when the pool has no windows.
+    pub periods: Vec<Period>,
 }
 
 /// Decides REQUESTED bookings of deferred pools (the operator's policy service). `None`: no
@@ -105,6 +138,7 @@ impl CapacityPlan {
                 profile: b.qos_profile.clone(),
                 limit,
                 deferred: pool.deferred,
+                periods: pool.periods(&b.qos_profile, b.start_time, end),
             });
         }
         Ok(out)
@@ -125,6 +159,48 @@ impl CapacityPlan {
 }
 
 impl Pool {
+    /// `[start, end)` cut at the edges of the daily windows that name `profile`, each part
+    /// with the smallest capacity of the windows covering it (`None`: outside all windows).
+    pub fn periods(&self, profile: &str, start: OffsetDateTime, end: OffsetDateTime) -> Vec<Period> {
+        let mut spans: Vec<(OffsetDateTime, OffsetDateTime, u32)> = Vec::new();
+        let day = time::Duration::days(1);
+        let first = start.replace_time(time::Time::MIDNIGHT) - day;
+        for w in &self.windows {
+            let (Some(limit), Some(from), Some(to)) = (w.profiles.get(profile), minutes_of(&w.from), minutes_of(&w.to))
+            else {
+                continue;
+            };
+            let length = if to > from { to - from } else { to + 24 * 60 - from };
+            let mut d = first;
+            while d < end {
+                let s = d + time::Duration::minutes(from);
+                let e = s + time::Duration::minutes(length);
+                if s < end && start < e {
+                    spans.push((s.max(start), e.min(end), *limit));
+                }
+                d += day;
+            }
+        }
+        let mut cuts: Vec<OffsetDateTime> = vec![start, end];
+        for (s, e, _) in &spans {
+            cuts.push(*s);
+            cuts.push(*e);
+        }
+        cuts.sort();
+        cuts.dedup();
+        cuts.windows(2)
+            .map(|c| Period {
+                start: c[0],
+                end: c[1],
+                limit: spans
+                    .iter()
+                    .filter(|(s, e, _)| *s <= c[0] && c[1] <= *e)
+                    .map(|x| x.2)
+                    .min(),
+            })
+            .collect()
+    }
+
     fn covers(&self, area: &ServiceArea) -> bool {
         match area {
             ServiceArea::AreaName(name) => self.area_names.contains(name),
@@ -211,6 +287,33 @@ mod tests {
     }
 
     #[test]
+    fn a_window_cuts_the_booking_into_periods() {
+        let pool = Pool {
+            name: "p".into(),
+            area_names: vec!["x".into()],
+            regions: vec![],
+            profiles: HashMap::from([("QOS_L".into(), 10)]),
+            blackouts: vec![],
+            windows: vec![DailyWindow {
+                from: "18:00".into(),
+                to: "02:00".into(),
+                profiles: HashMap::from([("QOS_L".into(), 2)]),
+            }],
+            deferred: false,
+        };
+        let t = time::macros::datetime!(2030-01-01 17:00 UTC);
+        let periods = pool.periods("QOS_L", t, t + time::Duration::hours(10));
+        let hours = |p: &Period| ((p.start - t).whole_hours(), (p.end - t).whole_hours(), p.limit);
+        assert_eq!(
+            periods.iter().map(hours).collect::<Vec<_>>(),
+            vec![(0, 1, None), (1, 9, Some(2)), (9, 10, None)]
+        );
+        assert_eq!(pool.periods("QOS_M", t, t + time::Duration::hours(1)).len(), 1);
+        assert_eq!(minutes_of("25:00"), None);
+        assert_eq!(minutes_of("07:30"), Some(450));
+    }
+
+    #[test]
     fn a_pool_covers_its_names_and_overlapping_shapes() {
         let pool = Pool {
             name: "stadium".into(),
@@ -222,6 +325,7 @@ mod tests {
             }],
             profiles: HashMap::from([("QOS_L".into(), 2)]),
             blackouts: vec![],
+            windows: vec![],
             deferred: false,
         };
         let near = ServiceArea::Circle {

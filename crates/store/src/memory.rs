@@ -379,12 +379,22 @@ impl BookingStore for MemoryStore {
             let pool = g.pools.entry(c.bucket()).or_default();
             pool.retain(|_, w| w.1 > now);
             let windows: Vec<(i64, i64)> = pool.iter().filter(|(b, _)| **b != id).map(|(_, w)| *w).collect();
-            let limit = g
+            let base = g
                 .limits
                 .get(&(c.pool.clone(), c.profile.clone()))
                 .copied()
                 .unwrap_or(c.limit);
-            if peak(&windows, s, e) >= limit {
+            let whole = [(s, e, None)];
+            let periods: Vec<(i64, i64, Option<u32>)> = c
+                .periods
+                .iter()
+                .map(|p| (ms64(p.start), ms64(p.end), p.limit))
+                .collect();
+            let periods = if periods.is_empty() { &whole[..] } else { &periods[..] };
+            if periods
+                .iter()
+                .any(|(ps, pe, limit)| peak(&windows, *ps, *pe) >= limit.unwrap_or(base))
+            {
                 return Ok(Some(c.pool.clone()));
             }
         }

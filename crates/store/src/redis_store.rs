@@ -402,6 +402,21 @@ impl BookingStore for RedisStore {
             .arg(ms(now).to_string());
         for c in claims {
             inv.arg(c.limit).arg(Self::limit_field(&c.pool, &c.profile));
+            let period = |a: OffsetDateTime, b: OffsetDateTime| {
+                (
+                    ms(a).clamp(0, keys::MAX_MS).to_string(),
+                    ms(b).clamp(0, keys::MAX_MS).to_string(),
+                )
+            };
+            if c.periods.is_empty() {
+                inv.arg(1).arg(s.to_string()).arg(e.to_string()).arg(-1);
+            } else {
+                inv.arg(c.periods.len());
+                for p in &c.periods {
+                    let (ps, pe) = period(p.start, p.end);
+                    inv.arg(ps).arg(pe).arg(p.limit.map_or(-1, i64::from));
+                }
+            }
         }
         let mut conn = self.conn.clone();
         let full: usize = self.bounded(inv.invoke_async(&mut conn)).await?;

@@ -478,6 +478,7 @@ macro_rules! store_suite {
                 profile: "QOS_L".into(),
                 limit,
                 deferred: false,
+                periods: vec![],
             };
             let hour = Duration::hours(1);
             let (a, b, c, d) = (
@@ -537,6 +538,86 @@ macro_rules! store_suite {
             let one = [claim("stadium", 1)];
             assert_eq!(
                 store.reserve(&one, e, later, later + hour, later).await.unwrap(),
+                None
+            );
+            // The operator's change wins over the configured capacity, on every replica.
+            store.set_limit("stadium", "QOS_L", Some(2)).await.unwrap();
+            assert_eq!(
+                store.limits().await.unwrap(),
+                vec![("stadium".to_owned(), "QOS_L".to_owned(), 2)]
+            );
+            let f = booking::BookingId::new();
+            assert_eq!(
+                store.reserve(&one, f, later, later + hour, later).await.unwrap(),
+                None
+            );
+            store.set_limit("stadium", "QOS_L", None).await.unwrap();
+            assert!(store.limits().await.unwrap().is_empty());
+            let g = booking::BookingId::new();
+            assert_eq!(
+                store.reserve(&one, g, later, later + hour, later).await.unwrap(),
+                Some("stadium".to_owned())
+            );
+            // A daily window with its own capacity: one at a time inside it, more outside.
+            let evening = PoolClaim {
+                pool: "harbour".into(),
+                profile: "QOS_M".into(),
+                limit: 5,
+                deferred: false,
+                periods: vec![
+                    booking::capacity::Period {
+                        start: later,
+                        end: later + hour,
+                        limit: None,
+                    },
+                    booking::capacity::Period {
+                        start: later + hour,
+                        end: later + hour * 2,
+                        limit: Some(1),
+                    },
+                ],
+            };
+            let inside = PoolClaim {
+                periods: vec![booking::capacity::Period {
+                    start: later + hour,
+                    end: later + hour * 2,
+                    limit: Some(1),
+                }],
+                ..evening.clone()
+            };
+            let outside = PoolClaim {
+                periods: vec![booking::capacity::Period {
+                    start: later,
+                    end: later + hour,
+                    limit: None,
+                }],
+                ..evening.clone()
+            };
+            let (h1, h2, h3) = (
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+            );
+            assert_eq!(
+                store
+                    .reserve(std::slice::from_ref(&evening), h1, later, later + hour * 2, later)
+                    .await
+                    .unwrap(),
+                None
+            );
+            assert_eq!(
+                store
+                    .reserve(&[inside], h2, later + hour, later + hour * 2, later)
+                    .await
+                    .unwrap(),
+                Some("harbour".to_owned()),
+                "the window's capacity of one is taken"
+            );
+            assert_eq!(
+                store
+                    .reserve(&[outside], h3, later, later + hour, later)
+                    .await
+                    .unwrap(),
                 None
             );
         }

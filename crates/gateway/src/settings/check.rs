@@ -109,6 +109,20 @@ impl Settings {
                     pool.name
                 );
             }
+            for w in &pool.windows {
+                anyhow::ensure!(
+                    booking::capacity::minutes_of(&w.from).is_some() && booking::capacity::minutes_of(&w.to).is_some(),
+                    "capacity.pools.{}.windows: from and to are HH:MM (UTC)",
+                    pool.name
+                );
+                for profile in w.profiles.keys() {
+                    anyhow::ensure!(
+                        self.profiles.iter().any(|p| &p.name == profile),
+                        "capacity.pools.{}.windows: unknown profile {profile}",
+                        pool.name
+                    );
+                }
+            }
             anyhow::ensure!(
                 pool.blackouts.iter().all(|b| b.start < b.end),
                 "capacity.pools.{}: a blackout must end after it starts",

@@ -15,6 +15,7 @@ fn stadium(limit: u32, blackouts: Vec<Blackout>) -> Pool {
         regions: vec![],
         profiles: HashMap::from([("QOS_L".to_owned(), limit)]),
         blackouts,
+        windows: vec![],
         deferred: false,
     }
 }
