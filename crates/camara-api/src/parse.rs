@@ -36,9 +36,64 @@ pub struct ParseOptions {
     /// The area names an AREANAME service area may use.
     pub area_names: Vec<String>,
     pub sink: SinkPolicy,
+    /// An explicit `null` for a property of the API is taken as absent (generated clients
+    /// send them for every unset optional property); unknown properties stay refused.
+    pub null_as_absent: bool,
 }
 
 type Obj = Map<String, Value>;
+
+/// Every property name of the request bodies of the booking and profiles APIs: the ones whose
+/// `null` counts as absent (an unknown property with `null` is still refused as unknown).
+const PROPERTIES: &[&str] = &[
+    "device",
+    "phoneNumber",
+    "networkAccessIdentifier",
+    "ipv4Address",
+    "ipv6Address",
+    "publicAddress",
+    "privateAddress",
+    "publicPort",
+    "applicationServer",
+    "devicePorts",
+    "applicationServerPorts",
+    "ranges",
+    "ports",
+    "from",
+    "to",
+    "qosProfile",
+    "sink",
+    "sinkCredential",
+    "credentialType",
+    "accessToken",
+    "accessTokenExpiresUtc",
+    "accessTokenType",
+    "startTime",
+    "duration",
+    "serviceArea",
+    "areaType",
+    "center",
+    "latitude",
+    "longitude",
+    "radius",
+    "boundary",
+    "areaName",
+    "name",
+    "status",
+];
+
+/// Drops the known properties whose value is `null`, at any depth (see
+/// [`ParseOptions::null_as_absent`]).
+pub fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|k, x| !(x.is_null() && PROPERTIES.contains(&k.as_str())));
+            o.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
 
 fn invalid(msg: impl Into<String>) -> Rejection {
     Rejection::invalid(msg)

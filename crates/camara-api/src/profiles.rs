@@ -7,7 +7,7 @@ use crate::auth::{RequestContext, scopes};
 use crate::error::ApiError;
 use crate::limits::Operation;
 use crate::parse;
-use crate::routes::{ApiState, json_body, method_not_allowed};
+use crate::routes::{ApiState, body_of, method_not_allowed};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
@@ -33,7 +33,7 @@ async fn retrieve(
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::PROFILES_READ)?;
     st.limits.check(Operation::Read, &ctx.caller.client_id)?;
-    let body = json_body(&headers, body, st.body_limit).await?;
+    let body = body_of(&st, &headers, body).await?;
     let q = parse::profile_query(&body, &st.parse)?;
     let profiles = st
         .service

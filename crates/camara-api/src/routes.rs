@@ -110,6 +110,15 @@ pub(crate) async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> 
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
 }
 
+/// The JSON body, with `null`s of known properties dropped when so configured.
+pub(crate) async fn body_of(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    let mut v = json_body(headers, body, st.body_limit).await?;
+    if st.parse.null_as_absent {
+        parse::drop_nulls(&mut v);
+    }
+    Ok(v)
+}
+
 fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
 }
@@ -122,7 +131,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::CREATE)?;
     st.limits.check(Operation::Create, &ctx.caller.client_id)?;
-    let body = json_body(&headers, body, st.body_limit).await?;
+    let body = body_of(&st, &headers, body).await?;
     let new = parse::create_booking(&body, st.clock.now(), &st.parse)?;
     // The sink's host must resolve only to acceptable addresses (checked again at every
     // delivery, as DNS can change); after the body's own checks, as CAMARA orders them.
@@ -171,7 +180,7 @@ async fn retrieve(
 ) -> Result<Response, ApiError> {
     ctx.require(scopes::RETRIEVE)?;
     st.limits.check(Operation::Retrieve, &ctx.caller.client_id)?;
-    let body = json_body(&headers, body, st.body_limit).await?;
+    let body = body_of(&st, &headers, body).await?;
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;
     let now = st.clock.now();

@@ -110,6 +110,7 @@ impl Api {
             },
             area_names: self.area_names.clone(),
             sink,
+            null_as_absent: self.null_as_absent,
         }
     }
 }

@@ -228,6 +228,7 @@ pub struct AreaTypes {
 #[serde(deny_unknown_fields)]
 pub struct Api {
     pub strict_properties: bool,
+    pub null_as_absent: bool,
     pub delete_mode: DeleteMode,
     pub area_types: AreaTypes,
     pub area_names: Vec<String>,

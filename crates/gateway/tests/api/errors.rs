@@ -512,3 +512,17 @@ async fn served_under_vwip_and_openapi() {
     assert!(res.text().await.unwrap().contains("/device-qos-bookings/{bookingId}"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn nulls_sent_by_generated_clients_are_absent_but_unknown_properties_are_not() {
+    let app = spawn_app().await;
+    let mut body = booking_body(&app, "+123456789", time::Duration::minutes(10), 600);
+    body["device"]["ipv4Address"] = serde_json::Value::Null;
+    body["sink"] = serde_json::Value::Null;
+    body["sinkCredential"] = serde_json::Value::Null;
+    assert_eq!(app.create(body.clone()).await.status, 201);
+    body["device"]["phoneNumber"] = serde_json::json!("+123456780");
+    body["device"]["somethingElse"] = serde_json::Value::Null;
+    app.create(body).await.assert_error(400, "INVALID_ARGUMENT");
+    app.finish().await;
+}
