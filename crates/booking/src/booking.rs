@@ -333,6 +333,21 @@ impl Booking {
     }
 
     /// Ends the booking: TERMINATED with `reason`; it no longer holds a subscription.
+    /// The decision on a REQUESTED booking: SCHEDULED (no question pending any more), or
+    /// TERMINATED/BOOKING_DECLINED.
+    pub fn decided(&self, approve: bool, at: OffsetDateTime) -> Result<Self, TransitionError> {
+        if self.status != BookingStatus::Requested {
+            return Err(self.refuse("decide"));
+        }
+        if !approve {
+            return self.end(StatusInfo::BookingDeclined, at);
+        }
+        let mut b = self.touched();
+        b.status = BookingStatus::Scheduled;
+        b.retry_at = None;
+        Ok(b)
+    }
+
     pub fn end(&self, reason: StatusInfo, at: OffsetDateTime) -> Result<Self, TransitionError> {
         if self.status == BookingStatus::Terminated {
             return Err(self.refuse("end"));

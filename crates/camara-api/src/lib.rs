@@ -15,7 +15,7 @@ mod profiles;
 mod routes;
 mod wire;
 
-pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, scopes};
+pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, bearer, scopes};
 pub use error::{ApiError, ErrorCode};
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::{ApiState, CallerSlot, router};

@@ -193,14 +193,7 @@ impl FromRequestParts<ApiState> for RequestContext {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = header
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        let token = crate::auth::bearer(&parts.headers)
             .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
         let (caller, scopes) = state.auth.authenticate(token).await?;
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {

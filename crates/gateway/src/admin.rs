@@ -48,13 +48,7 @@ impl FromRequestParts<AdminState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AdminState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        let token = camara_api::bearer(&parts.headers)
             .ok_or_else(|| ApiError::unauthenticated("An operator bearer token is required"))?;
         let (caller, scopes) = st.auth.authenticate(token).await?;
         if !scopes.contains(&st.scope) {

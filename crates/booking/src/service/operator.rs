@@ -68,21 +68,12 @@ impl BookingService {
         let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
         self.until_written(busy, || async move {
             let b = self.load_any(id).await?;
-            if b.status != BookingStatus::Requested {
-                return Err(Rejection::new(
+            let decided = b.decided(approve, self.clock.now()).map_err(|_| {
+                Rejection::new(
                     RejectionKind::Conflict,
                     format!("Booking {id} is {}, not REQUESTED", b.status.as_str()),
-                ));
-            }
-            let decided = if approve {
-                let mut s = b.touched();
-                s.status = BookingStatus::Scheduled;
-                s.retry_at = None;
-                s
-            } else {
-                b.end(StatusInfo::BookingDeclined, self.clock.now())
-                    .map_err(|e| Rejection::new(RejectionKind::Conflict, e.to_string()))?
-            };
+                )
+            })?;
             if !self.commit(&decided, true).await.map_err(super::unavailable)? {
                 return Ok(super::Attempt::Lost);
             }

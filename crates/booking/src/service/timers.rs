@@ -100,14 +100,7 @@ impl BookingService {
                 {
                     // The operator's policy service decides; no answer: the default.
                     let approve = decider.decide(&b).await.unwrap_or(*approve_by_default);
-                    let decided = if approve {
-                        let mut s = b.touched();
-                        s.status = BookingStatus::Scheduled;
-                        s.retry_at = None;
-                        Some(s)
-                    } else {
-                        b.end(StatusInfo::BookingDeclined, now).ok()
-                    };
+                    let decided = b.decided(approve, now).ok();
                     if let Some(d) = decided
                         && self.commit(&d, true).await?
                     {

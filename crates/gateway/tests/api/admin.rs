@@ -6,17 +6,6 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 use time::Duration;
 
-fn operator_token(app: &TestApp, scope: &str) -> String {
-    app.issuer
-        .as_ref()
-        .unwrap()
-        .sign(
-            json!({"aud": "qos-booking-operator", "client_id": "ops-1", "sub": "ops-1", "scope": scope}),
-            3600,
-        )
-        .unwrap()
-}
-
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: Option<&str>) -> (u16, Value) {
     let admin = app.admin.clone().unwrap();
     let mut req = app.client.request(method, format!("{admin}{path}"));
@@ -40,16 +29,16 @@ async fn the_admin_api_takes_operator_tokens_only() {
         "{body}"
     );
     // An operator-audience token without the operator scope: 403.
-    let weak = operator_token(&app, "qos-booking:device-qos-bookings:read");
+    let weak = app.operator_token("qos-booking:device-qos-bookings:read");
     assert_eq!(call(&app, get.clone(), "/admin/bookings", Some(&weak)).await.0, 403);
-    let ops = operator_token(&app, "qos-booking:operator");
+    let ops = app.operator_token("qos-booking:operator");
     assert_eq!(call(&app, get, "/admin/bookings", Some(&ops)).await.0, 200);
 }
 
 #[tokio::test]
 async fn the_operator_finds_and_revokes_bookings() {
     let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
-    let ops = operator_token(&app, "qos-booking:operator");
+    let ops = app.operator_token("qos-booking:operator");
     let sink = Sink::start().await;
     let mut active = booking_body(&app, "+123456781", Duration::minutes(1), 3600);
     active["sink"] = json!(sink.url);

@@ -123,15 +123,7 @@ async fn a_deferred_pool_waits_for_the_operator_and_declines_the_undecided_at_st
         );
         ids.push(r.body["bookingId"].as_str().unwrap().to_owned());
     }
-    let ops = app
-        .issuer
-        .as_ref()
-        .unwrap()
-        .sign(
-            json!({"aud": "qos-booking-operator", "client_id": "ops", "sub": "ops", "scope": "qos-booking:operator"}),
-            3600,
-        )
-        .unwrap();
+    let ops = app.operator_token("qos-booking:operator");
     let admin = app.admin.clone().unwrap();
     let decide = |id: &str, what: &str| {
         app.client
@@ -194,15 +186,7 @@ async fn lowering_capacity_revokes_the_latest_bookings_and_says_which() {
         // Distinct creation times: "latest" is well defined.
         app.clock.advance(Duration::seconds(1));
     }
-    let ops = app
-        .issuer
-        .as_ref()
-        .unwrap()
-        .sign(
-            json!({"aud": "qos-booking-operator", "client_id": "ops", "sub": "ops", "scope": "qos-booking:operator"}),
-            3600,
-        )
-        .unwrap();
+    let ops = app.operator_token("qos-booking:operator");
     let admin = app.admin.clone().unwrap();
     let put = |capacity: Value| {
         app.client

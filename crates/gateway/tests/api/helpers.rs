@@ -185,6 +185,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A token for the operator's admin API (its own audience) with `scope`.
+    pub fn operator_token(&self, scope: &str) -> String {
+        self.issuer
+            .as_ref()
+            .expect("auth mode dev")
+            .sign(
+                json!({"aud": "qos-booking-operator", "client_id": "ops", "sub": "ops", "scope": scope}),
+                3600,
+            )
+            .unwrap()
+    }
+
     pub fn all_scopes(&self, client: &str) -> String {
         self.token_for(client, &scopes::ALL, None)
     }
