@@ -108,6 +108,7 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
             sink: None,
             sink_credential: None,
             echo: Echo::default(),
+            dialect: Default::default(),
         };
         let b = booking::Booking::schedule(id, owner, device, req, t0 - time::Duration::days(1));
         let store = store.clone();

@@ -93,16 +93,29 @@ impl StatusInfo {
     }
 }
 
-/// An ACCESSTOKEN sink credential. It is used for delivery and never shown to anyone.
+/// How events to a booking's sink are authorized. Used for delivery and never shown to anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SinkCredential {
+    /// ACCESSTOKEN: the bearer token the client gave, valid until its expiry.
+    AccessToken(AccessToken),
+    /// PRIVATE_KEY_JWT: the gateway obtains a token for each delivery from the client's own
+    /// authorization server (RFC 7523), with the settings of that client's onboarding record.
+    PrivateKeyJwt {
+        /// The API client whose onboarding record holds the token endpoint and key.
+        client_id: String,
+    },
+}
+
+/// An ACCESSTOKEN sink credential.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SinkCredential {
+pub struct AccessToken {
     pub access_token: String,
     pub expires_at: OffsetDateTime,
 }
 
-impl fmt::Debug for SinkCredential {
+impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SinkCredential")
+        f.debug_struct("AccessToken")
             .field("access_token", &"[redacted]")
             .field("expires_at", &self.expires_at)
             .finish()
@@ -122,6 +135,12 @@ pub struct Owner {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Echo(pub String);
 
+/// Which published shape of the API a booking was created through (0: the current one). Chosen
+/// and read only by the API layer, kept so that responses and events reach each client in the
+/// shape it was written against; the domain never looks inside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dialect(pub u8);
+
 /// A create request after the body has been parsed and shape-checked.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
@@ -136,6 +155,7 @@ pub struct NewBooking {
     pub sink: Option<String>,
     pub sink_credential: Option<SinkCredential>,
     pub echo: Echo,
+    pub dialect: Dialect,
 }
 
 /// `applicationServer`: an IPv4 and/or IPv6 address, each possibly with a prefix length.
@@ -188,6 +208,7 @@ pub struct Booking {
     /// Bumped by every stored change; stores refuse a write based on an older version.
     pub version: u64,
     pub echo: Echo,
+    pub dialect: Dialect,
 }
 
 /// A transition the booking's current state does not allow.
@@ -228,6 +249,7 @@ impl Booking {
             created_at: now,
             version: 1,
             echo: req.echo,
+            dialect: req.dialect,
         }
     }
 

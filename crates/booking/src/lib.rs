@@ -9,6 +9,7 @@
 mod area;
 mod booking;
 pub mod capacity;
+mod clients;
 mod clock;
 mod device;
 mod error;
@@ -24,9 +25,10 @@ mod telemetry;
 
 pub use area::{AreaName, Coverage, CoverageRegion, Point, ServiceArea};
 pub use booking::{
-    ApplicationServer, Booking, BookingId, BookingStatus, Echo, NewBooking, Owner, SinkCredential, StatusInfo,
-    TransitionError,
+    AccessToken, ApplicationServer, Booking, BookingId, BookingStatus, Dialect, Echo, NewBooking, Owner,
+    SinkCredential, StatusInfo, TransitionError,
 };
+pub use clients::{ClientBook, ClientRate, ClientRates, ClientRecord, PrivateKeyJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{Device, DeviceIpv4, PhoneNumber};
 pub use error::{BoxError, Chain, Rejection, RejectionKind};

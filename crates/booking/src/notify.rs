@@ -2,7 +2,7 @@
 //! as the state change that caused it, and leaves the outbox only once delivered (or refused
 //! for good), so a crash or restart never loses one.
 
-use crate::booking::{Booking, BookingId, BookingStatus, SinkCredential, StatusInfo};
+use crate::booking::{Booking, BookingId, BookingStatus, Dialect, SinkCredential, StatusInfo};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -18,11 +18,18 @@ pub struct StatusEvent {
     pub time: OffsetDateTime,
     pub sink: String,
     pub credential: Option<SinkCredential>,
+    /// The API shape the event is rendered in (the booking's).
+    pub dialect: Dialect,
 }
 
 impl StatusEvent {
-    /// The event for the booking's current status, if the booking has a sink.
+    /// The event for the booking's current status, if the booking has a sink. A booking
+    /// still REQUESTED has no outcome to tell yet (the events' status enumeration has no
+    /// REQUESTED): its first event is the operator's decision.
     pub fn for_booking(b: &Booking, time: OffsetDateTime) -> Option<Self> {
+        if b.status == BookingStatus::Requested {
+            return None;
+        }
         let sink = b.sink.clone()?;
         Some(Self {
             id: uuid::Uuid::new_v4().to_string(),
@@ -36,6 +43,7 @@ impl StatusEvent {
             time,
             sink,
             credential: b.sink_credential.clone(),
+            dialect: b.dialect,
         })
     }
 }

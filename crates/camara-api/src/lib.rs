@@ -1,4 +1,5 @@
-//! The CAMARA-facing front of the gateway: the axum router for the QoS Booking API (and the
+//! The CAMARA-facing front of the gateway: the axum router for the QoS Booking API in each of
+//! its published versions (`version.rs`; and the
 //! QoS Profiles API over the same catalog, `profiles.rs`), the wire
 //! shapes exactly as the CAMARA YAML defines them, parsing of request bodies into domain
 //! values (every 400/422 code decided in the documented order), the one place where errors
@@ -9,20 +10,26 @@
 pub mod auth;
 mod correlator;
 mod error;
+mod events;
 pub mod limits;
 mod parse;
 mod profiles;
 mod routes;
+mod version;
 mod wire;
 
 pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, bearer, scopes};
 pub use error::{ApiError, ErrorCode};
+pub use events::{CloudEvents, EVENT_TYPE};
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::{ApiState, CallerSlot, router};
+pub use version::Version;
 pub use wire::BookingInfo;
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../openapi/qos-booking.yaml");
+/// The r1.2 shape (qos-booking 0.1.0) of the same API, written by `openapi/v0_1.py`.
+pub const OPENAPI_V0_1_YAML: &str = include_str!("../openapi/qos-booking-v0.1.yaml");
 /// `qos-profiles.yaml` with the common definitions it references bundled in
 /// (`openapi/bundle.py`).
 pub const PROFILES_OPENAPI_YAML: &str = include_str!("../openapi/qos-profiles.yaml");

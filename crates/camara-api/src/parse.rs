@@ -3,10 +3,11 @@
 //! carve-outs for sinks, sink credentials and ports), and the service area last, because its
 //! refusals are 422 while every other body refusal is a 400.
 
+use crate::version::Version;
 use crate::wire::{Echoed, Sent};
 use booking::{
-    ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection, RejectionKind,
-    ServiceArea, SinkCredential, SinkPolicy,
+    AccessToken, ApplicationServer, Device, DeviceIpv4, NewBooking, PhoneNumber, Point, PortsSpec, Rejection,
+    RejectionKind, ServiceArea, SinkCredential, SinkPolicy,
 };
 use serde_json::{Map, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -279,15 +280,32 @@ fn sink(v: &Value, policy: &SinkPolicy) -> Result<String, Rejection> {
     Ok(s.to_owned())
 }
 
-fn sink_credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<SinkCredential, Rejection> {
+fn sink_credential(
+    v: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+    version: Version,
+) -> Result<SinkCredential, Rejection> {
     let o = object(v, "sinkCredential")?;
     let ty = required(o, "credentialType", "sinkCredential")?;
     // Checked before any other schema rule: REFRESHTOKEN is not even in the enum any more,
     // yet CAMARA wants INVALID_CREDENTIAL for it, not INVALID_ARGUMENT.
+    if ty.as_str() == Some("PRIVATE_KEY_JWT") && version.has_private_key_jwt() {
+        // Nothing else in it: the token endpoint and key come from the client's onboarding
+        // record (the service checks the client has one and fills in its id).
+        check_keys(o, &["credentialType"], "sinkCredential", opts)?;
+        return Ok(SinkCredential::PrivateKeyJwt {
+            client_id: String::new(),
+        });
+    }
     if ty.as_str() != Some("ACCESSTOKEN") {
         return Err(Rejection::new(
             RejectionKind::InvalidCredential,
-            "Only Access token is supported as sinkCredential.credentialType",
+            if version.has_private_key_jwt() {
+                "Only Access token or Private key JWT are supported as sinkCredential.credentialType"
+            } else {
+                "Only Access token is supported as sinkCredential.credentialType"
+            },
         ));
     }
     check_keys(
@@ -326,10 +344,10 @@ fn sink_credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Resul
             "The sink access token has already expired",
         ));
     }
-    Ok(SinkCredential {
+    Ok(SinkCredential::AccessToken(AccessToken {
         access_token: token.to_owned(),
         expires_at: expires,
-    })
+    }))
 }
 
 const CREATE_KEYS: [&str; 10] = [
@@ -346,7 +364,12 @@ const CREATE_KEYS: [&str; 10] = [
 ];
 
 /// Parses a `CreateBooking` body.
-pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<NewBooking, Rejection> {
+pub fn create_booking(
+    body: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+    version: Version,
+) -> Result<NewBooking, Rejection> {
     let o = object(body, "body")?;
     check_keys(o, &CREATE_KEYS, "", opts)?;
     let qos = qos_profile(required(o, "qosProfile", "")?)?;
@@ -373,7 +396,7 @@ pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
     let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
     let sink_credential = o
         .get("sinkCredential")
-        .map(|v| sink_credential(v, now, opts))
+        .map(|v| sink_credential(v, now, opts, version))
         .transpose()?;
     let area = service_area(area_value, opts)?;
 
@@ -401,6 +424,7 @@ pub fn create_booking(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
         sink,
         sink_credential,
         echo,
+        dialect: version.dialect(),
     })
 }
 

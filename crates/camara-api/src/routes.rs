@@ -1,10 +1,12 @@
-//! The four operations of `qos-booking.yaml`, plus CAMARA-shaped 404/405/413/415 answers.
+//! The four operations of `qos-booking.yaml` in each published version (the same handlers;
+//! the version picks the wire shape), plus CAMARA-shaped 404/405/413/415 answers.
 
 use crate::auth::{Authenticator, RequestContext, scopes};
 use crate::correlator::Correlator;
 use crate::error::ApiError;
 use crate::limits::{Operation, RateLimits};
 use crate::parse::{self, ParseOptions};
+use crate::version::Version;
 use crate::wire::BookingInfo;
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequestParts;
@@ -29,28 +31,23 @@ pub struct ApiState {
     pub limits: Arc<RateLimits>,
     /// Deadline of one request, body upload included (504 TIMEOUT after it).
     pub request_timeout: std::time::Duration,
+    /// The API version a route answers in (set by [`router`] for each base path).
+    pub version: Version,
 }
 
-/// The booking API under each of `base_paths` (e.g. `/qos-booking/v0.2` and
-/// `/qos-booking/vwip`) and the QoS Profiles API under each of `profile_paths`.
-pub fn router(state: ApiState, base_paths: &[String], profile_paths: &[String]) -> Router {
+/// The booking API under each of `base_paths` in its version (e.g. `/qos-booking/v0.2` and
+/// `/qos-booking/vwip` as v0.2, `/qos-booking/v0.1` as v0.1) and the QoS Profiles API under
+/// each of `profile_paths`.
+pub fn router(state: ApiState, base_paths: &[(String, Version)], profile_paths: &[String]) -> Router {
     let deadline = state.request_timeout;
     let profiles = crate::profiles::routes(state.clone());
-    let api = Router::new()
-        .route("/device-qos-bookings", post(create).fallback(method_not_allowed))
-        .route(
-            "/device-qos-bookings/{bookingId}",
-            get(get_booking).delete(delete_booking).fallback(method_not_allowed),
-        )
-        .route(
-            "/retrieve-device-qos-bookings",
-            post(retrieve).fallback(method_not_allowed),
-        )
-        .route("/openapi.yaml", get(openapi).fallback(method_not_allowed))
-        .with_state(state);
     let mut app = Router::new();
-    for base in base_paths {
-        app = app.nest(base, api.clone());
+    for (base, version) in base_paths {
+        let state = ApiState {
+            version: *version,
+            ..state.clone()
+        };
+        app = app.nest(base, booking_routes(state));
     }
     for base in profile_paths {
         app = app.nest(base, profiles.clone());
@@ -72,6 +69,22 @@ pub fn router(state: ApiState, base_paths: &[String], profile_paths: &[String]) 
         .layer(axum::middleware::from_fn(crate::correlator::layer))
 }
 
+/// The four operations and the OpenAPI file of one version.
+fn booking_routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/device-qos-bookings", post(create).fallback(method_not_allowed))
+        .route(
+            "/device-qos-bookings/{bookingId}",
+            get(get_booking).delete(delete_booking).fallback(method_not_allowed),
+        )
+        .route(
+            "/retrieve-device-qos-bookings",
+            post(retrieve).fallback(method_not_allowed),
+        )
+        .route("/openapi.yaml", get(openapi).fallback(method_not_allowed))
+        .with_state(state)
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("No such resource")
 }
@@ -80,8 +93,8 @@ pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/yaml")], crate::OPENAPI_YAML).into_response()
+async fn openapi(State(st): State<ApiState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/yaml")], st.version.openapi()).into_response()
 }
 
 /// Reads a JSON body: 413 over the limit, 400 when empty or malformed, 415 when not JSON.
@@ -132,7 +145,8 @@ async fn create(
     ctx.require(scopes::CREATE)?;
     st.limits.check(Operation::Create, &ctx.caller.client_id)?;
     let body = body_of(&st, &headers, body).await?;
-    let new = parse::create_booking(&body, st.clock.now(), &st.parse)?;
+    let mut new = parse::create_booking(&body, st.clock.now(), &st.parse, st.version)?;
+    new.dialect = st.version.dialect();
     // The sink's host must resolve only to acceptable addresses (checked again at every
     // delivery, as DNS can change); after the body's own checks, as CAMARA orders them.
     if let Some(sink) = &new.sink {
@@ -142,8 +156,20 @@ async fn create(
             .await
             .map_err(|why| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}")))?;
     }
-    let booking = st.service.create(&ctx.caller, new).await?;
-    Ok((StatusCode::CREATED, Json(BookingInfo::at(&booking, st.clock.now()))).into_response())
+    let booking = st.service.create(&ctx.caller, new).await.map_err(|r| {
+        // r1.2 has no QOS_PROFILE_NOT_APPLICABLE: a profile that cannot be booked is, to its
+        // clients, not a valid `qosProfile`.
+        if r.kind == RejectionKind::ProfileNotApplicable && !st.version.has_profile_not_applicable() {
+            Rejection::new(RejectionKind::InvalidArgument, r.message)
+        } else {
+            r
+        }
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BookingInfo::at(&booking, st.clock.now(), st.version)),
+    )
+        .into_response())
 }
 
 async fn get_booking(
@@ -154,7 +180,7 @@ async fn get_booking(
     ctx.require(scopes::READ)?;
     st.limits.check(Operation::Read, &ctx.caller.client_id)?;
     let booking = st.service.get(&ctx.caller, booking_id(&id)?).await?;
-    Ok(Json(BookingInfo::at(&booking, st.clock.now())).into_response())
+    Ok(Json(BookingInfo::at(&booking, st.clock.now(), st.version)).into_response())
 }
 
 async fn delete_booking(
@@ -166,9 +192,11 @@ async fn delete_booking(
     st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
     match st.service.delete(&ctx.caller, booking_id(&id)?).await? {
         booking::Deleted::Done => Ok(StatusCode::NO_CONTENT.into_response()),
-        booking::Deleted::Accepted(b) => {
-            Ok((StatusCode::ACCEPTED, Json(BookingInfo::at(&b, st.clock.now()))).into_response())
-        }
+        booking::Deleted::Accepted(b) => Ok((
+            StatusCode::ACCEPTED,
+            Json(BookingInfo::at(&b, st.clock.now(), st.version)),
+        )
+            .into_response()),
     }
 }
 
@@ -184,7 +212,13 @@ async fn retrieve(
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;
     let now = st.clock.now();
-    Ok(Json(bookings.iter().map(|b| BookingInfo::at(b, now)).collect::<Vec<_>>()).into_response())
+    Ok(Json(
+        bookings
+            .iter()
+            .map(|b| BookingInfo::at(b, now, st.version))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 /// The caller of a request: its bearer token verified (401/403 as CAMARA says), and whether

@@ -1,8 +1,10 @@
 //! The CAMARA wire shapes of the responses, exactly as `qos-booking.yaml` (the vwip shape,
-//! served as v0.2) defines them, built from domain bookings. Request bodies are read by
+//! served as v0.2) and its r1.2 shape (v0.1, see `version.rs`) define them, built from domain
+//! bookings. Request bodies are read by
 //! `parse` (the checks and their order are CAMARA's); a second version of the API is a second
 //! set of these types, not conditionals in the domain.
 
+use crate::version::Version;
 use booking::{ApplicationServer, Booking, BookingStatus, Device, Echo, Point, PortsSpec, ServiceArea};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -210,7 +212,12 @@ pub struct BookingInfo<'a> {
     start_time: Value,
     duration: u32,
     service_area: Value,
-    booking_status: &'static str,
+    /// The status under the name of the version answering: `bookingStatus` (v0.2) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    booking_status: Option<&'static str>,
+    /// ... or `status` (v0.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_info: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,10 +225,19 @@ pub struct BookingInfo<'a> {
 }
 
 impl<'a> BookingInfo<'a> {
-    /// The booking as a client sees it at `now` (an activation sent ahead of the start shows
-    /// from `startTime` on).
-    pub fn at(b: &'a Booking, now: OffsetDateTime) -> Self {
+    /// The booking as a client of `version` sees it at `now` (an activation sent ahead of the
+    /// start shows from `startTime` on).
+    pub fn at(b: &'a Booking, now: OffsetDateTime, version: Version) -> Self {
         let (status, started_at) = b.seen_at(now);
+        // Ended, or a delete accepted and on its way (async delete: DELETE_REQUESTED).
+        let info = (status == BookingStatus::Terminated || b.status_info == Some(booking::StatusInfo::DeleteRequested))
+            .then_some(b.status_info)
+            .flatten();
+        let (status, status_info) = version.status(status, info);
+        let (booking_status, status) = match version {
+            Version::V0_2 => (Some(status), None),
+            Version::V0_1 => (None, Some(status)),
+        };
         let echoed = Echoed::read(b);
         // Millisecond precision: enough for a client, and stable across stores.
         let millis = |t: time::OffsetDateTime| t.replace_millisecond(t.millisecond()).unwrap_or(t);
@@ -236,13 +252,9 @@ impl<'a> BookingInfo<'a> {
             start_time: echoed.start_time,
             duration: b.duration,
             service_area: echoed.service_area,
-            booking_status: status.as_str(),
-            // Ended, or a delete accepted and on its way (async delete: DELETE_REQUESTED).
-            status_info: (status == BookingStatus::Terminated
-                || b.status_info == Some(booking::StatusInfo::DeleteRequested))
-            .then_some(b.status_info)
-            .flatten()
-            .map(|i| i.as_str()),
+            booking_status,
+            status,
+            status_info,
             started_at: started_at.map(millis).and_then(|t| t.format(&Rfc3339).ok()),
         }
     }

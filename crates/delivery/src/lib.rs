@@ -8,5 +8,5 @@
 mod outbox;
 mod resolve;
 
-pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EVENT_TYPE, Outbox, Wake, cloud_event};
+pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Outbox, Wake};
 pub use resolve::{GuardedResolver, SystemResolver};

@@ -5,24 +5,18 @@
 //! to that sink.
 
 use crate::resolve::GuardedResolver;
-use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkPolicy, StatusEvent};
-use serde_json::{Value, json};
+use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkCredential, SinkPolicy, StatusEvent};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{Instrument, info, warn};
-
-pub const EVENT_TYPE: &str = "org.camaraproject.qos-booking.v0.status-changed";
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
     pub max_attempts: u32,
     pub initial_backoff: Duration,
     pub timeout: Duration,
-    /// Prefix of the CloudEvents `source`: `<public_url><base path>/device-qos-bookings/`.
-    pub source_prefix: String,
     /// How often the outbox is polled when nothing woke the worker.
     pub poll_interval: Duration,
     /// How long one replica holds a booking's events before another may deliver them.
@@ -83,6 +77,7 @@ struct Shared {
     slots: Arc<Semaphore>,
     policy: SinkPolicy,
     clock: Arc<dyn Clock>,
+    format: Arc<dyn EventFormat>,
     telemetry: std::sync::OnceLock<Arc<dyn DeliveryTelemetry>>,
     /// Bookings whose events this replica claimed and is delivering.
     inflight: Mutex<HashSet<BookingId>>,
@@ -104,21 +99,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The CloudEvents JSON of a status change.
-pub fn cloud_event(ev: &StatusEvent, source_prefix: &str) -> Value {
-    let mut data = json!({"bookingId": ev.booking_id.to_string(), "bookingStatus": ev.status.as_str()});
-    if let Some(info) = ev.status_info {
-        data["statusInfo"] = json!(info.as_str());
-    }
-    json!({
-        "id": ev.id,
-        "source": format!("{source_prefix}{}", ev.booking_id),
-        "type": EVENT_TYPE,
-        "specversion": "1.0",
-        "time": ev.time.format(&Rfc3339).unwrap_or_default(),
-        "datacontenttype": "application/json",
-        "data": data,
-    })
+/// How an event becomes the CloudEvent a sink receives (the API layer knows each version's
+/// shape; the gateway supplies it).
+pub trait EventFormat: Send + Sync {
+    /// The CloudEvents JSON body of `ev`.
+    fn render(&self, ev: &StatusEvent) -> String;
 }
 
 impl Outbox {
@@ -127,6 +112,7 @@ impl Outbox {
         store: Arc<dyn BookingStore>,
         clock: Arc<dyn Clock>,
         policy: SinkPolicy,
+        format: Arc<dyn EventFormat>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -145,6 +131,7 @@ impl Outbox {
             slots,
             policy,
             clock,
+            format,
             telemetry: std::sync::OnceLock::new(),
             inflight: Mutex::default(),
         };
@@ -262,7 +249,7 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
         warn!(booking.id = %ev.booking_id, sink = %ev.sink, reason = %why, "sink not allowed; event not delivered");
         return DeliveryOutcome::Failed;
     }
-    let body = cloud_event(ev, &shared.settings.source_prefix).to_string();
+    let body = shared.format.render(ev);
     let mut backoff = shared.settings.initial_backoff;
     for attempt in 1..=shared.settings.max_attempts {
         let mut req = shared
@@ -274,12 +261,19 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
         let mut trace = reqwest::header::HeaderMap::new();
         shared.telemetry().inject(&mut trace);
         req = req.headers(trace);
-        if let Some(cred) = &ev.credential {
-            if cred.expires_at <= shared.clock.now() {
-                warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
+        match &ev.credential {
+            Some(SinkCredential::AccessToken(cred)) => {
+                if cred.expires_at <= shared.clock.now() {
+                    warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
+                    return DeliveryOutcome::Failed;
+                }
+                req = req.bearer_auth(&cred.access_token);
+            }
+            Some(SinkCredential::PrivateKeyJwt { .. }) => {
+                warn!(booking.id = %ev.booking_id, "no PRIVATE_KEY_JWT token source; event not delivered");
                 return DeliveryOutcome::Failed;
             }
-            req = req.bearer_auth(&cred.access_token);
+            None => {}
         }
         let retry = match req.send().await {
             Ok(res) if res.status().is_success() => {

@@ -93,7 +93,7 @@ fn status_param(v: Option<&String>) -> Result<Option<BookingStatus>, ApiError> {
 
 /// The operator's view of a booking: the client's, plus whose it is.
 fn view(b: &booking::Booking, now: OffsetDateTime) -> Value {
-    let mut v = serde_json::to_value(BookingInfo::at(b, now)).unwrap_or(Value::Null);
+    let mut v = serde_json::to_value(BookingInfo::at(b, now, camara_api::Version::V0_2)).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("clientId".into(), json!(b.owner.client_id));
     }

@@ -1,10 +1,10 @@
 //! Builds the gateway from settings and runs it: the HTTP server, the scheduler worker and
 //! graceful shutdown.
 
-use crate::settings::{AuthMode, Settings, SouthboundKind, StoreKind, base};
+use crate::settings::{AuthMode, ClientSettings, Settings, SouthboundKind, StoreKind, base};
 use anyhow::Context;
 use axum::Router;
-use booking::{BookingService, BookingStore, Catalog, Clock, DeviceResolver, SinkResolver, SystemClock};
+use booking::{BookingService, BookingStore, Catalog, ClientBook, Clock, DeviceResolver, SinkResolver, SystemClock};
 use camara_api::limits::RateLimits;
 use camara_api::{ApiState, DevIssuer, KeyStore, scopes};
 use delivery::{Outbox, SystemResolver};
@@ -32,6 +32,7 @@ pub struct Application {
     /// The settings, for re-reading the catalog file.
     settings: Settings,
     catalog: Arc<Catalog>,
+    clients: Arc<ClientBook>,
     /// The inline entries and the file the lab resolver re-reads when it changes.
     device_file: Option<(Vec<southbound::DeviceEntry>, PathBuf)>,
     limits: Arc<RateLimits>,
@@ -114,6 +115,7 @@ impl Application {
             }
         };
         let catalog = Arc::new(Catalog::new(s.profiles.clone()));
+        let clients = Arc::new(ClientBook::new(s.clients.iter().map(ClientSettings::record).collect()));
         let resolver = build_resolver(s)?;
         let (southbound, nef_sim, callback_auth) = build_southbound(
             s,
@@ -125,12 +127,16 @@ impl Application {
         .await?;
 
         let base_paths = s.base_paths();
+        let events = camara_api::CloudEvents::new(
+            format!("{public_url}{}", base_paths[0].0),
+            format!("{public_url}{}/qos-booking/v0.1", s.server.base_path),
+        );
         let outbox = Outbox::new(
-            s.notifications
-                .delivery(format!("{public_url}{}/device-qos-bookings/", base_paths[0])),
+            s.notifications.delivery(),
             store.clone(),
             clock.clone(),
             sink_policy.clone(),
+            Arc::new(Events(events)),
         )
         .context("cannot build the event delivery client")?
         .with_telemetry(metrics.clone());
@@ -152,7 +158,8 @@ impl Application {
             .with_telemetry(metrics.clone())
             .with_capacity(booking::capacity::CapacityPlan {
                 pools: s.capacity.pools.clone(),
-            });
+            })
+            .with_clients(clients.clone());
         let webhook = &s.capacity.decision_webhook;
         if let Some(url) = &webhook.url {
             service = service.with_decider(
@@ -215,7 +222,7 @@ impl Application {
         if s.notifications.allow_insecure_sinks {
             warn!("notifications.allow_insecure_sinks is on: http and private sinks are accepted (development only)");
         }
-        let limits = Arc::new(s.limits.rate_limits());
+        let limits = Arc::new(s.limits.rate_limits().with_clients(clients.clone()));
         let counted = metrics.clone();
         let auth = auth.with_rejections(Arc::new(move |reason| counted.token_rejected(reason)));
         let api_state = ApiState {
@@ -226,6 +233,7 @@ impl Application {
             body_limit: s.server.body_limit_bytes,
             limits: limits.clone(),
             request_timeout: s.server.request_timeout,
+            version: camara_api::Version::V0_2,
         };
         let lifecycle = Arc::new(crate::health::Lifecycle::default());
         let admin = match &s.server.admin_listen {
@@ -271,6 +279,7 @@ impl Application {
             service,
             store,
             outbox,
+            clients,
             nef_sim,
             resolver,
             device_file: s
@@ -365,6 +374,7 @@ impl Application {
             chores.spawn(watch_catalog(
                 self.settings.clone(),
                 self.catalog.clone(),
+                self.clients.clone(),
                 self.service.clone(),
                 stop_rx.clone(),
             ));
@@ -453,10 +463,11 @@ fn callbacks(service: Arc<BookingService>, auth: CallbackAuth, base_path: &str) 
 }
 
 /// Re-reads the catalog file when it changes (modification time or size) and puts its
-/// profiles and pools in force; a file that fails the checks is logged and ignored.
+/// profiles, pools and client records in force; a file that fails the checks is logged and ignored.
 async fn watch_catalog(
     settings: Settings,
     catalog: Arc<Catalog>,
+    clients: Arc<ClientBook>,
     service: Arc<BookingService>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -478,10 +489,11 @@ async fn watch_catalog(
         match settings.with_catalog_file() {
             Ok(s) => {
                 catalog.replace(s.profiles.clone());
+                clients.replace(s.clients.iter().map(ClientSettings::record).collect());
                 service.replace_capacity(booking::capacity::CapacityPlan {
                     pools: s.capacity.pools.clone(),
                 });
-                info!(file = %file.display(), profiles = s.profiles.len(), pools = s.capacity.pools.len(), "catalog reloaded");
+                info!(file = %file.display(), profiles = s.profiles.len(), pools = s.capacity.pools.len(), clients = s.clients.len(), "catalog reloaded");
             }
             Err(e) => {
                 warn!(file = %file.display(), error = format!("{e:#}"), "catalog file changed but is not valid; keeping the previous catalog")
@@ -584,4 +596,13 @@ async fn build_southbound(
         sim,
         callback_auth,
     ))
+}
+
+/// The API crate's CloudEvents, as the event delivery sends them.
+struct Events(camara_api::CloudEvents);
+
+impl delivery::EventFormat for Events {
+    fn render(&self, ev: &booking::StatusEvent) -> String {
+        self.0.render(ev).to_string()
+    }
 }

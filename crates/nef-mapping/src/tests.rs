@@ -40,6 +40,7 @@ fn seed() -> Booking {
         sink: None,
         sink_credential: None,
         echo: Default::default(),
+        dialect: Default::default(),
     };
     let owner = Owner {
         client_id: "c".into(),

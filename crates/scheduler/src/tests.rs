@@ -109,6 +109,7 @@ fn booking(i: usize, start: OffsetDateTime) -> Booking {
         sink: None,
         sink_credential: None,
         echo: Echo::default(),
+        dialect: Default::default(),
     };
     let device = PhoneNumber::parse(&format!("+4915{i:08}"))
         .map(Device::from_phone)

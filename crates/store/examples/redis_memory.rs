@@ -101,11 +101,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
             application_server_ports: None,
             sink: Some("https://application.example.com/notifications".into()),
-            sink_credential: Some(booking::SinkCredential {
+            sink_credential: Some(booking::SinkCredential::AccessToken(booking::AccessToken {
                 access_token: "x".repeat(200),
                 expires_at: t0 + time::Duration::days(30),
-            }),
+            })),
             echo: Echo(echo),
+            dialect: Default::default(),
         };
         let b = booking::Booking::schedule(id, owner, device, req, t0);
         let with_event = i % 10 == 0;

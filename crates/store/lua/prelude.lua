@@ -70,7 +70,8 @@ local function live_of(entry) return string.sub(entry, 1, 1) end
 local function status_of(v)
   if not v then return nil end
   local p = string.find(v, '|', 1, true)
-  if not p or string.byte(v, p + 1) ~= 3 then return nil end
+  local tag = p and string.byte(v, p + 1)
+  if tag ~= 3 and tag ~= 4 then return nil end
   return string.byte(v, p + 2)
 end
 

@@ -10,7 +10,10 @@ mod legacy;
 #[cfg(test)]
 mod tests;
 
-use booking::{ApplicationServer, Booking, BookingId, Device, Echo, Owner, StatusEvent, StoreError, TraceOrigin};
+use booking::{
+    ApplicationServer, Booking, BookingId, Device, Dialect, Echo, Owner, SinkCredential, StatusEvent, StoreError,
+    TraceOrigin,
+};
 use fields::*;
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +24,14 @@ const BOOKING_V2: u8 = 2;
 /// The tag of the current layout: the status code as the byte after the tag (the store's
 /// scripts count bookings by status from it without decoding), then V2 and the trace origin.
 const BOOKING_V3: u8 = 3;
-/// The tag of the current event layout.
+/// The tag of layout 4: layout 3 followed by what only some bookings need (the API shape
+/// other than the current one, a PRIVATE_KEY_JWT sink credential). A booking without them is
+/// still written in layout 3, which replicas of the previous release read during an upgrade.
+const BOOKING_V4: u8 = 4;
+/// The tag of the first event layout (still written when it is enough).
 const EVENT_V1: u8 = 1;
+/// The tag of event layout 2: layout 1 followed by the API shape and a PRIVATE_KEY_JWT client.
+const EVENT_V2: u8 = 2;
 
 /// Public address, private address, public port.
 type Ipv4V1 = ([u8; 4], Option<[u8; 4]>, Option<u16>);
@@ -87,6 +96,15 @@ struct BookingV3 {
     origin: Option<([u8; 16], [u8; 8], u8)>,
 }
 
+/// Layout 4 (after the tag and the status byte): the layout-3 fields, then the booking's API
+/// shape and, for a PRIVATE_KEY_JWT sink credential, the client whose record holds its keys.
+#[derive(Serialize, Deserialize)]
+struct BookingV4 {
+    base: BookingV3,
+    dialect: u8,
+    private_key_jwt: Option<String>,
+}
+
 /// Latitude, longitude.
 type PointV2 = (f64, f64);
 
@@ -112,6 +130,21 @@ struct EventV1 {
     time: i64,
     sink: String,
     credential: Option<(String, i64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventV2 {
+    base: EventV1,
+    dialect: u8,
+    private_key_jwt: Option<String>,
+}
+
+/// The PRIVATE_KEY_JWT client of a credential, which layouts 1-3 cannot hold.
+fn private_key_jwt(c: Option<&SinkCredential>) -> Option<String> {
+    match c {
+        Some(SinkCredential::PrivateKeyJwt { client_id }) => Some(client_id.clone()),
+        _ => None,
+    }
 }
 
 /// Lowercase hex of `bytes`, without a formatter per byte (ids and tokens are rendered on
@@ -153,15 +186,25 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
         },
         origin: b.origin.map(|o| (o.trace_id, o.span_id, o.flags)),
     };
-    let out = vec![BOOKING_V3, status_code(b.status)];
-    postcard::to_extend(&r, out).map_err(|e| StoreError::corrupt("cannot encode a record", e))
+    let pkjwt = private_key_jwt(b.sink_credential.as_ref());
+    let encoded = if b.dialect == Dialect::default() && pkjwt.is_none() {
+        postcard::to_extend(&r, vec![BOOKING_V3, status_code(b.status)])
+    } else {
+        let r = BookingV4 {
+            base: r,
+            dialect: b.dialect.0,
+            private_key_jwt: pkjwt,
+        };
+        postcard::to_extend(&r, vec![BOOKING_V4, status_code(b.status)])
+    };
+    encoded.map_err(|e| StoreError::corrupt("cannot encode a record", e))
 }
 
 /// The status code of a record (`BookingStatus::ALL` index), read without decoding; `None`
 /// for layouts before 3, which do not carry it in place.
 pub fn status_index(record: &[u8]) -> Option<usize> {
     match record {
-        [BOOKING_V3, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
+        [BOOKING_V3 | BOOKING_V4, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
         _ => None,
     }
 }
@@ -186,7 +229,12 @@ fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
         device_ports: b.device_ports.as_ref().map(ports),
         application_server_ports: b.application_server_ports.as_ref().map(ports),
         sink: b.sink.clone(),
-        sink_credential: b.sink_credential.as_ref().map(credential).transpose()?,
+        sink_credential: b
+            .sink_credential
+            .as_ref()
+            .and_then(access_token)
+            .map(credential)
+            .transpose()?,
         status: status_code(b.status),
         status_info: b.status_info.map(info_code),
         started_at: b.started_at.map(nanos).transpose()?,
@@ -205,22 +253,32 @@ fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
 pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
     let unreadable = |e| StoreError::corrupt("unreadable booking record", e);
     match bytes.first() {
-        Some(&BOOKING_V3) => {
-            let r: BookingV3 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
-            let mut b = v2_of(r.base)?;
-            b.origin = r.origin.map(|(trace_id, span_id, flags)| TraceOrigin {
-                trace_id,
-                span_id,
-                flags,
-            });
+        Some(&BOOKING_V4) => {
+            let r: BookingV4 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
+            let mut b = v3_of(r.base)?;
+            b.dialect = Dialect(r.dialect);
+            if let Some(client_id) = r.private_key_jwt {
+                b.sink_credential = Some(SinkCredential::PrivateKeyJwt { client_id });
+            }
             Ok(b)
         }
+        Some(&BOOKING_V3) => v3_of(postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?),
         Some(&BOOKING_V2) => v2_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
         Some(&BOOKING_V1) => booking_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
         Some(b'{') => legacy::booking(bytes),
         Some(&tag) => Err(unknown("booking record layout", tag)),
         None => Err(corrupt("empty booking record".into())),
     }
+}
+
+fn v3_of(r: BookingV3) -> Result<Booking, StoreError> {
+    let mut b = v2_of(r.base)?;
+    b.origin = r.origin.map(|(trace_id, span_id, flags)| TraceOrigin {
+        trace_id,
+        span_id,
+        flags,
+    });
+    Ok(b)
 }
 
 fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
@@ -257,6 +315,7 @@ fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
         created_at: time_of(r.created_at)?,
         version: r.version,
         echo: Echo(r.echo),
+        dialect: Dialect::default(),
     })
 }
 
@@ -269,26 +328,53 @@ pub fn encode_event(ev: &StatusEvent) -> Result<Vec<u8>, StoreError> {
         status_info: ev.status_info.map(info_code),
         time: nanos(ev.time)?,
         sink: ev.sink.clone(),
-        credential: ev.credential.as_ref().map(credential).transpose()?,
+        credential: ev
+            .credential
+            .as_ref()
+            .and_then(access_token)
+            .map(credential)
+            .transpose()?,
     };
-    tagged(EVENT_V1, &r)
+    let pkjwt = private_key_jwt(ev.credential.as_ref());
+    if ev.dialect == Dialect::default() && pkjwt.is_none() {
+        return tagged(EVENT_V1, &r);
+    }
+    tagged(
+        EVENT_V2,
+        &EventV2 {
+            base: r,
+            dialect: ev.dialect.0,
+            private_key_jwt: pkjwt,
+        },
+    )
+}
+
+fn event_of(r: EventV1) -> Result<StatusEvent, StoreError> {
+    Ok(StatusEvent {
+        id: r.id,
+        booking_id: BookingId::from_bytes(r.booking_id),
+        status: status_of(r.status)?,
+        status_info: r.status_info.map(info_of).transpose()?,
+        time: time_of(r.time)?,
+        sink: r.sink,
+        credential: credential_of(r.credential)?,
+        dialect: Dialect::default(),
+    })
 }
 
 /// A stored outbox event, of any layout this store has written.
 pub fn decode_event(bytes: &[u8]) -> Result<StatusEvent, StoreError> {
+    let unreadable = |e| StoreError::corrupt("unreadable event", e);
     match bytes.first() {
-        Some(&EVENT_V1) => {
-            let r: EventV1 =
-                postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable event", e))?;
-            Ok(StatusEvent {
-                id: r.id,
-                booking_id: BookingId::from_bytes(r.booking_id),
-                status: status_of(r.status)?,
-                status_info: r.status_info.map(info_of).transpose()?,
-                time: time_of(r.time)?,
-                sink: r.sink,
-                credential: credential_of(r.credential)?,
-            })
+        Some(&EVENT_V1) => event_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
+        Some(&EVENT_V2) => {
+            let r: EventV2 = postcard::from_bytes(&bytes[1..]).map_err(unreadable)?;
+            let mut ev = event_of(r.base)?;
+            ev.dialect = Dialect(r.dialect);
+            if let Some(client_id) = r.private_key_jwt {
+                ev.credential = Some(SinkCredential::PrivateKeyJwt { client_id });
+            }
+            Ok(ev)
         }
         Some(b'{') => legacy::event(bytes),
         Some(&tag) => Err(unknown("event layout", tag)),

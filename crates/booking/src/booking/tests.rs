@@ -23,6 +23,7 @@ fn new_booking() -> Booking {
         sink: None,
         sink_credential: None,
         echo: Echo::default(),
+        dialect: Default::default(),
     };
     let owner = Owner {
         client_id: "c".into(),

@@ -17,8 +17,9 @@ pub use operator::BookingFilter;
 pub use timers::{FixedLease, Lease};
 
 use crate::area::Coverage;
-use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, StatusInfo};
+use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential, StatusInfo};
 use crate::capacity::{AdmissionDecider, CapacityPlan, PoolClaim, Refusal};
+use crate::clients::ClientBook;
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::error::Chain;
@@ -108,6 +109,8 @@ pub struct BookingService {
     capacity: std::sync::RwLock<Arc<CapacityPlan>>,
     /// Decides REQUESTED bookings at once, and the outcome when it does not answer.
     decider: Option<(Arc<dyn AdmissionDecider>, bool)>,
+    /// The onboarding records of the API clients (profiles, quota, sinks, PRIVATE_KEY_JWT).
+    clients: Arc<ClientBook>,
 }
 
 /// Told when a create sets a timer, so that this replica's scheduler, asleep until a later
@@ -157,7 +160,14 @@ impl BookingService {
             telemetry: Arc::new(NoTelemetry),
             capacity: std::sync::RwLock::new(Arc::new(CapacityPlan::default())),
             decider: None,
+            clients: Arc::new(ClientBook::default()),
         }
+    }
+
+    /// Applies the onboarding records in `clients` (replaced in place when they change).
+    pub fn with_clients(mut self, clients: Arc<ClientBook>) -> Self {
+        self.clients = clients;
+        self
     }
 
     /// Asks `decider` about every REQUESTED booking as soon as it is stored (a timer due at
@@ -295,6 +305,16 @@ impl BookingService {
 
     /// Creates a booking: device resolution, business checks, conflict check, then SCHEDULED.
     pub async fn create(&self, caller: &Caller, mut req: NewBooking) -> Result<Booking, Rejection> {
+        let record = self.clients.get(&caller.client_id);
+        if let (Some(sink), Some(r)) = (&req.sink, &record)
+            && !r.may_notify(sink)
+        {
+            // Part of the body's checks in CAMARA's order, so before the device.
+            return Err(Rejection::new(
+                RejectionKind::InvalidSink,
+                "'sink' is not acceptable: it is not registered for this client",
+            ));
+        }
         let (device, subject) = resolve_device(caller, req.device.take())?;
         let known = self.look_up(&device).await?;
         if !self.southbound.supports_device(&device, known) {
@@ -314,6 +334,15 @@ impl BookingService {
                 format!(
                     "qosProfile '{}' cannot be booked: it is {:?}",
                     profile.name, profile.status
+                ),
+            ));
+        }
+        if record.as_ref().is_some_and(|r| !r.may_book(&profile.name)) {
+            return Err(Rejection::new(
+                RejectionKind::ProfileNotApplicable,
+                format!(
+                    "qosProfile '{}' is not among the profiles this client may book",
+                    profile.name
                 ),
             ));
         }
@@ -346,6 +375,17 @@ impl BookingService {
             ));
         }
 
+        if let Some(SinkCredential::PrivateKeyJwt { client_id }) = &mut req.sink_credential {
+            // The token endpoint and key are the onboarding record's: the client must have one.
+            if !self.clients.private_key_jwt(&caller.client_id) {
+                return Err(Rejection::new(
+                    RejectionKind::InvalidCredential,
+                    "PRIVATE_KEY_JWT needs the authorization server of this client in its onboarding record; none is registered",
+                ));
+            }
+            client_id.clone_from(&caller.client_id);
+        }
+
         let owner = Owner {
             client_id: caller.client_id.clone(),
             subject,
@@ -354,8 +394,14 @@ impl BookingService {
         let mut booking = Booking::schedule(id, owner, device, req, now);
         booking.origin = self.telemetry.current_trace();
         self.southbound.admit(&booking)?;
-        let quota = self.policy.max_live_per_client;
-        if quota > 0 && self.store.count_live(&caller.client_id).await.map_err(unavailable)? >= quota {
+        // The client's own quota, else the default (0 in the default: no limit).
+        let quota = match record.as_ref().and_then(|r| r.max_live_bookings) {
+            Some(q) => Some(usize::try_from(q).unwrap_or(usize::MAX)),
+            None => Some(self.policy.max_live_per_client).filter(|q| *q > 0),
+        };
+        if let Some(quota) = quota
+            && self.store.count_live(&caller.client_id).await.map_err(unavailable)? >= quota
+        {
             return Err(Rejection::new(
                 RejectionKind::QuotaExceeded,
                 format!("The client already holds {quota} live bookings, the most allowed"),

@@ -3,6 +3,8 @@ use booking::RejectionKind as K;
 use serde_json::json;
 use time::macros::datetime;
 
+const V2: Version = Version::V0_2;
+
 const NOW: OffsetDateTime = datetime!(2030-01-01 00:00 UTC);
 
 fn opts() -> ParseOptions {
@@ -34,12 +36,12 @@ fn nulls_of_known_properties_are_absent_and_unknown_ones_stay_refused() {
     });
     drop_nulls(&mut body);
     let now = time::macros::datetime!(2029-12-31 00:00 UTC);
-    assert!(create_booking(&body, now, &opts()).is_ok(), "{body}");
+    assert!(create_booking(&body, now, &opts(), V2).is_ok(), "{body}");
     let mut unknown = body.clone();
     unknown["device"]["madeUp"] = serde_json::Value::Null;
     drop_nulls(&mut unknown);
     assert!(
-        create_booking(&unknown, now, &opts()).is_err(),
+        create_booking(&unknown, now, &opts(), V2).is_err(),
         "an unknown property, even null, is refused"
     );
 }
@@ -60,7 +62,7 @@ pub(crate) fn booking(fields: &Value) -> booking::Booking {
     if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
         b.extend(f.clone());
     }
-    let nb = create_booking(&body, NOW, &opts()).unwrap();
+    let nb = create_booking(&body, NOW, &opts(), V2).unwrap();
     let owner = booking::Owner {
         client_id: "c".into(),
         subject: None,
@@ -91,7 +93,7 @@ fn base() -> Value {
 }
 
 fn kind_of(body: Value) -> K {
-    match create_booking(&body, NOW, &opts()) {
+    match create_booking(&body, NOW, &opts(), V2) {
         Ok(_) => panic!("accepted: {body}"),
         Err(r) => r.kind,
     }
@@ -105,7 +107,7 @@ fn with(path: &str, v: Value) -> Value {
 
 #[test]
 fn base_is_valid_and_keeps_the_offset_in_the_echo() {
-    let nb = create_booking(&base(), NOW, &opts()).unwrap();
+    let nb = create_booking(&base(), NOW, &opts(), V2).unwrap();
     assert_eq!(echo_of(&nb)["startTime"], json!("2030-01-02T10:00:00+02:00"));
     assert_eq!(nb.start_time, datetime!(2030-01-02 08:00 UTC));
     assert_eq!(echo_of(&nb)["device"], json!({"phoneNumber": "+123456789"}));
@@ -179,9 +181,24 @@ fn sinks_and_credentials() {
         kind_of(cred(json!({"credentialType": "REFRESHTOKEN"}))),
         K::InvalidCredential
     );
+    // PRIVATE_KEY_JWT carries nothing but its type (the rest is the client's onboarding
+    // record); r1.2 does not know it.
+    let pkjwt = cred(json!({"credentialType": "PRIVATE_KEY_JWT"}));
     assert_eq!(
-        kind_of(cred(json!({"credentialType": "PRIVATE_KEY_JWT"}))),
+        create_booking(&pkjwt, NOW, &opts(), V2).unwrap().sink_credential,
+        Some(SinkCredential::PrivateKeyJwt {
+            client_id: String::new()
+        })
+    );
+    assert_eq!(
+        create_booking(&pkjwt, NOW, &opts(), Version::V0_1).unwrap_err().kind,
         K::InvalidCredential
+    );
+    assert_eq!(
+        kind_of(cred(
+            json!({"credentialType": "PRIVATE_KEY_JWT", "tokenEndpoint": "https://x"})
+        )),
+        K::InvalidArgument
     );
     let token = |ty: &str, exp: &str| json!({"credentialType": "ACCESSTOKEN", "accessToken": "t", "accessTokenType": ty, "accessTokenExpiresUtc": exp});
     assert_eq!(kind_of(cred(token("mac", "2031-01-01T00:00:00Z"))), K::InvalidToken);
@@ -190,6 +207,7 @@ fn sinks_and_credentials() {
         &with("sinkCredential", token("bearer", "2031-01-01T00:00:00Z")),
         NOW,
         &opts(),
+        V2,
     )
     .unwrap();
     assert!(ok.sink_credential.is_some());
@@ -228,7 +246,10 @@ fn areas() {
     let mut o = opts();
     o.area_types.polygon = false;
     let poly = area(json!({"areaType": "POLYGON", "boundary": [{"latitude": 1, "longitude": 1}]}));
-    assert_eq!(create_booking(&poly, NOW, &o).unwrap_err().kind, K::NotManagedAreaType);
+    assert_eq!(
+        create_booking(&poly, NOW, &o, V2).unwrap_err().kind,
+        K::NotManagedAreaType
+    );
     // A 400 elsewhere in the body wins over a 422 area refusal.
     let mut b = with("duration", json!(0));
     b["serviceArea"] = json!({"areaType": "CIRCLE", "radius": 5});
@@ -241,7 +262,7 @@ fn lenient_application_server_cidr() {
         "applicationServer",
         json!({"ipv4Address": "203.0.113.100/24", "ipv6Address": "2001:db8::/64"}),
     );
-    assert!(create_booking(&ok, NOW, &opts()).is_ok());
+    assert!(create_booking(&ok, NOW, &opts(), V2).is_ok());
 }
 
 #[test]

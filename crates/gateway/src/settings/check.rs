@@ -18,6 +18,25 @@ impl Settings {
             !self.server.api_version.contains('/'),
             "server.api_version is one path segment, e.g. v0.2"
         );
+        anyhow::ensure!(
+            !(self.server.serve_v0_1 && self.server.api_version == "v0.1"),
+            "server.api_version v0.1 is the r1.2 shape's path: serve it with server.serve_v0_1 instead"
+        );
+        for c in &self.clients {
+            anyhow::ensure!(!c.client_id.is_empty(), "clients: a record without client_id");
+            if let Some(p) = &c.private_key_jwt {
+                anyhow::ensure!(
+                    ["RS256", "PS256", "ES256", "EdDSA"].contains(&p.algorithm.as_str()),
+                    "clients[{}].private_key_jwt.algorithm must be RS256, PS256, ES256 or EdDSA",
+                    c.client_id
+                );
+            }
+        }
+        let mut ids: Vec<&str> = self.clients.iter().map(|c| c.client_id.as_str()).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            anyhow::bail!("clients: client_id {} appears twice", w[0]);
+        }
         let prefix = &self.server.base_path;
         anyhow::ensure!(
             prefix.is_empty()

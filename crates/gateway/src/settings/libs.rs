@@ -48,13 +48,11 @@ impl Notifications {
         }
     }
 
-    /// `source_prefix`: `<public_url><base path>/device-qos-bookings/`.
-    pub fn delivery(&self, source_prefix: String) -> DeliverySettings {
+    pub fn delivery(&self) -> DeliverySettings {
         DeliverySettings {
             max_attempts: self.max_attempts.max(1),
             initial_backoff: self.initial_backoff,
             timeout: self.timeout,
-            source_prefix,
             poll_interval: self.poll_interval.max(Duration::from_millis(10)),
             lease: span(self.lease),
             concurrency: self.concurrency,
@@ -111,6 +109,38 @@ impl Api {
             area_names: self.area_names.clone(),
             sink,
             null_as_absent: self.null_as_absent,
+        }
+    }
+}
+
+impl super::ClientSettings {
+    /// The domain's record of this client.
+    pub fn record(&self) -> booking::ClientRecord {
+        let rate = |r: Option<super::RateSetting>| {
+            r.map(|r| booking::ClientRate {
+                per_second: r.per_second,
+                burst: r.burst,
+            })
+        };
+        booking::ClientRecord {
+            client_id: self.client_id.clone(),
+            profiles: self.profiles.clone(),
+            max_live_bookings: self.max_live_bookings,
+            rates: booking::ClientRates {
+                create: rate(self.limits.create),
+                read: rate(self.limits.read),
+                delete: rate(self.limits.delete),
+                retrieve: rate(self.limits.retrieve),
+            },
+            sinks: self.sinks.clone(),
+            private_key_jwt: self.private_key_jwt.as_ref().map(|p| booking::PrivateKeyJwt {
+                token_endpoint: p.token_endpoint.to_string(),
+                client_id: p.client_id.clone(),
+                key_file: p.key_file.display().to_string(),
+                algorithm: p.algorithm.clone(),
+                key_id: p.key_id.clone(),
+                scope: p.scope.clone(),
+            }),
         }
     }
 }

@@ -40,9 +40,63 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub capacity: CapacitySettings,
     pub profiles: Vec<QosProfile>,
-    /// A YAML file with `profiles:` and/or `capacity: {pools:}`, replacing those of the
-    /// configuration and re-read when it changes (no restart).
+    /// The onboarding records of the API clients.
+    pub clients: Vec<ClientSettings>,
+    /// A YAML file with `profiles:`, `capacity: {pools:}` and/or `clients:`, replacing those of
+    /// the configuration and re-read when it changes (no restart).
     pub catalog_file: Option<PathBuf>,
+}
+
+/// One API client's onboarding record (`booking::ClientRecord`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub client_id: String,
+    #[serde(default)]
+    pub profiles: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_live_bookings: Option<u32>,
+    #[serde(default)]
+    pub limits: ClientLimits,
+    #[serde(default)]
+    pub sinks: Option<Vec<String>>,
+    #[serde(default)]
+    pub private_key_jwt: Option<PrivateKeyJwtSettings>,
+}
+
+/// A client's request rates, each overriding `limits.<operation>`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientLimits {
+    #[serde(default)]
+    pub create: Option<RateSetting>,
+    #[serde(default)]
+    pub read: Option<RateSetting>,
+    #[serde(default)]
+    pub delete: Option<RateSetting>,
+    #[serde(default)]
+    pub retrieve: Option<RateSetting>,
+}
+
+/// Where a client's PRIVATE_KEY_JWT sink tokens come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateKeyJwtSettings {
+    pub token_endpoint: Url,
+    /// The gateway's client id at that authorization server (`iss` and `sub` of the assertion).
+    pub client_id: String,
+    /// The PEM private key the assertion is signed with.
+    pub key_file: PathBuf,
+    #[serde(default = "default_pkjwt_algorithm")]
+    pub algorithm: String,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+fn default_pkjwt_algorithm() -> String {
+    "RS256".into()
 }
 
 /// What a catalog file may hold.
@@ -53,6 +107,8 @@ struct CatalogFile {
     profiles: Option<Vec<QosProfile>>,
     #[serde(default)]
     capacity: Option<CatalogCapacity>,
+    #[serde(default)]
+    clients: Option<Vec<ClientSettings>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +148,8 @@ pub enum DefaultDecision {
 pub struct Server {
     pub listen: String,
     pub api_version: String,
+    /// Also serve the r1.2 shape (qos-booking 0.1.0) under `/qos-booking/v0.1`.
+    pub serve_v0_1: bool,
     /// Externally reachable base URL (NEF callbacks, CloudEvents `source`).
     pub public_url: Option<Url>,
     pub body_limit_bytes: usize,
@@ -496,6 +554,9 @@ impl Settings {
         if let Some(capacity) = catalog.capacity {
             s.capacity.pools = capacity.pools;
         }
+        if let Some(clients) = catalog.clients {
+            s.clients = clients;
+        }
         s.check()?;
         Ok(s)
     }
@@ -505,12 +566,20 @@ impl Settings {
         vec![format!("{}/qos-profiles/vwip", self.server.base_path)]
     }
 
-    /// The base paths the API is served under.
-    pub fn base_paths(&self) -> Vec<String> {
+    /// The base paths the API is served under, each with the version it answers in: the
+    /// current shape under `api_version` and `vwip`, r1.2 under `v0.1` when `serve_v0_1`.
+    pub fn base_paths(&self) -> Vec<(String, camara_api::Version)> {
+        use camara_api::Version;
         let prefix = &self.server.base_path;
-        let mut v = vec![format!("{prefix}/qos-booking/{}", self.server.api_version)];
+        let mut v = vec![(
+            format!("{prefix}/qos-booking/{}", self.server.api_version),
+            Version::V0_2,
+        )];
         if self.server.api_version != "vwip" {
-            v.push(format!("{prefix}/qos-booking/vwip"));
+            v.push((format!("{prefix}/qos-booking/vwip"), Version::V0_2));
+        }
+        if self.server.serve_v0_1 {
+            v.push((format!("{prefix}/qos-booking/v0.1"), Version::V0_1));
         }
         v
     }

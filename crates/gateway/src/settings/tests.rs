@@ -11,7 +11,15 @@ fn env_with(pairs: &[(&str, &str)]) -> config::Environment {
 fn defaults_parse_and_pass_checks() {
     let s = Settings::defaults().unwrap();
     s.check().unwrap();
-    assert_eq!(s.base_paths(), vec!["/qos-booking/v0.2", "/qos-booking/vwip"]);
+    use camara_api::Version::{V0_1, V0_2};
+    assert_eq!(
+        s.base_paths(),
+        vec![
+            ("/qos-booking/v0.2".to_owned(), V0_2),
+            ("/qos-booking/vwip".to_owned(), V0_2),
+            ("/qos-booking/v0.1".to_owned(), V0_1)
+        ]
+    );
     assert!(s.profiles.iter().any(|p| p.name == "QCI_1_voice"));
 }
 

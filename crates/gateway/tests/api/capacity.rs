@@ -144,8 +144,12 @@ async fn a_deferred_pool_waits_for_the_operator_and_declines_the_undecided_at_st
         (third["bookingStatus"].as_str(), third["statusInfo"].as_str()),
         (Some("TERMINATED"), Some("BOOKING_DECLINED"))
     );
-    // Three REQUESTED events, then SCHEDULED, DECLINED and DECLINED.
-    let events = sink.wait_for(6).await;
+    // The decisions only, SCHEDULED, DECLINED and DECLINED: CAMARA's event statuses have no
+    // REQUESTED (a REQUESTED booking has no outcome to tell yet).
+    sink.wait_for(3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let events = sink.events();
+    assert_eq!(events.len(), 3);
     let statuses: Vec<(String, String)> = events
         .iter()
         .map(|(_, e)| {
@@ -160,10 +164,6 @@ async fn a_deferred_pool_waits_for_the_operator_and_declines_the_undecided_at_st
         (&ids[1], "\"TERMINATED\"/\"BOOKING_DECLINED\""),
         (&ids[2], "\"TERMINATED\"/\"BOOKING_DECLINED\""),
     ] {
-        assert!(
-            statuses.contains(&(id.clone(), "\"REQUESTED\"/null".into())),
-            "{statuses:?}"
-        );
         assert!(statuses.contains(&(id.clone(), want.into())), "{id}: {statuses:?}");
     }
     app.finish().await;

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod capacity;
+mod clients;
 mod errors;
 mod helpers;
 mod idp;
@@ -17,3 +18,4 @@ mod redis;
 mod server;
 mod sinks;
 mod southbound;
+mod versions;

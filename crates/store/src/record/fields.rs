@@ -3,8 +3,8 @@
 
 use super::{AreaV2, DeviceV1, PointV2, PortsV1, Token};
 use booking::{
-    BookingStatus, Device, DeviceIpv4, PhoneNumber, Point, PortsSpec, ServiceArea, SinkCredential, StatusInfo,
-    StoreError,
+    AccessToken, BookingStatus, Device, DeviceIpv4, PhoneNumber, Point, PortsSpec, ServiceArea, SinkCredential,
+    StatusInfo, StoreError,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 use time::OffsetDateTime;
@@ -141,16 +141,24 @@ pub(super) fn token_of(t: Token) -> String {
     }
 }
 
-pub(super) fn credential(c: &SinkCredential) -> Result<(String, i64), StoreError> {
+/// The ACCESSTOKEN of a credential: the only kind layouts 1-3 hold in this field.
+pub(super) fn access_token(c: &SinkCredential) -> Option<&AccessToken> {
+    match c {
+        SinkCredential::AccessToken(t) => Some(t),
+        SinkCredential::PrivateKeyJwt { .. } => None,
+    }
+}
+
+pub(super) fn credential(c: &AccessToken) -> Result<(String, i64), StoreError> {
     Ok((c.access_token.clone(), nanos(c.expires_at)?))
 }
 
 pub(super) fn credential_of(c: Option<(String, i64)>) -> Result<Option<SinkCredential>, StoreError> {
     c.map(|(access_token, at)| {
-        Ok(SinkCredential {
+        Ok(SinkCredential::AccessToken(AccessToken {
             access_token,
             expires_at: time_of(at)?,
-        })
+        }))
     })
     .transpose()
 }

@@ -4,8 +4,8 @@
 //! serviceArea, device): this reader is the one place outside the API crate that knows it.
 
 use booking::{
-    ApplicationServer, Booking, BookingId, BookingStatus, Device, Echo, Owner, PortsSpec, SinkCredential, StatusEvent,
-    StatusInfo, StoreError,
+    AccessToken, ApplicationServer, Booking, BookingId, BookingStatus, Device, Dialect, Echo, Owner, PortsSpec,
+    SinkCredential, StatusEvent, StatusInfo, StoreError,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -23,7 +23,7 @@ struct BookingV0 {
     device_ports: Option<PortsSpec>,
     application_server_ports: Option<PortsSpec>,
     sink: Option<String>,
-    sink_credential: Option<SinkCredential>,
+    sink_credential: Option<AccessToken>,
     status: BookingStatus,
     status_info: Option<StatusInfo>,
     started_at: Option<OffsetDateTime>,
@@ -55,7 +55,7 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         device_ports: r.device_ports,
         application_server_ports: r.application_server_ports,
         sink: r.sink,
-        sink_credential: r.sink_credential,
+        sink_credential: r.sink_credential.map(SinkCredential::AccessToken),
         status: r.status,
         status_info: r.status_info,
         started_at: r.started_at,
@@ -69,9 +69,32 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         created_at: r.created_at,
         version: r.version,
         echo,
+        dialect: Dialect::default(),
     })
 }
 
+#[derive(Deserialize)]
+struct EventV0 {
+    id: String,
+    booking_id: BookingId,
+    status: BookingStatus,
+    status_info: Option<StatusInfo>,
+    #[serde(with = "time::serde::rfc3339")]
+    time: OffsetDateTime,
+    sink: String,
+    credential: Option<AccessToken>,
+}
+
 pub fn event(json: &[u8]) -> Result<StatusEvent, StoreError> {
-    serde_json::from_slice(json).map_err(|e| StoreError::corrupt("unreadable event (JSON)", e))
+    let r: EventV0 = serde_json::from_slice(json).map_err(|e| StoreError::corrupt("unreadable event (JSON)", e))?;
+    Ok(StatusEvent {
+        id: r.id,
+        booking_id: r.booking_id,
+        status: r.status,
+        status_info: r.status_info,
+        time: r.time,
+        sink: r.sink,
+        credential: r.credential.map(SinkCredential::AccessToken),
+        dialect: Dialect::default(),
+    })
 }

@@ -1,5 +1,8 @@
 use super::*;
-use booking::{BookingStatus, DeviceIpv4, PhoneNumber, Point, PortsSpec, ServiceArea, SinkCredential, StatusInfo};
+use booking::{
+    AccessToken, BookingStatus, DeviceIpv4, Dialect, PhoneNumber, Point, PortsSpec, ServiceArea, SinkCredential,
+    StatusInfo,
+};
 use time::macros::datetime;
 
 fn full() -> Booking {
@@ -25,10 +28,10 @@ fn full() -> Booking {
         ports: vec![5060],
     });
     b.sink = Some("https://app.example.com/cb".into());
-    b.sink_credential = Some(SinkCredential {
+    b.sink_credential = Some(SinkCredential::AccessToken(AccessToken {
         access_token: "t".repeat(200),
         expires_at: datetime!(2030-02-01 00:00 UTC),
-    });
+    }));
     b.status = BookingStatus::Terminated;
     b.status_info = Some(StatusInfo::NetworkTerminated);
     b.started_at = Some(datetime!(2030-01-01 12:00:00.123 UTC));
@@ -109,10 +112,10 @@ const V1_RECORD: &str = concat!(
 #[test]
 fn records_of_layout_1_are_still_read() {
     let mut b = full();
-    b.sink_credential = b.sink_credential.map(|c| SinkCredential {
+    b.sink_credential = Some(SinkCredential::AccessToken(AccessToken {
         access_token: "tttt".into(),
-        ..c
-    });
+        expires_at: datetime!(2030-02-01 00:00 UTC),
+    }));
     b.service_area = None;
     b.attempt_marker = None;
     b.origin = None;
@@ -169,7 +172,41 @@ fn unknown_layouts_and_garbage_are_corrupt_not_panics() {
 fn an_event_reads_back_exactly_as_written() {
     let b = full();
     let ev = StatusEvent::for_booking(&b, datetime!(2030-01-01 12:30 UTC)).unwrap();
-    assert_eq!(decode_event(&encode_event(&ev).unwrap()).unwrap(), ev);
+    let bytes = encode_event(&ev).unwrap();
+    assert_eq!(bytes[0], EVENT_V1, "what layout 1 holds is written in layout 1");
+    assert_eq!(decode_event(&bytes).unwrap(), ev);
+}
+
+#[test]
+fn layout_4_is_written_only_for_what_layout_3_cannot_hold() {
+    // Another API shape, a PRIVATE_KEY_JWT credential: layout 4 (and event layout 2), read
+    // back exactly; everything else stays in layout 3, which the previous release reads.
+    for (dialect, credential) in [
+        (Dialect(1), None),
+        (
+            Dialect(0),
+            Some(SinkCredential::PrivateKeyJwt {
+                client_id: "aggregator-app".into(),
+            }),
+        ),
+        (
+            Dialect(1),
+            Some(SinkCredential::PrivateKeyJwt { client_id: "x".into() }),
+        ),
+    ] {
+        let mut b = full();
+        b.dialect = dialect;
+        b.sink_credential = credential;
+        let bytes = encode(&b).unwrap();
+        assert_eq!(bytes[0], BOOKING_V4);
+        assert_eq!(status_index(&bytes), Some(3));
+        assert_eq!(decode(&bytes).unwrap(), b);
+        let ev = StatusEvent::for_booking(&b, datetime!(2030-01-01 12:30 UTC)).unwrap();
+        let ev_bytes = encode_event(&ev).unwrap();
+        assert_eq!(ev_bytes[0], EVENT_V2);
+        assert_eq!(decode_event(&ev_bytes).unwrap(), ev);
+    }
+    assert_eq!(encode(&full()).unwrap()[0], BOOKING_V3);
 }
 
 /// A record as the first release wrote it (the domain `Booking` as JSON, time as tuples): an
