@@ -2,11 +2,15 @@
 //! outbox by a leased worker ([`Outbox`]), each sink checked against the one
 //! `booking::SinkPolicy` at every delivery: names are resolved only through
 //! [`GuardedResolver`], which hands out no address the policy refuses, and redirects are not
-//! followed. [`SystemResolver`] is the production `SinkResolver` (the system's DNS).
+//! followed. [`SystemResolver`] is the production `SinkResolver` (the system's DNS). Sinks
+//! protected with PRIVATE_KEY_JWT get a token from the client's authorization server
+//! ([`PrivateKeyJwtTokens`]).
 #![forbid(unsafe_code)]
 
 mod outbox;
 mod resolve;
+mod tokens;
 
 pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Outbox, Wake};
 pub use resolve::{GuardedResolver, SystemResolver};
+pub use tokens::{PrivateKeyJwtTokens, TokenError};

@@ -5,6 +5,7 @@
 //! to that sink.
 
 use crate::resolve::GuardedResolver;
+use crate::tokens::{PrivateKeyJwtTokens, TokenError};
 use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkCredential, SinkPolicy, StatusEvent};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -78,6 +79,8 @@ struct Shared {
     policy: SinkPolicy,
     clock: Arc<dyn Clock>,
     format: Arc<dyn EventFormat>,
+    /// Tokens for PRIVATE_KEY_JWT sinks, when the gateway has onboarding records.
+    tokens: std::sync::OnceLock<Arc<PrivateKeyJwtTokens>>,
     telemetry: std::sync::OnceLock<Arc<dyn DeliveryTelemetry>>,
     /// Bookings whose events this replica claimed and is delivering.
     inflight: Mutex<HashSet<BookingId>>,
@@ -132,6 +135,7 @@ impl Outbox {
             policy,
             clock,
             format,
+            tokens: std::sync::OnceLock::new(),
             telemetry: std::sync::OnceLock::new(),
             inflight: Mutex::default(),
         };
@@ -139,6 +143,12 @@ impl Outbox {
             shared: Arc::new(shared),
             wake: Wake::default(),
         })
+    }
+
+    /// Obtains the tokens of PRIVATE_KEY_JWT sinks from `tokens` (the first one given wins).
+    pub fn with_tokens(self, tokens: Arc<PrivateKeyJwtTokens>) -> Self {
+        let _ = self.shared.tokens.set(tokens);
+        self
     }
 
     /// Reports deliveries to `telemetry` (the first one given wins).
@@ -261,46 +271,49 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
         let mut trace = reqwest::header::HeaderMap::new();
         shared.telemetry().inject(&mut trace);
         req = req.headers(trace);
-        match &ev.credential {
-            Some(SinkCredential::AccessToken(cred)) => {
-                if cred.expires_at <= shared.clock.now() {
-                    warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
-                    return DeliveryOutcome::Failed;
+        let retry = match authorized(shared, ev, req, attempt).await {
+            Err(outcome) => return outcome,
+            // No token yet (its authorization server failed): worth another attempt.
+            Ok(None) => true,
+            Ok(Some(req)) => match req.send().await {
+                Ok(res) if res.status().is_success() => {
+                    info!(booking.id = %ev.booking_id, event.id = %ev.id, status = ev.status.as_str(), "event delivered");
+                    shared.telemetry().delivery(DeliveryOutcome::Delivered);
+                    return DeliveryOutcome::Delivered;
                 }
-                req = req.bearer_auth(&cred.access_token);
-            }
-            Some(SinkCredential::PrivateKeyJwt { .. }) => {
-                warn!(booking.id = %ev.booking_id, "no PRIVATE_KEY_JWT token source; event not delivered");
-                return DeliveryOutcome::Failed;
-            }
-            None => {}
-        }
-        let retry = match req.send().await {
-            Ok(res) if res.status().is_success() => {
-                info!(booking.id = %ev.booking_id, event.id = %ev.id, status = ev.status.as_str(), "event delivered");
-                shared.telemetry().delivery(DeliveryOutcome::Delivered);
-                return DeliveryOutcome::Delivered;
-            }
-            Ok(res) if res.status() == reqwest::StatusCode::GONE => {
-                warn!(booking.id = %ev.booking_id, sink = %ev.sink, "sink answered 410 Gone; no more events to it");
-                shared
-                    .gone
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(ev.sink.clone());
-                return DeliveryOutcome::Gone;
-            }
-            Ok(res) => {
-                let s = res.status();
-                warn!(booking.id = %ev.booking_id, event.id = %ev.id, http.status = s.as_u16(), attempt, "sink refused the event");
-                s.is_server_error()
-                    || s == reqwest::StatusCode::TOO_MANY_REQUESTS
-                    || s == reqwest::StatusCode::REQUEST_TIMEOUT
-            }
-            Err(e) => {
-                warn!(booking.id = %ev.booking_id, event.id = %ev.id, error = %Chain(&e), attempt, "event delivery failed");
-                true
-            }
+                Ok(res) if res.status() == reqwest::StatusCode::GONE => {
+                    warn!(booking.id = %ev.booking_id, sink = %ev.sink, "sink answered 410 Gone; no more events to it");
+                    shared
+                        .gone
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(ev.sink.clone());
+                    return DeliveryOutcome::Gone;
+                }
+                Ok(res) => {
+                    let s = res.status();
+                    warn!(booking.id = %ev.booking_id, event.id = %ev.id, http.status = s.as_u16(), attempt, "sink refused the event");
+                    // A token of our own making the sink no longer takes (revoked, rotated key):
+                    // a fresh one is worth another attempt.
+                    let fetched_token = match (&ev.credential, shared.tokens.get()) {
+                        (Some(SinkCredential::PrivateKeyJwt { client_id }), Some(tokens))
+                            if s == reqwest::StatusCode::UNAUTHORIZED =>
+                        {
+                            tokens.invalidate(client_id).await;
+                            true
+                        }
+                        _ => false,
+                    };
+                    fetched_token
+                        || s.is_server_error()
+                        || s == reqwest::StatusCode::TOO_MANY_REQUESTS
+                        || s == reqwest::StatusCode::REQUEST_TIMEOUT
+                }
+                Err(e) => {
+                    warn!(booking.id = %ev.booking_id, event.id = %ev.id, error = %Chain(&e), attempt, "event delivery failed");
+                    true
+                }
+            },
         };
         if !retry {
             return DeliveryOutcome::Failed;
@@ -313,4 +326,41 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
     }
     warn!(booking.id = %ev.booking_id, event.id = %ev.id, "event dropped after the last attempt");
     DeliveryOutcome::Failed
+}
+
+/// `req` with the event's credential: the client's access token, or a token obtained for a
+/// PRIVATE_KEY_JWT sink. `Ok(None)`: no token for now (try again); `Err`: never deliverable.
+async fn authorized(
+    shared: &Shared,
+    ev: &StatusEvent,
+    req: reqwest::RequestBuilder,
+    attempt: u32,
+) -> Result<Option<reqwest::RequestBuilder>, DeliveryOutcome> {
+    match &ev.credential {
+        None => Ok(Some(req)),
+        Some(SinkCredential::AccessToken(cred)) => {
+            if cred.expires_at <= shared.clock.now() {
+                warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
+                return Err(DeliveryOutcome::Failed);
+            }
+            Ok(Some(req.bearer_auth(&cred.access_token)))
+        }
+        Some(SinkCredential::PrivateKeyJwt { client_id }) => {
+            let Some(tokens) = shared.tokens.get() else {
+                warn!(booking.id = %ev.booking_id, "no PRIVATE_KEY_JWT token source; event not delivered");
+                return Err(DeliveryOutcome::Failed);
+            };
+            match tokens.token(client_id).await {
+                Ok(token) => Ok(Some(req.bearer_auth(token))),
+                Err(TokenError::Permanent(why)) => {
+                    warn!(booking.id = %ev.booking_id, client.id = %client_id, reason = %why, "no sink token; event not delivered");
+                    Err(DeliveryOutcome::Failed)
+                }
+                Err(TokenError::Transient(why)) => {
+                    warn!(booking.id = %ev.booking_id, client.id = %client_id, reason = %why, attempt, "no sink token yet");
+                    Ok(None)
+                }
+            }
+        }
+    }
 }

@@ -139,6 +139,10 @@ impl Application {
             Arc::new(Events(events)),
         )
         .context("cannot build the event delivery client")?
+        .with_tokens(Arc::new(
+            delivery::PrivateKeyJwtTokens::new(clients.clone(), clock.clone(), s.notifications.timeout)
+                .context("cannot build the sink token client")?,
+        ))
         .with_telemetry(metrics.clone());
         let mut service = BookingService::new(
             store.clone(),

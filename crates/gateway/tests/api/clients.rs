@@ -99,3 +99,152 @@ async fn client_records_in_the_catalog_file_are_reloaded_without_a_restart() {
     }
     assert_eq!(status, 201, "the new record was not picked up");
 }
+
+/// A client's own authorization server: checks the RFC 7523 client assertion against the
+/// gateway's public key and issues numbered tokens.
+#[derive(Clone)]
+struct AuthServer {
+    url: String,
+    issued: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    jti: String,
+}
+
+impl AuthServer {
+    async fn start(public_pem: Vec<u8>) -> Self {
+        use axum::extract::{Form, State};
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        let issued = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/oauth2/token",
+            listener.local_addr().unwrap().port()
+        );
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(&public_pem).unwrap();
+        let state = (issued.clone(), url.clone(), key);
+        type St = (
+            std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+            String,
+            jsonwebtoken::DecodingKey,
+        );
+        async fn token(
+            State((issued, url, key)): State<St>,
+            Form(form): Form<std::collections::HashMap<String, String>>,
+        ) -> axum::response::Response {
+            let refuse = |why: &str| {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_client", "error_description": why})),
+                )
+                    .into_response()
+            };
+            if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+                || form.get("client_assertion_type").map(String::as_str)
+                    != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                return refuse("not a private_key_jwt client-credentials request");
+            }
+            let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+            v.set_audience(&[url.as_str()]);
+            v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+            let Ok(data) = jsonwebtoken::decode::<AssertionClaims>(
+                form.get("client_assertion").map_or("", String::as_str),
+                &key,
+                &v,
+            ) else {
+                return refuse("bad assertion");
+            };
+            let c = data.claims;
+            if c.iss != "gw-at-app42" || c.sub != c.iss || c.aud != url || c.jti.is_empty() {
+                return refuse("wrong claims");
+            }
+            let mut issued = issued.lock().unwrap();
+            let t = format!("issued-{}", issued.len() + 1);
+            issued.push(t.clone());
+            axum::Json(json!({"access_token": t, "token_type": "Bearer", "expires_in": 3600})).into_response()
+        }
+        let app = axum::Router::new()
+            .route("/oauth2/token", axum::routing::post(token))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, issued }
+    }
+}
+
+#[tokio::test]
+async fn a_private_key_jwt_sink_gets_its_events_with_a_token_from_the_clients_own_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("gw.key");
+    let public = dir.path().join("gw.pub");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    let auth = AuthServer::start(std::fs::read(&public).unwrap()).await;
+
+    let record = ClientSettings {
+        client_id: "aggregator-app-42".into(),
+        profiles: None,
+        max_live_bookings: None,
+        limits: ClientLimits::default(),
+        sinks: None,
+        private_key_jwt: Some(gateway::settings::PrivateKeyJwtSettings {
+            token_endpoint: auth.url.parse().unwrap(),
+            client_id: "gw-at-app42".into(),
+            key_file: key.clone(),
+            algorithm: "RS256".into(),
+            key_id: Some("gw-1".into()),
+            scope: Some("notifications".into()),
+        }),
+    };
+    let app = spawn_app_with(|s| s.clients = vec![record]).await;
+    let sink = Sink::start().await;
+    let agg = app.all_scopes("aggregator-app-42");
+    let mut b = booking_body(&app, "+123456781", Duration::minutes(10), 600);
+    b["sink"] = json!(sink.url);
+    b["sinkCredential"] = json!({"credentialType": "PRIVATE_KEY_JWT"});
+    let created = app.create_as(&agg, b).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.body.get("sinkCredential").is_none());
+
+    let events = sink.wait_for(1).await;
+    assert_eq!(events[0].0["authorization"], "Bearer issued-1");
+    assert_eq!(events[0].1["data"]["bookingStatus"], "SCHEDULED");
+    // The token is kept: the activation's event carries it too, with no new request.
+    app.advance(Duration::minutes(10)).await;
+    let events = sink.wait_for(2).await;
+    assert_eq!(events[1].0["authorization"], "Bearer issued-1");
+    assert_eq!(auth.issued.lock().unwrap().len(), 1);
+    // The sink no longer takes it (401): a fresh token, and the same event again.
+    sink.answer_next_with(&[401]);
+    app.advance(Duration::seconds(600)).await;
+    let events = sink.wait_for(4).await;
+    assert_eq!(events[2].0["authorization"], "Bearer issued-1");
+    assert_eq!(events[3].0["authorization"], "Bearer issued-2");
+    assert_eq!(events[2].1["id"], events[3].1["id"], "a retry keeps the event id");
+    assert_eq!(events[3].1["data"]["bookingStatus"], "TERMINATED");
+}
