@@ -141,6 +141,42 @@ pub struct Echo(pub String);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Dialect(pub u8);
 
+/// A booking's place in a QoS Booking and Assignment reservation (none: a device booking of
+/// the QoS Booking API).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Group {
+    /// Capacity for up to `total` devices over the window; it holds no subscription itself.
+    /// Each assigned device is listed here and is a booking of its own ([`Group::Member`]),
+    /// activated at the start (or at once when assigned later) and removed at the end.
+    Reservation { total: u32, members: Vec<Member> },
+    /// One assigned device of the reservation `of`.
+    Member { of: BookingId },
+}
+
+/// A device assigned to a reservation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// The device's own booking.
+    pub id: BookingId,
+    pub device: Device,
+    /// The identifier as the client sent it (the API layer's).
+    pub echo: Echo,
+    /// The token subject it was assigned with (3-legged): not disclosed in device lists.
+    pub subject: Option<String>,
+}
+
+impl Group {
+    /// Devices that may still be assigned.
+    pub fn remaining(&self) -> u32 {
+        match self {
+            Self::Reservation { total, members } => {
+                total.saturating_sub(u32::try_from(members.len()).unwrap_or(u32::MAX))
+            }
+            Self::Member { .. } => 0,
+        }
+    }
+}
+
 /// A create request after the body has been parsed and shape-checked.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
@@ -209,6 +245,8 @@ pub struct Booking {
     pub version: u64,
     pub echo: Echo,
     pub dialect: Dialect,
+    /// Its part in a QoS Booking and Assignment reservation, if any.
+    pub group: Option<Group>,
 }
 
 /// A transition the booking's current state does not allow.
@@ -250,6 +288,97 @@ impl Booking {
             version: 1,
             echo: req.echo,
             dialect: req.dialect,
+            group: None,
+        }
+    }
+
+    /// A new reservation for up to `total` devices (QoS Booking and Assignment): SCHEDULED,
+    /// no device of its own.
+    pub fn reservation(id: BookingId, owner: Owner, req: NewBooking, total: u32, now: OffsetDateTime) -> Self {
+        let mut b = Self::schedule(id, owner, Device::default(), req, now);
+        b.device = None;
+        b.device_keys = Vec::new();
+        b.group = Some(Group::Reservation {
+            total,
+            members: Vec::new(),
+        });
+        b
+    }
+
+    /// The booking of `member`, a device assigned to `reservation`: its window, profile and
+    /// area, SCHEDULED (its timer, already due when the window has begun, activates it);
+    /// events to `sink`.
+    pub fn member_of(
+        reservation: &Self,
+        member: &Member,
+        owner: Owner,
+        sink: Option<String>,
+        sink_credential: Option<SinkCredential>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let mut b = reservation.clone();
+        b.id = member.id;
+        b.owner = owner;
+        b.device_keys = member.device.keys();
+        b.device = Some(member.device.clone());
+        b.sink = sink;
+        b.sink_credential = sink_credential;
+        b.status = BookingStatus::Scheduled;
+        b.status_info = None;
+        b.started_at = None;
+        b.terminated_at = None;
+        b.nef_subscription = None;
+        b.callback_token = Uuid::new_v4().simple().to_string();
+        b.attempts = 0;
+        b.attempt_marker = None;
+        b.retry_at = None;
+        b.created_at = now;
+        b.version = 1;
+        b.echo = member.echo.clone();
+        b.group = Some(Group::Member { of: reservation.id });
+        b
+    }
+
+    /// Whether this is a reservation (it holds devices, not a subscription).
+    pub fn is_reservation(&self) -> bool {
+        matches!(self.group, Some(Group::Reservation { .. }))
+    }
+
+    /// A reservation's window began: ACTIVATED from `at` (its devices activate themselves).
+    pub fn opened(&self, at: OffsetDateTime) -> Result<Self, TransitionError> {
+        if self.status != BookingStatus::Scheduled || !self.is_reservation() {
+            return Err(self.refuse("open"));
+        }
+        let mut b = self.touched();
+        b.status = BookingStatus::Activated;
+        b.started_at = Some(at);
+        b.retry_at = None;
+        Ok(b)
+    }
+
+    /// The reservation with `members` added (all of them, or none: it has room for them).
+    pub fn with_members(&self, members: Vec<Member>) -> Result<Self, TransitionError> {
+        let mut b = self.touched();
+        match &mut b.group {
+            Some(Group::Reservation { total, members: held })
+                if self.is_live() && held.len() + members.len() <= usize::try_from(*total).unwrap_or(0) =>
+            {
+                held.extend(members);
+                Ok(b)
+            }
+            _ => Err(self.refuse("assign devices")),
+        }
+    }
+
+    /// The reservation without the members whose booking ids are in `ids`.
+    pub fn without_members(&self, ids: &[BookingId]) -> Result<Self, TransitionError> {
+        let mut b = self.touched();
+        match &mut b.group {
+            Some(Group::Reservation { members, .. }) => {
+                members.retain(|m| !ids.contains(&m.id));
+                Ok(b)
+            }
+            _ => Err(self.refuse("release devices")),
         }
     }
 
@@ -266,6 +395,8 @@ impl Booking {
         match self.status {
             // Undecided at its start: declined then.
             BookingStatus::Requested => Some(self.start_time),
+            // A reservation opens at its start; only a subscription needs the lead.
+            BookingStatus::Scheduled if self.is_reservation() => Some(self.start_time),
             BookingStatus::Scheduled => Some(self.start_time - lead),
             BookingStatus::Activated => Some(self.end_time()),
             BookingStatus::Terminated => self.terminated_at.map(|t| t + retention),

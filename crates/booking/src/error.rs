@@ -23,6 +23,10 @@ pub enum RejectionKind {
     NotFound,
     IdentifierNotFound,
     Conflict,
+    /// The resource is already there (a device already assigned to the reservation).
+    AlreadyExists,
+    /// The resource's state does not allow the operation (a reservation ended, or full).
+    IncompatibleState,
     MissingIdentifier,
     UnnecessaryIdentifier,
     UnsupportedIdentifier,

@@ -25,7 +25,7 @@ mod telemetry;
 
 pub use area::{AreaName, Coverage, CoverageRegion, Point, ServiceArea};
 pub use booking::{
-    AccessToken, ApplicationServer, Booking, BookingId, BookingStatus, Dialect, Echo, NewBooking, Owner,
+    AccessToken, ApplicationServer, Booking, BookingId, BookingStatus, Dialect, Echo, Group, Member, NewBooking, Owner,
     SinkCredential, StatusInfo, TransitionError,
 };
 pub use clients::{ClientBook, ClientRate, ClientRates, ClientRecord, PrivateKeyJwt};
@@ -37,8 +37,8 @@ pub use ports::PortsSpec;
 pub use profile::{Catalog, ProfileStatus, QosProfile, Rate, RateUnit};
 pub use resolver::{DeviceResolver, ResolvedDevice};
 pub use service::{
-    BookingFilter, BookingService, CallbackProof, Caller, Deleted, FixedLease, Lease, NetworkEvent, NetworkOutcome,
-    Policy, TimerWake,
+    Assignment, BookingFilter, BookingService, CallbackProof, Caller, Deleted, DeviceInput, FixedLease, Lease,
+    NetworkEvent, NetworkOutcome, Policy, Shortfall, TimerWake, members_of,
 };
 pub use sink::{SinkPolicy, SinkResolver};
 pub use southbound::{Southbound, SouthboundError};

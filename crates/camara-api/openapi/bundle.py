@@ -14,9 +14,32 @@ commons = {}
 
 
 def common(file):
+    """`file`: a path, resolved; the document it holds."""
     if file not in commons:
-        commons[file] = yaml.safe_load((src.parent / file).read_text())
+        commons[file] = yaml.safe_load(file.read_text())
     return commons[file]
+
+
+def resolve(file, origin):
+    """The path of `file` as written in `origin` (None: the bundled file itself)."""
+    base = origin.parent if origin is not None else src.parent
+    return (base / file).resolve()
+
+
+def localize(ref, origin):
+    """The local reference for `ref` as written in `origin`, its target copied in if needed."""
+    file, _, pointer = ref.partition("#")
+    target_file = resolve(file, origin) if file else origin
+    if target_file is None:
+        return ref
+    parts = pointer.strip("/").split("/")
+    assert parts[0] == "components", ref
+    kind, name = parts[1], parts[2]
+    local = doc.setdefault("components", {}).setdefault(kind, {})
+    if name not in local:
+        local[name] = copy.deepcopy(common(target_file)["components"][kind][name])
+        walk(local[name], target_file)
+    return f"#/components/{kind}/{name}"
 
 
 def walk(node, origin):
@@ -24,18 +47,11 @@ def walk(node, origin):
     if isinstance(node, dict):
         for k, v in list(node.items()):
             if k == "$ref" and isinstance(v, str):
-                file, _, pointer = v.partition("#")
-                target_file = file or origin
-                if target_file is None:
-                    continue
-                parts = pointer.strip("/").split("/")
-                assert parts[0] == "components", v
-                kind, name = parts[1], parts[2]
-                local = doc.setdefault("components", {}).setdefault(kind, {})
-                if name not in local:
-                    local[name] = copy.deepcopy(common(target_file)["components"][kind][name])
-                    walk(local[name], target_file)
-                node[k] = f"#/components/{kind}/{name}"
+                node[k] = localize(v, origin)
+            elif k == "discriminator" and isinstance(v, dict) and isinstance(v.get("mapping"), dict):
+                # Mapping values are references too (to schemas of the same file).
+                for key, ref in list(v["mapping"].items()):
+                    v["mapping"][key] = localize(ref, origin)
             else:
                 walk(v, origin)
     elif isinstance(node, list):
@@ -51,8 +67,9 @@ for kind, entries in list(doc.get("components", {}).items()):
             file, _, pointer = node["$ref"].partition("#")
             parts = pointer.strip("/").split("/")
             if parts[1:] == [kind, name]:
-                entries[name] = copy.deepcopy(common(file)["components"][kind][name])
-                walk(entries[name], file)
+                path = resolve(file, None)
+                entries[name] = copy.deepcopy(common(path)["components"][kind][name])
+                walk(entries[name], path)
 
 walk(doc, None)
 pathlib.Path(sys.argv[2]).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))

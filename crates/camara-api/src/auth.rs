@@ -29,7 +29,28 @@ pub mod scopes {
     pub const RETRIEVE: &str = "qos-booking:device-qos-bookings:retrieve-by-device";
     /// The QoS Profiles API.
     pub const PROFILES_READ: &str = "qos-profiles:read";
-    pub const ALL: [&str; 5] = [CREATE, READ, DELETE, RETRIEVE, PROFILES_READ];
+    /// The QoS Booking and Assignment API.
+    pub const BA_CREATE: &str = "qos-booking-and-assignment:qos-bookings:create";
+    pub const BA_READ: &str = "qos-booking-and-assignment:qos-bookings:read";
+    pub const BA_DELETE: &str = "qos-booking-and-assignment:qos-bookings:delete";
+    pub const BA_DEVICES_CREATE: &str = "qos-booking-and-assignment:qos-bookings:devices:create";
+    pub const BA_DEVICES_READ: &str = "qos-booking-and-assignment:qos-bookings:devices:read";
+    pub const BA_DEVICES_DELETE: &str = "qos-booking-and-assignment:qos-bookings:devices:delete";
+    pub const BA_RETRIEVE: &str = "qos-booking-and-assignment:qos-bookings:retrieve-by-device";
+    pub const ALL: [&str; 12] = [
+        CREATE,
+        READ,
+        DELETE,
+        RETRIEVE,
+        PROFILES_READ,
+        BA_CREATE,
+        BA_READ,
+        BA_DELETE,
+        BA_DEVICES_CREATE,
+        BA_DEVICES_READ,
+        BA_DEVICES_DELETE,
+        BA_RETRIEVE,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

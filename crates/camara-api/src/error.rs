@@ -39,6 +39,10 @@ impl ApiError {
             retry_after: None,
         }
     }
+    /// An error with a code of one API's own enumeration.
+    pub(crate) fn with_code(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, code, message)
+    }
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(400, "INVALID_ARGUMENT", message)
     }
@@ -88,6 +92,8 @@ impl From<Rejection> for ApiError {
             K::NotFound => (404, "NOT_FOUND"),
             K::IdentifierNotFound => (404, "IDENTIFIER_NOT_FOUND"),
             K::Conflict => (409, "CONFLICT"),
+            K::AlreadyExists => (409, "ALREADY_EXISTS"),
+            K::IncompatibleState => (409, "INCOMPATIBLE_STATE"),
             K::MissingIdentifier => (422, "MISSING_IDENTIFIER"),
             K::UnnecessaryIdentifier => (422, "UNNECESSARY_IDENTIFIER"),
             K::UnsupportedIdentifier => (422, "UNSUPPORTED_IDENTIFIER"),

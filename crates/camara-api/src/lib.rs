@@ -7,6 +7,7 @@
 //! authenticated request context. Business rules live in the `booking` crate.
 #![forbid(unsafe_code)]
 
+mod assignment;
 pub mod auth;
 mod correlator;
 mod error;
@@ -20,7 +21,7 @@ mod wire;
 
 pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, bearer, scopes};
 pub use error::{ApiError, ErrorCode};
-pub use events::{CloudEvents, EVENT_TYPE};
+pub use events::{ASSIGNMENT_DEVICE_TYPE, ASSIGNMENT_STATUS_TYPE, CloudEvents, EVENT_TYPE};
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::{ApiState, CallerSlot, router};
 pub use version::Version;
@@ -33,3 +34,5 @@ pub const OPENAPI_V0_1_YAML: &str = include_str!("../openapi/qos-booking-v0.1.ya
 /// `qos-profiles.yaml` with the common definitions it references bundled in
 /// (`openapi/bundle.py`).
 pub const PROFILES_OPENAPI_YAML: &str = include_str!("../openapi/qos-profiles.yaml");
+/// `qos-booking-and-assignment.yaml`, bundled the same way.
+pub const ASSIGNMENT_OPENAPI_YAML: &str = include_str!("../openapi/qos-booking-and-assignment.yaml");

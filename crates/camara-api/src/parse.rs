@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod area;
+pub mod assignment;
 mod device;
 
 use area::service_area;
@@ -81,6 +82,8 @@ const PROPERTIES: &[&str] = &[
     "areaName",
     "name",
     "status",
+    "numDevices",
+    "devices",
 ];
 
 /// Drops the known properties whose value is `null`, at any depth (see

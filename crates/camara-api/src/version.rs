@@ -15,6 +15,10 @@ pub enum Version {
 }
 
 impl Version {
+    /// What QoS Booking and Assignment's reservations and their devices keep: their events
+    /// are that API's.
+    pub const ASSIGNMENT: Dialect = Dialect(2);
+
     /// The path segment after `/qos-booking/`.
     pub fn segment(self) -> &'static str {
         match self {

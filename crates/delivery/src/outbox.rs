@@ -37,6 +37,8 @@ pub enum DeliveryOutcome {
     Failed,
     /// The sink answered 410 Gone; nothing more is sent to it.
     Gone,
+    /// Not sent: the booking's API has no event for this change.
+    Skipped,
 }
 
 impl DeliveryOutcome {
@@ -46,6 +48,7 @@ impl DeliveryOutcome {
             Self::Retried => "retried",
             Self::Failed => "failed",
             Self::Gone => "gone",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -102,11 +105,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// How an event becomes the CloudEvent a sink receives (the API layer knows each version's
-/// shape; the gateway supplies it).
+/// How an event becomes the CloudEvent a sink receives (the API layer knows each API's
+/// shapes; the gateway supplies it).
+#[async_trait::async_trait]
 pub trait EventFormat: Send + Sync {
-    /// The CloudEvents JSON body of `ev`.
-    fn render(&self, ev: &StatusEvent) -> String;
+    /// The CloudEvents JSON body of `ev`, or `None` when its API has no event for this
+    /// change. `store`: where what the event tells of (its booking now) can be read.
+    async fn render(&self, ev: &StatusEvent, store: &dyn BookingStore) -> Option<String>;
 }
 
 impl Outbox {
@@ -242,7 +247,7 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
     );
     let outcome = deliver_one(shared, ev).instrument(span.clone()).await;
     span.record("qos_booking.outcome", outcome.as_str());
-    if outcome != DeliveryOutcome::Delivered {
+    if !matches!(outcome, DeliveryOutcome::Delivered | DeliveryOutcome::Skipped) {
         shared.telemetry().delivery(outcome);
     }
 }
@@ -259,7 +264,9 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
         warn!(booking.id = %ev.booking_id, sink = %ev.sink, reason = %why, "sink not allowed; event not delivered");
         return DeliveryOutcome::Failed;
     }
-    let body = shared.format.render(ev);
+    let Some(body) = shared.format.render(ev, &*shared.store).await else {
+        return DeliveryOutcome::Skipped;
+    };
     let mut backoff = shared.settings.initial_backoff;
     for attempt in 1..=shared.settings.max_attempts {
         let mut req = shared

@@ -130,6 +130,7 @@ impl Application {
         let events = camara_api::CloudEvents::new(
             format!("{public_url}{}", base_paths[0].0),
             format!("{public_url}{}/qos-booking/v0.1", s.server.base_path),
+            format!("{public_url}{}", s.assignment_base_paths()[0]),
         );
         let outbox = Outbox::new(
             s.notifications.delivery(),
@@ -260,21 +261,26 @@ impl Application {
             )),
             None => None,
         };
-        let router = camara_api::router(api_state, &base_paths, &s.profile_base_paths())
-            .route_layer(axum::middleware::from_fn_with_state(
-                metrics.clone(),
-                crate::metrics::track,
-            ))
-            .merge(crate::health::router(
-                store.clone(),
-                dev_issuer.clone(),
-                lifecycle.clone(),
-            ))
-            .merge(callbacks(service.clone(), callback_auth, &s.server.base_path))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::new(s.server.trusted_proxies.clone()),
-                crate::forwarded::origin,
-            ));
+        let router = camara_api::router(
+            api_state,
+            &base_paths,
+            &s.profile_base_paths(),
+            &s.assignment_base_paths(),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::track,
+        ))
+        .merge(crate::health::router(
+            store.clone(),
+            dev_issuer.clone(),
+            lifecycle.clone(),
+        ))
+        .merge(callbacks(service.clone(), callback_auth, &s.server.base_path))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(s.server.trusted_proxies.clone()),
+            crate::forwarded::origin,
+        ));
 
         Ok(Self {
             listener,
@@ -602,11 +608,33 @@ async fn build_southbound(
     ))
 }
 
-/// The API crate's CloudEvents, as the event delivery sends them.
+/// The API crate's CloudEvents, as the event delivery sends them. QoS Booking and
+/// Assignment's tell of the booking as it is when sent, so they read it (and a device's
+/// reservation) from the store.
 struct Events(camara_api::CloudEvents);
 
+#[async_trait::async_trait]
 impl delivery::EventFormat for Events {
-    fn render(&self, ev: &booking::StatusEvent) -> String {
-        self.0.render(ev).to_string()
+    async fn render(&self, ev: &booking::StatusEvent, store: &dyn BookingStore) -> Option<String> {
+        if !camara_api::CloudEvents::is_assignment(ev) {
+            return Some(self.0.render(ev).to_string());
+        }
+        let booking = read_for_event(store, ev.booking_id).await?;
+        let reservation = match booking.group {
+            Some(booking::Group::Member { of }) => read_for_event(store, of).await?,
+            _ => booking.clone(),
+        };
+        Some(self.0.render_assignment(ev, &booking, &reservation)?.to_string())
+    }
+}
+
+/// A booking an event tells of; `None` (the event is not sent) when it is gone or unreadable.
+async fn read_for_event(store: &dyn BookingStore, id: booking::BookingId) -> Option<booking::Booking> {
+    match store.get(id).await {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(booking.id = %id, error = %booking::Chain(&e), "cannot read the booking of an event; not sent");
+            None
+        }
     }
 }

@@ -11,8 +11,8 @@ mod legacy;
 mod tests;
 
 use booking::{
-    ApplicationServer, Booking, BookingId, Device, Dialect, Echo, Owner, SinkCredential, StatusEvent, StoreError,
-    TraceOrigin,
+    ApplicationServer, Booking, BookingId, Device, Dialect, Echo, Group, Member, Owner, SinkCredential, StatusEvent,
+    StoreError, TraceOrigin,
 };
 use fields::*;
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,8 @@ const BOOKING_V2: u8 = 2;
 /// scripts count bookings by status from it without decoding), then V2 and the trace origin.
 const BOOKING_V3: u8 = 3;
 /// The tag of layout 4: layout 3 followed by what only some bookings need (the API shape
-/// other than the current one, a PRIVATE_KEY_JWT sink credential). A booking without them is
+/// other than the current one, a PRIVATE_KEY_JWT sink credential, a QoS Booking and
+/// Assignment reservation or device). A booking without them is
 /// still written in layout 3, which replicas of the previous release read during an upgrade.
 const BOOKING_V4: u8 = 4;
 /// The tag of the first event layout (still written when it is enough).
@@ -103,6 +104,23 @@ struct BookingV4 {
     base: BookingV3,
     dialect: u8,
     private_key_jwt: Option<String>,
+    group: Option<GroupV4>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum GroupV4 {
+    /// Total devices, members.
+    Reservation(u32, Vec<MemberV4>),
+    /// The reservation's id.
+    Member([u8; 16]),
+}
+
+#[derive(Serialize, Deserialize)]
+struct MemberV4 {
+    id: [u8; 16],
+    device: DeviceV1,
+    echo: String,
+    subject: Option<String>,
 }
 
 /// Latitude, longitude.
@@ -187,13 +205,14 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
         origin: b.origin.map(|o| (o.trace_id, o.span_id, o.flags)),
     };
     let pkjwt = private_key_jwt(b.sink_credential.as_ref());
-    let encoded = if b.dialect == Dialect::default() && pkjwt.is_none() {
+    let encoded = if b.dialect == Dialect::default() && pkjwt.is_none() && b.group.is_none() {
         postcard::to_extend(&r, vec![BOOKING_V3, status_code(b.status)])
     } else {
         let r = BookingV4 {
             base: r,
             dialect: b.dialect.0,
             private_key_jwt: pkjwt,
+            group: b.group.as_ref().map(group),
         };
         postcard::to_extend(&r, vec![BOOKING_V4, status_code(b.status)])
     };
@@ -260,6 +279,7 @@ pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
             if let Some(client_id) = r.private_key_jwt {
                 b.sink_credential = Some(SinkCredential::PrivateKeyJwt { client_id });
             }
+            b.group = r.group.map(group_of).transpose()?;
             Ok(b)
         }
         Some(&BOOKING_V3) => v3_of(postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?),
@@ -269,6 +289,46 @@ pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
         Some(&tag) => Err(unknown("booking record layout", tag)),
         None => Err(corrupt("empty booking record".into())),
     }
+}
+
+fn group(g: &Group) -> GroupV4 {
+    match g {
+        Group::Reservation { total, members } => GroupV4::Reservation(
+            *total,
+            members
+                .iter()
+                .map(|m| MemberV4 {
+                    id: *m.id.as_bytes(),
+                    device: device(&m.device),
+                    echo: m.echo.0.clone(),
+                    subject: m.subject.clone(),
+                })
+                .collect(),
+        ),
+        Group::Member { of } => GroupV4::Member(*of.as_bytes()),
+    }
+}
+
+fn group_of(g: GroupV4) -> Result<Group, StoreError> {
+    Ok(match g {
+        GroupV4::Reservation(total, members) => Group::Reservation {
+            total,
+            members: members
+                .into_iter()
+                .map(|m| {
+                    Ok(Member {
+                        id: BookingId::from_bytes(m.id),
+                        device: device_of(m.device)?,
+                        echo: Echo(m.echo),
+                        subject: m.subject,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        },
+        GroupV4::Member(of) => Group::Member {
+            of: BookingId::from_bytes(of),
+        },
+    })
 }
 
 fn v3_of(r: BookingV3) -> Result<Booking, StoreError> {
@@ -316,6 +376,7 @@ fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
         version: r.version,
         echo: Echo(r.echo),
         dialect: Dialect::default(),
+        group: None,
     })
 }
 

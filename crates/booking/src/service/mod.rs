@@ -4,12 +4,14 @@
 //! a booking's state is one of its transition methods, stored with its timer and event in
 //! one atomic step.
 
+mod assignment;
 mod caller;
 mod network;
 mod operator;
 mod profiles;
 mod timers;
 
+pub use assignment::{Assignment, DeviceInput, Shortfall, members_of};
 pub use caller::Caller;
 use caller::resolve_device;
 pub use network::{CallbackProof, NetworkEvent, NetworkOutcome};
@@ -19,7 +21,7 @@ pub use timers::{FixedLease, Lease};
 use crate::area::Coverage;
 use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential, StatusInfo};
 use crate::capacity::{AdmissionDecider, CapacityPlan, PoolClaim, Refusal};
-use crate::clients::ClientBook;
+use crate::clients::{ClientBook, ClientRecord};
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::error::Chain;
@@ -135,6 +137,19 @@ fn unavailable(e: StoreError) -> Rejection {
         RejectionKind::Unavailable,
         format!("booking storage is unavailable: {e}"),
     )
+}
+
+/// A sink outside the prefixes of the client's onboarding record is not acceptable.
+fn check_sink(record: Option<&ClientRecord>, sink: Option<&str>) -> Result<(), Rejection> {
+    if let (Some(sink), Some(r)) = (sink, record)
+        && !r.may_notify(sink)
+    {
+        return Err(Rejection::new(
+            RejectionKind::InvalidSink,
+            "'sink' is not acceptable: it is not registered for this client",
+        ));
+    }
+    Ok(())
 }
 
 impl BookingService {
@@ -306,15 +321,8 @@ impl BookingService {
     /// Creates a booking: device resolution, business checks, conflict check, then SCHEDULED.
     pub async fn create(&self, caller: &Caller, mut req: NewBooking) -> Result<Booking, Rejection> {
         let record = self.clients.get(&caller.client_id);
-        if let (Some(sink), Some(r)) = (&req.sink, &record)
-            && !r.may_notify(sink)
-        {
-            // Part of the body's checks in CAMARA's order, so before the device.
-            return Err(Rejection::new(
-                RejectionKind::InvalidSink,
-                "'sink' is not acceptable: it is not registered for this client",
-            ));
-        }
+        // Part of the body's checks in CAMARA's order, so before the device.
+        check_sink(record.as_deref(), req.sink.as_deref())?;
         let (device, subject) = resolve_device(caller, req.device.take())?;
         let known = self.look_up(&device).await?;
         if !self.southbound.supports_device(&device, known) {
@@ -324,67 +332,10 @@ impl BookingService {
             ));
         }
 
-        let profile = self
-            .catalog
-            .get(&req.qos_profile)
-            .ok_or_else(|| Rejection::invalid(format!("qosProfile '{}' does not exist", req.qos_profile)))?;
-        if profile.status != ProfileStatus::Active {
-            return Err(Rejection::new(
-                RejectionKind::ProfileNotApplicable,
-                format!(
-                    "qosProfile '{}' cannot be booked: it is {:?}",
-                    profile.name, profile.status
-                ),
-            ));
-        }
-        if record.as_ref().is_some_and(|r| !r.may_book(&profile.name)) {
-            return Err(Rejection::new(
-                RejectionKind::ProfileNotApplicable,
-                format!(
-                    "qosProfile '{}' is not among the profiles this client may book",
-                    profile.name
-                ),
-            ));
-        }
-        if req.duration < profile.min_duration || req.duration > profile.max_duration {
-            return Err(Rejection::new(
-                RejectionKind::DurationOutOfRange,
-                format!(
-                    "duration {} s is outside the limits of qosProfile '{}' ({}..={} s)",
-                    req.duration, profile.name, profile.min_duration, profile.max_duration
-                ),
-            ));
-        }
         let now = self.clock.now();
-        if req.start_time <= now + self.policy.min_lead {
-            return Err(Rejection::out_of_range(format!(
-                "startTime must be in the future (at least {} s ahead)",
-                self.policy.min_lead.whole_seconds()
-            )));
-        }
-        if req.start_time > now + self.policy.max_horizon {
-            return Err(Rejection::out_of_range(format!(
-                "startTime is too far ahead (at most {} days)",
-                self.policy.max_horizon.whole_days()
-            )));
-        }
-        if !self.coverage.covers(&req.service_area) {
-            return Err(Rejection::new(
-                RejectionKind::AreaNotCovered,
-                "The requested service area is not covered",
-            ));
-        }
+        self.check_request(record.as_deref(), &req, now)?;
 
-        if let Some(SinkCredential::PrivateKeyJwt { client_id }) = &mut req.sink_credential {
-            // The token endpoint and key are the onboarding record's: the client must have one.
-            if !self.clients.private_key_jwt(&caller.client_id) {
-                return Err(Rejection::new(
-                    RejectionKind::InvalidCredential,
-                    "PRIVATE_KEY_JWT needs the authorization server of this client in its onboarding record; none is registered",
-                ));
-            }
-            client_id.clone_from(&caller.client_id);
-        }
+        self.bind_credential(caller, &mut req.sink_credential)?;
 
         let owner = Owner {
             client_id: caller.client_id.clone(),
@@ -394,19 +345,7 @@ impl BookingService {
         let mut booking = Booking::schedule(id, owner, device, req, now);
         booking.origin = self.telemetry.current_trace();
         self.southbound.admit(&booking)?;
-        // The client's own quota, else the default (0 in the default: no limit).
-        let quota = match record.as_ref().and_then(|r| r.max_live_bookings) {
-            Some(q) => Some(usize::try_from(q).unwrap_or(usize::MAX)),
-            None => Some(self.policy.max_live_per_client).filter(|q| *q > 0),
-        };
-        if let Some(quota) = quota
-            && self.store.count_live(&caller.client_id).await.map_err(unavailable)? >= quota
-        {
-            return Err(Rejection::new(
-                RejectionKind::QuotaExceeded,
-                format!("The client already holds {quota} live bookings, the most allowed"),
-            ));
-        }
+        self.check_quota(record.as_deref(), &caller.client_id).await?;
         // Capacity first: a booking the operator cannot honour is declined, and takes nothing.
         let claims = match self.plan().claims_for(&booking) {
             Ok(claims) => claims,
@@ -442,6 +381,100 @@ impl BookingService {
         stored?;
         info!(booking.id = %booking.id, client.id = %booking.owner.client_id, status = booking.status.as_str(), "booking created");
         Ok(booking)
+    }
+
+    /// A PRIVATE_KEY_JWT credential names the client whose onboarding record says where its
+    /// tokens come from; a client without one cannot use it.
+    fn bind_credential(&self, caller: &Caller, cred: &mut Option<SinkCredential>) -> Result<(), Rejection> {
+        if let Some(SinkCredential::PrivateKeyJwt { client_id }) = cred {
+            if !self.clients.private_key_jwt(&caller.client_id) {
+                return Err(Rejection::new(
+                    RejectionKind::InvalidCredential,
+                    "PRIVATE_KEY_JWT needs the authorization server of this client in its onboarding record; none is registered",
+                ));
+            }
+            client_id.clone_from(&caller.client_id);
+        }
+        Ok(())
+    }
+
+    /// The client's own quota of live bookings, else the default (0 in the default: none).
+    async fn check_quota(&self, record: Option<&ClientRecord>, client_id: &str) -> Result<(), Rejection> {
+        let quota = match record.and_then(|r| r.max_live_bookings) {
+            Some(q) => Some(usize::try_from(q).unwrap_or(usize::MAX)),
+            None => Some(self.policy.max_live_per_client).filter(|q| *q > 0),
+        };
+        if let Some(quota) = quota
+            && self.store.count_live(client_id).await.map_err(unavailable)? >= quota
+        {
+            return Err(Rejection::new(
+                RejectionKind::QuotaExceeded,
+                format!("The client already holds {quota} live bookings, the most allowed"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks every new booking passes, in CAMARA's order after the device: the profile
+    /// (exists, bookable, allowed to this client), the duration within the profile's limits,
+    /// the start time window, the area's coverage.
+    fn check_request(
+        &self,
+        record: Option<&ClientRecord>,
+        req: &NewBooking,
+        now: OffsetDateTime,
+    ) -> Result<(), Rejection> {
+        let profile = self
+            .catalog
+            .get(&req.qos_profile)
+            .ok_or_else(|| Rejection::invalid(format!("qosProfile '{}' does not exist", req.qos_profile)))?;
+        if profile.status != ProfileStatus::Active {
+            return Err(Rejection::new(
+                RejectionKind::ProfileNotApplicable,
+                format!(
+                    "qosProfile '{}' cannot be booked: it is {:?}",
+                    profile.name, profile.status
+                ),
+            ));
+        }
+        if record.is_some_and(|r| !r.may_book(&profile.name)) {
+            return Err(Rejection::new(
+                RejectionKind::ProfileNotApplicable,
+                format!(
+                    "qosProfile '{}' is not among the profiles this client may book",
+                    profile.name
+                ),
+            ));
+        }
+        if req.duration < profile.min_duration || req.duration > profile.max_duration {
+            return Err(Rejection::new(
+                RejectionKind::DurationOutOfRange,
+                format!(
+                    "duration {} s is outside the limits of qosProfile '{}' ({}..={} s)",
+                    req.duration, profile.name, profile.min_duration, profile.max_duration
+                ),
+            ));
+        }
+        if req.start_time <= now + self.policy.min_lead {
+            return Err(Rejection::out_of_range(format!(
+                "startTime must be in the future (at least {} s ahead)",
+                self.policy.min_lead.whole_seconds()
+            )));
+        }
+        if req.start_time > now + self.policy.max_horizon {
+            return Err(Rejection::out_of_range(format!(
+                "startTime is too far ahead (at most {} days)",
+                self.policy.max_horizon.whole_days()
+            )));
+        }
+        if !self.coverage.covers(&req.service_area) {
+            return Err(Rejection::new(
+                RejectionKind::AreaNotCovered,
+                "The requested service area is not covered",
+            ));
+        }
+
+        Ok(())
     }
 
     /// Stores a new booking with its timer and its first event (the synchronous outcome is
@@ -517,12 +550,22 @@ impl BookingService {
         Ok(b)
     }
 
+    /// A booking of the QoS Booking API (not a reservation of QoS Booking and Assignment,
+    /// nor one of its devices).
     pub async fn get(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
-        self.load_for(caller, id).await
+        let b = self.load_for(caller, id).await?;
+        if b.group.is_some() {
+            return Err(Rejection::new(
+                RejectionKind::NotFound,
+                format!("Booking {id} does not exist"),
+            ));
+        }
+        Ok(b)
     }
 
     /// Deletes a booking synchronously: the NEF subscription (if any) is removed first.
     pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<Deleted, Rejection> {
+        self.get(caller, id).await?;
         if self.policy.async_delete {
             let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
             let accepted = self
@@ -619,6 +662,7 @@ impl BookingService {
         let (device, _) = resolve_device(caller, device)?;
         self.look_up(&device).await?;
         let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
+        let all: Vec<Booking> = all.into_iter().filter(|b| b.group.is_none()).collect();
         let had_any = !all.is_empty();
         let mut own: Vec<Booking> = all.into_iter().filter(|b| caller.may_access(b)).collect();
         if had_any && own.is_empty() {

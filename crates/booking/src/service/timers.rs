@@ -127,6 +127,15 @@ impl BookingService {
                 }
                 Ok(())
             }
+            BookingStatus::Scheduled if b.is_reservation() => {
+                // A reservation holds no subscription: its devices activate themselves.
+                if let Ok(open) = b.opened(now.max(b.start_time))
+                    && self.commit(&open, true).await?
+                {
+                    info!(booking.id = %id, "reservation window opened");
+                }
+                Ok(())
+            }
             BookingStatus::Scheduled => self.activate(b, now, lease).await,
             BookingStatus::Activated => self.expire(b, now).await,
             BookingStatus::Terminated => {

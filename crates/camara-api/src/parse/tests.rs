@@ -5,9 +5,9 @@ use time::macros::datetime;
 
 const V2: Version = Version::V0_2;
 
-const NOW: OffsetDateTime = datetime!(2030-01-01 00:00 UTC);
+pub(crate) const NOW: OffsetDateTime = datetime!(2030-01-01 00:00 UTC);
 
-fn opts() -> ParseOptions {
+pub(crate) fn opts() -> ParseOptions {
     ParseOptions {
         strict: true,
         area_types: AreaTypes {

@@ -561,6 +561,19 @@ impl Settings {
         Ok(s)
     }
 
+    /// The base paths of the QoS Booking and Assignment API: `api_version` and `vwip`.
+    pub fn assignment_base_paths(&self) -> Vec<String> {
+        let prefix = &self.server.base_path;
+        let mut v = vec![format!(
+            "{prefix}/qos-booking-and-assignment/{}",
+            self.server.api_version
+        )];
+        if self.server.api_version != "vwip" {
+            v.push(format!("{prefix}/qos-booking-and-assignment/vwip"));
+        }
+        v
+    }
+
     /// The base path of the QoS Profiles API (its own version, `vwip`).
     pub fn profile_base_paths(&self) -> Vec<String> {
         vec![format!("{}/qos-profiles/vwip", self.server.base_path)]

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 mod admin;
+mod assignment;
 mod auth;
 mod capacity;
 mod clients;

@@ -70,6 +70,7 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         version: r.version,
         echo,
         dialect: Dialect::default(),
+        group: None,
     })
 }
 

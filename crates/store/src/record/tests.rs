@@ -209,6 +209,34 @@ fn layout_4_is_written_only_for_what_layout_3_cannot_hold() {
     assert_eq!(encode(&full()).unwrap()[0], BOOKING_V3);
 }
 
+#[test]
+fn reservations_and_their_devices_read_back_exactly_as_written() {
+    let member = booking::Member {
+        id: BookingId::from_bytes([9; 16]),
+        device: full().device.unwrap(),
+        echo: Echo(r#"{"phoneNumber":"+123456789"}"#.into()),
+        subject: Some("tel:+123456789".into()),
+    };
+    let mut r = full();
+    r.dialect = Dialect(2);
+    r.group = Some(booking::Group::Reservation {
+        total: 50,
+        members: vec![
+            member.clone(),
+            booking::Member {
+                subject: None,
+                ..member
+            },
+        ],
+    });
+    let bytes = encode(&r).unwrap();
+    assert_eq!(bytes[0], BOOKING_V4);
+    assert_eq!(decode(&bytes).unwrap(), r);
+    let mut m = full();
+    m.group = Some(booking::Group::Member { of: r.id });
+    assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m);
+}
+
 /// A record as the first release wrote it (the domain `Booking` as JSON, time as tuples): an
 /// upgraded gateway must still read what the old one stored.
 const V0_RECORD: &str = r#"{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","owner":{"client_id":"c","subject":null},"device":{"phone_number":"+123456789","network_access_identifier":null,"ipv4_address":{"public_address":"203.0.113.5","private_address":null,"public_port":59765},"ipv6_address":null},"device_keys":["tel:+123456789","ipv4:203.0.113.5:59765"],"qos_profile":"QOS_L","start_time":[2030,1,12,0,0,0,0,0,0],"duration":600,"application_server":{"ipv4":"198.51.100.0/24","ipv6":null},"device_ports":{"ranges":[[5010,5020]],"ports":[5060]},"application_server_ports":null,"sink":"https://app.example.com/cb","sink_credential":null,"status":"ACTIVATED","status_info":null,"started_at":[2030,1,12,0,0,0,0,0,0],"terminated_at":null,"nef_subscription":"http://nef/subscriptions/sub-1","callback_token":"0123456789abcdef0123456789abcdef","attempts":0,"retry_at":null,"created_at":[2029,365,11,0,0,0,0,0,0],"version":3,"echo":{"qosProfile":"QOS_L","startTime":"2030-01-01T14:00:00+02:00","serviceArea":{"areaType":"CIRCLE","center":{"latitude":50.1,"longitude":8.68},"radius":500},"device":{"phoneNumber":"+123456789"},"sink":"https://app.example.com/cb"}}"#;

@@ -1,0 +1,408 @@
+//! QoS Booking and Assignment: a reservation books the window, area and profile for up to
+//! `numDevices` devices; devices are then assigned and released. Each assigned device is a
+//! booking of its own (`Group::Member`) that the one engine activates at the start (at once
+//! when assigned later), removes at the end and tells the NEF about like any other. The
+//! reservation lists its members, and every change of that list is a versioned write of the
+//! reservation: concurrent assigns on any number of replicas can never list more devices than
+//! it has room for.
+
+use super::caller::resolve_device;
+use super::{BookingService, Caller, check_sink, unavailable};
+use crate::booking::{Booking, BookingId, Echo, Group, Member, NewBooking, Owner, SinkCredential, StatusInfo};
+use crate::capacity::{PoolClaim, Refusal};
+use crate::device::Device;
+use crate::error::{Rejection, RejectionKind};
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+/// Versioned writes of one reservation a request may lose to concurrent ones before giving
+/// up (50 devices assigned at once by separate requests all land).
+const RESERVATION_TRIES: usize = 200;
+
+/// A device of an assign or release request: as parsed, and as the client sent it.
+#[derive(Debug, Clone)]
+pub struct DeviceInput {
+    pub device: Device,
+    pub echo: Echo,
+}
+
+/// Why some devices of a request were not assigned or released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortfall {
+    /// More devices than the reservation had room for: only the first ones were assigned.
+    NoRoom,
+    /// Some devices could not be assigned (another booking of theirs overlaps, or no
+    /// capacity for them).
+    Refused,
+    /// Some devices of a release are not assigned to the reservation.
+    NotAssigned,
+}
+
+/// The outcome of an assign or release: the reservation after it, the devices concerned,
+/// and what fell short.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub reservation: Booking,
+    pub devices: Vec<Member>,
+    pub shortfall: Option<Shortfall>,
+}
+
+fn incompatible(message: impl Into<String>) -> Rejection {
+    Rejection::new(RejectionKind::IncompatibleState, message)
+}
+
+fn lost() -> Rejection {
+    Rejection::new(
+        RejectionKind::Unavailable,
+        "The booking is changing too fast; try again",
+    )
+}
+
+impl BookingService {
+    /// Creates a reservation for up to `total` devices: the checks of a booking without its
+    /// device, then SCHEDULED with its start timer.
+    pub async fn create_reservation(
+        &self,
+        caller: &Caller,
+        mut req: NewBooking,
+        total: u32,
+    ) -> Result<Booking, Rejection> {
+        let record = self.clients.get(&caller.client_id);
+        check_sink(record.as_deref(), req.sink.as_deref())?;
+        let now = self.clock.now();
+        self.check_request(record.as_deref(), &req, now)?;
+        self.bind_credential(caller, &mut req.sink_credential)?;
+        self.check_quota(record.as_deref(), &caller.client_id).await?;
+        req.device = None;
+        let owner = Owner {
+            client_id: caller.client_id.clone(),
+            subject: caller.subject.as_ref().map(|(s, _)| s.clone()),
+        };
+        let mut booking = Booking::reservation(BookingId::new(), owner, req, total, now);
+        booking.origin = self.telemetry.current_trace();
+        self.store_new(&booking).await?;
+        info!(booking.id = %booking.id, client.id = %caller.client_id, devices = total, "reservation created");
+        Ok(booking)
+    }
+
+    /// A reservation of the caller (404 for anything else, a device booking included).
+    pub async fn reservation(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
+        let b = self.load_for(caller, id).await?;
+        if !b.is_reservation() {
+            return Err(Rejection::new(
+                RejectionKind::NotFound,
+                format!("Booking {id} does not exist"),
+            ));
+        }
+        Ok(b)
+    }
+
+    /// Assigns devices (2-legged: `devices`; 3-legged: the token's device) to a reservation.
+    pub async fn assign(
+        &self,
+        caller: &Caller,
+        id: BookingId,
+        devices: Vec<DeviceInput>,
+        mut sink: Option<String>,
+        mut credential: Option<SinkCredential>,
+    ) -> Result<Assignment, Rejection> {
+        let r = self.reservation(caller, id).await?;
+        let record = self.clients.get(&caller.client_id);
+        check_sink(record.as_deref(), sink.as_deref())?;
+        let wanted = self.devices_of(caller, devices).await?;
+        self.bind_credential(caller, &mut credential)?;
+        if sink.is_none() {
+            // Without a sink of their own, the devices' events go where the reservation's go.
+            sink.clone_from(&r.sink);
+            credential.clone_from(&r.sink_credential);
+        }
+        let now = self.clock.now();
+        let subject = caller.subject.as_ref().map(|(s, _)| s.clone());
+
+        // Room first, in the reservation (one versioned write per try).
+        let mut added = Vec::new();
+        let mut shortfall = None;
+        let mut reservation = r;
+        for _ in 0..RESERVATION_TRIES {
+            if !reservation.is_live() || now >= reservation.end_time() {
+                return Err(incompatible(format!("Booking {id} has ended")));
+            }
+            let held = members_of(&reservation);
+            let (fresh, already): (Vec<_>, Vec<_>) = wanted
+                .iter()
+                .partition(|d| !held.iter().any(|m| same_device(&m.device, &d.device)));
+            if fresh.is_empty() {
+                return Err(Rejection::new(
+                    RejectionKind::AlreadyExists,
+                    "The devices are already assigned to this booking",
+                ));
+            }
+            let room = usize::try_from(reservation.group.as_ref().map_or(0, Group::remaining)).unwrap_or(0);
+            if room == 0 {
+                return Err(incompatible(format!("Booking {id} has no devices remaining to assign")));
+            }
+            added = fresh
+                .iter()
+                .take(room)
+                .map(|d| Member {
+                    id: BookingId::new(),
+                    device: d.device.clone(),
+                    echo: d.echo.clone(),
+                    subject: subject.clone(),
+                })
+                .collect();
+            shortfall = if fresh.len() > room {
+                Some(Shortfall::NoRoom)
+            } else if !already.is_empty() {
+                Some(Shortfall::Refused)
+            } else {
+                None
+            };
+            let Ok(next) = reservation.with_members(added.clone()) else {
+                return Err(incompatible(format!("Booking {id} cannot take devices now")));
+            };
+            if self
+                .store
+                .update(&next, self.due_of(&next), None)
+                .await
+                .map_err(unavailable)?
+            {
+                reservation = next;
+                break;
+            }
+            added.clear();
+            reservation = self.reservation(caller, id).await?;
+        }
+        if added.is_empty() {
+            return Err(lost());
+        }
+
+        // Then each device's own booking; one that cannot be stored gives its place back.
+        let owner = Owner {
+            client_id: caller.client_id.clone(),
+            subject,
+        };
+        let mut assigned = Vec::new();
+        let mut refused = Vec::new();
+        let mut first_refusal = None;
+        for m in added {
+            let member = Booking::member_of(&reservation, &m, owner.clone(), sink.clone(), credential.clone(), now);
+            match self.store_member(&member, now).await {
+                Ok(()) => assigned.push(m),
+                Err(e) => {
+                    warn!(booking.id = %id, member.id = %m.id, reason = %e.message, "device not assigned");
+                    first_refusal.get_or_insert(e);
+                    refused.push(m.id);
+                }
+            }
+        }
+        if !refused.is_empty() {
+            reservation = self.drop_members(caller, id, &refused).await?;
+            shortfall = Some(shortfall.unwrap_or(Shortfall::Refused));
+        }
+        if assigned.is_empty() {
+            return Err(first_refusal.unwrap_or_else(lost));
+        }
+        info!(booking.id = %id, client.id = %caller.client_id, devices = assigned.len(), "devices assigned");
+        Ok(Assignment {
+            reservation,
+            devices: assigned,
+            shortfall,
+        })
+    }
+
+    /// Stores an assigned device's booking (its capacity first, where pools apply to it).
+    async fn store_member(&self, member: &Booking, now: OffsetDateTime) -> Result<(), Rejection> {
+        let no_capacity = |pool: &str| incompatible(format!("No capacity left in pool {pool} for this device"));
+        let claims = match self.plan().claims_for(member) {
+            Ok(claims) => claims,
+            Err(Refusal::Blackout(pool) | Refusal::Full(pool)) => return Err(no_capacity(&pool)),
+        };
+        if let Some(pool) = self
+            .store
+            .reserve(&claims, member.id, member.start_time, member.end_time(), now)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(no_capacity(&pool));
+        }
+        let stored = self.store_new(member).await;
+        if let Err(e) = stored {
+            let pools: Vec<String> = claims.iter().map(PoolClaim::bucket).collect();
+            self.give_back(&pools, member.id).await;
+            // A device already in an overlapping booking of this client: CAMARA's 409 here.
+            return Err(if e.kind == RejectionKind::Conflict {
+                incompatible(e.message)
+            } else {
+                e
+            });
+        }
+        Ok(())
+    }
+
+    /// The reservation without the members `ids` (their bookings are ended or never stored).
+    async fn drop_members(&self, caller: &Caller, id: BookingId, ids: &[BookingId]) -> Result<Booking, Rejection> {
+        for _ in 0..RESERVATION_TRIES {
+            let r = self.reservation(caller, id).await?;
+            let Ok(next) = r.without_members(ids) else {
+                return Ok(r);
+            };
+            if self
+                .store
+                .update(&next, self.due_of(&next), None)
+                .await
+                .map_err(unavailable)?
+            {
+                return Ok(next);
+            }
+        }
+        Err(lost())
+    }
+
+    /// Releases devices (2-legged: `devices`; 3-legged: the token's device): each device's
+    /// booking ends (its NEF subscription removed when active), then its place is free.
+    pub async fn release(
+        &self,
+        caller: &Caller,
+        id: BookingId,
+        devices: Vec<DeviceInput>,
+    ) -> Result<Assignment, Rejection> {
+        let r = self.reservation(caller, id).await?;
+        if !r.is_live() {
+            return Err(incompatible(format!("Booking {id} has ended")));
+        }
+        let wanted = self.devices_of(caller, devices).await?;
+        let held = members_of(&r);
+        let chosen: Vec<Member> = held
+            .iter()
+            .filter(|m| wanted.iter().any(|d| same_device(&m.device, &d.device)))
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            return Err(Rejection::new(
+                RejectionKind::NotFound,
+                "None of these devices is assigned to this booking",
+            ));
+        }
+        let shortfall = (chosen.len() < wanted.len()).then_some(Shortfall::NotAssigned);
+        for m in &chosen {
+            self.end_on_request(None, m.id, StatusInfo::DeleteRequested)
+                .await
+                .or_else(|e| {
+                    // Purged already (it ended long ago): nothing left to end.
+                    if e.kind == RejectionKind::NotFound {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                })?;
+        }
+        let ids: Vec<BookingId> = chosen.iter().map(|m| m.id).collect();
+        let reservation = self.drop_members(caller, id, &ids).await?;
+        info!(booking.id = %id, client.id = %caller.client_id, devices = ids.len(), "devices released");
+        Ok(Assignment {
+            reservation,
+            devices: chosen,
+            shortfall,
+        })
+    }
+
+    /// Cancels a reservation: every assigned device's booking ends (NEF removal first when
+    /// active), then the reservation, TERMINATED/DELETE_REQUESTED with its event.
+    pub async fn cancel_reservation(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
+        let r = self.reservation(caller, id).await?;
+        if !r.is_live() {
+            return Err(incompatible(format!("Booking {id} has already ended")));
+        }
+        for m in members_of(&r) {
+            self.end_on_request(None, m.id, StatusInfo::DeleteRequested)
+                .await
+                .or_else(|e| {
+                    if e.kind == RejectionKind::NotFound {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                })?;
+        }
+        match self
+            .end_on_request(Some(caller), id, StatusInfo::DeleteRequested)
+            .await?
+        {
+            Some(ended) => Ok(ended),
+            None => Err(incompatible(format!("Booking {id} has already ended"))),
+        }
+    }
+
+    /// The caller's reservations that hold a device (from the body or the token), by start.
+    pub async fn reservations_of(&self, caller: &Caller, device: Option<Device>) -> Result<Vec<Booking>, Rejection> {
+        let (device, _) = resolve_device(caller, device)?;
+        self.look_up(&device).await?;
+        let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
+        let mut ids: Vec<BookingId> = all
+            .iter()
+            .filter(|b| b.owner.client_id == caller.client_id)
+            .filter_map(|b| match b.group {
+                Some(Group::Member { of }) => Some(of),
+                _ => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut found = Vec::new();
+        for of in ids {
+            if let Some(r) = self.store.get(of).await.map_err(unavailable)?
+                && caller.may_access(&r)
+                && members_of(&r).iter().any(|m| same_device(&m.device, &device))
+            {
+                found.push(r);
+            }
+        }
+        found.sort_by_key(|b| (b.start_time, b.id));
+        found.truncate(self.policy.max_retrieve.min(50));
+        Ok(found)
+    }
+
+    /// The devices of an assign or release, each checked as a create checks its device.
+    async fn devices_of(&self, caller: &Caller, devices: Vec<DeviceInput>) -> Result<Vec<DeviceInput>, Rejection> {
+        let given: Vec<Option<DeviceInput>> = if devices.is_empty() {
+            vec![None]
+        } else {
+            devices.into_iter().map(Some).collect()
+        };
+        let mut out: Vec<DeviceInput> = Vec::new();
+        for d in given {
+            let (echo, body) = match d {
+                Some(d) => (d.echo, Some(d.device)),
+                None => (Echo::default(), None),
+            };
+            let (device, _) = resolve_device(caller, body)?;
+            let known = self.look_up(&device).await?;
+            if !self.southbound.supports_device(&device, known) {
+                return Err(Rejection::new(
+                    RejectionKind::UnsupportedIdentifier,
+                    "The network can only be reached with an IP address for this device; phone numbers are not supported here",
+                ));
+            }
+            if out.iter().any(|o| same_device(&o.device, &device)) {
+                return Err(Rejection::invalid("The same device is listed twice"));
+            }
+            out.push(DeviceInput { device, echo });
+        }
+        Ok(out)
+    }
+}
+
+/// The members of a reservation (none for anything else).
+pub fn members_of(b: &Booking) -> &[Member] {
+    match &b.group {
+        Some(Group::Reservation { members, .. }) => members,
+        _ => &[],
+    }
+}
+
+/// Whether two device descriptions name the same device (any identifier in common).
+fn same_device(a: &Device, b: &Device) -> bool {
+    let keys = a.keys();
+    b.keys().iter().any(|k| keys.contains(k))
+}

@@ -1,0 +1,351 @@
+//! The QoS Booking and Assignment API (`qos-booking-and-assignment.yaml`): reservations for
+//! up to `numDevices` devices and the assignment and release of devices, over the booking
+//! engine (`booking::BookingService::create_reservation`, `assign`, `release`, ...). Its wire
+//! shapes (`BookingOutput`, `BookingDetails`, `DeviceAssignmentOutput`) and its own error
+//! codes (its DURATION_OUT_OF_RANGE, the Generic409 codes, no area or profile codes) are here.
+
+use crate::auth::{RequestContext, scopes};
+use crate::error::ApiError;
+use crate::limits::Operation;
+use crate::parse::assignment as parse;
+use crate::routes::{ApiState, body_of, method_not_allowed};
+use crate::wire::Echoed;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use booking::{
+    Assignment, Booking, BookingId, BookingStatus, Group, Member, Rejection, RejectionKind, Shortfall, StatusInfo,
+    members_of,
+};
+use serde_json::{Map, Value, json};
+
+pub(crate) fn routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/qos-bookings", post(create).fallback(method_not_allowed))
+        // The literal `retrieve` wins over `{bookingId}` (a GET of it is a 400: not a UUID).
+        .route(
+            "/qos-bookings/retrieve",
+            post(retrieve)
+                .get(retrieve_read_as_id)
+                .delete(retrieve_deleted_as_id)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/qos-bookings/{bookingId}",
+            get(get_booking).delete(delete_booking).fallback(method_not_allowed),
+        )
+        .route(
+            "/qos-bookings/{bookingId}/devices",
+            get(devices).fallback(method_not_allowed),
+        )
+        .route(
+            "/qos-bookings/{bookingId}/devices/assign",
+            post(assign).fallback(method_not_allowed),
+        )
+        .route(
+            "/qos-bookings/{bookingId}/devices/release",
+            post(release).fallback(method_not_allowed),
+        )
+        .route("/openapi.yaml", get(openapi).fallback(method_not_allowed))
+        .with_state(state)
+}
+
+/// A refusal in B&A's codes: its own DURATION_OUT_OF_RANGE; an overlap is INCOMPATIBLE_STATE;
+/// no area or profile codes (a bad or uncovered area, a profile that cannot be booked).
+pub(crate) fn refusal(r: Rejection) -> ApiError {
+    let message = r.message.clone();
+    match r.kind {
+        RejectionKind::DurationOutOfRange => {
+            ApiError::with_code(400, "QOS_BOOKING_AND_ASSIGNMENT.DURATION_OUT_OF_RANGE", message)
+        }
+        RejectionKind::Conflict => ApiError::with_code(409, "INCOMPATIBLE_STATE", message),
+        RejectionKind::InvalidArea | RejectionKind::NotManagedAreaType | RejectionKind::ProfileNotApplicable => {
+            ApiError::invalid_argument(message)
+        }
+        RejectionKind::AreaNotCovered => ApiError::with_code(422, "SERVICE_NOT_APPLICABLE", message),
+        _ => ApiError::from(r),
+    }
+}
+
+/// `GET /qos-bookings/retrieve`: a read of the booking `retrieve`, which is not a UUID.
+async fn retrieve_read_as_id(ctx: RequestContext) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_READ)?;
+    Err(booking_id("retrieve").err().unwrap_or_else(ApiError::internal))
+}
+
+/// `DELETE /qos-bookings/retrieve`: likewise.
+async fn retrieve_deleted_as_id(ctx: RequestContext) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_DELETE)?;
+    Err(booking_id("retrieve").err().unwrap_or_else(ApiError::internal))
+}
+
+fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
+    BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        crate::ASSIGNMENT_OPENAPI_YAML,
+    )
+        .into_response()
+}
+
+async fn create(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_CREATE)?;
+    st.limits.check(Operation::Create, &ctx.caller.client_id)?;
+    let body = body_of(&st, &headers, body).await?;
+    let (new, total) = parse::create_reservation(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    if let Some(sink) = &new.sink {
+        st.parse.sink.check(sink).await.map_err(|why| {
+            ApiError::from(Rejection::new(
+                RejectionKind::InvalidSink,
+                format!("'sink' is not acceptable: {why}"),
+            ))
+        })?;
+    }
+    let r = st
+        .service
+        .create_reservation(&ctx.caller, new, total)
+        .await
+        .map_err(refusal)?;
+    Ok((StatusCode::CREATED, Json(booking_output(&r))).into_response())
+}
+
+async fn get_booking(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_READ)?;
+    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    let r = st
+        .service
+        .reservation(&ctx.caller, booking_id(&id)?)
+        .await
+        .map_err(refusal)?;
+    Ok(Json(booking_output(&r)).into_response())
+}
+
+async fn delete_booking(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_DELETE)?;
+    st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
+    let r = st
+        .service
+        .cancel_reservation(&ctx.caller, booking_id(&id)?)
+        .await
+        .map_err(refusal)?;
+    Ok(Json(booking_output(&r)).into_response())
+}
+
+async fn devices(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_DEVICES_READ)?;
+    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    let r = st
+        .service
+        .reservation(&ctx.caller, booking_id(&id)?)
+        .await
+        .map_err(refusal)?;
+    Ok(Json(assignment_output(&r, members_of(&r), "SUCCESSFUL", None)).into_response())
+}
+
+async fn assign(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_DEVICES_CREATE)?;
+    st.limits.check(Operation::Create, &ctx.caller.client_id)?;
+    let id = booking_id(&id)?;
+    let body = body_of(&st, &headers, body).await?;
+    let req = parse::device_request(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    if let Some(sink) = &req.sink {
+        st.parse.sink.check(sink).await.map_err(|why| {
+            ApiError::from(Rejection::new(
+                RejectionKind::InvalidSink,
+                format!("'sink' is not acceptable: {why}"),
+            ))
+        })?;
+    }
+    let a = st
+        .service
+        .assign(&ctx.caller, id, req.devices, req.sink, req.sink_credential)
+        .await
+        .map_err(refusal)?;
+    let (status, info) = match a.shortfall {
+        None => ("SUCCESSFUL", Some("ASSIGNMENT_COMPLETED")),
+        Some(Shortfall::NoRoom) => ("PARTIAL_SUCCESS", Some("QUOTA_EXCEEDED")),
+        Some(_) => ("PARTIAL_SUCCESS", Some("DEVICE_UNKNOWN_ERROR")),
+    };
+    Ok((StatusCode::CREATED, Json(outcome(&a, status, info))).into_response())
+}
+
+async fn release(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_DEVICES_DELETE)?;
+    st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
+    let id = booking_id(&id)?;
+    let body = body_of(&st, &headers, body).await?;
+    // A release's 400s are Generic400's: INVALID_ARGUMENT or OUT_OF_RANGE only.
+    let req = parse::device_request(&body, st.clock.now(), &st.parse).map_err(|r| {
+        let e = refusal(r);
+        if e.status == 400 && e.code != "OUT_OF_RANGE" {
+            ApiError::invalid_argument(e.message)
+        } else {
+            e
+        }
+    })?;
+    if req.sink.is_some() || req.sink_credential.is_some() {
+        return Err(ApiError::invalid_argument(
+            "A release takes no sink: its events go where the devices' assignment said",
+        ));
+    }
+    let a = st
+        .service
+        .release(&ctx.caller, id, req.devices)
+        .await
+        .map_err(refusal)?;
+    let (status, info) = match a.shortfall {
+        None => ("SUCCESSFUL", None),
+        Some(_) => ("PARTIAL_SUCCESS", Some("DEVICE_NOT_FOUND")),
+    };
+    Ok(Json(outcome(&a, status, info)).into_response())
+}
+
+async fn retrieve(
+    State(st): State<ApiState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    ctx.require(scopes::BA_RETRIEVE)?;
+    st.limits.check(Operation::Retrieve, &ctx.caller.client_id)?;
+    let body = body_of(&st, &headers, body).await?;
+    let device = parse::retrieve(&body, &st.parse).map_err(refusal)?;
+    let found = st.service.reservations_of(&ctx.caller, device).await.map_err(refusal)?;
+    Ok(Json(found.iter().map(booking_details).collect::<Vec<_>>()).into_response())
+}
+
+/// The devices of an assign or release and its outcome.
+fn outcome(a: &Assignment, status: &str, info: Option<&str>) -> Value {
+    assignment_output(&a.reservation, &a.devices, status, info)
+}
+
+/// `BookingDetails`: the reservation without its status.
+pub(crate) fn booking_details(r: &Booking) -> Value {
+    let echoed = Echoed::read(r);
+    let (total, remaining) = match &r.group {
+        Some(g @ Group::Reservation { total, .. }) => (*total, g.remaining()),
+        _ => (1, 0),
+    };
+    json!({
+        "bookingId": r.id.to_string(),
+        "totalDevices": total,
+        "remainingDevices": remaining,
+        "qosProfile": r.qos_profile,
+        "startTime": echoed.start_time,
+        "duration": r.duration,
+        "serviceArea": echoed.service_area,
+    })
+}
+
+/// `BookingOutput`: the details, with the reservation's status (and its sink, as the
+/// conformance material expects it back).
+pub(crate) fn booking_output(r: &Booking) -> Value {
+    let mut v = booking_details(r);
+    let (status, info) = reservation_status(r);
+    v["status"] = json!(status);
+    if let Some(info) = info {
+        v["statusInfo"] = json!(info);
+    }
+    if let Some(sink) = &r.sink {
+        v["sink"] = json!(sink);
+    }
+    v
+}
+
+/// A reservation's state in B&A's words: the request succeeded (accepted, active, expired,
+/// cancelled) or failed (ended by the network, declined).
+pub(crate) fn reservation_status(r: &Booking) -> (&'static str, Option<&'static str>) {
+    status_of(r.status, r.status_info)
+}
+
+/// A reservation's status and reason in B&A's words.
+pub(crate) fn status_of(status: BookingStatus, info: Option<StatusInfo>) -> (&'static str, Option<&'static str>) {
+    match (status, info) {
+        (BookingStatus::Requested, _) => ("PENDING", Some("VALIDATION_PENDING")),
+        (BookingStatus::Scheduled, _) => ("SUCCESSFUL", Some("BOOKING_ACCEPTED")),
+        (BookingStatus::Activated, _) => ("SUCCESSFUL", Some("BOOKING_ACTIVATED")),
+        (BookingStatus::Terminated, Some(StatusInfo::DeleteRequested)) => ("SUCCESSFUL", Some("BOOKING_CANCELLED")),
+        (BookingStatus::Terminated, Some(StatusInfo::BookingDeclined)) => ("FAILURE", Some("SERVICE_NOT_AVAILABLE")),
+        (BookingStatus::Terminated, Some(StatusInfo::NetworkTerminated | StatusInfo::BookingRevoked)) => {
+            ("FAILURE", Some("NETWORK_TERMINATED"))
+        }
+        (BookingStatus::Terminated, _) => ("SUCCESSFUL", Some("BOOKING_EXPIRED")),
+    }
+}
+
+/// One device as the client identified it (`DeviceResponse`: one identifier).
+pub(crate) fn device_response(m: &Member) -> Value {
+    match serde_json::from_str::<Value>(&m.echo.0) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            let mut o = Map::new();
+            if let Some(p) = &m.device.phone_number {
+                o.insert("phoneNumber".into(), json!(p.as_str()));
+            } else if let Some(a) = m.device.ipv6_address {
+                o.insert("ipv6Address".into(), json!(a.to_string()));
+            } else if let Some(a) = &m.device.ipv4_address {
+                o.insert(
+                    "ipv4Address".into(),
+                    json!({"publicAddress": a.public_address.to_string()}),
+                );
+            }
+            Value::Object(o)
+        }
+    }
+}
+
+/// `DeviceAssignmentOutput`: the reservation's details, the devices that may be disclosed
+/// (not those assigned under a 3-legged token) and the request's status.
+pub(crate) fn assignment_output(r: &Booking, members: &[Member], status: &str, info: Option<&str>) -> Value {
+    let shown: Vec<Value> = members
+        .iter()
+        .filter(|m| m.subject.is_none())
+        .map(device_response)
+        .collect();
+    let withheld = shown.len() < members.len();
+    let mut v = json!({"bookingDetails": booking_details(r), "status": status});
+    if !shown.is_empty() {
+        v["devices"] = Value::Array(shown);
+    }
+    match (info, withheld) {
+        (Some(i), _) => v["statusInfo"] = json!(i),
+        (None, true) => v["statusInfo"] = json!("DEVICE_DISCLOSURE_POLICY_APPLIED"),
+        (None, false) => {}
+    }
+    v
+}

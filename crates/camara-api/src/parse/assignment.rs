@@ -1,0 +1,233 @@
+//! Request bodies of QoS Booking and Assignment (`qos-booking-and-assignment.yaml`):
+//! `BookingInput`, `DeviceAssignmentInput` and `RetrieveBookingByDevice`. The same field rules
+//! as QoS Booking, with B&A's own limits and codes: `numDevices` 1-50 (beyond: OUT_OF_RANGE),
+//! `duration` 1-86400 (beyond: its DURATION_OUT_OF_RANGE), CIRCLE and POLYGON areas only, and
+//! an invalid area is a 400 like any other body refusal (B&A has no area codes).
+
+use super::*;
+use booking::{DeviceInput, Echo};
+
+/// Most devices of one reservation, and of one assign or release request.
+pub const MAX_DEVICES: usize = 50;
+
+const CREATE_KEYS: [&str; 7] = [
+    "numDevices",
+    "qosProfile",
+    "startTime",
+    "duration",
+    "serviceArea",
+    "sink",
+    "sinkCredential",
+];
+
+/// Parses a `BookingInput`: the reservation (as a booking without device) and its number of
+/// devices.
+pub fn create_reservation(
+    body: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+) -> Result<(NewBooking, u32), Rejection> {
+    let o = object(body, "body")?;
+    check_keys(o, &CREATE_KEYS, "", opts)?;
+    let total = match o.get("numDevices") {
+        None => 1,
+        Some(v) => u32::try_from(integer(v, "numDevices")?)
+            .ok()
+            .filter(|n| (1..=MAX_DEVICES as u32).contains(n))
+            .ok_or_else(|| Rejection::out_of_range(format!("'numDevices' must be between 1 and {MAX_DEVICES}")))?,
+    };
+    let qos = qos_profile(required(o, "qosProfile", "")?)?;
+    let start_value = required(o, "startTime", "")?;
+    let start_time = rfc3339(start_value, "startTime")?;
+    let duration = integer(required(o, "duration", "")?, "duration")?;
+    let duration = u32::try_from(duration)
+        .ok()
+        .filter(|d| (1..=86_400).contains(d))
+        .ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::DurationOutOfRange,
+                "'duration' must be between 1 and 86400 seconds",
+            )
+        })?;
+    let area_value = required(o, "serviceArea", "")?;
+    let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
+    let sink_credential = o
+        .get("sinkCredential")
+        .map(|v| sink_credential(v, now, opts, Version::V0_2))
+        .transpose()?;
+    let area = area(area_value, opts)?;
+    let echo = Echoed::write(Sent {
+        start_time: (start_value, start_time),
+        service_area: (area_value, &area),
+        device: None,
+    });
+    Ok((
+        NewBooking {
+            qos_profile: qos,
+            start_time,
+            duration,
+            service_area: area,
+            device: None,
+            application_server: None,
+            device_ports: None,
+            application_server_ports: None,
+            sink,
+            sink_credential,
+            echo,
+            dialect: Version::ASSIGNMENT,
+        },
+        total,
+    ))
+}
+
+/// B&A's `Area`: CIRCLE or POLYGON, every refusal a 400 INVALID_ARGUMENT.
+fn area(v: &Value, opts: &ParseOptions) -> Result<ServiceArea, Rejection> {
+    if let Some(ty) = v.get("areaType")
+        && !matches!(ty.as_str(), Some("CIRCLE" | "POLYGON"))
+    {
+        return Err(invalid("'serviceArea.areaType' must be CIRCLE or POLYGON"));
+    }
+    service_area(v, opts).map_err(|r| match r.kind {
+        RejectionKind::InvalidArea | RejectionKind::NotManagedAreaType => Rejection::invalid(r.message),
+        _ => r,
+    })
+}
+
+/// What an assign or release names: the devices (none under a 3-legged token), and for an
+/// assign the sink of the devices' events.
+pub struct DeviceRequest {
+    pub devices: Vec<DeviceInput>,
+    pub sink: Option<String>,
+    pub sink_credential: Option<SinkCredential>,
+}
+
+/// Parses a `DeviceAssignmentInput` (assign and release share it).
+pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<DeviceRequest, Rejection> {
+    let o = object(body, "body")?;
+    // `additionalProperties: false` in B&A, whatever the strictness setting.
+    let strict = ParseOptions {
+        strict: true,
+        ..opts.clone()
+    };
+    check_keys(o, &["devices", "sink", "sinkCredential"], "", &strict)?;
+    let devices = match o.get("devices") {
+        None => Vec::new(),
+        Some(v) => {
+            let arr = v
+                .as_array()
+                .ok_or_else(|| invalid("'devices' must be an array of devices"))?;
+            if arr.is_empty() || arr.len() > MAX_DEVICES {
+                return Err(invalid(format!("'devices' must hold 1 to {MAX_DEVICES} devices")));
+            }
+            arr.iter()
+                .map(|d| {
+                    let device = device(d, opts)?;
+                    let echo = d
+                        .as_object()
+                        .map(|raw| Echo(device_response(raw).to_string()))
+                        .unwrap_or_default();
+                    Ok(DeviceInput { device, echo })
+                })
+                .collect::<Result<_, Rejection>>()?
+        }
+    };
+    let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
+    let sink_credential = o
+        .get("sinkCredential")
+        .map(|v| sink_credential(v, now, opts, Version::V0_2))
+        .transpose()?;
+    Ok(DeviceRequest {
+        devices,
+        sink,
+        sink_credential,
+    })
+}
+
+/// Parses a B&A `RetrieveBookingByDevice` (closed: `additionalProperties: false`).
+pub fn retrieve(body: &Value, opts: &ParseOptions) -> Result<Option<Device>, Rejection> {
+    let strict = ParseOptions {
+        strict: true,
+        ..opts.clone()
+    };
+    retrieve_booking(body, &strict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking::RejectionKind as K;
+    use serde_json::json;
+
+    fn opts() -> ParseOptions {
+        crate::parse::tests::opts()
+    }
+
+    fn body() -> Value {
+        json!({"numDevices": 10, "qosProfile": "QOS_L", "startTime": "2030-01-02T10:00:00Z", "duration": 600,
+            "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 500}})
+    }
+
+    fn kind(b: Value) -> K {
+        create_reservation(&b, crate::parse::tests::NOW, &opts())
+            .unwrap_err()
+            .kind
+    }
+
+    #[test]
+    fn booking_input_follows_b_and_a_limits_and_codes() {
+        let (nb, total) = create_reservation(&body(), crate::parse::tests::NOW, &opts()).unwrap();
+        assert_eq!((total, nb.duration, nb.device.is_none()), (10, 600, true));
+        let mut b = body();
+        b.as_object_mut().unwrap().remove("numDevices");
+        assert_eq!(create_reservation(&b, crate::parse::tests::NOW, &opts()).unwrap().1, 1);
+        let with = |k: &str, v: Value| {
+            let mut b = body();
+            b[k] = v;
+            b
+        };
+        assert_eq!(kind(with("numDevices", json!(51))), K::OutOfRange);
+        assert_eq!(kind(with("numDevices", json!(0))), K::OutOfRange);
+        assert_eq!(kind(with("numDevices", json!(2.5))), K::InvalidArgument);
+        assert_eq!(kind(with("duration", json!(86_401))), K::DurationOutOfRange);
+        assert_eq!(kind(with("extra", json!(1))), K::InvalidArgument);
+        assert_eq!(
+            kind(with(
+                "serviceArea",
+                json!({"areaType": "AREANAME", "areaName": "stadium"})
+            )),
+            K::InvalidArgument
+        );
+        assert_eq!(
+            kind(with(
+                "serviceArea",
+                json!({"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}})
+            )),
+            K::InvalidArgument,
+            "an invalid area is a 400 in B&A"
+        );
+    }
+
+    #[test]
+    fn device_requests_are_closed_and_hold_one_to_fifty_devices() {
+        let now = crate::parse::tests::NOW;
+        let ok = device_request(&json!({"devices": [{"phoneNumber": "+123456789"}]}), now, &opts()).unwrap();
+        assert_eq!(ok.devices.len(), 1);
+        assert_eq!(ok.devices[0].echo.0, r#"{"phoneNumber":"+123456789"}"#);
+        assert!(device_request(&json!({}), now, &opts()).unwrap().devices.is_empty());
+        let many: Vec<Value> = (0..51)
+            .map(|i| json!({"phoneNumber": format!("+1234567{i:02}")}))
+            .collect();
+        for bad in [
+            json!({"devices": []}),
+            json!({"devices": many}),
+            json!({"device": {}}),
+            json!({"devices": [{}]}),
+        ] {
+            assert_eq!(
+                device_request(&bad, now, &opts()).err().map(|r| r.kind),
+                Some(K::InvalidArgument),
+                "{bad}"
+            );
+        }
+    }
+}
