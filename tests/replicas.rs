@@ -535,3 +535,126 @@ async fn fifty_simultaneous_creates_on_two_replicas_fill_a_pool_of_ten_exactly()
     }
     assert_eq!((admitted, declined), (10, 40));
 }
+
+/// QoS Booking and Assignment's `remainingDevices` is exact across replicas: 50 simultaneous
+/// assigns of one device each to a reservation for 10, half through each replica, assign
+/// exactly 10 (the others: 409 INCOMPATIBLE_STATE); the NEF gets exactly 10 subscriptions at
+/// the start; a release frees a slot that the next assign takes, activated at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_simultaneous_assigns_on_two_replicas_never_exceed_num_devices() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let sim = start_sim().await;
+    let env = replica_env(
+        &[
+            ("QOSGW__STORE__KIND", "redis".to_owned()),
+            ("QOSGW__STORE__REDIS__URLS", redis.url()),
+        ],
+        &sim,
+    );
+    let (a, b) = (start(&env).await, start(&env).await);
+    let ba = |gw: &Gateway| gw.base.replace("/qos-booking/v0.2", "/qos-booking-and-assignment/v0.2");
+    let http = reqwest::Client::new();
+    let start_at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::seconds(8);
+    let created: Value = http
+        .post(format!("{}/qos-bookings", ba(&a)))
+        .bearer_auth(&a.token)
+        .json(&json!({
+            "numDevices": 10,
+            "qosProfile": "QOS_M",
+            "startTime": start_at.format(&Rfc3339).unwrap(),
+            "duration": 600,
+            "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["bookingId"].as_str().unwrap().to_owned();
+    let device = |i: usize| {
+        json!({"ipv4Address": {"publicAddress": format!("203.0.113.{}", i + 1), "privateAddress": format!("10.9.0.{}", i + 1)}})
+    };
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let req = http
+            .post(format!("{}/qos-bookings/{id}/devices/assign", ba(gw)))
+            .bearer_auth(&gw.token)
+            .json(&json!({"devices": [device(i)]}));
+        tasks.push(tokio::spawn(async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut assigned = HashSet::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, body) => {
+                assert_eq!(body["status"], "SUCCESSFUL", "{body}");
+                assigned.insert(body["devices"][0]["ipv4Address"]["publicAddress"].as_str().unwrap().to_owned());
+            }
+            (409, body) => {
+                assert_eq!(body["code"], "INCOMPATIBLE_STATE", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((assigned.len(), refused), (10, 40));
+    let listed: Value = http
+        .get(format!("{}/qos-bookings/{id}/devices", ba(&b)))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["bookingDetails"]["remainingDevices"], 0);
+    let listed: HashSet<String> = listed["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["ipv4Address"]["publicAddress"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, assigned, "the reservation lists exactly the assigned devices");
+
+    // At the start: exactly the ten, each once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sim.subscriptions().len() < 10 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sim.subscriptions().len(), 10);
+    assert_eq!(sim.requests_of("POST").len(), 10);
+
+    // A release (through the other replica) frees a slot; the next assign takes it and, the
+    // window having begun, is activated at once.
+    let one: usize = assigned.iter().next().unwrap().rsplit('.').next().unwrap().parse().unwrap();
+    let released = http
+        .post(format!("{}/qos-bookings/{id}/devices/release", ba(&b)))
+        .bearer_auth(&b.token)
+        .json(&json!({"devices": [device(one - 1)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status(), 200);
+    assert_eq!(sim.subscriptions().len(), 9);
+    let late = http
+        .post(format!("{}/qos-bookings/{id}/devices/assign", ba(&a)))
+        .bearer_auth(&a.token)
+        .json(&json!({"devices": [device(99)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sim.subscriptions().len() < 10 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sim.subscriptions().len(), 10);
+    assert_eq!(sim.requests_of("POST").len(), 11);
+}
