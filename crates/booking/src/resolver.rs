@@ -21,4 +21,10 @@ pub struct ResolvedDevice {
 pub trait DeviceResolver: Send + Sync + 'static {
     /// `Ok(None)`: the resolver does not know the device.
     async fn resolve(&self, device: &Device) -> Result<Option<ResolvedDevice>, BoxError>;
+
+    /// The device a GSMA TS.43 operator token (the subject `operatortoken:<token>` of a
+    /// 3-legged access token) stands for. `Ok(None)`: unknown (the default: not supported).
+    async fn resolve_operator_token(&self, _token: &str) -> Result<Option<Device>, BoxError> {
+        Ok(None)
+    }
 }

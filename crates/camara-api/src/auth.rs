@@ -13,11 +13,12 @@ pub use keys::{KeySource, KeyStore};
 use crate::error::ApiError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use booking::{Caller, Device, PhoneNumber};
+use booking::{Caller, Device, DeviceResolver, PhoneNumber, Rejection, RejectionKind};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +54,82 @@ pub mod scopes {
     ];
 }
 
+/// Which subjects a 3-legged token may carry: `tel:+<E.164>` (a phone number),
+/// `ipport:<IPv4>[:port]` or `ipport:[<IPv6>][:port]` (an address), `operatortoken:<token>`
+/// (a GSMA TS.43 token the device resolver turns into a device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubjectForms {
+    pub tel: bool,
+    pub ipport: bool,
+    pub operator_token: bool,
+}
+
+impl Default for SubjectForms {
+    fn default() -> Self {
+        Self {
+            tel: true,
+            ipport: true,
+            operator_token: true,
+        }
+    }
+}
+
+/// A token subject naming a device, as read from the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Subject {
+    Device(Device),
+    OperatorToken(String),
+}
+
+/// The device a subject claim names, if it is one of the allowed forms; `Err` when it has the
+/// form but is not valid (a 401: the token is not usable).
+fn subject_of(sub: &str, forms: SubjectForms) -> Result<Option<Subject>, &'static str> {
+    if let Some(phone) = sub.strip_prefix("tel:").filter(|_| forms.tel) {
+        return PhoneNumber::parse(phone)
+            .map(|p| Some(Subject::Device(Device::from_phone(p))))
+            .map_err(|_| "subject is not a valid phone number");
+    }
+    if let Some(addr) = sub.strip_prefix("ipport:").filter(|_| forms.ipport) {
+        return ipport(addr)
+            .map(|d| Some(Subject::Device(d)))
+            .ok_or("subject is not a valid ipport");
+    }
+    if let Some(token) = sub.strip_prefix("operatortoken:").filter(|_| forms.operator_token) {
+        if token.is_empty() {
+            return Err("subject has an empty operator token");
+        }
+        return Ok(Some(Subject::OperatorToken(token.to_owned())));
+    }
+    Ok(None)
+}
+
+/// `80.90.34.2`, `80.90.34.2:16790`, `[2001:db8::1]` or `[2001:db8::1]:8080` as a device.
+fn ipport(s: &str) -> Option<Device> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (addr, port) = rest.split_once(']')?;
+        let v6: std::net::Ipv6Addr = addr.parse().ok()?;
+        if !(port.is_empty() || port.strip_prefix(':')?.parse::<u16>().is_ok()) {
+            return None;
+        }
+        return Some(Device {
+            ipv6_address: Some(v6),
+            ..Device::default()
+        });
+    }
+    let (addr, port) = match s.split_once(':') {
+        Some((a, p)) => (a, Some(p.parse::<u16>().ok()?)),
+        None => (s, None),
+    };
+    Some(Device {
+        ipv4_address: Some(booking::DeviceIpv4 {
+            public_address: addr.parse().ok()?,
+            private_address: None,
+            public_port: port,
+        }),
+        ..Device::default()
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthSettings {
     pub issuer: String,
@@ -63,6 +140,8 @@ pub struct AuthSettings {
     pub subject_claim: String,
     /// Optional claim holding the subject's phone number directly (3-legged when present).
     pub phone_number_claim: Option<String>,
+    /// The forms of subject that make a token 3-legged (CAMARA's `login_hint` forms).
+    pub subject_forms: SubjectForms,
     pub leeway_seconds: u64,
     /// Accepted signature algorithms (asymmetric only: RS256, ES256, PS256, ...).
     pub algorithms: Vec<Algorithm>,
@@ -90,6 +169,8 @@ pub struct Authenticator {
     verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
     /// Told the reason code of every refused token (for the operator's metrics).
     rejections: Option<Rejections>,
+    /// Turns operator tokens into devices.
+    resolver: Option<Arc<dyn DeviceResolver>>,
 }
 
 /// A hook told the reason code of every refused token.
@@ -117,7 +198,14 @@ impl Authenticator {
             settings,
             verified: std::sync::Mutex::default(),
             rejections: None,
+            resolver: None,
         }
+    }
+
+    /// Resolves `operatortoken:` subjects with `resolver` (without one they are refused).
+    pub fn with_resolver(mut self, resolver: Arc<dyn DeviceResolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
     }
 
     /// Tells `hook` the reason code of every refused token (`malformed`, `algorithm`,
@@ -218,15 +306,34 @@ impl Authenticator {
             .and_then(|c| claims.get(c))
             .and_then(Value::as_str)
             .map(|p| (format!("tel:{p}"), p.to_owned()));
-        let from_subject = claims
-            .get(&self.settings.subject_claim)
-            .and_then(Value::as_str)
-            .and_then(|s| s.strip_prefix("tel:").map(|p| (s.to_owned(), p.to_owned())));
-        let subject = from_phone_claim
-            .or(from_subject)
-            .map(|(sub, phone)| PhoneNumber::parse(&phone).map(|p| (sub, Device::from_phone(p))))
+        let from_phone_claim = from_phone_claim
+            .map(|(sub, phone)| PhoneNumber::parse(&phone).map(|p| (sub, Subject::Device(Device::from_phone(p)))))
             .transpose()
             .map_err(|_| fail("claims", "subject is not a valid phone number"))?;
+        let from_subject = match claims.get(&self.settings.subject_claim).and_then(Value::as_str) {
+            Some(sub) => subject_of(sub, self.settings.subject_forms)
+                .map_err(|why| fail("claims", why))?
+                .map(|s| (sub.to_owned(), s)),
+            None => None,
+        };
+        let subject = match from_phone_claim.or(from_subject) {
+            None => None,
+            Some((sub, Subject::Device(d))) => Some((sub, d)),
+            Some((sub, Subject::OperatorToken(token))) => {
+                let resolver = self
+                    .resolver
+                    .as_ref()
+                    .ok_or_else(|| fail("subject", "no resolver for operator tokens"))?;
+                let device = resolver.resolve_operator_token(&token).await.map_err(|e| {
+                    tracing::warn!(error = %booking::Chain(e.as_ref()), "operator token resolution failed");
+                    ApiError::from(Rejection::new(
+                        RejectionKind::Unavailable,
+                        "The subject of the access token cannot be resolved now; try again",
+                    ))
+                })?;
+                Some((sub, device.ok_or_else(|| fail("subject", "unknown operator token"))?))
+            }
+        };
         let caller = Caller { client_id, subject };
         if let Some(exp) = claims.get("exp").and_then(Value::as_u64).filter(|e| now < *e) {
             self.remember(

@@ -19,7 +19,9 @@ mod routes;
 mod version;
 mod wire;
 
-pub use auth::{AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, bearer, scopes};
+pub use auth::{
+    AuthSettings, Authenticator, DevIssuer, KeySource, KeyStore, RequestContext, SubjectForms, bearer, scopes,
+};
 pub use error::{ApiError, ErrorCode};
 pub use events::{ASSIGNMENT_DEVICE_TYPE, ASSIGNMENT_STATUS_TYPE, CloudEvents, EVENT_TYPE};
 pub use parse::{AreaTypes, ParseOptions};

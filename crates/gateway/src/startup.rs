@@ -229,7 +229,10 @@ impl Application {
         }
         let limits = Arc::new(s.limits.rate_limits().with_clients(clients.clone()));
         let counted = metrics.clone();
-        let auth = auth.with_rejections(Arc::new(move |reason| counted.token_rejected(reason)));
+        let mut auth = auth.with_rejections(Arc::new(move |reason| counted.token_rejected(reason)));
+        if let Some(r) = &resolver {
+            auth = auth.with_resolver(r.clone());
+        }
         let api_state = ApiState {
             service: service.clone(),
             auth: Arc::new(auth),

@@ -24,6 +24,10 @@ pub struct DeviceEntry {
     pub ipv6: Option<Ipv6Addr>,
     #[serde(default = "yes")]
     pub eligible: bool,
+    /// A GSMA TS.43 operator token that stands for this device (3-legged subjects
+    /// `operatortoken:<token>`).
+    #[serde(default)]
+    pub operator_token: Option<String>,
 }
 
 fn yes() -> bool {
@@ -135,5 +139,14 @@ impl DeviceResolver for StaticResolver {
                 ipv6: e.ipv6,
                 eligible: e.eligible,
             }))
+    }
+
+    async fn resolve_operator_token(&self, token: &str) -> Result<Option<Device>, BoxError> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        Ok(entries
+            .iter()
+            .find(|e| e.operator_token.as_deref() == Some(token))
+            .and_then(|e| booking::PhoneNumber::parse(&e.phone_number).ok())
+            .map(Device::from_phone))
     }
 }

@@ -87,11 +87,14 @@ impl BookingService {
 
     /// A reservation of the caller (404 for anything else, a device booking included).
     pub async fn reservation(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
-        let b = self.load_for(caller, id).await?;
-        if !b.is_reservation() {
+        let b = self.store.get(id).await.map_err(unavailable)?;
+        let b = b
+            .filter(Booking::is_reservation)
+            .ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))?;
+        if !caller.may_access_reservation(&b) {
             return Err(Rejection::new(
-                RejectionKind::NotFound,
-                format!("Booking {id} does not exist"),
+                RejectionKind::PermissionDenied,
+                "The booking belongs to another client or subject",
             ));
         }
         Ok(b)
@@ -352,7 +355,7 @@ impl BookingService {
         let mut found = Vec::new();
         for of in ids {
             if let Some(r) = self.store.get(of).await.map_err(unavailable)?
-                && caller.may_access(&r)
+                && caller.may_access_reservation(&r)
                 && members_of(&r).iter().any(|m| same_device(&m.device, &device))
             {
                 found.push(r);

@@ -36,6 +36,20 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Access to a reservation (QoS Booking and Assignment): the same API client and, when
+    /// the reservation was made under a 3-legged token, the same subject. A reservation made
+    /// 2-legged is the client's: its end users' 3-legged tokens assign their own devices.
+    pub(super) fn may_access_reservation(&self, r: &Booking) -> bool {
+        r.owner.client_id == self.client_id
+            && match (&r.owner.subject, &self.subject) {
+                (None, _) => true,
+                (Some(owner), Some((sub, _))) => owner == sub,
+                (Some(_), None) => false,
+            }
+    }
+}
+
 /// Picks the device of a request from the body or the token, per CAMARA's 2-/3-legged rules.
 pub(super) fn resolve_device(
     caller: &Caller,

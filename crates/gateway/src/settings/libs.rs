@@ -168,6 +168,11 @@ impl Auth {
             client_id_claim: self.client_id_claim.clone(),
             subject_claim: self.subject_claim.clone(),
             phone_number_claim: self.phone_number_claim.clone(),
+            subject_forms: camara_api::SubjectForms {
+                tel: self.subject_forms.contains(&super::SubjectForm::Tel),
+                ipport: self.subject_forms.contains(&super::SubjectForm::Ipport),
+                operator_token: self.subject_forms.contains(&super::SubjectForm::Operatortoken),
+            },
             leeway_seconds: self.leeway.as_secs(),
             algorithms: self.algorithms.clone(),
         }

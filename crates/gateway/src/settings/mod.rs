@@ -200,6 +200,18 @@ pub struct TelemetrySettings {
     pub metrics_interval: Duration,
 }
 
+/// A form of 3-legged subject (CAMARA's `login_hint` forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectForm {
+    /// `tel:+<E.164>`
+    Tel,
+    /// `ipport:<IPv4>[:port]`, `ipport:[<IPv6>][:port]`
+    Ipport,
+    /// `operatortoken:<GSMA TS.43 token>`, turned into a device by the device resolver.
+    Operatortoken,
+}
+
 /// How a client's delete of an ACTIVATED booking is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -264,6 +276,8 @@ pub struct Auth {
     pub audience: String,
     pub client_id_claim: String,
     pub subject_claim: String,
+    /// The subject forms that make a token 3-legged.
+    pub subject_forms: Vec<SubjectForm>,
     #[serde(rename = "leeway_seconds", deserialize_with = "units::secs")]
     pub leeway: Duration,
     pub dev_client_id: String,

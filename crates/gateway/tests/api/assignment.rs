@@ -385,3 +385,47 @@ async fn b_and_a_answers_with_its_own_codes() {
         .unwrap();
     assert!(yaml.contains("QoS Booking and Assignment") && !yaml.contains("../common/"));
 }
+
+#[tokio::test]
+async fn a_three_legged_assign_adds_the_tokens_device_and_keeps_it_undisclosed() {
+    let app = spawn_app().await;
+    let id = ba(
+        &app,
+        Method::POST,
+        "/qos-bookings",
+        Some(reservation_body(&app, 2, Duration::minutes(5), 600)),
+    )
+    .await
+    .body["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The reservation's owner is the dev client; the same client's 3-legged token assigns
+    // the subject's device (a `devices` list would be unnecessary).
+    let subject = app.token_for(
+        "dev-client",
+        &camara_api::scopes::ALL,
+        Some("operatortoken:ts43-123456781"),
+    );
+    let path = format!("{BA}/qos-bookings/{id}/devices/assign");
+    app.send(Method::POST, &path, Some(&subject), None, Some(phones(&["+123456782"])))
+        .await
+        .assert_error(422, "UNNECESSARY_IDENTIFIER");
+    let a = app
+        .send(Method::POST, &path, Some(&subject), None, Some(json!({})))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert!(a.body.get("devices").is_none(), "{}", a.body);
+    let listed = ba(&app, Method::GET, &format!("/qos-bookings/{id}/devices"), None).await;
+    assert_eq!(
+        listed.body["statusInfo"], "DEVICE_DISCLOSURE_POLICY_APPLIED",
+        "{}",
+        listed.body
+    );
+    assert_eq!(listed.body["bookingDetails"]["remainingDevices"], 1);
+    app.advance(Duration::minutes(5)).await;
+    assert_eq!(
+        app.sim.requests_of("POST")[0].body.as_ref().unwrap()["ueIpv4Addr"],
+        "10.45.0.12"
+    );
+}

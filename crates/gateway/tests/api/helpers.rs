@@ -69,6 +69,8 @@ pub fn test_devices() -> Vec<DeviceEntry> {
             ipv4_public: None,
             ipv6: None,
             eligible: true,
+            // A GSMA TS.43 operator token for each (3-legged `operatortoken:` subjects).
+            operator_token: Some(format!("ts43-{}", &p[1..])),
         })
         .collect();
     v.push(DeviceEntry {
@@ -77,6 +79,7 @@ pub fn test_devices() -> Vec<DeviceEntry> {
         ipv4_public: None,
         ipv6: None,
         eligible: false,
+        operator_token: None,
     });
     v
 }

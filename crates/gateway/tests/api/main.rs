@@ -19,4 +19,5 @@ mod redis;
 mod server;
 mod sinks;
 mod southbound;
+mod subjects;
 mod versions;
