@@ -44,6 +44,12 @@ struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientLabels {
+    client_id: String,
+    http_response_status_code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -89,6 +95,7 @@ struct Otel {
     token_rejections: opentelemetry::metrics::Counter<u64>,
     refusals: opentelemetry::metrics::Counter<u64>,
     deliveries: opentelemetry::metrics::Counter<u64>,
+    client_requests: opentelemetry::metrics::Counter<u64>,
     // Kept alive: their callbacks read the last store figures.
     _bookings: opentelemetry::metrics::ObservableGauge<u64>,
     _backlog: opentelemetry::metrics::ObservableGauge<u64>,
@@ -112,6 +119,10 @@ impl Otel {
             token_rejections: count("qos_booking.token_rejections", "Bearer tokens refused, by reason"),
             refusals: count("qos_booking.refusals", "Requests refused by a rate limit or the quota"),
             deliveries: count("qos_booking.event_deliveries", "Event delivery attempts, by outcome"),
+            client_requests: count(
+                "qos_booking.client_requests",
+                "Requests by onboarded API client and status",
+            ),
             _bookings: meter
                 .u64_observable_gauge("qos_booking.bookings")
                 .with_description("Bookings by status, in the store")
@@ -142,6 +153,10 @@ pub struct Metrics {
     token_rejections: Family<ReasonLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
     deliveries: Family<OutcomeLabels, Counter>,
+    client_requests: Family<ClientLabels, Counter>,
+    /// The onboarding records: clients with one are counted by their id, others as `other`
+    /// (the label's values stay as few as the operator's records).
+    clients: std::sync::OnceLock<Arc<booking::ClientBook>>,
     bookings: Family<StatusLabels, Gauge>,
     backlog: Gauge,
     /// The last store figures (for the OpenTelemetry gauges' callbacks).
@@ -200,6 +215,12 @@ impl Metrics {
             "Event delivery attempts by outcome (delivered, retried, failed, gone)",
             deliveries.clone(),
         );
+        let client_requests = Family::<ClientLabels, Counter>::default();
+        registry.register(
+            "qos_booking_client_requests",
+            "API requests by onboarded client (an aggregator's application developers each by their own id; clients without a record as `other`) and status",
+            client_requests.clone(),
+        );
         let bookings = Family::<StatusLabels, Gauge>::default();
         registry.register(
             "qos_booking_bookings",
@@ -222,12 +243,43 @@ impl Metrics {
             token_rejections,
             refusals,
             deliveries,
+            client_requests,
+            clients: std::sync::OnceLock::new(),
             bookings,
             backlog,
             otel: exports.meter.as_ref().map(|m| Otel::new(m, stats.clone())),
             stats,
             traces: exports.traces,
         })
+    }
+
+    /// Counts requests by the clients of these onboarding records under their own ids.
+    pub fn set_clients(&self, clients: Arc<booking::ClientBook>) {
+        let _ = self.clients.set(clients);
+    }
+
+    fn client_request(&self, client_id: &str, status: u16) {
+        let known = self.clients.get().is_some_and(|b| b.get(client_id).is_some());
+        let client_id = if known {
+            client_id.to_owned()
+        } else {
+            "other".to_owned()
+        };
+        if let Some(o) = &self.otel {
+            o.client_requests.add(
+                1,
+                &[
+                    KeyValue::new("client.id", client_id.clone()),
+                    KeyValue::new("http.response.status_code", i64::from(status)),
+                ],
+            );
+        }
+        self.client_requests
+            .get_or_create(&ClientLabels {
+                client_id,
+                http_response_status_code: status,
+            })
+            .inc();
     }
 
     /// Whether spans are exported.
@@ -339,11 +391,9 @@ pub async fn track(State(m): State<Arc<Metrics>>, mut req: Request, next: Next) 
     } else {
         String::new()
     };
-    let client = log.then(|| {
-        let client = camara_api::CallerSlot::default();
-        req.extensions_mut().insert(client.clone());
-        client
-    });
+    // The authenticated client, for the log line and the per-client count.
+    let client = camara_api::CallerSlot::default();
+    req.extensions_mut().insert(client.clone());
     let origin = req.extensions().get::<crate::forwarded::Origin>().copied();
     let span = if m.traces {
         let scheme = origin.map_or("http", |o| o.scheme);
@@ -378,7 +428,10 @@ pub async fn track(State(m): State<Arc<Metrics>>, mut req: Request, next: Next) 
             span.record("otel.status_code", "ERROR");
         }
     }
-    if let Some(client) = client {
+    if let Some(id) = client.0.get() {
+        m.client_request(id, status);
+    }
+    if log {
         let peer = origin.and_then(|o| o.client).map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(
             http.route = %route,

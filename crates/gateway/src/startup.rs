@@ -116,6 +116,7 @@ impl Application {
         };
         let catalog = Arc::new(Catalog::new(s.profiles.clone()));
         let clients = Arc::new(ClientBook::new(s.clients.iter().map(ClientSettings::record).collect()));
+        metrics.set_clients(clients.clone());
         let resolver = build_resolver(s)?;
         let (southbound, nef_sim, callback_auth) = build_southbound(
             s,

@@ -25,7 +25,11 @@ fn aggregator_app() -> ClientSettings {
 
 #[tokio::test]
 async fn a_client_record_narrows_profiles_quota_rates_and_sinks_for_that_client_only() {
-    let app = spawn_app_with(|s| s.clients = vec![aggregator_app()]).await;
+    let app = spawn_app_with(|s| {
+        s.clients = vec![aggregator_app()];
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+    })
+    .await;
     let agg = app.all_scopes("aggregator-app-42");
     let other = app.all_scopes("someone-else");
 
@@ -62,6 +66,39 @@ async fn a_client_record_narrows_profiles_quota_rates_and_sinks_for_that_client_
     for _ in 0..3 {
         assert_eq!(app.get_as(&other, id).await.status, 403, "another client's booking");
     }
+
+    // Metrics by onboarded client; a client without a record is `other`.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.admin.as_ref().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |labels: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("qos_booking_client_requests_total{{{labels}}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    let agg = |code: u16| {
+        count(&format!(
+            "client_id=\"aggregator-app-42\",http_response_status_code=\"{code}\""
+        ))
+    };
+    assert_eq!(agg(422).as_deref(), Some("1"), "{metrics}");
+    assert_eq!(agg(400).as_deref(), Some("1"));
+    assert_eq!(agg(201).as_deref(), Some("1"));
+    assert_eq!(agg(429).as_deref(), Some("2"));
+    assert_eq!(agg(200).as_deref(), Some("1"));
+    assert_eq!(
+        count("client_id=\"other\",http_response_status_code=\"403\"").as_deref(),
+        Some("3")
+    );
+    assert!(!metrics.contains("someone-else"));
 }
 
 #[tokio::test]
