@@ -96,6 +96,20 @@ fn view(b: &booking::Booking, now: OffsetDateTime) -> Value {
     let mut v = serde_json::to_value(BookingInfo::at(b, now, camara_api::Version::V0_2)).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("clientId".into(), json!(b.owner.client_id));
+        // QoS Booking and Assignment: a reservation's places, or a device's reservation.
+        match &b.group {
+            Some(g @ booking::Group::Reservation { total, members }) => {
+                o.insert(
+                    "reservation".into(),
+                    json!({"totalDevices": total, "remainingDevices": g.remaining(),
+                        "deviceBookings": members.iter().map(|m| m.id.to_string()).collect::<Vec<_>>()}),
+                );
+            }
+            Some(booking::Group::Member { of }) => {
+                o.insert("reservationId".into(), json!(of.to_string()));
+            }
+            None => {}
+        }
     }
     v
 }

@@ -239,7 +239,7 @@ async fn devices_assigned_before_the_start_activate_at_it_later_ones_at_once_and
 
 #[tokio::test]
 async fn a_cancelled_reservation_removes_its_devices_and_refuses_more() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
     let id = ba(
         &app,
         Method::POST,
@@ -260,6 +260,31 @@ async fn a_cancelled_reservation_removes_its_devices_and_refuses_more() {
     .await;
     app.advance(Duration::minutes(5)).await;
     until_subscriptions(&app, 1).await;
+    // The operator sees the reservation's places and its device's own booking.
+    let ops = app.operator_token("qos-booking:operator");
+    let admin = app.admin.clone().unwrap();
+    let inspect = |id: String| {
+        let (client, ops, admin) = (app.client.clone(), ops.clone(), admin.clone());
+        async move {
+            client
+                .get(format!("{admin}/admin/bookings/{id}"))
+                .bearer_auth(ops)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let r = inspect(id.clone()).await;
+    assert_eq!(r["reservation"]["remainingDevices"], 1, "{r}");
+    let device_booking = r["reservation"]["deviceBookings"][0].as_str().unwrap().to_owned();
+    let d = inspect(device_booking).await;
+    assert_eq!(
+        (d["reservationId"].as_str(), d["bookingStatus"].as_str()),
+        (Some(id.as_str()), Some("ACTIVATED"))
+    );
     let del = ba(&app, Method::DELETE, &format!("/qos-bookings/{id}"), None).await;
     assert_eq!(del.status, 200, "{}", del.body);
     assert_eq!(
