@@ -573,9 +573,7 @@ async fn fifty_simultaneous_assigns_on_two_replicas_never_exceed_num_devices() {
         .await
         .unwrap();
     let id = created["bookingId"].as_str().unwrap().to_owned();
-    let device = |i: usize| {
-        json!({"ipv4Address": {"publicAddress": format!("203.0.113.{}", i + 1), "privateAddress": format!("10.9.0.{}", i + 1)}})
-    };
+    let device = |i: usize| json!({"ipv4Address": {"publicAddress": format!("203.0.113.{}", i + 1), "privateAddress": format!("10.9.0.{}", i + 1)}});
     let mut tasks = Vec::new();
     for i in 0..50 {
         let gw = if i % 2 == 0 { &a } else { &b };
@@ -594,7 +592,12 @@ async fn fifty_simultaneous_assigns_on_two_replicas_never_exceed_num_devices() {
         match t.await.unwrap() {
             (201, body) => {
                 assert_eq!(body["status"], "SUCCESSFUL", "{body}");
-                assigned.insert(body["devices"][0]["ipv4Address"]["publicAddress"].as_str().unwrap().to_owned());
+                assigned.insert(
+                    body["devices"][0]["ipv4Address"]["publicAddress"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
             }
             (409, body) => {
                 assert_eq!(body["code"], "INCOMPATIBLE_STATE", "{body}");
@@ -633,7 +636,15 @@ async fn fifty_simultaneous_assigns_on_two_replicas_never_exceed_num_devices() {
 
     // A release (through the other replica) frees a slot; the next assign takes it and, the
     // window having begun, is activated at once.
-    let one: usize = assigned.iter().next().unwrap().rsplit('.').next().unwrap().parse().unwrap();
+    let one: usize = assigned
+        .iter()
+        .next()
+        .unwrap()
+        .rsplit('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let released = http
         .post(format!("{}/qos-bookings/{id}/devices/release", ba(&b)))
         .bearer_auth(&b.token)

@@ -4,6 +4,7 @@
 
 use crate::booking::{Booking, BookingId, Owner};
 use crate::capacity::PoolClaim;
+use crate::clients::ClientRecord;
 use crate::error::BoxError;
 use crate::notify::StatusEvent;
 use async_trait::async_trait;
@@ -163,6 +164,13 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// The operator's capacity changes: (pool, profile, capacity).
     async fn limits(&self) -> Result<Vec<(String, String, u32)>, StoreError>;
+
+    /// Stores (or, with `None` for `client_id`'s record, removes) an API client's onboarding
+    /// record, which wins over a configured one of the same client on every replica.
+    async fn set_client(&self, client_id: &str, record: Option<&ClientRecord>) -> Result<(), StoreError>;
+
+    /// The onboarding records stored with [`Self::set_client`].
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
 
     /// Gives `id`'s capacity back in `pools` (a delete, an end, a failed create).
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError>;

@@ -1,6 +1,8 @@
 //! The operator's admin API on the admin listener: find bookings across clients, inspect one,
 //! revoke one, approve or decline one waiting for a decision (REQUESTED), see and change the
-//! capacity of the pools and their calendar (booked against available over time); and the
+//! capacity of the pools and their calendar (booked against available over time); see, store
+//! and remove API clients' onboarding records (kept in the store: every replica applies them
+//! within seconds, and they win over configured ones); and the
 //! operator console, one server-sent page over those calls (`console.html`). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
@@ -25,6 +27,8 @@ pub struct AdminState {
     pub auth: Arc<Authenticator>,
     pub scope: String,
     pub clock: Arc<dyn Clock>,
+    pub clients: Arc<crate::clients::ClientSources>,
+    pub store: Arc<dyn booking::BookingStore>,
 }
 
 pub fn router(state: AdminState) -> Router {
@@ -34,6 +38,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/bookings/{id}/revoke", post(revoke))
         .route("/admin/bookings/{id}/approve", post(approve))
         .route("/admin/bookings/{id}/decline", post(decline))
+        .route("/admin/clients", get(clients))
+        .route(
+            "/admin/clients/{id}",
+            axum::routing::put(put_client).delete(delete_client),
+        )
         .route("/admin/capacity", get(capacities))
         .route("/admin/calendar", get(calendar))
         .route("/admin/console", get(console))
@@ -218,6 +227,86 @@ async fn set_capacity(
         "revoked": revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }))
     .into_response())
+}
+
+/// A record as the admin API shows it (the configuration's field names).
+fn client_view(r: &booking::ClientRecord, source: crate::clients::Source) -> Value {
+    let rate = |r: Option<booking::ClientRate>| r.map(|r| json!({"per_second": r.per_second, "burst": r.burst}));
+    json!({
+        "client_id": r.client_id,
+        "source": match source {
+            crate::clients::Source::Configuration => "configuration",
+            crate::clients::Source::Store => "store",
+        },
+        "profiles": r.profiles,
+        "max_live_bookings": r.max_live_bookings,
+        "limits": {"create": rate(r.rates.create), "read": rate(r.rates.read),
+            "delete": rate(r.rates.delete), "retrieve": rate(r.rates.retrieve)},
+        "sinks": r.sinks,
+        "private_key_jwt": r.private_key_jwt.as_ref().map(|p| json!({
+            "token_endpoint": p.token_endpoint, "client_id": p.client_id, "key_file": p.key_file,
+            "algorithm": p.algorithm, "key_id": p.key_id, "scope": p.scope})),
+    })
+}
+
+/// The onboarding records in force on this replica, with where each comes from.
+async fn clients(State(st): State<AdminState>, Operator(who): Operator) -> Result<Response, ApiError> {
+    st.clients.refresh(&*st.store).await;
+    let all = st.clients.in_force();
+    info!(target: "audit", operator = %who, action = "list_clients", count = all.len(), "operator action");
+    Ok(Json(all.iter().map(|(r, s)| client_view(r, *s)).collect::<Vec<_>>()).into_response())
+}
+
+/// Stores a client's record (the configuration's form, as JSON; `client_id` may be left out).
+async fn put_client(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(mut body) = body.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
+    let o = body
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid_argument("the body must be a JSON object"))?;
+    match o.get("client_id") {
+        None => {
+            o.insert("client_id".into(), json!(id));
+        }
+        Some(v) if v.as_str() == Some(id.as_str()) => {}
+        Some(_) => return Err(ApiError::invalid_argument("client_id differs from the path")),
+    }
+    let settings: crate::settings::ClientSettings =
+        serde_json::from_value(body).map_err(|e| ApiError::invalid_argument(format!("not a client record: {e}")))?;
+    settings
+        .check()
+        .map_err(|e| ApiError::invalid_argument(format!("{e:#}")))?;
+    let record = settings.record();
+    st.store.set_client(&id, Some(&record)).await.map_err(|e| {
+        ApiError::from(booking::Rejection::new(
+            booking::RejectionKind::Unavailable,
+            e.to_string(),
+        ))
+    })?;
+    st.clients.refresh(&*st.store).await;
+    info!(target: "audit", operator = %who, action = "put_client", client.id = %id, "operator action");
+    Ok(Json(client_view(&record, crate::clients::Source::Store)).into_response())
+}
+
+/// Removes a client's stored record (a configured one, if any, is in force again).
+async fn delete_client(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    st.store.set_client(&id, None).await.map_err(|e| {
+        ApiError::from(booking::Rejection::new(
+            booking::RejectionKind::Unavailable,
+            e.to_string(),
+        ))
+    })?;
+    st.clients.refresh(&*st.store).await;
+    info!(target: "audit", operator = %who, action = "delete_client", client.id = %id, "operator action");
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize)]

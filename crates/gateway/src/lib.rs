@@ -1,4 +1,5 @@
 //! The QoS Booking gateway's wiring, and nothing else: typed configuration ([`settings`]),
+//! the client onboarding records in force ([`clients`]),
 //! the assembly of the API (`camara-api`), store (`store`), NEF side (`southbound`) and event
 //! delivery (`delivery`) into one [`Application`] ([`startup`]) with its scheduler loop and
 //! graceful shutdown, the HTTP serve loop ([`serve`], with [`tls`] and the client's origin
@@ -7,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod clients;
 pub mod decider;
 pub mod forwarded;
 pub mod health;

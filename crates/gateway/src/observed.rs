@@ -139,6 +139,12 @@ impl BookingStore for ObservedStore {
     async fn limits(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
         self.timed("limits", self.inner.limits()).await
     }
+    async fn set_client(&self, client_id: &str, record: Option<&booking::ClientRecord>) -> Result<(), StoreError> {
+        self.timed("set_client", self.inner.set_client(client_id, record)).await
+    }
+    async fn clients(&self) -> Result<Vec<booking::ClientRecord>, StoreError> {
+        self.timed("clients", self.inner.clients()).await
+    }
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
         self.timed("release", self.inner.release(pools, id)).await
     }

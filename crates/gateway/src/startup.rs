@@ -32,7 +32,7 @@ pub struct Application {
     /// The settings, for re-reading the catalog file.
     settings: Settings,
     catalog: Arc<Catalog>,
-    clients: Arc<ClientBook>,
+    clients: Arc<crate::clients::ClientSources>,
     /// The inline entries and the file the lab resolver re-reads when it changes.
     device_file: Option<(Vec<southbound::DeviceEntry>, PathBuf)>,
     limits: Arc<RateLimits>,
@@ -115,7 +115,11 @@ impl Application {
             }
         };
         let catalog = Arc::new(Catalog::new(s.profiles.clone()));
-        let clients = Arc::new(ClientBook::new(s.clients.iter().map(ClientSettings::record).collect()));
+        let sources = Arc::new(crate::clients::ClientSources::new(
+            Arc::new(ClientBook::default()),
+            s.clients.iter().map(ClientSettings::record).collect(),
+        ));
+        let clients = sources.book().clone();
         metrics.set_clients(clients.clone());
         let resolver = build_resolver(s)?;
         let (southbound, nef_sim, callback_auth) = build_southbound(
@@ -261,6 +265,8 @@ impl Application {
                     auth: Arc::new(operator_auth),
                     scope: s.auth.operator_scope.clone(),
                     clock: clock.clone(),
+                    clients: sources.clone(),
+                    store: store.clone(),
                 })),
             )),
             None => None,
@@ -293,7 +299,7 @@ impl Application {
             service,
             store,
             outbox,
-            clients,
+            clients: sources,
             nef_sim,
             resolver,
             device_file: s
@@ -384,6 +390,12 @@ impl Application {
         if let Some(tls) = &self.tls {
             chores.spawn(tls.clone().watch(self.tls_reload, stop_rx.clone()));
         }
+        chores.spawn(crate::clients::watch_stored(
+            self.clients.clone(),
+            self.store.clone(),
+            Duration::from_secs(2),
+            stop_rx.clone(),
+        ));
         if self.settings.catalog_file.is_some() {
             chores.spawn(watch_catalog(
                 self.settings.clone(),
@@ -481,7 +493,7 @@ fn callbacks(service: Arc<BookingService>, auth: CallbackAuth, base_path: &str) 
 async fn watch_catalog(
     settings: Settings,
     catalog: Arc<Catalog>,
-    clients: Arc<ClientBook>,
+    clients: Arc<crate::clients::ClientSources>,
     service: Arc<BookingService>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -503,7 +515,7 @@ async fn watch_catalog(
         match settings.with_catalog_file() {
             Ok(s) => {
                 catalog.replace(s.profiles.clone());
-                clients.replace(s.clients.iter().map(ClientSettings::record).collect());
+                clients.set_configured(s.clients.iter().map(ClientSettings::record).collect());
                 service.replace_capacity(booking::capacity::CapacityPlan {
                     pools: s.capacity.pools.clone(),
                 });

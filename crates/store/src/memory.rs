@@ -50,6 +50,7 @@ struct Inner {
     pools: HashMap<String, HashMap<BookingId, (i64, i64)>>,
     /// The operator's capacity changes, by (pool, profile).
     limits: HashMap<(String, String), u32>,
+    clients: std::collections::BTreeMap<String, booking::ClientRecord>,
 }
 
 fn ms64(t: OffsetDateTime) -> i64 {
@@ -439,6 +440,19 @@ impl BookingStore for MemoryStore {
         let mut out: Vec<_> = g.limits.iter().map(|((p, q), n)| (p.clone(), q.clone(), *n)).collect();
         out.sort();
         Ok(out)
+    }
+
+    async fn set_client(&self, client_id: &str, record: Option<&booking::ClientRecord>) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        match record {
+            Some(r) => g.clients.insert(client_id.to_owned(), r.clone()),
+            None => g.clients.remove(client_id),
+        };
+        Ok(())
+    }
+
+    async fn clients(&self) -> Result<Vec<booking::ClientRecord>, StoreError> {
+        Ok(self.lock().clients.values().cloned().collect())
     }
 
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {

@@ -507,6 +507,39 @@ impl BookingStore for RedisStore {
         Ok(out)
     }
 
+    async fn set_client(&self, client_id: &str, record: Option<&booking::ClientRecord>) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let c = match record {
+            Some(r) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(self.clients_key())
+                    .arg(client_id)
+                    .arg(crate::record::encode_client(r)?);
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(self.clients_key()).arg(client_id);
+                c
+            }
+        };
+        let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn clients(&self) -> Result<Vec<booking::ClientRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, Vec<u8>)> = self
+            .bounded(redis::cmd("HGETALL").arg(self.clients_key()).query_async(&mut conn))
+            .await?;
+        let mut out = Vec::with_capacity(all.len());
+        for (_, bytes) in all {
+            out.push(crate::record::decode_client(&bytes)?);
+        }
+        out.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(out)
+    }
+
     async fn release(&self, pools: &[String], id: BookingId) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         for p in pools {

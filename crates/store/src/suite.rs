@@ -469,6 +469,45 @@ macro_rules! store_suite {
             );
         }
 
+        /// The operator's client onboarding records, shared by every replica.
+        #[tokio::test]
+        async fn client_records_are_stored_replaced_and_removed() {
+            let (store, _guard) = $make;
+            assert!(store.clients().await.unwrap().is_empty());
+            let mut a = booking::ClientRecord {
+                client_id: "agg-app-1".into(),
+                profiles: Some(vec!["QOS_S".into()]),
+                max_live_bookings: Some(7),
+                rates: booking::ClientRates {
+                    read: Some(booking::ClientRate {
+                        per_second: 3,
+                        burst: 9,
+                    }),
+                    ..booking::ClientRates::default()
+                },
+                sinks: Some(vec!["https://app.example.com/".into()]),
+                private_key_jwt: Some(booking::PrivateKeyJwt {
+                    token_endpoint: "https://auth.example.com/token".into(),
+                    client_id: "gw".into(),
+                    key_file: "/keys/a.pem".into(),
+                    algorithm: "ES256".into(),
+                    key_id: Some("k1".into()),
+                    scope: None,
+                }),
+            };
+            let b = booking::ClientRecord {
+                client_id: "agg-app-2".into(),
+                ..booking::ClientRecord::default()
+            };
+            store.set_client(&a.client_id, Some(&a)).await.unwrap();
+            store.set_client(&b.client_id, Some(&b)).await.unwrap();
+            assert_eq!(store.clients().await.unwrap(), vec![a.clone(), b.clone()]);
+            a.profiles = None;
+            store.set_client(&a.client_id, Some(&a)).await.unwrap();
+            store.set_client(&b.client_id, None).await.unwrap();
+            assert_eq!(store.clients().await.unwrap(), vec![a]);
+        }
+
         /// Capacity admission: the peak over the window, all pools or none, given back on
         /// release, reservations of past windows no longer counted.
         #[tokio::test]

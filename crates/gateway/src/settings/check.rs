@@ -23,14 +23,7 @@ impl Settings {
             "server.api_version v0.1 is the r1.2 shape's path: serve it with server.serve_v0_1 instead"
         );
         for c in &self.clients {
-            anyhow::ensure!(!c.client_id.is_empty(), "clients: a record without client_id");
-            if let Some(p) = &c.private_key_jwt {
-                anyhow::ensure!(
-                    ["RS256", "PS256", "ES256", "EdDSA"].contains(&p.algorithm.as_str()),
-                    "clients[{}].private_key_jwt.algorithm must be RS256, PS256, ES256 or EdDSA",
-                    c.client_id
-                );
-            }
+            c.check()?;
         }
         let mut ids: Vec<&str> = self.clients.iter().map(|c| c.client_id.as_str()).collect();
         ids.sort_unstable();
@@ -216,6 +209,21 @@ impl Settings {
                 p.min_duration <= p.max_duration,
                 "profile {}: min_duration > max_duration",
                 p.name
+            );
+        }
+        Ok(())
+    }
+}
+
+impl super::ClientSettings {
+    /// The checks of one onboarding record (from the configuration or the admin API).
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.client_id.is_empty(), "clients: a record without client_id");
+        if let Some(p) = &self.private_key_jwt {
+            anyhow::ensure!(
+                ["RS256", "PS256", "ES256", "EdDSA"].contains(&p.algorithm.as_str()),
+                "clients[{}].private_key_jwt.algorithm must be RS256, PS256, ES256 or EdDSA",
+                self.client_id
             );
         }
         Ok(())

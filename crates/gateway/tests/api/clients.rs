@@ -285,3 +285,103 @@ async fn a_private_key_jwt_sink_gets_its_events_with_a_token_from_the_clients_ow
     assert_eq!(events[2].1["id"], events[3].1["id"], "a retry keeps the event id");
     assert_eq!(events[3].1["data"]["bookingStatus"], "TERMINATED");
 }
+
+/// Records stored through the admin API reach every replica (two apps on one Redis) and win
+/// over the configured record of the same client; removing one puts the configured one back.
+#[tokio::test]
+async fn records_stored_through_the_admin_api_reach_every_replica() {
+    let configured = ClientSettings {
+        client_id: "agg-7".into(),
+        profiles: None,
+        max_live_bookings: Some(5),
+        limits: ClientLimits::default(),
+        sinks: None,
+        private_key_jwt: None,
+    };
+    let c = configured.clone();
+    let a = spawn_redis_app_with(move |s| {
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+        s.clients = vec![c];
+    })
+    .await;
+    let url = a.redis.as_ref().unwrap().url();
+    let b = spawn_app_with(move |s| {
+        s.store.kind = gateway::settings::StoreKind::Redis;
+        s.store.redis.urls = vec![url];
+        s.store.redis.shards = 4;
+        s.auth.allow_dev_with_redis = true;
+        s.clients = vec![configured];
+    })
+    .await;
+    let admin = a.admin.clone().unwrap();
+    let ops = a.operator_token("qos-booking:operator");
+    let put = a
+        .client
+        .put(format!("{admin}/admin/clients/agg-7"))
+        .bearer_auth(&ops)
+        .json(&json!({"profiles": ["QOS_S"], "limits": {"read": {"per_second": 10, "burst": 10}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+    let bad = a
+        .client
+        .put(format!("{admin}/admin/clients/agg-7"))
+        .bearer_auth(&ops)
+        .json(&json!({"profile": ["QOS_S"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400, "an unknown field is refused");
+    let listed: serde_json::Value = a
+        .client
+        .get(format!("{admin}/admin/clients"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["source"], "store", "{listed}");
+    assert_eq!(
+        listed[0]["max_live_bookings"],
+        serde_json::Value::Null,
+        "the stored record replaces the configured one"
+    );
+
+    // Replica B applies it within its refresh interval (2 s).
+    let token_b = b.all_scopes("agg-7");
+    let body = booking_body(&b, "+123456781", Duration::minutes(10), 600);
+    let mut code = String::new();
+    for _ in 0..40 {
+        let r = b.create_as(&token_b, body.clone()).await;
+        code = r.body["code"].as_str().unwrap_or("created").to_owned();
+        if code == "QOS_BOOKING.QOS_PROFILE_NOT_APPLICABLE" {
+            break;
+        }
+        assert_eq!(r.status, 201, "{}", r.body);
+        b.delete_as(&token_b, r.body["bookingId"].as_str().unwrap()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(code, "QOS_BOOKING.QOS_PROFILE_NOT_APPLICABLE");
+
+    // Removed: the configured record (any profile) is in force again everywhere.
+    let del = a
+        .client
+        .delete(format!("{admin}/admin/clients/agg-7"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 204);
+    let mut status = 0;
+    for _ in 0..40 {
+        status = b.create_as(&token_b, body.clone()).await.status;
+        if status == 201 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 201);
+}

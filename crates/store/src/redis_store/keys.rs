@@ -65,6 +65,10 @@ impl RedisStore {
         )
     }
     /// The operator's capacity changes (same hash tag as the pools).
+    /// The operator's stored client onboarding records: one hash, field = client id.
+    pub(super) fn clients_key(&self) -> String {
+        format!("{{{}:cap}}:clients", self.settings.prefix)
+    }
     pub(super) fn limits_key(&self) -> String {
         format!("{{{}:cap}}:limits", self.settings.prefix)
     }
