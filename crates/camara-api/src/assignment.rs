@@ -8,7 +8,7 @@ use crate::auth::{RequestContext, scopes};
 use crate::error::ApiError;
 use crate::limits::Operation;
 use crate::parse::assignment as parse;
-use crate::routes::{ApiState, body_of, method_not_allowed};
+use crate::routes::{ApiState, body_of, booking_id, check_sink_host, method_not_allowed};
 use crate::wire::Echoed;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -17,8 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use booking::{
-    Assignment, Booking, BookingId, BookingStatus, Group, Member, Rejection, RejectionKind, Shortfall, StatusInfo,
-    members_of,
+    Assignment, Booking, BookingStatus, Group, Member, Rejection, RejectionKind, Shortfall, StatusInfo, members_of,
 };
 use serde_json::{Map, Value, json};
 
@@ -82,10 +81,6 @@ async fn retrieve_deleted_as_id(ctx: RequestContext) -> Result<Response, ApiErro
     Err(booking_id("retrieve").err().unwrap_or_else(ApiError::internal))
 }
 
-fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
-    BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
-}
-
 async fn openapi() -> Response {
     (
         [(header::CONTENT_TYPE, "application/yaml")],
@@ -100,18 +95,10 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_CREATE)?;
-    st.limits.check(Operation::Create, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_CREATE, Operation::Create)?;
     let body = body_of(&st, &headers, body).await?;
     let (new, total) = parse::create_reservation(&body, st.clock.now(), &st.parse).map_err(refusal)?;
-    if let Some(sink) = &new.sink {
-        st.parse.sink.check(sink).await.map_err(|why| {
-            ApiError::from(Rejection::new(
-                RejectionKind::InvalidSink,
-                format!("'sink' is not acceptable: {why}"),
-            ))
-        })?;
-    }
+    check_sink_host(&st, new.sink.as_deref()).await?;
     let r = st
         .service
         .create_reservation(&ctx.caller, new, total)
@@ -125,8 +112,7 @@ async fn get_booking(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_READ)?;
-    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_READ, Operation::Read)?;
     let r = st
         .service
         .reservation(&ctx.caller, booking_id(&id)?)
@@ -140,8 +126,7 @@ async fn delete_booking(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_DELETE)?;
-    st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_DELETE, Operation::Delete)?;
     let r = st
         .service
         .cancel_reservation(&ctx.caller, booking_id(&id)?)
@@ -155,8 +140,7 @@ async fn devices(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_DEVICES_READ)?;
-    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_DEVICES_READ, Operation::Read)?;
     let r = st
         .service
         .reservation(&ctx.caller, booking_id(&id)?)
@@ -172,19 +156,11 @@ async fn assign(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_DEVICES_CREATE)?;
-    st.limits.check(Operation::Create, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_DEVICES_CREATE, Operation::Create)?;
     let id = booking_id(&id)?;
     let body = body_of(&st, &headers, body).await?;
     let req = parse::device_request(&body, st.clock.now(), &st.parse).map_err(refusal)?;
-    if let Some(sink) = &req.sink {
-        st.parse.sink.check(sink).await.map_err(|why| {
-            ApiError::from(Rejection::new(
-                RejectionKind::InvalidSink,
-                format!("'sink' is not acceptable: {why}"),
-            ))
-        })?;
-    }
+    check_sink_host(&st, req.sink.as_deref()).await?;
     let a = st
         .service
         .assign(&ctx.caller, id, req.devices, req.sink, req.sink_credential)
@@ -205,8 +181,7 @@ async fn release(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_DEVICES_DELETE)?;
-    st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_DEVICES_DELETE, Operation::Delete)?;
     let id = booking_id(&id)?;
     let body = body_of(&st, &headers, body).await?;
     // A release's 400s are Generic400's: INVALID_ARGUMENT or OUT_OF_RANGE only.
@@ -238,8 +213,7 @@ async fn retrieve(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::BA_RETRIEVE)?;
-    st.limits.check(Operation::Retrieve, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::BA_RETRIEVE, Operation::Retrieve)?;
     let body = body_of(&st, &headers, body).await?;
     let device = parse::retrieve(&body, &st.parse).map_err(refusal)?;
     let found = st.service.reservations_of(&ctx.caller, device).await.map_err(refusal)?;

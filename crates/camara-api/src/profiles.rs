@@ -31,8 +31,7 @@ async fn retrieve(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::PROFILES_READ)?;
-    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::PROFILES_READ, Operation::Read)?;
     let body = body_of(&st, &headers, body).await?;
     let q = parse::profile_query(&body, &st.parse)?;
     let profiles = st
@@ -47,8 +46,7 @@ async fn get_profile(
     ctx: RequestContext,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::PROFILES_READ)?;
-    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::PROFILES_READ, Operation::Read)?;
     let name = parse::profile_name(&name, "name")?;
     let profile = st.service.profile(&ctx.caller, &name).await?;
     Ok(Json(wire(&profile)).into_response())

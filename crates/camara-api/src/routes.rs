@@ -142,8 +142,30 @@ pub(crate) async fn body_of(st: &ApiState, headers: &HeaderMap, body: Body) -> R
     Ok(v)
 }
 
-fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
+pub(crate) fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
+}
+
+/// The sink's host must resolve only to acceptable addresses (checked again at every
+/// delivery, as DNS can change); after the body's own checks, as CAMARA orders them.
+pub(crate) async fn check_sink_host(st: &ApiState, sink: Option<&str>) -> Result<(), ApiError> {
+    if let Some(sink) = sink {
+        st.parse.sink.check(sink).await.map_err(|why| {
+            ApiError::from(Rejection::new(
+                RejectionKind::InvalidSink,
+                format!("'sink' is not acceptable: {why}"),
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+impl RequestContext {
+    /// The scope `scope` and the client's rate for `op`: what every operation checks first.
+    pub(crate) fn admit(&self, st: &ApiState, scope: &str, op: Operation) -> Result<(), ApiError> {
+        self.require(scope)?;
+        st.limits.check(op, &self.caller.client_id)
+    }
 }
 
 async fn create(
@@ -152,20 +174,11 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::CREATE)?;
-    st.limits.check(Operation::Create, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::CREATE, Operation::Create)?;
     let body = body_of(&st, &headers, body).await?;
     let mut new = parse::create_booking(&body, st.clock.now(), &st.parse, st.version)?;
     new.dialect = st.version.dialect();
-    // The sink's host must resolve only to acceptable addresses (checked again at every
-    // delivery, as DNS can change); after the body's own checks, as CAMARA orders them.
-    if let Some(sink) = &new.sink {
-        st.parse
-            .sink
-            .check(sink)
-            .await
-            .map_err(|why| Rejection::new(RejectionKind::InvalidSink, format!("'sink' is not acceptable: {why}")))?;
-    }
+    check_sink_host(&st, new.sink.as_deref()).await?;
     let booking = st.service.create(&ctx.caller, new).await.map_err(|r| {
         // r1.2 has no QOS_PROFILE_NOT_APPLICABLE: a profile that cannot be booked is, to its
         // clients, not a valid `qosProfile`.
@@ -187,8 +200,7 @@ async fn get_booking(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::READ)?;
-    st.limits.check(Operation::Read, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::READ, Operation::Read)?;
     let booking = st.service.get(&ctx.caller, booking_id(&id)?).await?;
     Ok(Json(BookingInfo::at(&booking, st.clock.now(), st.version)).into_response())
 }
@@ -198,8 +210,7 @@ async fn delete_booking(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::DELETE)?;
-    st.limits.check(Operation::Delete, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::DELETE, Operation::Delete)?;
     match st.service.delete(&ctx.caller, booking_id(&id)?).await? {
         booking::Deleted::Done => Ok(StatusCode::NO_CONTENT.into_response()),
         booking::Deleted::Accepted(b) => Ok((
@@ -216,8 +227,7 @@ async fn retrieve(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ctx.require(scopes::RETRIEVE)?;
-    st.limits.check(Operation::Retrieve, &ctx.caller.client_id)?;
+    ctx.admit(&st, scopes::RETRIEVE, Operation::Retrieve)?;
     let body = body_of(&st, &headers, body).await?;
     let device = parse::retrieve_booking(&body, &st.parse)?;
     let bookings = st.service.retrieve(&ctx.caller, device).await?;

@@ -135,9 +135,9 @@ pub struct RedisCluster {
 }
 
 impl RedisCluster {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        // A cluster node also listens on port + 10000: pick ports whose bus port is free too.
+    /// Three nodes on free ports (a node also listens on its port + 10000), each answering;
+    /// `None` when one could not bind (the others are stopped).
+    fn start_nodes(dir: &tempfile::TempDir) -> Option<(Vec<Child>, Vec<u16>)> {
         let mut ports = Vec::new();
         while ports.len() < 3 {
             let p = free_port();
@@ -145,7 +145,7 @@ impl RedisCluster {
                 ports.push(p);
             }
         }
-        let mut children = Vec::new();
+        let mut children: Vec<Child> = Vec::new();
         for p in &ports {
             let node_dir = dir.path().join(p.to_string());
             std::fs::create_dir_all(&node_dir).expect("node dir");
@@ -174,8 +174,31 @@ impl RedisCluster {
                 .expect("redis-server");
             children.push(child);
             let ps = p.to_string();
-            wait_until("cluster node", || ping(&["-p", &ps]));
+            let mut exited = false;
+            wait_until("cluster node", || {
+                exited = children
+                    .last_mut()
+                    .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+                exited || ping(&["-p", &ps])
+            });
+            if exited {
+                for c in &mut children {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                return None;
+            }
         }
+        Some((children, ports))
+    }
+
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Ports are picked free, but another test may take one before its node binds it: a
+        // node that exits at once is started again on other ports.
+        let (children, ports) = (0..5)
+            .find_map(|_| Self::start_nodes(&dir))
+            .expect("could not start three cluster nodes on free ports");
         let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
