@@ -339,6 +339,16 @@ impl Booking {
         b
     }
 
+    /// The capacity places this booking takes in its pools: one, a reservation as many as its
+    /// devices, a reservation's device none (its reservation holds its place).
+    pub fn capacity_units(&self) -> u32 {
+        match &self.group {
+            None => 1,
+            Some(Group::Reservation { total, .. }) => *total,
+            Some(Group::Member { .. }) => 0,
+        }
+    }
+
     /// Whether this is a reservation (it holds devices, not a subscription).
     pub fn is_reservation(&self) -> bool {
         matches!(self.group, Some(Group::Reservation { .. }))

@@ -97,6 +97,8 @@ pub struct PoolClaim {
     /// The booking's window cut where daily windows begin and end; each part is checked
     /// against its own capacity. One part with `None` when the pool has no windows.
     pub periods: Vec<Period>,
+    /// The places the booking takes (a reservation for N devices takes N).
+    pub units: u32,
 }
 
 /// Decides REQUESTED bookings of deferred pools (the operator's policy service). `None`: no
@@ -124,6 +126,10 @@ impl CapacityPlan {
         let Some(area) = &b.service_area else {
             return Ok(Vec::new());
         };
+        let units = b.capacity_units();
+        if units == 0 {
+            return Ok(Vec::new());
+        }
         let end = b.end_time();
         let mut out = Vec::new();
         for pool in self.pools.iter().filter(|p| p.covers(area)) {
@@ -139,6 +145,7 @@ impl CapacityPlan {
                 limit,
                 deferred: pool.deferred,
                 periods: pool.periods(&b.qos_profile, b.start_time, end),
+                units,
             });
         }
         Ok(out)
@@ -150,6 +157,9 @@ impl CapacityPlan {
         let Some(area) = &b.service_area else {
             return Vec::new();
         };
+        if b.capacity_units() == 0 {
+            return Vec::new();
+        }
         self.pools
             .iter()
             .filter(|p| p.profiles.contains_key(&b.qos_profile) && p.covers(area))
@@ -251,24 +261,29 @@ fn region_polygon(r: &CoverageRegion) -> geo::Polygon<f64> {
     }
 }
 
-/// The most bookings of `windows` (start, end; half-open) live at one instant of
-/// `[start, end)`: what admitting another in that window would add to.
-pub fn peak(windows: &[(i64, i64)], start: i64, end: i64) -> u32 {
-    let mut edges: Vec<(i64, i32)> = Vec::new();
-    for &(s, e) in windows {
+/// The most places that the reservations of `windows` (start, end, places; half-open) hold
+/// at one instant of `[start, end)`: what admitting another in that window would add to.
+pub fn peak(windows: &[(i64, i64, u32)], start: i64, end: i64) -> u32 {
+    let mut edges: Vec<(i64, i64)> = Vec::new();
+    for &(s, e, units) in windows {
         if s < end && start < e {
-            edges.push((s.max(start), 1));
-            edges.push((e.min(end), -1));
+            edges.push((s.max(start), i64::from(units)));
+            edges.push((e.min(end), -i64::from(units)));
         }
     }
     // Ends before starts at the same instant: back-to-back windows do not overlap.
     edges.sort_unstable();
-    let (mut now, mut most) = (0i32, 0i32);
+    let (mut now, mut most) = (0i64, 0i64);
     for (_, d) in edges {
         now += d;
         most = most.max(now);
     }
-    u32::try_from(most).unwrap_or(0)
+    u32::try_from(most).unwrap_or(u32::MAX)
+}
+
+/// Whether `units` more places fit under `limit` next to a peak of `held`.
+pub fn fits(held: u32, units: u32, limit: u32) -> bool {
+    u64::from(held) + u64::from(units) <= u64::from(limit)
 }
 
 #[cfg(test)]
@@ -278,11 +293,14 @@ mod tests {
     #[test]
     fn the_peak_counts_overlaps_at_one_instant_only() {
         // Two bookings that never overlap each other, both inside the window: peak 1.
-        assert_eq!(peak(&[(0, 10), (10, 20)], 0, 20), 1);
-        assert_eq!(peak(&[(0, 10), (5, 15), (8, 20)], 0, 20), 3);
-        assert_eq!(peak(&[(0, 10), (5, 15), (12, 20)], 0, 20), 2);
+        assert_eq!(peak(&[(0, 10, 1), (10, 20, 1)], 0, 20), 1);
+        assert_eq!(peak(&[(0, 10, 1), (5, 15, 1), (8, 20, 1)], 0, 20), 3);
+        assert_eq!(peak(&[(0, 10, 1), (5, 15, 1), (12, 20, 1)], 0, 20), 2);
+        // A reservation for ten devices takes ten places.
+        assert_eq!(peak(&[(0, 10, 10), (5, 15, 1)], 0, 20), 11);
+        assert!(fits(9, 1, 10) && !fits(10, 1, 10) && !fits(0, 11, 10));
         // Outside the window: not counted; touching its edges: not counted.
-        assert_eq!(peak(&[(0, 10), (20, 30)], 10, 20), 0);
+        assert_eq!(peak(&[(0, 10, 1), (20, 30, 1)], 10, 20), 0);
         assert_eq!(peak(&[], 0, 1), 0);
     }
 

@@ -1,7 +1,8 @@
 -- Capacity admission (see `booking::capacity`): all pools share one hash tag, so one script
 -- sees them all. KEYS: the operator's capacity changes (field `<pool hex>/<profile>` ->
 -- capacity), then one hash per pool (booking id -> window: start and end in ms, 6 bytes
--- each, big-endian). ARGV: booking id, window, start ms, end ms, now ms, then per pool its
+-- each, big-endian; then the places it takes, 4 bytes, when not one). ARGV: booking id,
+-- window, start ms, end ms, now ms, the places this booking takes, then per pool its
 -- configured capacity, its field in the changes, the number of periods and each period's
 -- start ms, end ms and capacity (-1: the pool's). Returns 0 when reserved in every pool,
 -- else the 1-based index of the full pool.
@@ -12,8 +13,9 @@ local function num(s, p, n)
 end
 local id, window = ARGV[1], ARGV[2]
 local s, e, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local units = tonumber(ARGV[6])
 local pools = #KEYS - 1
-local at = 6
+local at = 7
 for i = 1, pools do
   local key = KEYS[i + 1]
   local base = tonumber(redis.call('HGET', KEYS[1], ARGV[at + 1]) or ARGV[at])
@@ -27,7 +29,9 @@ for i = 1, pools do
     if we <= now then
       redis.call('HDEL', key, member)
     elseif member ~= id and ws < e and s < we then
-      table.insert(live, {ws, we})
+      local held = 1
+      if #w >= 16 then held = num(w, 13, 4) end
+      table.insert(live, {ws, we, held})
     end
   end
   for _ = 1, periods do
@@ -37,8 +41,8 @@ for i = 1, pools do
     local edges = {}
     for _, w in ipairs(live) do
       if w[1] < pe and ps < w[2] then
-        table.insert(edges, {math.max(w[1], ps), 1})
-        table.insert(edges, {math.min(w[2], pe), -1})
+        table.insert(edges, {math.max(w[1], ps), w[3]})
+        table.insert(edges, {math.min(w[2], pe), -w[3]})
       end
     end
     -- Ends before starts at one instant: back-to-back windows do not overlap.
@@ -51,7 +55,7 @@ for i = 1, pools do
       now_live = now_live + x[2]
       if now_live > most then most = now_live end
     end
-    if most >= limit then return i end
+    if most + units > limit then return i end
   end
 end
 for i = 1, pools do redis.call('HSET', KEYS[i + 1], id, window) end

@@ -7,7 +7,7 @@
 
 use crate::record;
 use async_trait::async_trait;
-use booking::capacity::{PoolClaim, peak};
+use booking::capacity::{PoolClaim, fits, peak};
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, StoreStats, overlaps};
 use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashMap};
@@ -47,7 +47,7 @@ struct Inner {
     /// Bookings per status (`BookingStatus::ALL` order).
     by_status: [u64; 4],
     /// Capacity reservations per bucket (pool and profile): booking -> its window (unix ms).
-    pools: HashMap<String, HashMap<BookingId, (i64, i64)>>,
+    pools: HashMap<String, HashMap<BookingId, (i64, i64, u32)>>,
     /// The operator's capacity changes, by (pool, profile).
     limits: HashMap<(String, String), u32>,
     clients: std::collections::BTreeMap<String, booking::ClientRecord>,
@@ -379,7 +379,7 @@ impl BookingStore for MemoryStore {
         for c in claims {
             let pool = g.pools.entry(c.bucket()).or_default();
             pool.retain(|_, w| w.1 > now);
-            let windows: Vec<(i64, i64)> = pool.iter().filter(|(b, _)| **b != id).map(|(_, w)| *w).collect();
+            let windows: Vec<(i64, i64, u32)> = pool.iter().filter(|(b, _)| **b != id).map(|(_, w)| *w).collect();
             let base = g
                 .limits
                 .get(&(c.pool.clone(), c.profile.clone()))
@@ -394,13 +394,13 @@ impl BookingStore for MemoryStore {
             let periods = if periods.is_empty() { &whole[..] } else { &periods[..] };
             if periods
                 .iter()
-                .any(|(ps, pe, limit)| peak(&windows, *ps, *pe) >= limit.unwrap_or(base))
+                .any(|(ps, pe, limit)| !fits(peak(&windows, *ps, *pe), c.units, limit.unwrap_or(base)))
             {
                 return Ok(Some(c.pool.clone()));
             }
         }
         for c in claims {
-            g.pools.entry(c.bucket()).or_default().insert(id, (s, e));
+            g.pools.entry(c.bucket()).or_default().insert(id, (s, e, c.units));
         }
         Ok(None)
     }

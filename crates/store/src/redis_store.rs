@@ -390,6 +390,11 @@ impl BookingStore for RedisStore {
         let (s, e) = (ms(start).clamp(0, keys::MAX_MS), ms(end).clamp(0, keys::MAX_MS));
         let mut window = s.to_be_bytes()[10..].to_vec();
         window.extend_from_slice(&e.to_be_bytes()[10..]);
+        // The places it takes, after the window when more than one (older entries: one).
+        let units = claims.first().map_or(1, |c| c.units);
+        if units != 1 {
+            window.extend_from_slice(&units.to_be_bytes());
+        }
         let mut inv = self.reserve.prepare_invoke();
         inv.key(self.limits_key());
         for c in claims {
@@ -399,7 +404,8 @@ impl BookingStore for RedisStore {
             .arg(window)
             .arg(s.to_string())
             .arg(e.to_string())
-            .arg(ms(now).to_string());
+            .arg(ms(now).to_string())
+            .arg(units);
         for c in claims {
             inv.arg(c.limit).arg(Self::limit_field(&c.pool, &c.profile));
             let period = |a: OffsetDateTime, b: OffsetDateTime| {

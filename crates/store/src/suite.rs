@@ -508,6 +508,56 @@ macro_rules! store_suite {
             assert_eq!(store.clients().await.unwrap(), vec![a]);
         }
 
+        /// A QoS Booking and Assignment reservation takes as many places as its devices.
+        #[tokio::test]
+        async fn a_reservation_takes_as_many_places_as_its_devices() {
+            use booking::capacity::PoolClaim;
+            let (store, _guard) = $make;
+            let claim = |units| PoolClaim {
+                pool: "arena".into(),
+                profile: "QOS_L".into(),
+                limit: 10,
+                deferred: false,
+                periods: vec![],
+                units,
+            };
+            let hour = Duration::hours(1);
+            let (r, a, b) = (
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+                booking::BookingId::new(),
+            );
+            assert_eq!(
+                store.reserve(&[claim(8)], r, T0, T0 + hour, T0).await.unwrap(),
+                None
+            );
+            assert_eq!(
+                store.reserve(&[claim(3)], a, T0, T0 + hour, T0).await.unwrap(),
+                Some("arena".to_owned())
+            );
+            assert_eq!(
+                store.reserve(&[claim(2)], a, T0, T0 + hour, T0).await.unwrap(),
+                None
+            );
+            assert_eq!(
+                store.reserve(&[claim(1)], b, T0, T0 + hour, T0).await.unwrap(),
+                Some("arena".to_owned())
+            );
+            // After the reservation's window, the places are free.
+            assert_eq!(
+                store
+                    .reserve(&[claim(8)], b, T0 + hour, T0 + hour * 2, T0)
+                    .await
+                    .unwrap(),
+                None
+            );
+            store.release(&[claim(1).bucket()], r).await.unwrap();
+            assert_eq!(
+                store.reserve(&[claim(8)], r, T0, T0 + hour, T0).await.unwrap(),
+                None
+            );
+        }
+
         /// Capacity admission: the peak over the window, all pools or none, given back on
         /// release, reservations of past windows no longer counted.
         #[tokio::test]
@@ -520,6 +570,7 @@ macro_rules! store_suite {
                 limit,
                 deferred: false,
                 periods: vec![],
+                units: 1,
             };
             let hour = Duration::hours(1);
             let (a, b, c, d) = (
@@ -605,6 +656,7 @@ macro_rules! store_suite {
                 profile: "QOS_M".into(),
                 limit: 5,
                 deferred: false,
+                units: 1,
                 periods: vec![
                     booking::capacity::Period {
                         start: later,

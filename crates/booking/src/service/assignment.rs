@@ -9,10 +9,9 @@
 use super::caller::resolve_device;
 use super::{BookingService, Caller, check_sink, unavailable};
 use crate::booking::{Booking, BookingId, Echo, Group, Member, NewBooking, Owner, SinkCredential, StatusInfo};
-use crate::capacity::{PoolClaim, Refusal};
+use crate::capacity::Refusal;
 use crate::device::Device;
 use crate::error::{Rejection, RejectionKind};
-use time::OffsetDateTime;
 use tracing::{info, warn};
 
 /// Versioned writes of one reservation a request may lose to concurrent ones before giving
@@ -80,6 +79,25 @@ impl BookingService {
         };
         let mut booking = Booking::reservation(BookingId::new(), owner, req, total, now);
         booking.origin = self.telemetry.current_trace();
+        // Room for every device in the pools it draws on, held from now on (its devices take
+        // no more when they are assigned). B&A answers a refusal, not a declined booking.
+        let no_room = |pool: &str| {
+            incompatible(format!(
+                "Pool {pool} cannot carry {total} more devices of this profile in that window"
+            ))
+        };
+        let claims = match self.plan().claims_for(&booking) {
+            Ok(claims) => claims,
+            Err(Refusal::Blackout(pool) | Refusal::Full(pool)) => return Err(no_room(&pool)),
+        };
+        if let Some(pool) = self
+            .store
+            .reserve(&claims, booking.id, booking.start_time, booking.end_time(), now)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(no_room(&pool));
+        }
         self.store_new(&booking).await?;
         info!(booking.id = %booking.id, client.id = %caller.client_id, devices = total, "reservation created");
         Ok(booking)
@@ -190,7 +208,7 @@ impl BookingService {
         let mut first_refusal = None;
         for m in added {
             let member = Booking::member_of(&reservation, &m, owner.clone(), sink.clone(), credential.clone(), now);
-            match self.store_member(&member, now).await {
+            match self.store_member(&member).await {
                 Ok(()) => assigned.push(m),
                 Err(e) => {
                     warn!(booking.id = %id, member.id = %m.id, reason = %e.message, "device not assigned");
@@ -214,33 +232,16 @@ impl BookingService {
         })
     }
 
-    /// Stores an assigned device's booking (its capacity first, where pools apply to it).
-    async fn store_member(&self, member: &Booking, now: OffsetDateTime) -> Result<(), Rejection> {
-        let no_capacity = |pool: &str| incompatible(format!("No capacity left in pool {pool} for this device"));
-        let claims = match self.plan().claims_for(member) {
-            Ok(claims) => claims,
-            Err(Refusal::Blackout(pool) | Refusal::Full(pool)) => return Err(no_capacity(&pool)),
-        };
-        if let Some(pool) = self
-            .store
-            .reserve(&claims, member.id, member.start_time, member.end_time(), now)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(no_capacity(&pool));
-        }
-        let stored = self.store_new(member).await;
-        if let Err(e) = stored {
-            let pools: Vec<String> = claims.iter().map(PoolClaim::bucket).collect();
-            self.give_back(&pools, member.id).await;
+    /// Stores an assigned device's booking (its place is its reservation's).
+    async fn store_member(&self, member: &Booking) -> Result<(), Rejection> {
+        self.store_new(member).await.map_err(|e| {
             // A device already in an overlapping booking of this client: CAMARA's 409 here.
-            return Err(if e.kind == RejectionKind::Conflict {
+            if e.kind == RejectionKind::Conflict {
                 incompatible(e.message)
             } else {
                 e
-            });
-        }
-        Ok(())
+            }
+        })
     }
 
     /// The reservation without the members `ids` (their bookings are ended or never stored).

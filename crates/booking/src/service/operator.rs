@@ -122,12 +122,12 @@ impl BookingService {
         live.sort_by_key(|b| (b.created_at, b.id));
         let now = self.clock.now();
         let ms = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        let mut kept: Vec<(i64, i64)> = Vec::new();
+        let mut kept: Vec<(i64, i64, u32)> = Vec::new();
         let mut over = Vec::new();
         for b in live.iter().filter(|b| b.end_time() > now) {
-            let (start, end) = (ms(b.start_time), ms(b.end_time()));
-            if crate::capacity::peak(&kept, start, end) < capacity {
-                kept.push((start, end));
+            let (start, end, units) = (ms(b.start_time), ms(b.end_time()), b.capacity_units());
+            if crate::capacity::fits(crate::capacity::peak(&kept, start, end), units, capacity) {
+                kept.push((start, end, units));
             } else {
                 over.push(b.id);
             }
@@ -186,8 +186,12 @@ impl BookingService {
         let mut points = Vec::new();
         let mut t = from;
         while t < to && points.len() < 10_000 {
-            let n = live.iter().filter(|b| b.start_time <= t && t < b.end_time()).count();
-            points.push((t, u32::try_from(n).unwrap_or(u32::MAX)));
+            let n: u32 = live
+                .iter()
+                .filter(|b| b.start_time <= t && t < b.end_time())
+                .map(Booking::capacity_units)
+                .sum();
+            points.push((t, n));
             match t.checked_add(step) {
                 Some(next) => t = next,
                 None => break,

@@ -454,3 +454,69 @@ async fn a_three_legged_assign_adds_the_tokens_device_and_keeps_it_undisclosed()
         "10.45.0.12"
     );
 }
+
+#[tokio::test]
+async fn a_reservation_holds_pool_capacity_for_all_its_devices_from_its_creation() {
+    use booking::capacity::Pool;
+    let app = spawn_app_with(|s| {
+        s.capacity.pools = vec![Pool {
+            name: "frankfurt".into(),
+            area_names: vec![],
+            regions: vec![booking::CoverageRegion::Circle {
+                latitude: 50.110924,
+                longitude: 8.682127,
+                radius: 2000.0,
+            }],
+            profiles: std::collections::HashMap::from([("QOS_L".to_owned(), 10)]),
+            blackouts: vec![],
+            windows: vec![],
+            deferred: false,
+        }];
+    })
+    .await;
+    let post = |n: u32| {
+        ba(
+            &app,
+            Method::POST,
+            "/qos-bookings",
+            Some(reservation_body(&app, n, Duration::minutes(10), 600)),
+        )
+    };
+    let eight = post(8).await;
+    assert_eq!(eight.status, 201, "{}", eight.body);
+    post(3).await.assert_error(409, "INCOMPATIBLE_STATE");
+    // QoS Booking bookings in the same pool and window share the two places left.
+    let statuses: Vec<(Value, Value)> = {
+        let mut v = Vec::new();
+        for phone in ["+123456780", "+123456781", "+123456782"] {
+            let r = app.create(booking_body(&app, phone, Duration::minutes(10), 600)).await;
+            v.push((r.body["bookingStatus"].clone(), r.body["statusInfo"].clone()));
+        }
+        v
+    };
+    assert_eq!(
+        statuses,
+        vec![
+            (json!("SCHEDULED"), Value::Null),
+            (json!("SCHEDULED"), Value::Null),
+            (json!("TERMINATED"), json!("BOOKING_DECLINED"))
+        ]
+    );
+    // Assigning devices takes nothing more; cancelling gives the eight places back.
+    let id = eight.body["bookingId"].as_str().unwrap().to_owned();
+    let a = ba(
+        &app,
+        Method::POST,
+        &format!("/qos-bookings/{id}/devices/assign"),
+        Some(phones(&["+123456783", "+123456789"])),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(
+        ba(&app, Method::DELETE, &format!("/qos-bookings/{id}"), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(post(8).await.status, 201);
+}
