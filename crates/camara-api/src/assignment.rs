@@ -69,6 +69,37 @@ pub(crate) fn refusal(r: Rejection) -> ApiError {
     }
 }
 
+/// A PRIVATE_KEY_JWT credential's `clientId` and `tokenUri`, when given, must be those of the
+/// client's onboarding record: tokens are never fetched from an address a request names.
+fn agrees_with_record(st: &ApiState, ctx: &RequestContext, hints: &parse::KeyJwtHints) -> Result<(), ApiError> {
+    if hints == &parse::KeyJwtHints::default() {
+        return Ok(());
+    }
+    let record = st.service.client_record(&ctx.caller.client_id);
+    let settings = record.as_ref().and_then(|r| r.private_key_jwt.as_ref());
+    let agrees = settings.is_some_and(|p| {
+        hints.client_id.as_ref().is_none_or(|c| *c == p.client_id)
+            && hints.token_uri.as_ref().is_none_or(|u| *u == p.token_endpoint)
+    });
+    if agrees {
+        Ok(())
+    } else {
+        Err(ApiError::from(Rejection::new(
+            RejectionKind::InvalidCredential,
+            "sinkCredential's clientId or tokenUri differs from this client's onboarding record",
+        )))
+    }
+}
+
+/// Runs a change of several writes to its end even when the client goes away or the request
+/// times out (a dropped request would otherwise stop it between its writes: a reservation
+/// listing a device without its booking, capacity held for nothing).
+async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::spawn(work).await.map_err(|_| ApiError::internal())
+}
+
 /// `GET /qos-bookings/retrieve`: a read of the booking `retrieve`, which is not a UUID.
 async fn retrieve_read_as_id(ctx: RequestContext) -> Result<Response, ApiError> {
     ctx.require(scopes::BA_READ)?;
@@ -97,12 +128,12 @@ async fn create(
 ) -> Result<Response, ApiError> {
     ctx.admit(&st, scopes::BA_CREATE, Operation::Create)?;
     let body = body_of(&st, &headers, body).await?;
-    let (new, total) = parse::create_reservation(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    let (new, total, hints) = parse::create_reservation(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    agrees_with_record(&st, &ctx, &hints)?;
     check_sink_host(&st, new.sink.as_deref()).await?;
-    let r = st
-        .service
-        .create_reservation(&ctx.caller, new, total)
-        .await
+    let (service, caller) = (st.service.clone(), ctx.caller.clone());
+    let r = to_the_end(async move { service.create_reservation(&caller, new, total).await })
+        .await?
         .map_err(refusal)?;
     Ok((StatusCode::CREATED, Json(booking_output(&r))).into_response())
 }
@@ -127,10 +158,9 @@ async fn delete_booking(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     ctx.admit(&st, scopes::BA_DELETE, Operation::Delete)?;
-    let r = st
-        .service
-        .cancel_reservation(&ctx.caller, booking_id(&id)?)
-        .await
+    let (service, caller, id) = (st.service.clone(), ctx.caller.clone(), booking_id(&id)?);
+    let r = to_the_end(async move { service.cancel_reservation(&caller, id).await })
+        .await?
         .map_err(refusal)?;
     Ok(Json(booking_output(&r)).into_response())
 }
@@ -146,7 +176,13 @@ async fn devices(
         .reservation(&ctx.caller, booking_id(&id)?)
         .await
         .map_err(refusal)?;
-    Ok(Json(assignment_output(&r, members_of(&r), "SUCCESSFUL", None)).into_response())
+    let visible = st.service.visible_members(&ctx.caller, &r);
+    let withheld = visible.len() < members_of(&r).len();
+    let mut out = assignment_output(&r, &visible, "SUCCESSFUL", None);
+    if withheld {
+        out["statusInfo"] = json!("DEVICE_DISCLOSURE_POLICY_APPLIED");
+    }
+    Ok(Json(out).into_response())
 }
 
 async fn assign(
@@ -160,12 +196,16 @@ async fn assign(
     let id = booking_id(&id)?;
     let body = body_of(&st, &headers, body).await?;
     let req = parse::device_request(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    agrees_with_record(&st, &ctx, &req.hints)?;
     check_sink_host(&st, req.sink.as_deref()).await?;
-    let a = st
-        .service
-        .assign(&ctx.caller, id, req.devices, req.sink, req.sink_credential)
-        .await
-        .map_err(refusal)?;
+    let (service, caller) = (st.service.clone(), ctx.caller.clone());
+    let a = to_the_end(async move {
+        service
+            .assign(&caller, id, req.devices, req.sink, req.sink_credential)
+            .await
+    })
+    .await?
+    .map_err(refusal)?;
     let (status, info) = match a.shortfall {
         None => ("SUCCESSFUL", Some("ASSIGNMENT_COMPLETED")),
         Some(Shortfall::NoRoom) => ("PARTIAL_SUCCESS", Some("QUOTA_EXCEEDED")),
@@ -195,10 +235,9 @@ async fn release(
     })?;
     // `DeviceAssignmentInput` declares a sink for a release too; the devices' events go
     // where their assignment said, so one given here is accepted and not used.
-    let a = st
-        .service
-        .release(&ctx.caller, id, req.devices)
-        .await
+    let (service, caller) = (st.service.clone(), ctx.caller.clone());
+    let a = to_the_end(async move { service.release(&caller, id, req.devices).await })
+        .await?
         .map_err(refusal)?;
     let (status, info) = match a.shortfall {
         None => ("SUCCESSFUL", None),

@@ -84,6 +84,14 @@ enum Subject {
 /// The device a subject claim names, if it is one of the allowed forms; `Err` when it has the
 /// form but is not valid (a 401: the token is not usable).
 fn subject_of(sub: &str, forms: SubjectForms) -> Result<Option<Subject>, &'static str> {
+    // A subject of a known form that is not enabled is refused, not taken as 2-legged (that
+    // would give a user's token the client's reach).
+    let disabled = (sub.starts_with("tel:") && !forms.tel)
+        || (sub.starts_with("ipport:") && !forms.ipport)
+        || (sub.starts_with("operatortoken:") && !forms.operator_token);
+    if disabled {
+        return Err("subject form not enabled");
+    }
     if let Some(phone) = sub.strip_prefix("tel:").filter(|_| forms.tel) {
         return PhoneNumber::parse(phone)
             .map(|p| Some(Subject::Device(Device::from_phone(p))))
@@ -331,7 +339,11 @@ impl Authenticator {
                         "The subject of the access token cannot be resolved now; try again",
                     ))
                 })?;
-                Some((sub, device.ok_or_else(|| fail("subject", "unknown operator token"))?))
+                let device = device.ok_or_else(|| fail("subject", "unknown operator token"))?;
+                // The subject kept with bookings is the device's, not the token (tokens rotate
+                // and are secrets): the same user's next token reaches the same bookings.
+                let sub = device.keys().into_iter().next().unwrap_or(sub);
+                Some((sub, device))
             }
         };
         let caller = Caller { client_id, subject };

@@ -84,6 +84,8 @@ const PROPERTIES: &[&str] = &[
     "status",
     "numDevices",
     "devices",
+    "clientId",
+    "tokenUri",
 ];
 
 /// Drops the known properties whose value is `null`, at any depth (see

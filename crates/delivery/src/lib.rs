@@ -11,6 +11,6 @@ mod outbox;
 mod resolve;
 mod tokens;
 
-pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Outbox, Wake};
+pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Outbox, Rendered, Wake};
 pub use resolve::{GuardedResolver, SystemResolver};
 pub use tokens::{PrivateKeyJwtTokens, TokenError};

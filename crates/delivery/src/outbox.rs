@@ -39,6 +39,8 @@ pub enum DeliveryOutcome {
     Gone,
     /// Not sent: the booking's API has no event for this change.
     Skipped,
+    /// Not sent now: left in the outbox for a later claim.
+    Deferred,
 }
 
 impl DeliveryOutcome {
@@ -49,6 +51,7 @@ impl DeliveryOutcome {
             Self::Failed => "failed",
             Self::Gone => "gone",
             Self::Skipped => "skipped",
+            Self::Deferred => "deferred",
         }
     }
 }
@@ -109,9 +112,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// shapes; the gateway supplies it).
 #[async_trait::async_trait]
 pub trait EventFormat: Send + Sync {
-    /// The CloudEvents JSON body of `ev`, or `None` when its API has no event for this
-    /// change. `store`: where what the event tells of (its booking now) can be read.
-    async fn render(&self, ev: &StatusEvent, store: &dyn BookingStore) -> Option<String>;
+    /// The CloudEvents JSON body of `ev`. `store`: where what the event tells of (its
+    /// booking now) can be read.
+    async fn render(&self, ev: &StatusEvent, store: &dyn BookingStore) -> Rendered;
+}
+
+/// What [`EventFormat::render`] made of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    /// The body to send.
+    Send(String),
+    /// Its API has no event for this change: acknowledged without sending.
+    Skip,
+    /// Not now (what it tells of could not be read): left in the outbox, tried again.
+    Later,
 }
 
 impl Outbox {
@@ -225,7 +239,10 @@ impl Outbox {
 async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEvent>) {
     let last = events.len().saturating_sub(1);
     for (i, ev) in events.iter().enumerate() {
-        deliver(shared, ev).await;
+        if deliver(shared, ev).await == DeliveryOutcome::Deferred {
+            // Kept, with the ones after it (in order): claimed again after the lease.
+            return;
+        }
         if let Err(e) = shared.store.ack_event(booking, &ev.id, i == last).await {
             // Not acknowledged: it is delivered again after the lease (same id).
             warn!(booking.id = %booking, event.id = %ev.id, error = %Chain(&e), "could not acknowledge an event");
@@ -235,7 +252,7 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
 }
 
 /// Delivers one event in a span of its own (its trace context goes to the sink).
-async fn deliver(shared: &Shared, ev: &StatusEvent) {
+async fn deliver(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
     let span = tracing::info_span!(
         parent: None,
         "qos_booking.deliver",
@@ -247,9 +264,13 @@ async fn deliver(shared: &Shared, ev: &StatusEvent) {
     );
     let outcome = deliver_one(shared, ev).instrument(span.clone()).await;
     span.record("qos_booking.outcome", outcome.as_str());
-    if !matches!(outcome, DeliveryOutcome::Delivered | DeliveryOutcome::Skipped) {
+    if !matches!(
+        outcome,
+        DeliveryOutcome::Delivered | DeliveryOutcome::Skipped | DeliveryOutcome::Deferred
+    ) {
         shared.telemetry().delivery(outcome);
     }
+    outcome
 }
 
 /// Delivers one event, retrying transient failures. Returns when the event is done with:
@@ -264,8 +285,10 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
         warn!(booking.id = %ev.booking_id, sink = %ev.sink, reason = %why, "sink not allowed; event not delivered");
         return DeliveryOutcome::Failed;
     }
-    let Some(body) = shared.format.render(ev, &*shared.store).await else {
-        return DeliveryOutcome::Skipped;
+    let body = match shared.format.render(ev, &*shared.store).await {
+        Rendered::Send(body) => body,
+        Rendered::Skip => return DeliveryOutcome::Skipped,
+        Rendered::Later => return DeliveryOutcome::Deferred,
     };
     let mut backoff = shared.settings.initial_backoff;
     for attempt in 1..=shared.settings.max_attempts {

@@ -46,10 +46,20 @@ pub struct PrivateKeyJwtTokens {
     http: reqwest::Client,
     clients: Arc<ClientBook>,
     clock: Arc<dyn Clock>,
-    /// Per client: the token and when to fetch a new one. One lock: concurrent deliveries of
-    /// one client wait for one fetch instead of each asking.
-    cached: Mutex<HashMap<String, (String, Instant)>>,
+    /// Per client, its own lock (concurrent deliveries of one client wait for one fetch; a
+    /// slow authorization server holds up only its own client): the settings the token was
+    /// fetched with, the token and when to fetch a new one.
+    cached: std::sync::Mutex<HashMap<String, Arc<Mutex<Option<Cached>>>>>,
 }
+
+struct Cached {
+    settings: PrivateKeyJwt,
+    token: String,
+    refresh_at: Instant,
+}
+
+/// The longest a token is kept, whatever `expires_in` says.
+const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
 
 impl PrivateKeyJwtTokens {
     pub fn new(clients: Arc<ClientBook>, clock: Arc<dyn Clock>, timeout: Duration) -> Result<Self, reqwest::Error> {
@@ -63,18 +73,12 @@ impl PrivateKeyJwtTokens {
             http,
             clients,
             clock,
-            cached: Mutex::default(),
+            cached: std::sync::Mutex::default(),
         })
     }
 
     /// A valid token for the sinks of `client_id`.
     pub async fn token(&self, client_id: &str) -> Result<String, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((token, refresh_at)) = cached.get(client_id)
-            && Instant::now() < *refresh_at
-        {
-            return Ok(token.clone());
-        }
         let settings = self
             .clients
             .get(client_id)
@@ -84,18 +88,39 @@ impl PrivateKeyJwtTokens {
                     "client {client_id} has no PRIVATE_KEY_JWT settings in its onboarding record"
                 ))
             })?;
+        let slot = self.slot(client_id);
+        let mut cached = slot.lock().await;
+        // A token fetched under other settings (the record changed) is not used.
+        if let Some(c) = cached.as_ref()
+            && c.settings == settings
+            && Instant::now() < c.refresh_at
+        {
+            return Ok(c.token.clone());
+        }
         let (token, lifetime) = self.fetch(&settings).await?;
         // Fetched again at 80 % of its lifetime, so a delivery never carries one about to lapse.
-        cached.insert(
-            client_id.to_owned(),
-            (token.clone(), Instant::now() + lifetime.mul_f64(0.8)),
-        );
+        let refresh_at = Instant::now()
+            .checked_add(lifetime.min(MAX_LIFETIME).mul_f64(0.8))
+            .unwrap_or_else(Instant::now);
+        *cached = Some(Cached {
+            settings,
+            token: token.clone(),
+            refresh_at,
+        });
         Ok(token)
+    }
+
+    fn slot(&self, client_id: &str) -> Arc<Mutex<Option<Cached>>> {
+        let mut all = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        // Clients whose record is gone are forgotten.
+        all.retain(|id, _| self.clients.get(id).is_some());
+        all.entry(client_id.to_owned()).or_default().clone()
     }
 
     /// Forgets the token of `client_id` (its sink answered 401: it may have been revoked).
     pub async fn invalidate(&self, client_id: &str) {
-        self.cached.lock().await.remove(client_id);
+        let slot = self.slot(client_id);
+        *slot.lock().await = None;
     }
 
     async fn fetch(&self, p: &PrivateKeyJwt) -> Result<(String, Duration), TokenError> {
@@ -131,7 +156,8 @@ impl PrivateKeyJwtTokens {
             .json()
             .await
             .map_err(|e| TokenError::Transient(format!("token endpoint sent a bad answer: {e}")))?;
-        Ok((body.access_token, Duration::from_secs(body.expires_in.unwrap_or(300))))
+        let lifetime = Duration::from_secs(body.expires_in.unwrap_or(300)).min(MAX_LIFETIME);
+        Ok((body.access_token, lifetime))
     }
 }
 

@@ -267,6 +267,7 @@ impl Application {
                     clock: clock.clone(),
                     clients: sources.clone(),
                     store: store.clone(),
+                    insecure: s.notifications.allow_insecure_sinks,
                 })),
             )),
             None => None,
@@ -631,26 +632,33 @@ struct Events(camara_api::CloudEvents);
 
 #[async_trait::async_trait]
 impl delivery::EventFormat for Events {
-    async fn render(&self, ev: &booking::StatusEvent, store: &dyn BookingStore) -> Option<String> {
+    async fn render(&self, ev: &booking::StatusEvent, store: &dyn BookingStore) -> delivery::Rendered {
+        use delivery::Rendered;
         if !camara_api::CloudEvents::is_assignment(ev) {
-            return Some(self.0.render(ev).to_string());
+            return Rendered::Send(self.0.render(ev).to_string());
         }
-        let booking = read_for_event(store, ev.booking_id).await?;
+        let read = |id| async move {
+            store.get(id).await.map_err(|e| {
+                warn!(booking.id = %id, error = %booking::Chain(&e), "cannot read the booking of an event; it goes later");
+            })
+        };
+        // Gone (purged): nothing to tell any more. Unreadable: later.
+        let booking = match read(ev.booking_id).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return Rendered::Skip,
+            Err(()) => return Rendered::Later,
+        };
         let reservation = match booking.group {
-            Some(booking::Group::Member { of }) => read_for_event(store, of).await?,
+            Some(booking::Group::Member { of }) => match read(of).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return Rendered::Skip,
+                Err(()) => return Rendered::Later,
+            },
             _ => booking.clone(),
         };
-        Some(self.0.render_assignment(ev, &booking, &reservation)?.to_string())
-    }
-}
-
-/// A booking an event tells of; `None` (the event is not sent) when it is gone or unreadable.
-async fn read_for_event(store: &dyn BookingStore, id: booking::BookingId) -> Option<booking::Booking> {
-    match store.get(id).await {
-        Ok(b) => b,
-        Err(e) => {
-            warn!(booking.id = %id, error = %booking::Chain(&e), "cannot read the booking of an event; not sent");
-            None
+        match self.0.render_assignment(ev, &booking, &reservation) {
+            Some(v) => Rendered::Send(v.to_string()),
+            None => Rendered::Skip,
         }
     }
 }

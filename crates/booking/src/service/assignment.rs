@@ -162,11 +162,17 @@ impl BookingService {
             if room == 0 {
                 return Err(incompatible(format!("Booking {id} has no devices remaining to assign")));
             }
+            let owner = Owner {
+                client_id: caller.client_id.clone(),
+                subject: subject.clone(),
+            };
             added = fresh
                 .iter()
                 .take(room)
                 .map(|d| Member {
-                    id: BookingId::new(),
+                    // The store places a booking by its device (sharded stores check
+                    // overlaps within the device's shard).
+                    id: self.store.new_id(&owner, &d.device.keys()),
                     device: d.device.clone(),
                     echo: d.echo.clone(),
                     subject: subject.clone(),
@@ -218,9 +224,30 @@ impl BookingService {
             }
         }
         if !refused.is_empty() {
-            reservation = self.drop_members(caller, id, &refused).await?;
+            self.drop_members(caller, id, &refused).await?;
             shortfall = Some(shortfall.unwrap_or(Shortfall::Refused));
         }
+        // A cancel or a release may have run between the two writes: a device whose place is
+        // gone (or whose reservation ended) must not keep a booking.
+        let now_listed = self.reservation_any(id).await?;
+        let orphaned: Vec<BookingId> = assigned
+            .iter()
+            .filter(|m| !now_listed.is_live() || !members_of(&now_listed).iter().any(|l| l.id == m.id))
+            .map(|m| m.id)
+            .collect();
+        for m in &orphaned {
+            self.end_member(*m).await?;
+        }
+        if !orphaned.is_empty() {
+            assigned.retain(|m| !orphaned.contains(&m.id));
+            if assigned.is_empty() {
+                return Err(incompatible(format!(
+                    "Booking {id} changed while the devices were assigned"
+                )));
+            }
+            shortfall = Some(Shortfall::Refused);
+        }
+        reservation = now_listed;
         if assigned.is_empty() {
             return Err(first_refusal.unwrap_or_else(lost));
         }
@@ -290,16 +317,7 @@ impl BookingService {
         }
         let shortfall = (chosen.len() < wanted.len()).then_some(Shortfall::NotAssigned);
         for m in &chosen {
-            self.end_on_request(None, m.id, StatusInfo::DeleteRequested)
-                .await
-                .or_else(|e| {
-                    // Purged already (it ended long ago): nothing left to end.
-                    if e.kind == RejectionKind::NotFound {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })?;
+            self.end_member(m.id).await?;
         }
         let ids: Vec<BookingId> = chosen.iter().map(|m| m.id).collect();
         let reservation = self.drop_members(caller, id, &ids).await?;
@@ -311,31 +329,67 @@ impl BookingService {
         })
     }
 
-    /// Cancels a reservation: every assigned device's booking ends (NEF removal first when
-    /// active), then the reservation, TERMINATED/DELETE_REQUESTED with its event.
+    /// Cancels a reservation (the client, 2-legged or as the reservation's own subject).
     pub async fn cancel_reservation(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
         let r = self.reservation(caller, id).await?;
-        if !r.is_live() {
-            return Err(incompatible(format!("Booking {id} has already ended")));
+        if !caller.may_manage_reservation(&r) {
+            return Err(Rejection::new(
+                RejectionKind::PermissionDenied,
+                "Only the client (or the subject that made it) may cancel this booking",
+            ));
         }
-        for m in members_of(&r) {
-            self.end_on_request(None, m.id, StatusInfo::DeleteRequested)
-                .await
-                .or_else(|e| {
-                    if e.kind == RejectionKind::NotFound {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })?;
-        }
-        match self
-            .end_on_request(Some(caller), id, StatusInfo::DeleteRequested)
+        self.end_reservation(id, StatusInfo::DeleteRequested)
             .await?
-        {
-            Some(ended) => Ok(ended),
-            None => Err(incompatible(format!("Booking {id} has already ended"))),
+            .ok_or_else(|| incompatible(format!("Booking {id} has already ended")))
+    }
+
+    /// Ends a reservation with `reason` (a cancel, an operator's revocation): first the
+    /// reservation itself, so that no assign lands any more, then every device listed in the
+    /// ended record (NEF removal first when active). `None`: it had already ended.
+    pub(super) async fn end_reservation(
+        &self,
+        id: BookingId,
+        reason: StatusInfo,
+    ) -> Result<Option<Booking>, Rejection> {
+        let Some(ended) = self.end_on_request(None, id, reason).await? else {
+            return Ok(None);
+        };
+        for m in members_of(&ended) {
+            self.end_member(m.id).await?;
         }
+        Ok(Some(ended))
+    }
+
+    /// Ends a device's booking (NEF removal first); one already ended or purged is fine.
+    async fn end_member(&self, id: BookingId) -> Result<(), Rejection> {
+        match self.end_on_request(None, id, StatusInfo::DeleteRequested).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == RejectionKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The devices of a reservation the caller may see: all of them for the client (2-legged)
+    /// or the subject that made it; an end user's 3-legged token sees its own device only.
+    pub fn visible_members(&self, caller: &Caller, r: &Booking) -> Vec<Member> {
+        let all = members_of(r);
+        if caller.may_manage_reservation(r) {
+            return all.to_vec();
+        }
+        let own = caller.subject.as_ref().map(|(s, _)| s.as_str());
+        all.iter().filter(|m| m.subject.as_deref() == own).cloned().collect()
+    }
+
+    /// A reservation whoever owns it.
+    async fn reservation_any(&self, id: BookingId) -> Result<Booking, Rejection> {
+        let b = self.load_any(id).await?;
+        if !b.is_reservation() {
+            return Err(Rejection::new(
+                RejectionKind::NotFound,
+                format!("Booking {id} does not exist"),
+            ));
+        }
+        Ok(b)
     }
 
     /// The caller's reservations that hold a device (from the body or the token), by start.

@@ -50,6 +50,18 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Who may see every device of a reservation and cancel it: the client with a 2-legged
+    /// token, or the subject the reservation was made by (an end user of the client with a
+    /// 3-legged token may only assign and release its own device).
+    pub(super) fn may_manage_reservation(&self, r: &Booking) -> bool {
+        match &self.subject {
+            None => true,
+            Some((sub, _)) => r.owner.subject.as_deref() == Some(sub.as_str()),
+        }
+    }
+}
+
 /// Picks the device of a request from the body or the token, per CAMARA's 2-/3-legged rules.
 pub(super) fn resolve_device(
     caller: &Caller,

@@ -179,6 +179,11 @@ impl BookingService {
         }
     }
 
+    /// The onboarding record of `client_id`, if it has one.
+    pub fn client_record(&self, client_id: &str) -> Option<Arc<crate::clients::ClientRecord>> {
+        self.clients.get(client_id)
+    }
+
     /// Applies the onboarding records in `clients` (replaced in place when they change).
     pub fn with_clients(mut self, clients: Arc<ClientBook>) -> Self {
         self.clients = clients;

@@ -220,8 +220,12 @@ impl BookingService {
 
     /// Revokes a booking for the operator. A booking already ended is refused with 409.
     pub async fn revoke(&self, id: BookingId) -> Result<Booking, Rejection> {
-        self.end_on_request(None, id, StatusInfo::BookingRevoked)
-            .await?
-            .ok_or_else(|| Rejection::new(RejectionKind::Conflict, format!("Booking {id} has already ended")))
+        // A reservation ends with its devices' bookings (their places were its places).
+        let ended = if self.load_any(id).await?.is_reservation() {
+            self.end_reservation(id, StatusInfo::BookingRevoked).await?
+        } else {
+            self.end_on_request(None, id, StatusInfo::BookingRevoked).await?
+        };
+        ended.ok_or_else(|| Rejection::new(RejectionKind::Conflict, format!("Booking {id} has already ended")))
     }
 }

@@ -7,6 +7,40 @@
 use super::*;
 use booking::{DeviceInput, Echo};
 
+/// What a B&A PRIVATE_KEY_JWT credential may name (`clientId`, `tokenUri`): the gateway
+/// fetches tokens only as the client's onboarding record says, so these must agree with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyJwtHints {
+    pub client_id: Option<String>,
+    pub token_uri: Option<String>,
+}
+
+/// `sinkCredential` of B&A (the common schema: PRIVATE_KEY_JWT may carry `clientId` and
+/// `tokenUri`).
+fn credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<(SinkCredential, KeyJwtHints), Rejection> {
+    let mut hints = KeyJwtHints::default();
+    if let Some(o) = v.as_object()
+        && o.get("credentialType").and_then(Value::as_str) == Some("PRIVATE_KEY_JWT")
+    {
+        let mut rest = o.clone();
+        if let Some(id) = rest.remove("clientId") {
+            hints.client_id = Some(string(&id, "sinkCredential.clientId", 128)?.to_owned());
+        }
+        if let Some(uri) = rest.remove("tokenUri") {
+            let uri = string(&uri, "sinkCredential.tokenUri", 2048)?;
+            if !uri.starts_with("https://") || uri.len() <= 8 || uri.contains(char::is_whitespace) {
+                return Err(Rejection::new(
+                    RejectionKind::InvalidCredential,
+                    "'sinkCredential.tokenUri' must be an https URL",
+                ));
+            }
+            hints.token_uri = Some(uri.to_owned());
+        }
+        return Ok((sink_credential(&Value::Object(rest), now, opts, Version::V0_2)?, hints));
+    }
+    Ok((sink_credential(v, now, opts, Version::V0_2)?, hints))
+}
+
 /// Most devices of one reservation, and of one assign or release request.
 pub const MAX_DEVICES: usize = 50;
 
@@ -26,7 +60,7 @@ pub fn create_reservation(
     body: &Value,
     now: OffsetDateTime,
     opts: &ParseOptions,
-) -> Result<(NewBooking, u32), Rejection> {
+) -> Result<(NewBooking, u32, KeyJwtHints), Rejection> {
     let o = object(body, "body")?;
     check_keys(o, &CREATE_KEYS, "", opts)?;
     let total = match o.get("numDevices") {
@@ -51,10 +85,13 @@ pub fn create_reservation(
         })?;
     let area_value = required(o, "serviceArea", "")?;
     let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
-    let sink_credential = o
-        .get("sinkCredential")
-        .map(|v| sink_credential(v, now, opts, Version::V0_2))
-        .transpose()?;
+    let (sink_credential, hints) = match o.get("sinkCredential") {
+        Some(v) => {
+            let (c, h) = credential(v, now, opts)?;
+            (Some(c), h)
+        }
+        None => (None, KeyJwtHints::default()),
+    };
     let area = area(area_value, opts)?;
     let echo = Echoed::write(Sent {
         start_time: (start_value, start_time),
@@ -77,6 +114,7 @@ pub fn create_reservation(
             dialect: Version::ASSIGNMENT,
         },
         total,
+        hints,
     ))
 }
 
@@ -99,6 +137,7 @@ pub struct DeviceRequest {
     pub devices: Vec<DeviceInput>,
     pub sink: Option<String>,
     pub sink_credential: Option<SinkCredential>,
+    pub hints: KeyJwtHints,
 }
 
 /// Parses a `DeviceAssignmentInput` (assign and release share it).
@@ -132,14 +171,18 @@ pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
         }
     };
     let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
-    let sink_credential = o
-        .get("sinkCredential")
-        .map(|v| sink_credential(v, now, opts, Version::V0_2))
-        .transpose()?;
+    let (sink_credential, hints) = match o.get("sinkCredential") {
+        Some(v) => {
+            let (c, h) = credential(v, now, opts)?;
+            (Some(c), h)
+        }
+        None => (None, KeyJwtHints::default()),
+    };
     Ok(DeviceRequest {
         devices,
         sink,
         sink_credential,
+        hints,
     })
 }
 
@@ -175,7 +218,7 @@ mod tests {
 
     #[test]
     fn booking_input_follows_b_and_a_limits_and_codes() {
-        let (nb, total) = create_reservation(&body(), crate::parse::tests::NOW, &opts()).unwrap();
+        let (nb, total, _) = create_reservation(&body(), crate::parse::tests::NOW, &opts()).unwrap();
         assert_eq!((total, nb.duration, nb.device.is_none()), (10, 600, true));
         let mut b = body();
         b.as_object_mut().unwrap().remove("numDevices");

@@ -23,7 +23,7 @@ impl Settings {
             "server.api_version v0.1 is the r1.2 shape's path: serve it with server.serve_v0_1 instead"
         );
         for c in &self.clients {
-            c.check()?;
+            c.check(self.notifications.allow_insecure_sinks)?;
         }
         let mut ids: Vec<&str> = self.clients.iter().map(|c| c.client_id.as_str()).collect();
         ids.sort_unstable();
@@ -216,14 +216,31 @@ impl Settings {
 }
 
 impl super::ClientSettings {
-    /// The checks of one onboarding record (from the configuration or the admin API).
-    pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(!self.client_id.is_empty(), "clients: a record without client_id");
+    /// The checks of one onboarding record (from the configuration or the admin API);
+    /// `insecure`: http is allowed (development, `notifications.allow_insecure_sinks`).
+    pub fn check(&self, insecure: bool) -> anyhow::Result<()> {
+        let id = &self.client_id;
+        anyhow::ensure!(!id.is_empty(), "clients: a record without client_id");
+        let scheme_ok = |u: &url::Url| u.scheme() == "https" || (insecure && u.scheme() == "http");
+        for prefix in self.sinks.iter().flatten() {
+            // A whole origin and path: `https://app.example.com` alone would also match
+            // `https://app.example.com.evil.net/`.
+            let ok = url::Url::parse(prefix).is_ok_and(|u| {
+                scheme_ok(&u) && u.host().is_some() && u.username().is_empty() && u.password().is_none()
+            }) && prefix.ends_with('/');
+            anyhow::ensure!(
+                ok,
+                "clients[{id}].sinks: {prefix} must be an https URL of a host and path ending with /"
+            );
+        }
         if let Some(p) = &self.private_key_jwt {
             anyhow::ensure!(
                 ["RS256", "PS256", "ES256", "EdDSA"].contains(&p.algorithm.as_str()),
-                "clients[{}].private_key_jwt.algorithm must be RS256, PS256, ES256 or EdDSA",
-                self.client_id
+                "clients[{id}].private_key_jwt.algorithm must be RS256, PS256, ES256 or EdDSA"
+            );
+            anyhow::ensure!(
+                scheme_ok(&p.token_endpoint),
+                "clients[{id}].private_key_jwt.token_endpoint must be https"
             );
         }
         Ok(())

@@ -448,11 +448,96 @@ async fn a_three_legged_assign_adds_the_tokens_device_and_keeps_it_undisclosed()
         listed.body
     );
     assert_eq!(listed.body["bookingDetails"]["remainingDevices"], 1);
+    // The end user sees its own device only and may not cancel the client's reservation.
+    ba(
+        &app,
+        Method::POST,
+        &format!("/qos-bookings/{id}/devices/assign"),
+        Some(phones(&["+123456783"])),
+    )
+    .await;
+    let own = app
+        .send(
+            Method::GET,
+            &format!("{BA}/qos-bookings/{id}/devices"),
+            Some(&subject),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(own.status, 200);
+    assert!(own.body.get("devices").is_none(), "{}", own.body);
+    assert_eq!(own.body["statusInfo"], "DEVICE_DISCLOSURE_POLICY_APPLIED");
+    app.send(
+        Method::DELETE,
+        &format!("{BA}/qos-bookings/{id}"),
+        Some(&subject),
+        None,
+        None,
+    )
+    .await
+    .assert_error(403, "PERMISSION_DENIED");
     app.advance(Duration::minutes(5)).await;
-    assert_eq!(
-        app.sim.requests_of("POST")[0].body.as_ref().unwrap()["ueIpv4Addr"],
-        "10.45.0.12"
+    let addresses: Vec<Value> = app
+        .sim
+        .requests_of("POST")
+        .iter()
+        .map(|r| r.body.as_ref().unwrap()["ueIpv4Addr"].clone())
+        .collect();
+    assert!(addresses.contains(&json!("10.45.0.12")), "{addresses:?}");
+    assert_eq!(app.sim.subscriptions().len(), 2, "nothing was cancelled");
+}
+
+#[tokio::test]
+async fn an_operator_revoking_a_reservation_removes_its_devices_and_a_named_token_server_must_be_the_records() {
+    let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
+    let id = ba(
+        &app,
+        Method::POST,
+        "/qos-bookings",
+        Some(reservation_body(&app, 2, Duration::minutes(5), 600)),
+    )
+    .await
+    .body["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ba(
+        &app,
+        Method::POST,
+        &format!("/qos-bookings/{id}/devices/assign"),
+        Some(phones(&["+123456780", "+123456781"])),
+    )
+    .await;
+    app.advance(Duration::minutes(5)).await;
+    until_subscriptions(&app, 2).await;
+    let revoked = app
+        .client
+        .post(format!("{}/admin/bookings/{id}/revoke", app.admin.as_ref().unwrap()))
+        .bearer_auth(app.operator_token("qos-booking:operator"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert!(
+        app.sim.subscriptions().is_empty(),
+        "the devices' subscriptions went with it"
     );
+    let got = ba(&app, Method::GET, &format!("/qos-bookings/{id}"), None).await;
+    assert_eq!(
+        (got.body["status"].as_str(), got.body["statusInfo"].as_str()),
+        (Some("FAILURE"), Some("NETWORK_TERMINATED"))
+    );
+
+    // A PRIVATE_KEY_JWT credential may name its token server only as the record does.
+    let mut body = reservation_body(&app, 1, Duration::minutes(20), 600);
+    body["sinkCredential"] =
+        json!({"credentialType": "PRIVATE_KEY_JWT", "tokenUri": "https://elsewhere.example.com/token"});
+    let sink = Sink::start().await;
+    body["sink"] = json!(sink.url);
+    ba(&app, Method::POST, "/qos-bookings", Some(body))
+        .await
+        .assert_error(400, "INVALID_CREDENTIAL");
 }
 
 #[tokio::test]

@@ -333,6 +333,19 @@ async fn records_stored_through_the_admin_api_reach_every_replica() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400, "an unknown field is refused");
+    let loose = a
+        .client
+        .put(format!("{admin}/admin/clients/agg-7"))
+        .bearer_auth(&ops)
+        .json(&json!({"sinks": ["https://app.example.com"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        loose.status(),
+        400,
+        "a sink prefix must end its host (else app.example.com.evil.net matches)"
+    );
     let listed: serde_json::Value = a
         .client
         .get(format!("{admin}/admin/clients"))

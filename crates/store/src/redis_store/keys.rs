@@ -64,11 +64,11 @@ impl RedisStore {
             crate::record::hex(pool.as_bytes())
         )
     }
-    /// The operator's capacity changes (same hash tag as the pools).
     /// The operator's stored client onboarding records: one hash, field = client id.
     pub(super) fn clients_key(&self) -> String {
         format!("{{{}:cap}}:clients", self.settings.prefix)
     }
+    /// The operator's capacity changes (same hash tag as the pools).
     pub(super) fn limits_key(&self) -> String {
         format!("{{{}:cap}}:limits", self.settings.prefix)
     }
