@@ -28,6 +28,30 @@ fn phones(list: &[&str]) -> Value {
     json!({"devices": list.iter().map(|p| json!({"phoneNumber": p})).collect::<Vec<_>>()})
 }
 
+/// A reservation for `devices` devices starting in `start_in`; its id.
+async fn reserve(app: &TestApp, devices: u32, start_in: Duration) -> String {
+    let r = ba(
+        app,
+        Method::POST,
+        "/qos-bookings",
+        Some(reservation_body(app, devices, start_in, 600)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["bookingId"].as_str().unwrap().to_owned()
+}
+
+/// `POST …/qos-bookings/{id}/devices/{action}` (assign or release) of these phone numbers.
+async fn devices_op(app: &TestApp, id: &str, action: &str, list: &[&str]) -> Resp {
+    ba(
+        app,
+        Method::POST,
+        &format!("/qos-bookings/{id}/devices/{action}"),
+        Some(phones(list)),
+    )
+    .await
+}
+
 /// Runs the timers until the NEF holds `n` subscriptions (a device assigned after the start
 /// is due at once; the app's own engine may also fire it).
 async fn until_subscriptions(app: &TestApp, n: usize) {
@@ -67,13 +91,7 @@ async fn devices_assigned_before_the_start_activate_at_it_later_ones_at_once_and
     let id = b["bookingId"].as_str().unwrap().to_owned();
 
     // Two devices before the start: assigned, nothing at the NEF yet.
-    let a = ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456780", "+123456781"])),
-    )
-    .await;
+    let a = devices_op(&app, &id, "assign", &["+123456780", "+123456781"]).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(
         (a.body["status"].as_str(), a.body["statusInfo"].as_str()),
@@ -86,14 +104,9 @@ async fn devices_assigned_before_the_start_activate_at_it_later_ones_at_once_and
     );
     assert!(app.sim.subscriptions().is_empty());
     // The same device again: already there.
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456781"])),
-    )
-    .await
-    .assert_error(409, "ALREADY_EXISTS");
+    devices_op(&app, &id, "assign", &["+123456781"])
+        .await
+        .assert_error(409, "ALREADY_EXISTS");
     let listed = ba(&app, Method::GET, &format!("/qos-bookings/{id}/devices"), None).await;
     assert_eq!(
         listed.body["devices"].as_array().map(Vec::len),
@@ -120,13 +133,7 @@ async fn devices_assigned_before_the_start_activate_at_it_later_ones_at_once_and
     );
 
     // Two more after the start: only one has room (QUOTA_EXCEEDED), and it activates at once.
-    let late = ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456782", "+123456783"])),
-    )
-    .await;
+    let late = devices_op(&app, &id, "assign", &["+123456782", "+123456783"]).await;
     assert_eq!(late.status, 201, "{}", late.body);
     assert_eq!(
         (late.body["status"].as_str(), late.body["statusInfo"].as_str()),
@@ -135,42 +142,20 @@ async fn devices_assigned_before_the_start_activate_at_it_later_ones_at_once_and
     assert_eq!(late.body["devices"], json!([{"phoneNumber": "+123456782"}]));
     assert_eq!(late.body["bookingDetails"]["remainingDevices"], 0);
     until_subscriptions(&app, 3).await;
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456783"])),
-    )
-    .await
-    .assert_error(409, "INCOMPATIBLE_STATE");
+    devices_op(&app, &id, "assign", &["+123456783"])
+        .await
+        .assert_error(409, "INCOMPATIBLE_STATE");
 
     // A release frees the slot and removes the device's subscription.
-    let rel = ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/release"),
-        Some(phones(&["+123456780"])),
-    )
-    .await;
+    let rel = devices_op(&app, &id, "release", &["+123456780"]).await;
     assert_eq!(rel.status, 200, "{}", rel.body);
     assert_eq!(rel.body["status"], "SUCCESSFUL");
     assert_eq!(rel.body["bookingDetails"]["remainingDevices"], 1);
     assert_eq!(app.sim.subscriptions().len(), 2);
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/release"),
-        Some(phones(&["+123456780"])),
-    )
-    .await
-    .assert_error(404, "NOT_FOUND");
-    let again = ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456783"])),
-    )
-    .await;
+    devices_op(&app, &id, "release", &["+123456780"])
+        .await
+        .assert_error(404, "NOT_FOUND");
+    let again = devices_op(&app, &id, "assign", &["+123456783"]).await;
     assert_eq!(again.status, 201, "{}", again.body);
     until_subscriptions(&app, 3).await;
 
@@ -240,24 +225,8 @@ async fn devices_assigned_before_the_start_activate_at_it_later_ones_at_once_and
 #[tokio::test]
 async fn a_cancelled_reservation_removes_its_devices_and_refuses_more() {
     let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
-    let id = ba(
-        &app,
-        Method::POST,
-        "/qos-bookings",
-        Some(reservation_body(&app, 2, Duration::minutes(5), 600)),
-    )
-    .await
-    .body["bookingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456780"])),
-    )
-    .await;
+    let id = reserve(&app, 2, Duration::minutes(5)).await;
+    devices_op(&app, &id, "assign", &["+123456780"]).await;
     app.advance(Duration::minutes(5)).await;
     until_subscriptions(&app, 1).await;
     // The operator sees the reservation's places and its device's own booking.
@@ -292,14 +261,9 @@ async fn a_cancelled_reservation_removes_its_devices_and_refuses_more() {
         (Some("SUCCESSFUL"), Some("BOOKING_CANCELLED"))
     );
     assert!(app.sim.subscriptions().is_empty());
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456781"])),
-    )
-    .await
-    .assert_error(409, "INCOMPATIBLE_STATE");
+    devices_op(&app, &id, "assign", &["+123456781"])
+        .await
+        .assert_error(409, "INCOMPATIBLE_STATE");
     ba(&app, Method::DELETE, &format!("/qos-bookings/{id}"), None)
         .await
         .assert_error(409, "INCOMPATIBLE_STATE");
@@ -414,17 +378,7 @@ async fn b_and_a_answers_with_its_own_codes() {
 #[tokio::test]
 async fn a_three_legged_assign_adds_the_tokens_device_and_keeps_it_undisclosed() {
     let app = spawn_app().await;
-    let id = ba(
-        &app,
-        Method::POST,
-        "/qos-bookings",
-        Some(reservation_body(&app, 2, Duration::minutes(5), 600)),
-    )
-    .await
-    .body["bookingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = reserve(&app, 2, Duration::minutes(5)).await;
     // The reservation's owner is the dev client; the same client's 3-legged token assigns
     // the subject's device (a `devices` list would be unnecessary).
     let subject = app.token_for(
@@ -449,13 +403,7 @@ async fn a_three_legged_assign_adds_the_tokens_device_and_keeps_it_undisclosed()
     );
     assert_eq!(listed.body["bookingDetails"]["remainingDevices"], 1);
     // The end user sees its own device only and may not cancel the client's reservation.
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456783"])),
-    )
-    .await;
+    devices_op(&app, &id, "assign", &["+123456783"]).await;
     let own = app
         .send(
             Method::GET,
@@ -491,24 +439,8 @@ async fn a_three_legged_assign_adds_the_tokens_device_and_keeps_it_undisclosed()
 #[tokio::test]
 async fn an_operator_revoking_a_reservation_removes_its_devices_and_a_named_token_server_must_be_the_records() {
     let app = spawn_app_with(|s| s.server.admin_listen = Some("127.0.0.1:0".into())).await;
-    let id = ba(
-        &app,
-        Method::POST,
-        "/qos-bookings",
-        Some(reservation_body(&app, 2, Duration::minutes(5), 600)),
-    )
-    .await
-    .body["bookingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456780", "+123456781"])),
-    )
-    .await;
+    let id = reserve(&app, 2, Duration::minutes(5)).await;
+    devices_op(&app, &id, "assign", &["+123456780", "+123456781"]).await;
     app.advance(Duration::minutes(5)).await;
     until_subscriptions(&app, 2).await;
     let revoked = app
@@ -589,13 +521,7 @@ async fn a_reservation_holds_pool_capacity_for_all_its_devices_from_its_creation
     );
     // Assigning devices takes nothing more; cancelling gives the eight places back.
     let id = eight.body["bookingId"].as_str().unwrap().to_owned();
-    let a = ba(
-        &app,
-        Method::POST,
-        &format!("/qos-bookings/{id}/devices/assign"),
-        Some(phones(&["+123456783", "+123456789"])),
-    )
-    .await;
+    let a = devices_op(&app, &id, "assign", &["+123456783", "+123456789"]).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(
         ba(&app, Method::DELETE, &format!("/qos-bookings/{id}"), None)
