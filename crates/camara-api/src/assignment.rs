@@ -6,9 +6,9 @@
 
 use crate::auth::{RequestContext, scopes};
 use crate::error::ApiError;
+use crate::handler::{ApiState, body_of, booking_id, check_sink_host, method_not_allowed};
 use crate::limits::Operation;
 use crate::parse::assignment as parse;
-use crate::routes::{ApiState, body_of, booking_id, check_sink_host, method_not_allowed};
 use crate::wire::Echoed;
 use axum::body::Body;
 use axum::extract::{Path, State};

@@ -12,6 +12,7 @@ pub mod auth;
 mod correlator;
 mod error;
 mod events;
+mod handler;
 pub mod limits;
 mod parse;
 mod profiles;
@@ -24,8 +25,9 @@ pub use auth::{
 };
 pub use error::{ApiError, ErrorCode};
 pub use events::{ASSIGNMENT_DEVICE_TYPE, ASSIGNMENT_STATUS_TYPE, CloudEvents, EVENT_TYPE};
+pub use handler::{ApiState, CallerSlot};
 pub use parse::{AreaTypes, ParseOptions};
-pub use routes::{ApiState, CallerSlot, router};
+pub use routes::router;
 pub use version::Version;
 pub use wire::BookingInfo;
 

@@ -5,9 +5,9 @@
 
 use crate::auth::{RequestContext, scopes};
 use crate::error::ApiError;
+use crate::handler::{ApiState, body_of, method_not_allowed};
 use crate::limits::Operation;
 use crate::parse;
-use crate::routes::{ApiState, body_of, method_not_allowed};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};

@@ -1,39 +1,20 @@
 //! The four operations of `qos-booking.yaml` in each published version (the same handlers;
 //! the version picks the wire shape), plus CAMARA-shaped 404/405/413/415 answers.
 
-use crate::auth::{Authenticator, RequestContext, scopes};
-use crate::correlator::Correlator;
+use crate::auth::{RequestContext, scopes};
 use crate::error::ApiError;
-use crate::limits::{Operation, RateLimits};
-use crate::parse::{self, ParseOptions};
+use crate::handler::{ApiState, body_of, booking_id, check_sink_host, method_not_allowed};
+use crate::limits::Operation;
+use crate::parse;
 use crate::version::Version;
 use crate::wire::BookingInfo;
-use axum::body::{Body, Bytes};
-use axum::extract::FromRequestParts;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use booking::{BookingId, BookingService, Clock, Rejection, RejectionKind};
-use serde_json::Value;
-use std::sync::Arc;
-
-#[derive(Clone)]
-pub struct ApiState {
-    pub service: Arc<BookingService>,
-    pub auth: Arc<Authenticator>,
-    pub clock: Arc<dyn Clock>,
-    pub parse: Arc<ParseOptions>,
-    /// Largest accepted request body, in bytes.
-    pub body_limit: usize,
-    pub limits: Arc<RateLimits>,
-    /// Deadline of one request, body upload included (504 TIMEOUT after it).
-    pub request_timeout: std::time::Duration,
-    /// The API version a route answers in (set by [`router`] for each base path).
-    pub version: Version,
-}
+use booking::{Rejection, RejectionKind};
 
 /// The booking API under each of `base_paths` in its version (e.g. `/qos-booking/v0.2` and
 /// `/qos-booking/vwip` as v0.2, `/qos-booking/v0.1` as v0.1) and the QoS Profiles API under
@@ -99,73 +80,8 @@ async fn not_found() -> ApiError {
     ApiError::not_found("No such resource")
 }
 
-pub(crate) async fn method_not_allowed() -> ApiError {
-    ApiError::method_not_allowed()
-}
-
 async fn openapi(State(st): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, "application/yaml")], st.version.openapi()).into_response()
-}
-
-/// Reads a JSON body: 413 over the limit, 400 when empty or malformed, 415 when not JSON.
-pub(crate) async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::payload_too_large(limit));
-    }
-    let bytes: Bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::payload_too_large(limit))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_argument("A JSON request body is required"));
-    }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::unsupported_media_type());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
-}
-
-/// The JSON body, with `null`s of known properties dropped when so configured.
-pub(crate) async fn body_of(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let mut v = json_body(headers, body, st.body_limit).await?;
-    if st.parse.null_as_absent {
-        parse::drop_nulls(&mut v);
-    }
-    Ok(v)
-}
-
-pub(crate) fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
-    BookingId::parse(raw).ok_or_else(|| ApiError::invalid_argument("bookingId must be a UUID"))
-}
-
-/// The sink's host must resolve only to acceptable addresses (checked again at every
-/// delivery, as DNS can change); after the body's own checks, as CAMARA orders them.
-pub(crate) async fn check_sink_host(st: &ApiState, sink: Option<&str>) -> Result<(), ApiError> {
-    if let Some(sink) = sink {
-        st.parse.sink.check(sink).await.map_err(|why| {
-            ApiError::from(Rejection::new(
-                RejectionKind::InvalidSink,
-                format!("'sink' is not acceptable: {why}"),
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-impl RequestContext {
-    /// The scope `scope` and the client's rate for `op`: what every operation checks first.
-    pub(crate) fn admit(&self, st: &ApiState, scope: &str, op: Operation) -> Result<(), ApiError> {
-        self.require(scope)?;
-        st.limits.check(op, &self.caller.client_id)
-    }
 }
 
 async fn create(
@@ -240,29 +156,3 @@ async fn retrieve(
     )
     .into_response())
 }
-
-/// The caller of a request: its bearer token verified (401/403 as CAMARA says), and whether
-/// its x-correlator is well-formed.
-impl FromRequestParts<ApiState> for RequestContext {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = crate::auth::bearer(&parts.headers)
-            .ok_or_else(|| ApiError::unauthenticated("A bearer access token is required"))?;
-        let (caller, scopes) = state.auth.authenticate(token).await?;
-        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
-            let _ = slot.0.set(caller.client_id.clone());
-        }
-        let correlator_valid = !matches!(parts.extensions.get::<Correlator>(), Some(Correlator::Invalid));
-        Ok(Self {
-            caller,
-            scopes,
-            correlator_valid,
-        })
-    }
-}
-
-/// Put into a request's extensions by the layer that logs the request: the authenticated
-/// API client's id is written into it, so the request's log line can name the client.
-#[derive(Clone, Default)]
-pub struct CallerSlot(pub Arc<std::sync::OnceLock<String>>);
