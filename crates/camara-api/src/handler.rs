@@ -28,7 +28,7 @@ pub struct ApiState {
     pub limits: Arc<RateLimits>,
     /// Deadline of one request, body upload included (504 TIMEOUT after it).
     pub request_timeout: std::time::Duration,
-    /// The API version a route answers in (set by [`router`] for each base path).
+    /// The API version a route answers in (set by [`crate::router`] for each base path).
     pub version: Version,
 }
 
