@@ -286,7 +286,7 @@ pub(crate) fn booking_details(r: &Booking) -> Value {
 /// conformance material expects it back).
 pub(crate) fn booking_output(r: &Booking) -> Value {
     let mut v = booking_details(r);
-    let (status, info) = reservation_status(r);
+    let (status, info) = status_of(r.status, r.status_info);
     v["status"] = json!(status);
     if let Some(info) = info {
         v["statusInfo"] = json!(info);
@@ -297,13 +297,8 @@ pub(crate) fn booking_output(r: &Booking) -> Value {
     v
 }
 
-/// A reservation's state in B&A's words: the request succeeded (accepted, active, expired,
-/// cancelled) or failed (ended by the network, declined).
-pub(crate) fn reservation_status(r: &Booking) -> (&'static str, Option<&'static str>) {
-    status_of(r.status, r.status_info)
-}
-
-/// A reservation's status and reason in B&A's words.
+/// A reservation's status and reason in B&A's words: the request succeeded (accepted,
+/// active, expired, cancelled) or failed (ended by the network, declined).
 pub(crate) fn status_of(status: BookingStatus, info: Option<StatusInfo>) -> (&'static str, Option<&'static str>) {
     match (status, info) {
         (BookingStatus::Requested, _) => ("PENDING", Some("VALIDATION_PENDING")),
@@ -322,20 +317,7 @@ pub(crate) fn status_of(status: BookingStatus, info: Option<StatusInfo>) -> (&'s
 pub(crate) fn device_response(m: &Member) -> Value {
     match serde_json::from_str::<Value>(&m.echo.0) {
         Ok(v @ Value::Object(_)) => v,
-        _ => {
-            let mut o = Map::new();
-            if let Some(p) = &m.device.phone_number {
-                o.insert("phoneNumber".into(), json!(p.as_str()));
-            } else if let Some(a) = m.device.ipv6_address {
-                o.insert("ipv6Address".into(), json!(a.to_string()));
-            } else if let Some(a) = &m.device.ipv4_address {
-                o.insert(
-                    "ipv4Address".into(),
-                    json!({"publicAddress": a.public_address.to_string()}),
-                );
-            }
-            Value::Object(o)
-        }
+        _ => crate::wire::render_device(&m.device).unwrap_or_else(|| Value::Object(Map::new())),
     }
 }
 

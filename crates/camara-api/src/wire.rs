@@ -129,7 +129,7 @@ fn render_area(a: &ServiceArea) -> Value {
 }
 
 /// The identifier `parse::device_response` would pick from this device, in the same order.
-fn render_device(d: &Device) -> Option<Value> {
+pub(crate) fn render_device(d: &Device) -> Option<Value> {
     if let Some(p) = &d.phone_number {
         return Some(json!({"phoneNumber": p.as_str()}));
     }

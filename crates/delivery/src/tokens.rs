@@ -112,7 +112,10 @@ impl PrivateKeyJwtTokens {
 
     fn slot(&self, client_id: &str) -> Arc<Mutex<Option<Cached>>> {
         let mut all = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        // Clients whose record is gone are forgotten.
+        if let Some(slot) = all.get(client_id) {
+            return slot.clone();
+        }
+        // Clients whose record is gone are forgotten (when one is added, not on every call).
         all.retain(|id, _| self.clients.get(id).is_some());
         all.entry(client_id.to_owned()).or_default().clone()
     }

@@ -9,7 +9,6 @@
 use super::caller::resolve_device;
 use super::{BookingService, Caller, check_sink, unavailable};
 use crate::booking::{Booking, BookingId, Echo, Group, Member, NewBooking, Owner, SinkCredential, StatusInfo};
-use crate::capacity::Refusal;
 use crate::device::Device;
 use crate::error::{Rejection, RejectionKind};
 use tracing::{info, warn};
@@ -81,22 +80,10 @@ impl BookingService {
         booking.origin = self.telemetry.current_trace();
         // Room for every device in the pools it draws on, held from now on (its devices take
         // no more when they are assigned). B&A answers a refusal, not a declined booking.
-        let no_room = |pool: &str| {
-            incompatible(format!(
+        if let Err((pool, _)) = self.hold_capacity(&booking, now).await? {
+            return Err(incompatible(format!(
                 "Pool {pool} cannot carry {total} more devices of this profile in that window"
-            ))
-        };
-        let claims = match self.plan().claims_for(&booking) {
-            Ok(claims) => claims,
-            Err(Refusal::Blackout(pool) | Refusal::Full(pool)) => return Err(no_room(&pool)),
-        };
-        if let Some(pool) = self
-            .store
-            .reserve(&claims, booking.id, booking.start_time, booking.end_time(), now)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(no_room(&pool));
+            )));
         }
         self.store_new(&booking).await?;
         info!(booking.id = %booking.id, client.id = %caller.client_id, devices = total, "reservation created");
@@ -105,10 +92,7 @@ impl BookingService {
 
     /// A reservation of the caller (404 for anything else, a device booking included).
     pub async fn reservation(&self, caller: &Caller, id: BookingId) -> Result<Booking, Rejection> {
-        let b = self.store.get(id).await.map_err(unavailable)?;
-        let b = b
-            .filter(Booking::is_reservation)
-            .ok_or_else(|| Rejection::new(RejectionKind::NotFound, format!("Booking {id} does not exist")))?;
+        let b = self.reservation_any(id).await?;
         if !caller.may_access_reservation(&b) {
             return Err(Rejection::new(
                 RejectionKind::PermissionDenied,

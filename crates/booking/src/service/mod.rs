@@ -352,19 +352,10 @@ impl BookingService {
         self.southbound.admit(&booking)?;
         self.check_quota(record.as_deref(), &caller.client_id).await?;
         // Capacity first: a booking the operator cannot honour is declined, and takes nothing.
-        let claims = match self.plan().claims_for(&booking) {
+        let claims = match self.hold_capacity(&booking, now).await? {
             Ok(claims) => claims,
-            Err(Refusal::Blackout(pool)) => return self.decline(booking, now, &pool, "blackout").await,
-            Err(Refusal::Full(pool)) => return self.decline(booking, now, &pool, "full").await,
+            Err((pool, why)) => return self.decline(booking, now, &pool, why).await,
         };
-        if let Some(pool) = self
-            .store
-            .reserve(&claims, booking.id, booking.start_time, booking.end_time(), now)
-            .await
-            .map_err(unavailable)?
-        {
-            return self.decline(booking, now, &pool, "full").await;
-        }
         if claims.iter().any(|c| c.deferred) {
             // The operator decides (admin API, or its policy service at once); the capacity
             // is held meanwhile.
@@ -524,6 +515,29 @@ impl BookingService {
         self.store_new(&declined).await?;
         info!(booking.id = %declined.id, client.id = %declined.owner.client_id, pool, why, "booking declined: no capacity");
         Ok(declined)
+    }
+
+    /// Reserves `b`'s places in every pool it draws on (all or none); `Err((pool, why))` when
+    /// one cannot hold them (`blackout` or `full`).
+    async fn hold_capacity(
+        &self,
+        b: &Booking,
+        now: OffsetDateTime,
+    ) -> Result<Result<Vec<PoolClaim>, (String, &'static str)>, Rejection> {
+        let claims = match self.plan().claims_for(b) {
+            Ok(claims) => claims,
+            Err(Refusal::Blackout(pool)) => return Ok(Err((pool, "blackout"))),
+            Err(Refusal::Full(pool)) => return Ok(Err((pool, "full"))),
+        };
+        let full = self
+            .store
+            .reserve(&claims, b.id, b.start_time, b.end_time(), now)
+            .await
+            .map_err(unavailable)?;
+        Ok(match full {
+            Some(pool) => Err((pool, "full")),
+            None => Ok(claims),
+        })
     }
 
     /// Gives a booking's capacity back (logged on failure: the reservation then holds until

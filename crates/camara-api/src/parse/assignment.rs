@@ -143,12 +143,7 @@ pub struct DeviceRequest {
 /// Parses a `DeviceAssignmentInput` (assign and release share it).
 pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<DeviceRequest, Rejection> {
     let o = object(body, "body")?;
-    // `additionalProperties: false` in B&A, whatever the strictness setting.
-    let strict = ParseOptions {
-        strict: true,
-        ..opts.clone()
-    };
-    check_keys(o, &["devices", "sink", "sinkCredential"], "", &strict)?;
+    check_keys(o, &["devices", "sink", "sinkCredential"], "", &closed(opts))?;
     let devices = match o.get("devices") {
         None => Vec::new(),
         Some(v) => {
@@ -188,11 +183,16 @@ pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
 
 /// Parses a B&A `RetrieveBookingByDevice` (closed: `additionalProperties: false`).
 pub fn retrieve(body: &Value, opts: &ParseOptions) -> Result<Option<Device>, Rejection> {
-    let strict = ParseOptions {
+    retrieve_booking(body, &closed(opts))
+}
+
+/// `opts` for B&A's closed schemas (`additionalProperties: false`, whatever the strictness
+/// setting).
+fn closed(opts: &ParseOptions) -> ParseOptions {
+    ParseOptions {
         strict: true,
         ..opts.clone()
-    };
-    retrieve_booking(body, &strict)
+    }
 }
 
 #[cfg(test)]
