@@ -36,8 +36,9 @@ pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-/// Reads a JSON body: 413 over the limit, 400 when empty or malformed, 415 when not JSON.
-pub(crate) async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
+/// Reads a JSON body: 413 over the limit, 400 when empty, malformed or naming a key twice, 415
+/// when not JSON.
+pub async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -59,7 +60,7 @@ pub(crate) async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> 
     if !is_json {
         return Err(ApiError::unsupported_media_type());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
+    crate::json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(format!("Malformed JSON body: {e}")))
 }
 
 /// The JSON body, with `null`s of known properties dropped when so configured.

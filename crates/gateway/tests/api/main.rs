@@ -9,6 +9,7 @@ mod capacity;
 mod clients;
 mod errors;
 mod helpers;
+mod hostile;
 mod idp;
 mod lifecycle;
 mod limits;
