@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p gateway -p nef-sim -p bench
-//! target/release/bench all      # or: api, timers, memory, startup
+//! target/release/bench all      # or: api, timers, delivery, memory, startup
 //! ```
 //!
 //! It starts what each scenario needs (the baseline server, `redis-server`, `nef-sim`,
@@ -14,9 +14,11 @@
 
 mod api;
 mod baseline;
+mod delivery;
 mod load;
 mod memory;
 mod procs;
+mod sinks;
 mod timers;
 
 use std::fmt::Write as _;
@@ -50,6 +52,9 @@ async fn run(what: &str) -> anyhow::Result<String> {
     }
     if all || what == "timers" {
         section(&mut out, timers_report().await?);
+    }
+    if all || what == "delivery" {
+        section(&mut out, delivery_report().await?);
     }
     if all || what == "memory" {
         section(&mut out, memory_report().await?);
@@ -140,6 +145,51 @@ async fn api_report() -> anyhow::Result<String> {
         )?;
     }
     s.push_str("\nGET rows are compared with the baseline GET, all others with the baseline POST.\n");
+    Ok(s)
+}
+
+async fn delivery_report() -> anyhow::Result<String> {
+    use sinks::SinkKind;
+    let slow = SinkKind::Slow(Duration::from_secs(5));
+    let scenarios = [
+        (SinkKind::KeepAlive, None, false),
+        (SinkKind::Close, None, false),
+        (SinkKind::Http10, None, false),
+        (SinkKind::KeepAlive, None, true),
+        (SinkKind::Http10, None, true),
+        (SinkKind::KeepAlive, Some(Some(slow)), false),
+        (SinkKind::KeepAlive, Some(None), false),
+        (SinkKind::KeepAlive, Some(Some(SinkKind::Blackhole)), false),
+    ];
+    // `bench delivery WORD` runs only the scenarios whose row contains WORD.
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let mut s = String::from(
+        "### Event delivery (one replica; 1,000 bookings with a sink each start together; lag = arrival - the event's `time`)\n\n| sink | beside it (as many bookings again) | store | ACTIVATED events | events/s | lag p50 | lag p99 | lag max | duplicates | budget |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (kind, beside, redis) in scenarios {
+        let beside_name = match beside {
+            None => "-".to_owned(),
+            Some(None) => "a refusing sink".to_owned(),
+            Some(Some(k)) => format!("a {} sink", k.name()),
+        };
+        let store = if redis { "Redis" } else { "memory" };
+        let row = format!("{} | {beside_name} | {store}", kind.name());
+        if !row.contains(only.as_str()) {
+            continue;
+        }
+        let f = delivery::run(&delivery::Scenario {
+            kind,
+            bookings: 1_000,
+            beside,
+            redis,
+        })
+        .await?;
+        writeln!(
+            s,
+            "| {row} | {} | {:.0} | {} ms | {} ms | {} ms | {} | >= 1,000/s, no duplicates |",
+            f.events, f.per_second, f.p50_ms, f.p99_ms, f.max_ms, f.duplicates
+        )?;
+    }
     Ok(s)
 }
 

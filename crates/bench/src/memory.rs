@@ -58,6 +58,8 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
             connect_timeout: Duration::from_secs(2),
             key_secret: "bench".into(),
             tls_root_cert: None,
+            sentinel: None,
+            wait: None,
         })
         .await?,
     );

@@ -135,6 +135,10 @@ pub trait BookingStore: Send + Sync + 'static {
     /// (a replica shutting down hands its unfinished deliveries over).
     async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError>;
 
+    /// Gives a claim of the booking's events back, to be claimed again (by any replica) from
+    /// `at` on: its sink is backing off or busy. Nothing happens when it has no events left.
+    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError>;
+
     /// How many live (not TERMINATED) bookings the client holds (the per-client quota).
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError>;
 

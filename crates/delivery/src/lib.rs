@@ -7,8 +7,10 @@
 //! ([`PrivateKeyJwtTokens`]).
 #![forbid(unsafe_code)]
 
+mod gate;
 mod outbox;
 mod resolve;
+mod send;
 mod tokens;
 
 pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Outbox, Rendered, Wake};

@@ -1,17 +1,20 @@
 //! The outbox worker: CloudEvents delivery from the durable outbox. A worker claims bookings with undelivered
 //! events (leased, like timers), delivers each booking's events in order (retrying with
-//! backoff under the same event `id`), and acknowledges each event once delivered or refused
-//! for good. A crash or restart delivers what was pending; a 410 from a sink stops delivery
-//! to that sink.
+//! backoff under the same event `id`, `send.rs`), and acknowledges each event once delivered
+//! or refused for good. A crash or restart delivers what was pending; a 410 from a sink stops
+//! delivery to that sink. Each sink has a bounded share of the worker (`gate.rs`); a freed
+//! slot is refilled at once, not at the next poll.
 
+use crate::gate::{Admit, Gate, Gates};
 use crate::resolve::GuardedResolver;
-use crate::tokens::{PrivateKeyJwtTokens, TokenError};
-use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkCredential, SinkPolicy, StatusEvent};
+use crate::send::deliver;
+use crate::tokens::PrivateKeyJwtTokens;
+use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkPolicy, StatusEvent};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, watch};
-use tracing::{Instrument, info, warn};
+use tracing::warn;
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -22,8 +25,11 @@ pub struct DeliverySettings {
     pub poll_interval: Duration,
     /// How long one replica holds a booking's events before another may deliver them.
     pub lease: time::Duration,
-    /// Bookings delivered to at the same time.
+    /// Bookings whose events one replica holds (is delivering) at the same time.
     pub concurrency: usize,
+    /// Requests in flight to one sink (scheme, host and port) at the same time. One sink
+    /// holds at most a quarter of `concurrency` (or twice this, if more) claimed bookings.
+    pub per_sink: usize,
 }
 
 /// How one delivery attempt ended.
@@ -76,24 +82,27 @@ impl Notifier for Wake {
     }
 }
 
-struct Shared {
-    client: reqwest::Client,
-    settings: DeliverySettings,
-    store: Arc<dyn BookingStore>,
-    gone: Mutex<HashSet<String>>,
+pub(crate) struct Shared {
+    pub(crate) client: reqwest::Client,
+    pub(crate) settings: DeliverySettings,
+    pub(crate) store: Arc<dyn BookingStore>,
+    pub(crate) gone: Mutex<HashSet<String>>,
     slots: Arc<Semaphore>,
-    policy: SinkPolicy,
-    clock: Arc<dyn Clock>,
-    format: Arc<dyn EventFormat>,
+    pub(crate) policy: SinkPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) format: Arc<dyn EventFormat>,
     /// Tokens for PRIVATE_KEY_JWT sinks, when the gateway has onboarding records.
-    tokens: std::sync::OnceLock<Arc<PrivateKeyJwtTokens>>,
+    pub(crate) tokens: std::sync::OnceLock<Arc<PrivateKeyJwtTokens>>,
     telemetry: std::sync::OnceLock<Arc<dyn DeliveryTelemetry>>,
     /// Bookings whose events this replica claimed and is delivering.
     inflight: Mutex<HashSet<BookingId>>,
+    gates: Gates,
+    /// Wakes the worker: new events stored, or a slot freed.
+    wake: Wake,
 }
 
 impl Shared {
-    fn telemetry(&self) -> &dyn DeliveryTelemetry {
+    pub(crate) fn telemetry(&self) -> &dyn DeliveryTelemetry {
         self.telemetry.get().map_or(&NoTelemetry, |t| &**t)
     }
 }
@@ -101,7 +110,6 @@ impl Shared {
 #[derive(Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
-    wake: Wake,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -145,6 +153,12 @@ impl Outbox {
             .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
             .build()?;
         let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let per_sink = settings.per_sink.max(1);
+        let gates = Gates::new(
+            per_sink,
+            (settings.concurrency / 4).max(per_sink * 2),
+            settings.initial_backoff,
+        );
         let shared = Shared {
             client,
             settings,
@@ -157,10 +171,11 @@ impl Outbox {
             tokens: std::sync::OnceLock::new(),
             telemetry: std::sync::OnceLock::new(),
             inflight: Mutex::default(),
+            gates,
+            wake: Wake::default(),
         };
         Ok(Self {
             shared: Arc::new(shared),
-            wake: Wake::default(),
         })
     }
 
@@ -178,7 +193,7 @@ impl Outbox {
 
     /// The handle the booking service wakes the worker with.
     pub fn waker(&self) -> Wake {
-        self.wake.clone()
+        self.shared.wake.clone()
     }
 
     /// True while deliveries are running in this process.
@@ -212,15 +227,26 @@ impl Outbox {
                 {
                     Ok(claimed) => {
                         for (booking, events) in claimed {
+                            let sink = events.first().map(|e| e.sink.as_str()).unwrap_or_default();
+                            let gate = match self.shared.gates.admit(sink) {
+                                Admit::Go(gate) => gate,
+                                Admit::Defer(wait) => {
+                                    defer(&self.shared, booking, wait).await;
+                                    continue;
+                                }
+                            };
                             let Ok(permit) = self.shared.slots.clone().acquire_owned().await else {
                                 return;
                             };
                             let shared = self.shared.clone();
                             lock(&shared.inflight).insert(booking);
                             tokio::spawn(async move {
-                                deliver_all(&shared, booking, events).await;
+                                deliver_all(&shared, booking, events, &gate).await;
+                                gate.release();
                                 lock(&shared.inflight).remove(&booking);
                                 drop(permit);
+                                // The freed slot is refilled now, not at the next poll.
+                                shared.wake.wake();
                             });
                         }
                     }
@@ -228,7 +254,10 @@ impl Outbox {
                 }
             }
             tokio::select! {
-                _ = self.wake.0.notified() => {}
+                _ = self.shared.wake.0.notified() => {
+                    // Wake-ups come in bursts (one per delivery done): a claim takes them all.
+                    tokio::time::sleep(CLAIM_GAP).await;
+                }
                 _ = tokio::time::sleep(s.poll_interval) => {}
                 _ = stop.changed() => return,
             }
@@ -236,10 +265,30 @@ impl Outbox {
     }
 }
 
-async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEvent>) {
+/// The shortest time between two claims of one worker.
+const CLAIM_GAP: Duration = Duration::from_millis(2);
+
+/// Hands a booking's claim back to the outbox, due again after `wait`.
+async fn defer(shared: &Shared, booking: BookingId, wait: Duration) {
+    let at = shared.clock.now() + time::Duration::try_from(wait).unwrap_or(time::Duration::SECOND);
+    if let Err(e) = shared.store.defer_events(booking, at).await {
+        // Still claimed: it comes back after the lease.
+        warn!(booking.id = %booking, error = %Chain(&e), "could not defer a booking's events");
+    }
+}
+
+async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEvent>, gate: &Gate) {
     let last = events.len().saturating_sub(1);
     for (i, ev) in events.iter().enumerate() {
-        if deliver(shared, ev).await == DeliveryOutcome::Deferred {
+        let Ok(_in_flight) = gate.permits.acquire().await else {
+            return;
+        };
+        // Backed off while this one waited: handed back (in order) for after the backoff.
+        if let Some(wait) = gate.blocked_for() {
+            defer(shared, booking, wait).await;
+            return;
+        }
+        if deliver(shared, ev, gate).await == DeliveryOutcome::Deferred {
             // Kept, with the ones after it (in order): claimed again after the lease.
             return;
         }
@@ -247,150 +296,6 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
             // Not acknowledged: it is delivered again after the lease (same id).
             warn!(booking.id = %booking, event.id = %ev.id, error = %Chain(&e), "could not acknowledge an event");
             return;
-        }
-    }
-}
-
-/// Delivers one event in a span of its own (its trace context goes to the sink).
-async fn deliver(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
-    let span = tracing::info_span!(
-        parent: None,
-        "qos_booking.deliver",
-        otel.name = "CloudEvent deliver",
-        otel.kind = "producer",
-        qos_booking.id = %ev.booking_id,
-        cloudevents.event_id = %ev.id,
-        qos_booking.outcome = tracing::field::Empty,
-    );
-    let outcome = deliver_one(shared, ev).instrument(span.clone()).await;
-    span.record("qos_booking.outcome", outcome.as_str());
-    if !matches!(
-        outcome,
-        DeliveryOutcome::Delivered | DeliveryOutcome::Skipped | DeliveryOutcome::Deferred
-    ) {
-        shared.telemetry().delivery(outcome);
-    }
-    outcome
-}
-
-/// Delivers one event, retrying transient failures. Returns when the event is done with:
-/// delivered, refused for good, or out of attempts.
-async fn deliver_one(shared: &Shared, ev: &StatusEvent) -> DeliveryOutcome {
-    if shared.gone.lock().unwrap_or_else(|p| p.into_inner()).contains(&ev.sink) {
-        return DeliveryOutcome::Gone;
-    }
-    // The rules that need no lookup (an IP literal does not go through the resolver); names
-    // are checked by the guarded resolver at connect time.
-    if let Err(why) = shared.policy.check_url(&ev.sink) {
-        warn!(booking.id = %ev.booking_id, sink = %ev.sink, reason = %why, "sink not allowed; event not delivered");
-        return DeliveryOutcome::Failed;
-    }
-    let body = match shared.format.render(ev, &*shared.store).await {
-        Rendered::Send(body) => body,
-        Rendered::Skip => return DeliveryOutcome::Skipped,
-        Rendered::Later => return DeliveryOutcome::Deferred,
-    };
-    let mut backoff = shared.settings.initial_backoff;
-    for attempt in 1..=shared.settings.max_attempts {
-        let mut req = shared
-            .client
-            .post(&ev.sink)
-            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
-            .header("x-correlator", &ev.id)
-            .body(body.clone());
-        let mut trace = reqwest::header::HeaderMap::new();
-        shared.telemetry().inject(&mut trace);
-        req = req.headers(trace);
-        let retry = match authorized(shared, ev, req, attempt).await {
-            Err(outcome) => return outcome,
-            // No token yet (its authorization server failed): worth another attempt.
-            Ok(None) => true,
-            Ok(Some(req)) => match req.send().await {
-                Ok(res) if res.status().is_success() => {
-                    info!(booking.id = %ev.booking_id, event.id = %ev.id, status = ev.status.as_str(), "event delivered");
-                    shared.telemetry().delivery(DeliveryOutcome::Delivered);
-                    return DeliveryOutcome::Delivered;
-                }
-                Ok(res) if res.status() == reqwest::StatusCode::GONE => {
-                    warn!(booking.id = %ev.booking_id, sink = %ev.sink, "sink answered 410 Gone; no more events to it");
-                    shared
-                        .gone
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(ev.sink.clone());
-                    return DeliveryOutcome::Gone;
-                }
-                Ok(res) => {
-                    let s = res.status();
-                    warn!(booking.id = %ev.booking_id, event.id = %ev.id, http.status = s.as_u16(), attempt, "sink refused the event");
-                    // A token of our own making the sink no longer takes (revoked, rotated key):
-                    // a fresh one is worth another attempt.
-                    let fetched_token = match (&ev.credential, shared.tokens.get()) {
-                        (Some(SinkCredential::PrivateKeyJwt { client_id }), Some(tokens))
-                            if s == reqwest::StatusCode::UNAUTHORIZED =>
-                        {
-                            tokens.invalidate(client_id).await;
-                            true
-                        }
-                        _ => false,
-                    };
-                    fetched_token
-                        || s.is_server_error()
-                        || s == reqwest::StatusCode::TOO_MANY_REQUESTS
-                        || s == reqwest::StatusCode::REQUEST_TIMEOUT
-                }
-                Err(e) => {
-                    warn!(booking.id = %ev.booking_id, event.id = %ev.id, error = %Chain(&e), attempt, "event delivery failed");
-                    true
-                }
-            },
-        };
-        if !retry {
-            return DeliveryOutcome::Failed;
-        }
-        if attempt < shared.settings.max_attempts {
-            shared.telemetry().delivery(DeliveryOutcome::Retried);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-        }
-    }
-    warn!(booking.id = %ev.booking_id, event.id = %ev.id, "event dropped after the last attempt");
-    DeliveryOutcome::Failed
-}
-
-/// `req` with the event's credential: the client's access token, or a token obtained for a
-/// PRIVATE_KEY_JWT sink. `Ok(None)`: no token for now (try again); `Err`: never deliverable.
-async fn authorized(
-    shared: &Shared,
-    ev: &StatusEvent,
-    req: reqwest::RequestBuilder,
-    attempt: u32,
-) -> Result<Option<reqwest::RequestBuilder>, DeliveryOutcome> {
-    match &ev.credential {
-        None => Ok(Some(req)),
-        Some(SinkCredential::AccessToken(cred)) => {
-            if cred.expires_at <= shared.clock.now() {
-                warn!(booking.id = %ev.booking_id, "sink access token expired; event not delivered");
-                return Err(DeliveryOutcome::Failed);
-            }
-            Ok(Some(req.bearer_auth(&cred.access_token)))
-        }
-        Some(SinkCredential::PrivateKeyJwt { client_id }) => {
-            let Some(tokens) = shared.tokens.get() else {
-                warn!(booking.id = %ev.booking_id, "no PRIVATE_KEY_JWT token source; event not delivered");
-                return Err(DeliveryOutcome::Failed);
-            };
-            match tokens.token(client_id).await {
-                Ok(token) => Ok(Some(req.bearer_auth(token))),
-                Err(TokenError::Permanent(why)) => {
-                    warn!(booking.id = %ev.booking_id, client.id = %client_id, reason = %why, "no sink token; event not delivered");
-                    Err(DeliveryOutcome::Failed)
-                }
-                Err(TokenError::Transient(why)) => {
-                    warn!(booking.id = %ev.booking_id, client.id = %client_id, reason = %why, attempt, "no sink token yet");
-                    Ok(None)
-                }
-            }
         }
     }
 }

@@ -101,6 +101,9 @@ impl BookingStore for ObservedStore {
         self.timed("ack_event", self.inner.ack_event(booking, event_id, release))
             .await
     }
+    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.timed("defer_events", self.inner.defer_events(booking, at)).await
+    }
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
         self.timed("count_live", self.inner.count_live(client_id)).await
     }

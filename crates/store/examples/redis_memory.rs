@@ -38,6 +38,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         connect_timeout: Duration::from_secs(2),
         key_secret: "bench".into(),
         tls_root_cert: None,
+        sentinel: None,
+        wait: None,
     };
     let store = Arc::new(RedisStore::connect(settings).await?);
     let before = used_memory(&srv);

@@ -1,5 +1,5 @@
 //! Implementations of the `booking::BookingStore` port: `memory`, the embedded default for
-//! development, demos and single-process labs, and `redis` (single node or Redis Cluster) for
+//! development, demos and single-process labs, and `redis` (single node, Sentinel or Redis Cluster) for
 //! replicated production deployments. Both pass the same contract suite (`suite.rs`). Redis
 //! keeps each booking as a private, versioned, compact record (`record.rs`); its atomic steps
 //! are the Lua scripts in `lua/`.
@@ -12,7 +12,7 @@ mod redis_store;
 mod suite;
 
 pub use memory::MemoryStore;
-pub use redis_store::{RedisSettings, RedisStore};
+pub use redis_store::{RedisSettings, RedisStore, SentinelSettings, WaitReplicas};
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -344,6 +344,14 @@ impl BookingStore for MemoryStore {
         Ok(())
     }
 
+    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.outbox.get(&booking).is_some_and(|q| !q.is_empty()) {
+            g.set_outbox_due(booking, Some(ms(at)));
+        }
+        Ok(())
+    }
+
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         let g = self.lock();
         Ok(g.timers

@@ -1,5 +1,6 @@
 //! The Redis store, for many gateway replicas: single node (multiplexed `ConnectionManager`,
-//! reconnecting by itself) or Redis Cluster.
+//! reconnecting by itself), a primary found through Redis Sentinel (`sentinel.rs`, following
+//! a promotion) or Redis Cluster.
 //!
 //! Layout 2. Bookings are spread over `shards` hash tags `{<prefix>:<n>}`; everything one
 //! script touches shares the tag, so each script runs in one slot. Ids are 16 raw bytes in
@@ -30,6 +31,7 @@ use booking::capacity::PoolClaim;
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
 use conn::Conn;
 use redis::Script;
+pub use sentinel::SentinelSettings;
 
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -53,6 +55,17 @@ pub struct RedisSettings {
     /// For `rediss://`: the CAs (PEM) Redis's certificate must chain to, when they are not
     /// public ones (the built-in web roots are used otherwise).
     pub tls_root_cert: Option<Vec<u8>>,
+    /// Reach the primary through these sentinels (then `urls` is not used).
+    pub sentinel: Option<SentinelSettings>,
+    /// Opt-in durability: a create is acknowledged only once this many replicas hold it.
+    pub wait: Option<WaitReplicas>,
+}
+
+/// `WAIT` after a create: how many replicas must have the write, and for how long to wait.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitReplicas {
+    pub replicas: u32,
+    pub timeout: Duration,
 }
 
 pub struct RedisStore {
@@ -139,7 +152,12 @@ impl BookingStore for RedisStore {
         let conflict: Option<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(match conflict.as_deref().and_then(keys::id_of) {
             Some(other) => CreateOutcome::Conflict(other),
-            None => CreateOutcome::Created,
+            None => {
+                if let Some(w) = self.settings.wait {
+                    self.confirm_replicated(booking.id, w).await?;
+                }
+                CreateOutcome::Created
+            }
         })
     }
 
@@ -322,6 +340,18 @@ impl BookingStore for RedisStore {
             .arg(if release { "1" } else { "0" });
         let mut conn = self.conn.clone();
         let _: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
+        // XX: only while it is in the set (an outbox emptied meanwhile stays out).
+        let mut c = redis::cmd("ZADD");
+        c.arg(self.outbox_key(self.shard_of_id(booking)))
+            .arg("XX")
+            .arg(ms(at).to_string())
+            .arg(keys::hex(booking));
+        let mut conn = self.conn.clone();
+        let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
         Ok(())
     }
 
@@ -565,8 +595,12 @@ impl BookingStore for RedisStore {
 
 mod calls;
 mod conn;
+mod durable;
 mod keys;
 mod migrate;
+mod sentinel;
+#[cfg(test)]
+mod sentinel_tests;
 #[cfg(test)]
 mod tests;
 mod wake;

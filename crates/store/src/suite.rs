@@ -763,6 +763,45 @@ macro_rules! store_suite {
             );
         }
 
+        /// A claim deferred (its sink backing off) comes back at the time given, not before,
+        /// and not at all once its events are gone.
+        #[tokio::test]
+        async fn deferred_events_are_claimed_again_from_the_time_given() {
+            let (store, _guard) = $make;
+            let a = sample_for(&store, "a", "+123456781", T0, 60);
+            let ev = crate::suite::event(&a, BookingStatus::Scheduled, T0);
+            store.create(&a, None, Some(&ev)).await.unwrap();
+            let lease = Duration::minutes(2);
+            assert_eq!(store.claim_events(T0, 10, lease).await.unwrap().len(), 1);
+            store.defer_events(a.id, T0 + Duration::seconds(5)).await.unwrap();
+            assert!(
+                store
+                    .claim_events(T0 + Duration::seconds(4), 10, lease)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "not before the time given"
+            );
+            assert_eq!(
+                store
+                    .claim_events(T0 + Duration::seconds(5), 10, lease)
+                    .await
+                    .unwrap(),
+                vec![(a.id, vec![ev.clone()])],
+                "due again, the event still there"
+            );
+            store.ack_event(a.id, &ev.id, true).await.unwrap();
+            store.defer_events(a.id, T0).await.unwrap();
+            assert!(
+                store
+                    .claim_events(T0 + Duration::days(1), 10, lease)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "an empty outbox is not brought back"
+            );
+        }
+
         /// Metrics read bookings by status and the outbox backlog from the store, so that
         /// every replica reports the same figures.
         #[tokio::test]

@@ -1,5 +1,8 @@
 //! Test support: a private `redis-server` per test on a unix socket in a temporary directory
-//! (killed on drop), and a local 3-master Redis Cluster on free TCP ports.
+//! (killed on drop), a local 3-master Redis Cluster on free TCP ports, and Redis with
+//! Sentinel (`sentinel`).
+
+pub mod sentinel;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -189,7 +189,28 @@ impl Settings {
             );
         }
         if self.store.kind == StoreKind::Redis {
-            anyhow::ensure!(!self.store.redis.urls.is_empty(), "store.redis.urls is empty");
+            let sentinel = &self.store.redis.sentinel;
+            match &sentinel.master_name {
+                Some(name) => {
+                    anyhow::ensure!(!name.is_empty(), "store.redis.sentinel.master_name is empty");
+                    anyhow::ensure!(
+                        !sentinel.addresses.is_empty(),
+                        "store.redis.sentinel.addresses: name at least one sentinel (host:port)"
+                    );
+                    anyhow::ensure!(
+                        !self.store.redis.cluster,
+                        "store.redis: sentinel and cluster exclude each other"
+                    );
+                    for a in &sentinel.addresses {
+                        anyhow::ensure!(
+                            a.rsplit_once(':')
+                                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()),
+                            "store.redis.sentinel.addresses: {a} is not host:port"
+                        );
+                    }
+                }
+                None => anyhow::ensure!(!self.store.redis.urls.is_empty(), "store.redis.urls is empty"),
+            }
             anyhow::ensure!(self.store.redis.shards >= 1, "store.redis.shards must be at least 1");
         }
         // Claims are renewed while their NEF call runs (every third of the lease), so the

@@ -56,6 +56,7 @@ impl Notifications {
             poll_interval: self.poll_interval.max(Duration::from_millis(10)),
             lease: span(self.lease),
             concurrency: self.concurrency,
+            per_sink: self.per_sink_concurrency,
         }
     }
 }
@@ -225,6 +226,22 @@ impl RedisStoreSettings {
                     std::fs::read(f).with_context(|| format!("store.redis.tls_ca_file: cannot read {}", f.display()))
                 })
                 .transpose()?,
+            sentinel: self.sentinel.master_name.as_ref().map(|name| store::SentinelSettings {
+                master_name: name.clone(),
+                addresses: self.sentinel.addresses.clone(),
+                sentinel_username: self.sentinel.username.clone(),
+                sentinel_password: std::env::var(&self.sentinel.password_env)
+                    .ok()
+                    .filter(|p| !p.is_empty()),
+                username: self.sentinel.node_username.clone(),
+                password,
+                db: self.sentinel.db,
+                tls: self.sentinel.tls,
+            }),
+            wait: (self.wait_replicas > 0).then_some(store::WaitReplicas {
+                replicas: self.wait_replicas,
+                timeout: self.wait_timeout,
+            }),
         })
     }
 }

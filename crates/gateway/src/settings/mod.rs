@@ -251,6 +251,28 @@ pub struct RedisStoreSettings {
     #[serde(rename = "connect_timeout_ms", deserialize_with = "units::ms")]
     pub connect_timeout: Duration,
     pub key_secret_env: String,
+    pub sentinel: SentinelStoreSettings,
+    /// Opt-in durability: a create is acknowledged once this many replicas have it (0: off).
+    pub wait_replicas: u32,
+    #[serde(rename = "wait_timeout_ms", deserialize_with = "units::ms")]
+    pub wait_timeout: Duration,
+}
+
+/// Redis behind Sentinel (`master_name` set): the primary is asked of the sentinels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelStoreSettings {
+    pub master_name: Option<String>,
+    /// `host:port` of each sentinel.
+    pub addresses: Vec<String>,
+    /// AUTH to the sentinels: username (if ACLs are used) and the variable holding the password.
+    pub username: Option<String>,
+    pub password_env: String,
+    /// Username of the Redis nodes (their password: `store.redis.password_env`).
+    pub node_username: Option<String>,
+    pub db: i64,
+    /// TLS to the sentinels and the nodes (public roots, or `store.redis.tls_ca_file`).
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -368,6 +390,7 @@ pub struct Notifications {
     #[serde(rename = "lease_seconds", deserialize_with = "units::secs")]
     pub lease: Duration,
     pub concurrency: usize,
+    pub per_sink_concurrency: usize,
     pub max_attempts: u32,
     #[serde(rename = "initial_backoff_ms", deserialize_with = "units::ms")]
     pub initial_backoff: Duration,
@@ -507,6 +530,7 @@ fn environment() -> config::Environment {
         .try_parsing(true)
         .list_separator(",")
         .with_list_parse_key("store.redis.urls")
+        .with_list_parse_key("store.redis.sentinel.addresses")
         .with_list_parse_key("api.area_names")
         .with_list_parse_key("notifications.sink_allow")
         .with_list_parse_key("notifications.sink_deny")

@@ -8,6 +8,7 @@ mod auth;
 mod capacity;
 mod clients;
 mod errors;
+mod failover;
 mod helpers;
 mod hostile;
 mod idp;

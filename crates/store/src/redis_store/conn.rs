@@ -1,6 +1,7 @@
-//! The connection to Redis (single node or Cluster, one enum for both) and connecting to it
-//! within bounded time.
+//! The connection to Redis (single node, Sentinel or Cluster, one enum for all) and
+//! connecting to it within bounded time.
 
+use super::sentinel::SentinelConn;
 use super::{
     ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE, RedisSettings,
     RedisStore, UPDATE, timed_out, unavailable,
@@ -15,6 +16,7 @@ use std::time::Duration;
 #[derive(Clone)]
 pub(super) enum Conn {
     Single(ConnectionManager),
+    Sentinel(SentinelConn),
     Cluster(ClusterConnection),
 }
 
@@ -22,6 +24,7 @@ impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Sentinel(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -33,12 +36,14 @@ impl ConnectionLike for Conn {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Conn::Single(c) => c.req_packed_commands(p, offset, count),
+            Conn::Sentinel(c) => c.req_packed_commands(p, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(p, offset, count),
         }
     }
     fn get_db(&self) -> i64 {
         match self {
             Conn::Single(c) => c.get_db(),
+            Conn::Sentinel(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
         }
     }
@@ -55,12 +60,22 @@ fn tls_roots(pem: &[u8]) -> redis::TlsCertificates {
 impl RedisStore {
     /// Connects (bounded by the connect timeout) and prepares the scripts.
     pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
-        let first = settings
-            .urls
-            .first()
-            .cloned()
-            .ok_or_else(|| timed_out("no Redis URL configured"))?;
-        let conn = if settings.cluster {
+        let first = settings.urls.first().cloned().unwrap_or_default();
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(settings.command_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = if let Some(sentinel) = &settings.sentinel {
+            let c = tokio::time::timeout(
+                settings.connect_timeout * 3,
+                SentinelConn::connect(sentinel, manager_config, settings.connect_timeout),
+            )
+            .await
+            .map_err(|_| timed_out("timed out connecting to Redis through the sentinels"))?
+            .map_err(|e| unavailable("cannot connect to Redis through the sentinels", e))?;
+            Conn::Sentinel(c)
+        } else if settings.cluster {
             let mut builder = redis::cluster::ClusterClient::builder(settings.urls.clone());
             if let Some(pem) = &settings.tls_root_cert {
                 builder = builder.certs(tls_roots(pem));
@@ -83,14 +98,9 @@ impl RedisStore {
                 None => redis::Client::open(first),
             }
             .map_err(|e| unavailable("invalid Redis URL or TLS certificates", e))?;
-            let cfg = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(settings.connect_timeout))
-                .set_response_timeout(Some(settings.command_timeout))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_secs(2));
             let c = tokio::time::timeout(
                 settings.connect_timeout * 3,
-                ConnectionManager::new_with_config(client, cfg),
+                ConnectionManager::new_with_config(client, manager_config),
             )
             .await
             .map_err(|_| timed_out("timed out connecting to Redis"))?

@@ -11,6 +11,8 @@ pub fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
         connect_timeout: Duration::from_millis(500),
         key_secret: "test-secret".into(),
         tls_root_cert: None,
+        sentinel: None,
+        wait: None,
     }
 }
 

@@ -20,13 +20,19 @@ impl RedisStore {
             if *stop.borrow() {
                 return;
             }
-            // A cluster forwards PUBLISH to every node, so any one node will do.
-            let Some(url) = self.settings.urls.get(node % self.settings.urls.len().max(1)).cloned() else {
+            // A cluster forwards PUBLISH to every node, so any one node will do; behind
+            // Sentinel, the primary of now (asked again after each failure).
+            let url = self.settings.urls.get(node % self.settings.urls.len().max(1)).cloned();
+            if url.is_none() && self.settings.sentinel.is_none() {
                 return;
-            };
+            }
             node += 1;
             let listen = async {
-                let client = redis::Client::open(url.as_str())?;
+                let client = match (&self.conn, url) {
+                    (super::Conn::Sentinel(s), _) => s.primary_client().await?,
+                    (_, Some(url)) => redis::Client::open(url.as_str())?,
+                    (_, None) => return Ok(()),
+                };
                 let mut pubsub = client.get_async_pubsub().await?;
                 pubsub.subscribe(&channel).await?;
                 debug!(%channel, "listening for new timers");

@@ -1,0 +1,167 @@
+//! Redis with Sentinel, for real: a primary, a replica and three `redis-sentinel`s. A kill -9
+//! of the primary while creates run: the store follows the promotion without a restart, no
+//! acknowledged create is lost, and a create refused because replicas did not confirm it is
+//! not kept.
+
+use super::tests::settings;
+use super::*;
+use crate::testing::sentinel::{MASTER, RedisSentinel};
+use booking::BookingStore;
+use std::time::Instant;
+
+fn through(set: &RedisSentinel, wait: Option<WaitReplicas>) -> RedisSettings {
+    RedisSettings {
+        sentinel: Some(SentinelSettings {
+            master_name: MASTER.into(),
+            addresses: set.addresses(),
+            sentinel_username: None,
+            sentinel_password: None,
+            username: None,
+            password: None,
+            db: 0,
+            tls: false,
+        }),
+        wait,
+        connect_timeout: Duration::from_secs(2),
+        ..settings(Vec::new(), false)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_create_is_lost() {
+    let mut set = tokio::task::spawn_blocking(RedisSentinel::start).await.unwrap();
+    let wait = WaitReplicas {
+        replicas: 1,
+        timeout: Duration::from_millis(300),
+    };
+    let store = RedisStore::connect(through(&set, Some(wait))).await.unwrap();
+    let first = set.primary_port().unwrap();
+
+    let started = Instant::now();
+    let (mut acked, mut refused_not_kept, mut ambiguous) = (Vec::new(), Vec::new(), 0usize);
+    let (mut first_error, mut last_error) = (None::<Duration>, None::<Duration>);
+    let mut killed = None;
+    let mut restarted = false;
+    let mut ok_after_restart = 0;
+    let mut last_message = String::new();
+    for n in 0u32.. {
+        let at = started.elapsed();
+        assert!(
+            at < Duration::from_secs(40),
+            "no recovery within 40 s: killed {killed:?}, restarted {restarted}, primary now {:?}, {} acknowledged, last error: {last_message}",
+            set.primary_port(),
+            acked.len()
+        );
+        if killed.is_none() && at > Duration::from_secs(1) {
+            killed = Some(set.kill_primary());
+        }
+        if let Some(old) = killed
+            && !restarted
+            && set.primary_port().is_some_and(|p| p != old)
+        {
+            // Promoted: the old primary comes back from its own data and becomes a replica,
+            // so the WAIT of later creates can be met again.
+            set.restart(old);
+            restarted = true;
+        }
+        let mut b = crate::suite::sample("a", &format!("+3460{n:07}"), crate::suite::T0, 60);
+        b.id = store.new_id(&b.owner, &b.device_keys);
+        match store.create(&b, Some(crate::suite::T0), None).await {
+            Ok(CreateOutcome::Created) => {
+                acked.push(b.id);
+                if restarted {
+                    ok_after_restart += 1;
+                }
+            }
+            Ok(CreateOutcome::Conflict(_)) => panic!("no two creates share a device"),
+            Err(e) => {
+                last_message = booking::Chain(&e).to_string();
+                first_error.get_or_insert(at);
+                last_error = Some(at);
+                if e.to_string().contains("was not kept") {
+                    refused_not_kept.push(b.id);
+                } else {
+                    // The connection was lost around the create: its outcome is unknown.
+                    ambiguous += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if ok_after_restart >= 50 {
+            break;
+        }
+    }
+    assert_ne!(set.primary_port(), Some(first), "a replica was promoted");
+    let window = last_error
+        .unwrap_or_default()
+        .saturating_sub(first_error.unwrap_or_default());
+    // down-after-milliseconds 1 s, then the election and the promotion, then the restarted
+    // node's sync (until then WAIT cannot be met).
+    assert!(window < Duration::from_secs(15), "errors for {window:?}");
+    for id in &acked {
+        assert!(store.get(*id).await.unwrap().is_some(), "acknowledged create {id} lost");
+    }
+    for id in &refused_not_kept {
+        assert!(store.get(*id).await.unwrap().is_none(), "refused create {id} was kept");
+    }
+    println!(
+        "{} acknowledged, {} refused and removed, {ambiguous} ambiguous; errors for {window:?}",
+        acked.len(),
+        refused_not_kept.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_replica_to_confirm_a_create_is_refused_and_not_kept() {
+    let set = tokio::task::spawn_blocking(RedisSentinel::start).await.unwrap();
+    let wait = WaitReplicas {
+        replicas: 2,
+        timeout: Duration::from_millis(100),
+    };
+    // Two replicas asked, one there: every create times out in WAIT.
+    let store = RedisStore::connect(through(&set, Some(wait))).await.unwrap();
+    let mut b = crate::suite::sample("a", "+34600000001", crate::suite::T0, 60);
+    b.id = store.new_id(&b.owner, &b.device_keys);
+    let e = store
+        .create(
+            &b,
+            Some(crate::suite::T0),
+            Some(&crate::suite::event(
+                &b,
+                booking::BookingStatus::Scheduled,
+                crate::suite::T0,
+            )),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("was not kept"), "{e}");
+    assert!(store.get(b.id).await.unwrap().is_none());
+    assert!(
+        store.by_device(&b.device_keys).await.unwrap().is_empty(),
+        "no index entry left"
+    );
+    assert!(
+        store
+            .claim_events(crate::suite::T0, 10, time::Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no event of a booking the client was refused"
+    );
+    assert!(store.next_due().await.unwrap().is_none(), "no timer left");
+    // With one replica asked, the same create is kept.
+    let store = RedisStore::connect(through(
+        &set,
+        Some(WaitReplicas {
+            replicas: 1,
+            timeout: Duration::from_millis(500),
+        }),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        store.create(&b, Some(crate::suite::T0), None).await.unwrap(),
+        CreateOutcome::Created
+    );
+    assert!(store.get(b.id).await.unwrap().is_some());
+}
