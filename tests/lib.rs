@@ -145,8 +145,16 @@ pub async fn start_gateway_with_args(env: &[(&str, &str)], args: &[&str]) -> Gat
     tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .expect("gateway did not start");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Keep draining stdout so the child never blocks on a full pipe (shown with
+    // E2E_GATEWAY_LOG=1, to see what a failing test's gateway said).
+    let show = std::env::var_os("E2E_GATEWAY_LOG").is_some();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if show {
+                println!("gateway: {line}");
+            }
+        }
+    });
     let port = port.expect("the gateway exited before listening (see its output above)");
     Gateway {
         child,

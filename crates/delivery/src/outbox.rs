@@ -27,6 +27,8 @@ pub struct DeliverySettings {
     pub lease: time::Duration,
     /// Bookings whose events one replica holds (is delivering) at the same time.
     pub concurrency: usize,
+    /// A sink that keeps failing gets an event until it is this old; then it is dropped.
+    pub give_up_after: time::Duration,
     /// Requests in flight to one sink (scheme, host and port) at the same time. One sink
     /// holds at most a quarter of `concurrency` (or twice this, if more) claimed bookings.
     pub per_sink: usize,
@@ -45,7 +47,8 @@ pub enum DeliveryOutcome {
     Gone,
     /// Not sent: the booking's API has no event for this change.
     Skipped,
-    /// Not sent now: left in the outbox for a later claim.
+    /// Not sent now: left in the outbox for a later claim (its sink backed off, or what it
+    /// tells of could not be read).
     Deferred,
 }
 
@@ -265,6 +268,9 @@ impl Outbox {
     }
 }
 
+/// When an event that could not be sent now is tried again, if its sink is not backed off.
+const RETRY_LATER: Duration = Duration::from_secs(1);
+
 /// The shortest time between two claims of one worker.
 const CLAIM_GAP: Duration = Duration::from_millis(2);
 
@@ -289,7 +295,8 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
             return;
         }
         if deliver(shared, ev, gate).await == DeliveryOutcome::Deferred {
-            // Kept, with the ones after it (in order): claimed again after the lease.
+            // Kept, with the ones after it (in order): claimed again after the sink's backoff.
+            defer(shared, booking, gate.blocked_for().unwrap_or(RETRY_LATER)).await;
             return;
         }
         if let Err(e) = shared.store.ack_event(booking, &ev.id, i == last).await {

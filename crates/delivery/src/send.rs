@@ -112,7 +112,13 @@ async fn deliver_one(shared: &Shared, ev: &StatusEvent, gate: &Gate) -> Delivery
             backoff = (backoff * 2).min(Duration::from_secs(60));
         }
     }
-    warn!(booking.id = %ev.booking_id, event.id = %ev.id, "event dropped after the last attempt");
+    // A sink that is down for a while gets its events when it returns: they wait in the
+    // outbox (claimed again after the sink's backoff), up to `give_up_after`.
+    if shared.clock.now() - ev.time < shared.settings.give_up_after {
+        warn!(booking.id = %ev.booking_id, event.id = %ev.id, "sink still failing; the event waits in the outbox");
+        return DeliveryOutcome::Deferred;
+    }
+    warn!(booking.id = %ev.booking_id, event.id = %ev.id, "event dropped: its sink failed for longer than give_up_after");
     DeliveryOutcome::Failed
 }
 

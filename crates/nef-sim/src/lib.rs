@@ -40,6 +40,10 @@ pub struct Faults {
     pub next_statuses: VecDeque<u16>,
     /// The next N API calls have their connection dropped without an answer.
     pub drop_next: u32,
+    /// Until then, every API call is answered 503 with `Retry-After: 1` (an overloaded or
+    /// restarting NEF).
+    #[serde(skip)]
+    pub unavailable_until: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,6 +204,10 @@ impl NefSim {
             .faults
             .next_statuses
             .extend(std::iter::repeat_n(status, n));
+    }
+    /// Every API call answers 503 with `Retry-After: 1` for `d` from now.
+    pub fn unavailable_for(&self, d: std::time::Duration) {
+        self.shared.lock().cfg.faults.unavailable_until = Some(Instant::now() + d);
     }
     /// Invalidates every issued access token (the next call gets 401).
     pub fn expire_tokens(&self) {

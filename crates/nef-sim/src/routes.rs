@@ -90,6 +90,17 @@ fn check(s: &mut SimState, headers: &HeaderMap) -> Option<Response> {
             ));
         }
     }
+    if s.cfg.faults.unavailable_until.is_some_and(|u| Instant::now() < u) {
+        let mut res = problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NF_CONGESTION",
+            "fault injection: unavailable for a while",
+            vec![],
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Some(res);
+    }
     if let Some(status) = s.cfg.faults.next_statuses.pop_front() {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = problem(code, "INJECTED_FAULT", format!("fault injection: {status}"), vec![]);

@@ -12,6 +12,9 @@ use booking::{BookingId, BookingService, BookingStore, Chain, Clock, Lease, Time
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+/// How soon the engine claims again after the store failed to answer a claim.
+const STORE_RETRY: Duration = Duration::from_millis(200);
 use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -137,6 +140,7 @@ impl Engine {
             let free = permits.available_permits();
             let asked = free.min(self.settings.claim_batch.max(1));
             let mut got = 0;
+            let mut store_failed = false;
             if asked > 0 {
                 let now = self.clock.now();
                 match self.store.claim_due(now, asked, lease).await {
@@ -160,7 +164,10 @@ impl Engine {
                             });
                         }
                     }
-                    Err(e) => warn!(error = %Chain(&e), "claiming due timers failed"),
+                    Err(e) => {
+                        store_failed = true;
+                        warn!(error = %Chain(&e), "claiming due timers failed");
+                    }
                 }
             }
             if asked > 0 && got == asked {
@@ -169,8 +176,15 @@ impl Engine {
             // Sleep until the next due time, a sooner timer, a free slot (when all were
             // busy), the safety poll, or the stop.
             let now = self.clock.now();
-            let mut until = now + span(self.settings.safety_poll);
-            if free > 0 {
+            // After a store failure: soon again, so that what fell due while the store was
+            // away fires within moments of its return, not at the safety poll.
+            let poll = if store_failed {
+                self.settings.safety_poll.min(STORE_RETRY)
+            } else {
+                self.settings.safety_poll
+            };
+            let mut until = now + span(poll);
+            if free > 0 && !store_failed {
                 match self.store.next_due().await {
                     Ok(Some(next)) => until = until.min(next),
                     Ok(None) => {}

@@ -82,6 +82,8 @@ pub struct RedisStore {
     migrate_outbox: Script,
     renew: Script,
     reserve: Script,
+    /// Stamps of claims that got no answer (`orphans.rs`).
+    orphans: orphans::Orphans,
 }
 
 // The scripts live in `lua/`. Every script that changes a booking takes the same keys and
@@ -254,13 +256,26 @@ impl BookingStore for RedisStore {
                 break;
             }
             let shard = (start + i) % shards;
+            let stamp = ms(now + lease);
             let mut inv = self.claim.prepare_invoke();
             inv.key(self.due_key(shard))
                 .arg(ms(now).to_string())
                 .arg(limit - claimed.len())
-                .arg(ms(now + lease).to_string());
+                .arg(stamp.to_string());
+            for old in self.orphans.stamps(orphans::Kind::Timers, shard, ms(now)) {
+                inv.arg(old.to_string());
+            }
             let mut conn = self.conn.clone();
-            let ids: Vec<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            let ids: Vec<Vec<u8>> = match self.bounded(inv.invoke_async(&mut conn)).await {
+                Ok(ids) => {
+                    self.orphans.answered(orphans::Kind::Timers, shard);
+                    ids
+                }
+                Err(e) => {
+                    self.orphans.unanswered(orphans::Kind::Timers, shard, stamp);
+                    return Err(e);
+                }
+            };
             claimed.extend(ids.iter().filter_map(|b| keys::id_of(b)));
         }
         Ok(claimed)
@@ -303,14 +318,27 @@ impl BookingStore for RedisStore {
                 break;
             }
             let shard = (start + i) % shards;
+            let stamp = ms(now + lease);
             let mut inv = self.claim_events.prepare_invoke();
             inv.key(self.outbox_key(shard))
                 .arg(ms(now).to_string())
                 .arg(limit - out.len())
-                .arg(ms(now + lease).to_string())
+                .arg(stamp.to_string())
                 .arg(format!("{}:ob:", self.tag(shard)));
+            for old in self.orphans.stamps(orphans::Kind::Events, shard, ms(now)) {
+                inv.arg(old.to_string());
+            }
             let mut conn = self.conn.clone();
-            let rows: Vec<Vec<Vec<u8>>> = self.bounded(inv.invoke_async(&mut conn)).await?;
+            let rows: Vec<Vec<Vec<u8>>> = match self.bounded(inv.invoke_async(&mut conn)).await {
+                Ok(rows) => {
+                    self.orphans.answered(orphans::Kind::Events, shard);
+                    rows
+                }
+                Err(e) => {
+                    self.orphans.unanswered(orphans::Kind::Events, shard, stamp);
+                    return Err(e);
+                }
+            };
             for row in rows {
                 let mut it = row.into_iter();
                 let Some(id) = it
@@ -598,6 +626,7 @@ mod conn;
 mod durable;
 mod keys;
 mod migrate;
+mod orphans;
 mod sentinel;
 #[cfg(test)]
 mod sentinel_tests;

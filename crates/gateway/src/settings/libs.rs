@@ -57,6 +57,7 @@ impl Notifications {
             lease: span(self.lease),
             concurrency: self.concurrency,
             per_sink: self.per_sink_concurrency,
+            give_up_after: span(self.give_up_after),
         }
     }
 }

@@ -391,6 +391,8 @@ pub struct Notifications {
     pub lease: Duration,
     pub concurrency: usize,
     pub per_sink_concurrency: usize,
+    #[serde(rename = "give_up_after_seconds", deserialize_with = "units::secs")]
+    pub give_up_after: Duration,
     pub max_attempts: u32,
     #[serde(rename = "initial_backoff_ms", deserialize_with = "units::ms")]
     pub initial_backoff: Duration,

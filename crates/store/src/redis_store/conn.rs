@@ -65,7 +65,9 @@ impl RedisStore {
             .set_connection_timeout(Some(settings.connect_timeout))
             .set_response_timeout(Some(settings.command_timeout))
             .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
+            // Reconnects are tried often: what fell due while Redis was away must fire within
+            // moments of its return, not after a long backoff.
+            .set_max_delay(Duration::from_millis(200));
         let conn = if let Some(sentinel) = &settings.sentinel {
             let c = tokio::time::timeout(
                 settings.connect_timeout * 3,
@@ -122,6 +124,7 @@ impl RedisStore {
             migrate_outbox: Script::new(MIGRATE_OUTBOX),
             renew: Script::new(RENEW),
             reserve: Script::new(RESERVE),
+            orphans: Default::default(),
         };
         store.migrate().await?;
         Ok(store)

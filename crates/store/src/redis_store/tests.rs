@@ -253,3 +253,49 @@ async fn rediss_with_a_private_ca_needs_that_ca() {
     let store = RedisStore::connect(with_ca).await.unwrap();
     store.ping().await.unwrap();
 }
+
+/// A claim that ran on Redis but whose answer was lost (the client timed out) is claimed
+/// again by the same replica's next claim, not left to wait out its lease.
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_recovered_by_the_next_claim() {
+    use crate::suite::{T0, event, sample};
+    use booking::BookingStatus;
+    let (store, _srv) = single().await;
+    let lease = time::Duration::seconds(30);
+    let mut b = sample("a", "+34600000009", T0, 60);
+    b.id = store.new_id(&b.owner, &b.device_keys);
+    let ev = event(&b, BookingStatus::Scheduled, T0);
+    store.create(&b, Some(T0), Some(&ev)).await.unwrap();
+    let shard = store.shard_of_id(b.id);
+    // Both claims run, as a timed-out call that still reached Redis would, and their answers
+    // are dropped.
+    let stamp = ms(T0 + lease);
+    let mut conn = store.conn.clone();
+    let mut timers = store.claim.prepare_invoke();
+    timers
+        .key(store.due_key(shard))
+        .arg(ms(T0).to_string())
+        .arg(10)
+        .arg(stamp.to_string());
+    let _: Vec<Vec<u8>> = timers.invoke_async(&mut conn).await.unwrap();
+    let mut events = store.claim_events.prepare_invoke();
+    events
+        .key(store.outbox_key(shard))
+        .arg(ms(T0).to_string())
+        .arg(10)
+        .arg(stamp.to_string())
+        .arg(format!("{}:ob:", store.tag(shard)));
+    let _: redis::Value = events.invoke_async(&mut conn).await.unwrap();
+    assert!(
+        store.claim_due(T0, 10, lease).await.unwrap().is_empty(),
+        "held by the lost claim"
+    );
+    assert!(store.claim_events(T0, 10, lease).await.unwrap().is_empty());
+    store.orphans.unanswered(orphans::Kind::Timers, shard, stamp);
+    store.orphans.unanswered(orphans::Kind::Events, shard, stamp);
+    let t = T0 + time::Duration::seconds(1);
+    assert_eq!(store.claim_due(t, 10, lease).await.unwrap(), vec![b.id]);
+    assert_eq!(store.claim_events(t, 10, lease).await.unwrap(), vec![(b.id, vec![ev])]);
+    // Recovered once: the next claims find nothing more.
+    assert!(store.claim_due(t, 10, lease).await.unwrap().is_empty());
+}
