@@ -1,7 +1,7 @@
 """Renders the Helm chart (deploy/helm/qos-booking-gateway) offline with the Helm SDK and checks it.
 
 Variants: the chart's defaults, examples/all-features.yaml (every optional part on) and
-examples/redis-cluster.yaml. For each: `helm lint` with those values (errors fail), render,
+examples/redis-cluster.yaml, examples/redis-sentinel.yaml. For each: `helm lint` with those values (errors fail), render,
 and write every manifest to OUT/<variant>/ for `kubernetes-validate --strict` and checkov,
 and the gateway configuration the ConfigMap mounts to OUT/<variant>/gateway-config.yaml for
 `gateway --check`. Prometheus Operator kinds (ServiceMonitor, PrometheusRule) have no schema
@@ -23,6 +23,7 @@ VARIANTS = {
     "defaults": None,
     "all-features": CHART / "examples/all-features.yaml",
     "redis-cluster": CHART / "examples/redis-cluster.yaml",
+    "redis-sentinel": CHART / "examples/redis-sentinel.yaml",
 }
 # Custom resources: kind -> apiVersion they must have.
 CRD_KINDS = {"ServiceMonitor": "monitoring.coreos.com/v1", "PrometheusRule": "monitoring.coreos.com/v1"}
