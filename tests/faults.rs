@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use e2e_tests::{Gateway, start_gateway};
 use fault_proxy::{Fault, FaultProxy, Upstream};
 use nef_sim::{NefSim, SimConfig};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,16 +72,7 @@ async fn gateway(redis_url: &str, nef_root: &str, extra: &[(&str, &str)]) -> Gat
 }
 
 fn body(i: usize, start: OffsetDateTime, duration: u32, sink: &str) -> Value {
-    json!({
-        "qosProfile": "QOS_M",
-        "device": {"ipv4Address": {"publicAddress": format!("203.0.{}.{}", i / 250, i % 250 + 1),
-            "privateAddress": format!("10.9.{}.{}", i / 250, i % 250 + 1)}},
-        "applicationServer": {"ipv4Address": "198.51.100.10"},
-        "startTime": start.format(&Rfc3339).unwrap(),
-        "duration": duration,
-        "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000},
-        "sink": sink
-    })
+    e2e_tests::device_booking(i, 9, &start.format(&Rfc3339).unwrap(), duration, sink)
 }
 
 /// Creates bookings `range` (all starting at `start`), 32 at a time; their ids.

@@ -20,6 +20,21 @@ pub fn city_booking(start: &str) -> serde_json::Value {
     })
 }
 
+/// A QOS_M booking for device `i` (public 203.0.x.y, private `10.<net>.x.y`) from `start`
+/// (RFC 3339), its events to `sink`.
+pub fn device_booking(i: usize, net: u8, start: &str, duration: u32, sink: &str) -> serde_json::Value {
+    serde_json::json!({
+        "qosProfile": "QOS_M",
+        "device": {"ipv4Address": {"publicAddress": format!("203.0.{}.{}", i / 250, i % 250 + 1),
+            "privateAddress": format!("10.{net}.{}.{}", i / 250, i % 250 + 1)}},
+        "applicationServer": {"ipv4Address": "198.51.100.10"},
+        "startTime": start,
+        "duration": duration,
+        "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000},
+        "sink": sink
+    })
+}
+
 /// A free loopback port (for listeners configured before start, such as the admin one).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -90,15 +90,7 @@ async fn start(env: &[(String, String)]) -> Gateway {
 }
 
 fn body(i: usize, start: OffsetDateTime, duration: u32, sink: &str) -> Value {
-    json!({
-        "qosProfile": "QOS_M",
-        "device": {"ipv4Address": {"publicAddress": format!("203.0.{}.{}", i / 250, i % 250 + 1), "privateAddress": format!("10.8.{}.{}", i / 250, i % 250 + 1)}},
-        "applicationServer": {"ipv4Address": "198.51.100.10"},
-        "startTime": start.format(&Rfc3339).unwrap(),
-        "duration": duration,
-        "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000},
-        "sink": sink
-    })
+    e2e_tests::device_booking(i, 8, &start.format(&Rfc3339).unwrap(), duration, sink)
 }
 
 /// Creates `n` bookings, spread over both replicas, starting 6 to 10 s from now.

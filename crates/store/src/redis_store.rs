@@ -265,17 +265,7 @@ impl BookingStore for RedisStore {
             for old in self.orphans.stamps(orphans::Kind::Timers, shard, ms(now)) {
                 inv.arg(old.to_string());
             }
-            let mut conn = self.conn.clone();
-            let ids: Vec<Vec<u8>> = match self.bounded(inv.invoke_async(&mut conn)).await {
-                Ok(ids) => {
-                    self.orphans.answered(orphans::Kind::Timers, shard);
-                    ids
-                }
-                Err(e) => {
-                    self.orphans.unanswered(orphans::Kind::Timers, shard, stamp);
-                    return Err(e);
-                }
-            };
+            let ids: Vec<Vec<u8>> = self.claim_call(orphans::Kind::Timers, shard, stamp, &inv).await?;
             claimed.extend(ids.iter().filter_map(|b| keys::id_of(b)));
         }
         Ok(claimed)
@@ -328,17 +318,7 @@ impl BookingStore for RedisStore {
             for old in self.orphans.stamps(orphans::Kind::Events, shard, ms(now)) {
                 inv.arg(old.to_string());
             }
-            let mut conn = self.conn.clone();
-            let rows: Vec<Vec<Vec<u8>>> = match self.bounded(inv.invoke_async(&mut conn)).await {
-                Ok(rows) => {
-                    self.orphans.answered(orphans::Kind::Events, shard);
-                    rows
-                }
-                Err(e) => {
-                    self.orphans.unanswered(orphans::Kind::Events, shard, stamp);
-                    return Err(e);
-                }
-            };
+            let rows: Vec<Vec<Vec<u8>>> = self.claim_call(orphans::Kind::Events, shard, stamp, &inv).await?;
             for row in rows {
                 let mut it = row.into_iter();
                 let Some(id) = it

@@ -6,8 +6,30 @@
 //! first. Two replicas that used the same millisecond as a stamp may both take such an
 //! entry; the versioned transitions and the outbox's event ids make that harmless.
 
+use super::RedisStore;
+use booking::StoreError;
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+impl RedisStore {
+    /// Runs a claim script on `shard` whose lease stamp is `stamp`, remembering the stamp
+    /// when no answer came.
+    pub(super) async fn claim_call<T: redis::FromRedisValue>(
+        &self,
+        kind: Kind,
+        shard: u16,
+        stamp: i128,
+        inv: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        let r = self.bounded(inv.invoke_async(&mut conn)).await;
+        match &r {
+            Ok(_) => self.orphans.answered(kind, shard),
+            Err(_) => self.orphans.unanswered(kind, shard, stamp),
+        }
+        r
+    }
+}
 
 /// Which sorted set a claim was on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
