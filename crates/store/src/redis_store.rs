@@ -70,6 +70,9 @@ pub struct WaitReplicas {
 
 pub struct RedisStore {
     conn: Conn,
+    /// Connections of their own for creates that `WAIT` (empty when off).
+    wait_conns: Vec<Conn>,
+    next_wait: std::sync::atomic::AtomicUsize,
     settings: RedisSettings,
     key: hmac::Key,
     create: Script,
@@ -150,13 +153,14 @@ impl BookingStore for RedisStore {
         event: Option<&StatusEvent>,
     ) -> Result<CreateOutcome, StoreError> {
         let inv = self.change(&self.create, booking, due, event)?;
-        let mut conn = self.conn.clone();
+        // With WAIT, the create and its WAIT go on one connection of their own.
+        let mut conn = self.create_conn();
         let conflict: Option<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(match conflict.as_deref().and_then(keys::id_of) {
             Some(other) => CreateOutcome::Conflict(other),
             None => {
                 if let Some(w) = self.settings.wait {
-                    self.confirm_replicated(booking.id, w).await?;
+                    self.confirm_replicated(booking.id, w, &mut conn).await?;
                 }
                 CreateOutcome::Created
             }

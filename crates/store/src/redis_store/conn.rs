@@ -57,61 +57,80 @@ fn tls_roots(pem: &[u8]) -> redis::TlsCertificates {
     }
 }
 
+/// Creates that wait for replicas (`RedisSettings::wait`) at the same time, per replica.
+const WAIT_CONNECTIONS: usize = 8;
+
+/// One connection to Redis as the settings say (single node, Sentinel or Cluster).
+async fn open(settings: &RedisSettings) -> Result<Conn, StoreError> {
+    let first = settings.urls.first().cloned().unwrap_or_default();
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.connect_timeout))
+        .set_response_timeout(Some(settings.command_timeout))
+        .set_number_of_retries(2)
+        // Reconnects are tried often: what fell due while Redis was away must fire within
+        // moments of its return, not after a long backoff.
+        .set_max_delay(Duration::from_millis(200));
+    Ok(if let Some(sentinel) = &settings.sentinel {
+        let c = tokio::time::timeout(
+            settings.connect_timeout * 3,
+            SentinelConn::connect(sentinel, manager_config, settings.connect_timeout),
+        )
+        .await
+        .map_err(|_| timed_out("timed out connecting to Redis through the sentinels"))?
+        .map_err(|e| unavailable("cannot connect to Redis through the sentinels", e))?;
+        Conn::Sentinel(c)
+    } else if settings.cluster {
+        let mut builder = redis::cluster::ClusterClient::builder(settings.urls.clone());
+        if let Some(pem) = &settings.tls_root_cert {
+            builder = builder.certs(tls_roots(pem));
+        }
+        let client = builder
+            .connection_timeout(settings.connect_timeout)
+            .response_timeout(settings.command_timeout)
+            .retries(2)
+            .build()
+            .map_err(|e| unavailable("invalid Redis cluster settings", e))?;
+        // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
+        let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
+            .await
+            .map_err(|_| timed_out("timed out connecting to the Redis cluster"))?
+            .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
+        Conn::Cluster(c)
+    } else {
+        let client = match &settings.tls_root_cert {
+            Some(pem) => redis::Client::build_with_tls(first.as_str(), tls_roots(pem)),
+            None => redis::Client::open(first.as_str()),
+        }
+        .map_err(|e| unavailable("invalid Redis URL or TLS certificates", e))?;
+        let c = tokio::time::timeout(
+            settings.connect_timeout * 3,
+            ConnectionManager::new_with_config(client, manager_config),
+        )
+        .await
+        .map_err(|_| timed_out("timed out connecting to Redis"))?
+        .map_err(|e| unavailable("cannot connect to Redis", e))?;
+        Conn::Single(c)
+    })
+}
+
 impl RedisStore {
     /// Connects (bounded by the connect timeout) and prepares the scripts.
     pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
-        let first = settings.urls.first().cloned().unwrap_or_default();
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.command_timeout))
-            .set_number_of_retries(2)
-            // Reconnects are tried often: what fell due while Redis was away must fire within
-            // moments of its return, not after a long backoff.
-            .set_max_delay(Duration::from_millis(200));
-        let conn = if let Some(sentinel) = &settings.sentinel {
-            let c = tokio::time::timeout(
-                settings.connect_timeout * 3,
-                SentinelConn::connect(sentinel, manager_config, settings.connect_timeout),
-            )
-            .await
-            .map_err(|_| timed_out("timed out connecting to Redis through the sentinels"))?
-            .map_err(|e| unavailable("cannot connect to Redis through the sentinels", e))?;
-            Conn::Sentinel(c)
-        } else if settings.cluster {
-            let mut builder = redis::cluster::ClusterClient::builder(settings.urls.clone());
-            if let Some(pem) = &settings.tls_root_cert {
-                builder = builder.certs(tls_roots(pem));
+        let conn = open(&settings).await?;
+        // `WAIT` blocks the connection it is sent on: creates that wait get connections of
+        // their own, so that they neither wait one behind the other nor hold up every other
+        // call of the store.
+        let mut wait_conns = Vec::new();
+        if settings.wait.is_some() {
+            for _ in 0..WAIT_CONNECTIONS {
+                wait_conns.push(open(&settings).await?);
             }
-            let client = builder
-                .connection_timeout(settings.connect_timeout)
-                .response_timeout(settings.command_timeout)
-                .retries(2)
-                .build()
-                .map_err(|e| unavailable("invalid Redis cluster settings", e))?;
-            // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
-            let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
-                .await
-                .map_err(|_| timed_out("timed out connecting to the Redis cluster"))?
-                .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
-            Conn::Cluster(c)
-        } else {
-            let client = match &settings.tls_root_cert {
-                Some(pem) => redis::Client::build_with_tls(first, tls_roots(pem)),
-                None => redis::Client::open(first),
-            }
-            .map_err(|e| unavailable("invalid Redis URL or TLS certificates", e))?;
-            let c = tokio::time::timeout(
-                settings.connect_timeout * 3,
-                ConnectionManager::new_with_config(client, manager_config),
-            )
-            .await
-            .map_err(|_| timed_out("timed out connecting to Redis"))?
-            .map_err(|e| unavailable("cannot connect to Redis", e))?;
-            Conn::Single(c)
-        };
+        }
         let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());
         let store = Self {
             conn,
+            wait_conns,
+            next_wait: Default::default(),
             settings,
             key,
             create: Script::new(&format!("{PRELUDE}{CREATE}")),

@@ -4,14 +4,31 @@
 //! booking: it is never both refused and kept. See docs/RELIABILITY.md for what this does and
 //! does not promise (Redis replication stays asynchronous; WAIT narrows the window).
 
+use super::conn::Conn;
 use super::{RedisStore, WaitReplicas, keys, timed_out};
 use booking::{BookingId, BookingStore, StoreError};
+use std::sync::atomic::Ordering;
 
 impl RedisStore {
-    /// After a create: `Ok` once `w.replicas` replicas have it; else the create is undone and
-    /// the store reported unavailable.
-    pub(super) async fn confirm_replicated(&self, id: BookingId, w: WaitReplicas) -> Result<(), StoreError> {
-        if self.wait_for(w).await? {
+    /// The connection a create runs on: one of the waiting creates' own when `WAIT` is on
+    /// (round robin), else the shared one.
+    pub(super) fn create_conn(&self) -> Conn {
+        if self.wait_conns.is_empty() {
+            return self.conn.clone();
+        }
+        let i = self.next_wait.fetch_add(1, Ordering::Relaxed) % self.wait_conns.len();
+        self.wait_conns[i].clone()
+    }
+
+    /// After a create on `conn`: `Ok` once `w.replicas` replicas have it; else the create
+    /// is undone and the store reported unavailable.
+    pub(super) async fn confirm_replicated(
+        &self,
+        id: BookingId,
+        w: WaitReplicas,
+        conn: &mut Conn,
+    ) -> Result<(), StoreError> {
+        if self.wait_for(w, conn).await? {
             return Ok(());
         }
         self.remove(id).await?;
@@ -34,14 +51,13 @@ impl RedisStore {
         )))
     }
 
-    /// `WAIT`: true when at least `w.replicas` replicas acknowledged this connection's writes.
-    async fn wait_for(&self, w: WaitReplicas) -> Result<bool, StoreError> {
+    /// `WAIT`: true when at least `w.replicas` replicas acknowledged `conn`'s writes.
+    async fn wait_for(&self, w: WaitReplicas, conn: &mut Conn) -> Result<bool, StoreError> {
         let mut c = redis::cmd("WAIT");
         c.arg(w.replicas)
             .arg(u64::try_from(w.timeout.as_millis()).unwrap_or(u64::MAX));
-        let mut conn = self.conn.clone();
         let acked: i64 =
-            match tokio::time::timeout(w.timeout + self.settings.command_timeout, c.query_async(&mut conn)).await {
+            match tokio::time::timeout(w.timeout + self.settings.command_timeout, c.query_async(conn)).await {
                 Ok(r) => r.map_err(|e| super::unavailable("Redis WAIT failed", e))?,
                 Err(_) => return Ok(false),
             };

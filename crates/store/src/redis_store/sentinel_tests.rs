@@ -10,6 +10,10 @@ use booking::BookingStore;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Each test runs five Redis processes and kills one: one test at a time, so that a loaded
+/// two-core machine measures failovers, not its neighbours.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn through(set: &RedisSentinel, wait: Option<WaitReplicas>) -> RedisSettings {
     RedisSettings {
         sentinel: Some(SentinelSettings {
@@ -30,6 +34,7 @@ fn through(set: &RedisSentinel, wait: Option<WaitReplicas>) -> RedisSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_create_is_lost() {
+    let _one = SERIAL.lock().await;
     let mut set = tokio::task::spawn_blocking(RedisSentinel::start).await.unwrap();
     let wait = WaitReplicas {
         replicas: 1,
@@ -48,8 +53,8 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
     for n in 0u32.. {
         let at = started.elapsed();
         assert!(
-            at < Duration::from_secs(40),
-            "no recovery within 40 s: killed {killed:?}, restarted {restarted}, primary now {:?}, {} acknowledged, last error: {last_message}",
+            at < Duration::from_secs(60),
+            "no recovery within 60 s: killed {killed:?}, restarted {restarted}, primary now {:?}, {} acknowledged, last error: {last_message}",
             set.primary_port(),
             acked.len()
         );
@@ -98,7 +103,7 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
         .saturating_sub(first_error.unwrap_or_default());
     // down-after-milliseconds 1 s, then the election and the promotion, then the restarted
     // node's sync (until then WAIT cannot be met).
-    assert!(window < Duration::from_secs(15), "errors for {window:?}");
+    assert!(window < Duration::from_secs(20), "errors for {window:?}");
     for id in &acked {
         assert!(store.get(*id).await.unwrap().is_some(), "acknowledged create {id} lost");
     }
@@ -114,6 +119,7 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_replica_to_confirm_a_create_is_refused_and_not_kept() {
+    let _one = SERIAL.lock().await;
     let set = tokio::task::spawn_blocking(RedisSentinel::start).await.unwrap();
     let wait = WaitReplicas {
         replicas: 2,
@@ -219,6 +225,7 @@ async fn failover_under_load(set: &mut RedisSentinel, store: &Arc<RedisStore>, r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: a measurement, run by hand"]
 async fn twenty_failovers_under_load_count_acknowledged_but_lost() {
+    let _one = SERIAL.lock().await;
     let rounds: u32 = std::env::var("QOSGW_FAILOVERS")
         .ok()
         .and_then(|v| v.parse().ok())
