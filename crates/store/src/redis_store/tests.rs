@@ -1,4 +1,5 @@
 use super::*;
+use crate::record;
 use crate::testing::RedisServer;
 
 pub fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
