@@ -70,7 +70,7 @@ async fn behind_sentinel_a_killed_primary_costs_seconds_of_503_and_no_acknowledg
     }
     assert!(refused > 0, "the kill was felt");
     let window = last_503.unwrap_or_default() - first_503.unwrap_or_default();
-    assert!(window < std::time::Duration::from_secs(15), "503s for {window:?}");
+    assert!(window < std::time::Duration::from_secs(20), "503s for {window:?}");
     for id in &acked {
         let r = app.get(id).await;
         assert_eq!(r.status, 200, "booking {id} answered 201 is lost: {}", r.body);

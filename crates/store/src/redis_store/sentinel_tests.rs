@@ -41,7 +41,6 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
         timeout: Duration::from_millis(300),
     };
     let store = RedisStore::connect(through(&set, Some(wait))).await.unwrap();
-    let first = set.primary_port().unwrap();
 
     let started = Instant::now();
     let (mut acked, mut refused_not_kept, mut ambiguous) = (Vec::new(), Vec::new(), 0usize);
@@ -97,7 +96,10 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
             break;
         }
     }
-    assert_ne!(set.primary_port(), Some(first), "a replica was promoted");
+    // A replica was promoted (the loop restarts the old primary only then). On a loaded
+    // machine the sentinels may fail over once more afterwards (down-after is 1 s here):
+    // that is a second failover, which the store must follow too, not an error.
+    assert!(restarted, "a replica was promoted");
     let window = last_error
         .unwrap_or_default()
         .saturating_sub(first_error.unwrap_or_default());
