@@ -75,7 +75,7 @@ fn body(i: usize, start: OffsetDateTime, duration: u32, sink: &str) -> Value {
     e2e_tests::device_booking(i, 9, &start.format(&Rfc3339).unwrap(), duration, sink)
 }
 
-/// Creates bookings `range` (all starting at `start`), 32 at a time; their ids.
+/// Creates bookings `range` (all starting at `start`), sinks taken in turn; their ids.
 async fn create(
     http: &reqwest::Client,
     gw: &Gateway,
@@ -84,28 +84,10 @@ async fn create(
     duration: u32,
     sinks: &[&str],
 ) -> Vec<String> {
-    let mut ids = Vec::new();
-    for chunk in range.collect::<Vec<_>>().chunks(32) {
-        let mut tasks = Vec::new();
-        for &i in chunk {
-            let req = http
-                .post(format!("{}/device-qos-bookings", gw.base))
-                .bearer_auth(&gw.token)
-                .json(&body(i, start, duration, sinks[i % sinks.len()]));
-            tasks.push(tokio::spawn(async move {
-                let res = req.send().await.unwrap();
-                assert_eq!(res.status(), 201);
-                res.json::<Value>().await.unwrap()["bookingId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            }));
-        }
-        for t in tasks {
-            ids.push(t.await.unwrap());
-        }
-    }
-    ids
+    let bodies = range
+        .map(|i| body(i, start, duration, sinks[i % sinks.len()]))
+        .collect();
+    e2e_tests::create_bookings(http, &[gw], bodies).await
 }
 
 /// The booking id a NEF request belongs to (from its notification destination).

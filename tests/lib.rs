@@ -35,6 +35,37 @@ pub fn device_booking(i: usize, net: u8, start: &str, duration: u32, sink: &str)
     })
 }
 
+/// Creates one booking per body, 32 at a time, body `i` through `gateways[i % len]` (with
+/// its token); every create must answer 201. The booking ids, in the order of the bodies.
+pub async fn create_bookings(
+    http: &reqwest::Client,
+    gateways: &[&Gateway],
+    bodies: Vec<serde_json::Value>,
+) -> Vec<String> {
+    let mut ids = Vec::with_capacity(bodies.len());
+    let mut bodies = bodies.into_iter().enumerate().peekable();
+    while bodies.peek().is_some() {
+        let mut tasks = Vec::new();
+        for (i, body) in bodies.by_ref().take(32) {
+            let gw = gateways[i % gateways.len()];
+            let req = http
+                .post(format!("{}/device-qos-bookings", gw.base))
+                .bearer_auth(&gw.token)
+                .json(&body);
+            tasks.push(tokio::spawn(async move {
+                let res = req.send().await.expect("create");
+                assert_eq!(res.status(), 201);
+                let v: serde_json::Value = res.json().await.expect("a JSON booking");
+                v["bookingId"].as_str().expect("a bookingId").to_owned()
+            }));
+        }
+        for t in tasks {
+            ids.push(t.await.expect("a create task"));
+        }
+    }
+    ids
+}
+
 /// A free loopback port (for listeners configured before start, such as the admin one).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

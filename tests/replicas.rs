@@ -96,32 +96,17 @@ fn body(i: usize, start: OffsetDateTime, duration: u32, sink: &str) -> Value {
 /// Creates `n` bookings, spread over both replicas, starting 6 to 10 s from now.
 async fn create_all(http: &reqwest::Client, gws: &[&Gateway], n: usize, duration: u32, sink: &str) -> Vec<String> {
     let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::seconds(6);
-    let mut ids = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(32) {
-        let mut tasks = Vec::new();
-        for &i in chunk {
-            let gw = gws[i % gws.len()];
-            let (url, token) = (format!("{}/device-qos-bookings", gw.base), gw.token.clone());
-            let b = body(
+    let bodies = (0..n)
+        .map(|i| {
+            body(
                 i,
                 t0 + time::Duration::milliseconds((i % 40) as i64 * 100),
                 duration,
                 sink,
-            );
-            let http = http.clone();
-            tasks.push(tokio::spawn(async move {
-                let res = http.post(url).bearer_auth(token).json(&b).send().await.unwrap();
-                assert_eq!(res.status(), 201);
-                res.json::<Value>().await.unwrap()["bookingId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            }));
-        }
-        for t in tasks {
-            ids.push(t.await.unwrap());
-        }
-    }
+            )
+        })
+        .collect();
+    let ids = e2e_tests::create_bookings(http, gws, bodies).await;
     assert!(
         OffsetDateTime::now_utc() < t0,
         "creating took too long: starts already passed"
