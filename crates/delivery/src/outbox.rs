@@ -234,7 +234,10 @@ impl Outbox {
                             let gate = match self.shared.gates.admit(sink) {
                                 Admit::Go(gate) => gate,
                                 Admit::Defer(wait) => {
-                                    defer(&self.shared, booking, wait).await;
+                                    // Off the claim loop: a claim of many bookings of a
+                                    // backed-off sink does not hold up the others.
+                                    let shared = self.shared.clone();
+                                    tokio::spawn(async move { defer(&shared, booking, wait).await });
                                     continue;
                                 }
                             };

@@ -115,10 +115,13 @@ struct Inner {
 pub(crate) struct SentinelConn(Arc<Inner>);
 
 impl SentinelConn {
+    /// `checked`: also ask the sentinels every second (the store's main connection; the
+    /// connections of waiting creates only write, and a demoted primary refuses writes).
     pub(crate) async fn connect(
         settings: &SentinelSettings,
         config: ConnectionManagerConfig,
         connect_timeout: Duration,
+        checked: bool,
     ) -> RedisResult<Self> {
         let mut sentinel = settings.client()?;
         let found = primary(&mut sentinel, &config, connect_timeout).await?;
@@ -130,6 +133,9 @@ impl SentinelConn {
             rediscovering: AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&inner);
+        if !checked {
+            return Ok(Self(inner));
+        }
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(CHECK_EVERY).await;
@@ -234,20 +240,28 @@ async fn primary(
         .map_err(|_| RedisError::from((ErrorKind::Io, "timed out asking the sentinels for the primary")))?
 }
 
+impl SentinelConn {
+    /// Runs one call on the current primary's connection; a failover-like error, or the
+    /// call dropped unfinished, starts a re-discovery.
+    async fn watched<T>(&self, call: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
+        let mut pending = Pending {
+            conn: self,
+            done: false,
+        };
+        let r = call.await;
+        pending.done = true;
+        if let Err(e) = &r {
+            self.on_error(e);
+        }
+        r
+    }
+}
+
 impl ConnectionLike for SentinelConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
             let mut m = self.manager();
-            let mut pending = Pending {
-                conn: self,
-                done: false,
-            };
-            let r = m.req_packed_command(cmd).await;
-            pending.done = true;
-            if let Err(e) = &r {
-                pending.conn.on_error(e);
-            }
-            r
+            self.watched(m.req_packed_command(cmd)).await
         })
     }
     fn req_packed_commands<'a>(
@@ -258,16 +272,7 @@ impl ConnectionLike for SentinelConn {
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let mut m = self.manager();
-            let mut pending = Pending {
-                conn: self,
-                done: false,
-            };
-            let r = m.req_packed_commands(p, offset, count).await;
-            pending.done = true;
-            if let Err(e) = &r {
-                pending.conn.on_error(e);
-            }
-            r
+            self.watched(m.req_packed_commands(p, offset, count)).await
         })
     }
     fn get_db(&self) -> i64 {
