@@ -4,14 +4,12 @@
 //! booking and one removal, none is left, and every event reached its sink once.
 #![allow(clippy::disallowed_methods, reason = "tests measure against real time")]
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use e2e_tests::fleet::{Received, created_per_booking, start_sim as nef, start_sink as sink};
 use e2e_tests::{Gateway, start_gateway};
 use fault_proxy::{Fault, FaultProxy, Upstream};
-use nef_sim::{NefSim, SimConfig};
+use nef_sim::NefSim;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::testing::RedisServer;
 use time::OffsetDateTime;
@@ -19,35 +17,6 @@ use time::format_description::well_known::Rfc3339;
 
 /// Several gateways, Redis and a NEF on two cores: one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Events a sink received: (arrival, the CloudEvent).
-type Received = Arc<Mutex<Vec<(Instant, Value)>>>;
-
-async fn sink() -> (String, Received) {
-    let got: Received = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/events",
-            axum::routing::post(|State(got): State<Received>, body: String| async move {
-                let v = serde_json::from_str(&body).unwrap_or(Value::Null);
-                got.lock().unwrap().push((Instant::now(), v));
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
-
-async fn nef() -> NefSim {
-    let cfg = SimConfig {
-        release: 17,
-        ..SimConfig::default()
-    };
-    NefSim::start("127.0.0.1:0", cfg).await.unwrap()
-}
 
 /// The gateway on `redis_url`, NEF at `nef_root`; short polls and leases as in a test.
 async fn gateway(redis_url: &str, nef_root: &str, extra: &[(&str, &str)]) -> Gateway {
@@ -88,23 +57,6 @@ async fn create(
         .map(|i| body(i, start, duration, sinks[i % sinks.len()]))
         .collect();
     e2e_tests::create_bookings(http, &[gw], bodies).await
-}
-
-/// The booking id a NEF request belongs to (from its notification destination).
-fn booking_of(r: &nef_sim::Recorded) -> Option<String> {
-    let dest = r.body.as_ref()?["notificationDestination"].as_str()?;
-    Some(dest.split("/bookings/").nth(1)?.split('/').next()?.to_owned())
-}
-
-/// Subscriptions the NEF created, per booking.
-fn created_per_booking(sim: &NefSim) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for r in sim.requests_of("POST").iter().filter(|r| r.status == 201) {
-        if let Some(id) = booking_of(r) {
-            *m.entry(id).or_default() += 1;
-        }
-    }
-    m
 }
 
 async fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) -> Instant {
@@ -357,7 +309,7 @@ async fn a_sink_blackholed_for_thirty_seconds_gets_its_events_after_and_slows_no
             .cloned()
             .collect()
     };
-    let all: Received = Arc::new(Mutex::new(
+    let all: Received = std::sync::Arc::new(std::sync::Mutex::new(
         good_got.lock().unwrap().iter().cloned().chain(dark).collect(),
     ));
     nothing_left(&http, &gw, &sim, &ids, &all).await;

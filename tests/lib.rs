@@ -1,6 +1,8 @@
-//! Helpers of the end-to-end tests (`e2e.rs`, `replicas.rs`): start the built `gateway`
+//! Helpers of the end-to-end tests (`e2e.rs`, `replicas.rs`, `faults.rs`, `failover.rs`): start the built `gateway`
 //! binary as a user would, read its port and development token from its output, kill it.
 #![forbid(unsafe_code)]
+
+pub mod fleet;
 
 use std::path::PathBuf;
 use std::process::Stdio;

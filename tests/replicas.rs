@@ -4,85 +4,18 @@
 //! concurrent overlapping creates give exactly one 201, and the same runs on a Redis Cluster.
 #![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use e2e_tests::fleet::{assert_events, assert_exactly_once, replica_env, start_sim, start_sink, wait_all_terminated};
 use e2e_tests::{Gateway, start_gateway};
-use nef_sim::{NefSim, SimConfig};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::Duration;
 use store::testing::{RedisCluster, RedisServer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-type Events = Arc<Mutex<Vec<Value>>>;
-
 /// These tests each run two gateways, Redis and a NEF on two cores: one at a time, so that
 /// timing assertions measure the gateway and not the neighbours.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn start_sink() -> (String, Events) {
-    let events: Events = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/events",
-            axum::routing::post(|State(ev): State<Events>, body: String| async move {
-                ev.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&body).unwrap_or(Value::Null));
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .with_state(events.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, events)
-}
-
-/// Environment of one replica: Redis store, the simulator as its NEF, short leases so a
-/// killed replica's claims come back within the test.
-fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = store.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    for (k, v) in [
-        ("QOSGW__SOUTHBOUND__KIND", "nef"),
-        ("QOSGW__SOUTHBOUND__NEF__API_ROOT", sim.url().as_str()),
-        // Timer claims are short (the default, 3 s) and renewed while their NEF call runs;
-        // event-delivery leases are short so a killed replica's events come back in the test.
-        ("QOSGW__SCHEDULER__LEASE_SECONDS", "3"),
-        ("QOSGW__NOTIFICATIONS__LEASE_SECONDS", "8"),
-        ("QOSGW__SOUTHBOUND__NEF__CONNECT_TIMEOUT_MS", "1000"),
-        ("QOSGW__SOUTHBOUND__NEF__REQUEST_TIMEOUT_MS", "2000"),
-        ("QOSGW__SOUTHBOUND__NEF__MAX_RETRIES", "1"),
-        ("QOSGW__SOUTHBOUND__NEF__MAX_RETRY_AFTER_MS", "1000"),
-        ("QOSGW__NOTIFICATIONS__ALLOW_INSECURE_SINKS", "true"),
-        ("QOSGW__NOTIFICATIONS__POLL_INTERVAL_MS", "200"),
-        ("QOSGW_STORE_KEY_SECRET", "replicas-test"),
-        // Each replica prints its own development token; the tests use each with its replica.
-        ("QOSGW__AUTH__ALLOW_DEV_WITH_REDIS", "true"),
-        // One client books a thousand devices and polls them all: no per-client rate limit.
-        ("QOSGW__LIMITS__CREATE__PER_SECOND", "0"),
-        ("QOSGW__LIMITS__READ__PER_SECOND", "0"),
-        ("RUST_LOG", "warn"),
-    ] {
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    env
-}
-
-/// The NEF simulator (Rel-17), in this process.
-async fn start_sim() -> NefSim {
-    NefSim::start(
-        "127.0.0.1:0",
-        SimConfig {
-            release: 17,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
 
 async fn start(env: &[(String, String)]) -> Gateway {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -112,82 +45,6 @@ async fn create_all(http: &reqwest::Client, gws: &[&Gateway], n: usize, duration
         "creating took too long: starts already passed"
     );
     ids
-}
-
-async fn wait_all_terminated(http: &reqwest::Client, gw: &Gateway, ids: &[String], timeout: Duration) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let mut all = Vec::new();
-        let mut pending = 0;
-        for id in ids {
-            let b = gw.booking(http, id).await;
-            if b["bookingStatus"] != "TERMINATED" {
-                pending += 1;
-            }
-            all.push(b);
-        }
-        if pending == 0 {
-            return all;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{pending} bookings not TERMINATED in time"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// What the NEF saw: one POST per booking, one successful DELETE per subscription, nothing left.
-fn assert_exactly_once(sim: &NefSim, n: usize) {
-    let posts = sim.requests_of("POST");
-    let created: Vec<_> = posts.iter().filter(|r| r.status == 201).collect();
-    let destinations: HashSet<_> = created
-        .iter()
-        .map(|r| {
-            r.body.as_ref().unwrap()["notificationDestination"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(created.len(), n, "subscriptions created");
-    assert_eq!(destinations.len(), n, "a booking got two subscriptions");
-    let deletes: Vec<_> = sim
-        .requests_of("DELETE")
-        .into_iter()
-        .filter(|r| r.status == 204)
-        .collect();
-    let deleted: HashSet<_> = deletes.iter().map(|r| r.path.clone()).collect();
-    assert_eq!(deletes.len(), n, "successful DELETEs");
-    assert_eq!(deleted.len(), n, "a subscription was deleted twice");
-    assert!(
-        sim.subscriptions().is_empty(),
-        "{} subscriptions left at the NEF",
-        sim.subscriptions().len()
-    );
-}
-
-/// Every booking's three statuses reached the sink; a repeated delivery keeps its event id.
-fn assert_events(events: &Events, ids: &[String]) {
-    let events = events.lock().unwrap();
-    let mut per_booking: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
-    for e in events.iter() {
-        let id = e["data"]["bookingId"].as_str().unwrap_or_default().to_owned();
-        let status = e["data"]["bookingStatus"].as_str().unwrap_or_default().to_owned();
-        per_booking
-            .entry(id)
-            .or_default()
-            .entry(status)
-            .or_default()
-            .insert(e["id"].as_str().unwrap_or_default().to_owned());
-    }
-    for id in ids {
-        let statuses = per_booking.get(id).unwrap_or_else(|| panic!("no events for {id}"));
-        for s in ["SCHEDULED", "ACTIVATED", "TERMINATED"] {
-            let event_ids = statuses.get(s).unwrap_or_else(|| panic!("no {s} event for {id}"));
-            assert_eq!(event_ids.len(), 1, "{s} of {id} sent as different events");
-        }
-    }
 }
 
 async fn many_bookings_on_two_replicas(store: Vec<(&str, String)>, n: usize) {

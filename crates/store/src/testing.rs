@@ -1,5 +1,5 @@
 //! Test support: a private `redis-server` per test on a unix socket in a temporary directory
-//! (killed on drop), a local 3-master Redis Cluster on free TCP ports, and Redis with
+//! (killed on drop), a local Redis Cluster on free TCP ports (3 masters, with or without a replica each), and Redis with
 //! Sentinel (`sentinel`).
 
 pub mod sentinel;
@@ -130,25 +130,30 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// A local Redis Cluster of three masters, no replicas.
+/// A local Redis Cluster: three masters, and with [`RedisCluster::start_replicated`] a
+/// replica of each (AOF on, `cluster-node-timeout` [`NODE_TIMEOUT_MS`]) for failover tests.
 pub struct RedisCluster {
-    children: Vec<Child>,
+    children: Vec<Option<Child>>,
     pub ports: Vec<u16>,
     _dir: tempfile::TempDir,
 }
 
+/// `cluster-node-timeout` of a replicated test cluster: how long a primary may be silent
+/// before its replica is promoted.
+pub const NODE_TIMEOUT_MS: u64 = 2000;
+
 impl RedisCluster {
-    /// Three nodes on free ports (a node also listens on its port + 10000), each answering;
+    /// `count` nodes on free ports (a node also listens on its port + 10000), each answering;
     /// `None` when one could not bind (the others are stopped).
-    fn start_nodes(dir: &tempfile::TempDir) -> Option<(Vec<Child>, Vec<u16>)> {
+    fn start_nodes(dir: &tempfile::TempDir, count: usize, extra: &[&str]) -> Option<(Vec<Option<Child>>, Vec<u16>)> {
         let mut ports = Vec::new();
-        while ports.len() < 3 {
+        while ports.len() < count {
             let p = free_port();
             if p < 55000 && std::net::TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() && !ports.contains(&p) {
                 ports.push(p);
             }
         }
-        let mut children: Vec<Child> = Vec::new();
+        let mut children: Vec<Option<Child>> = Vec::new();
         for p in &ports {
             let node_dir = dir.path().join(p.to_string());
             std::fs::create_dir_all(&node_dir).expect("node dir");
@@ -161,31 +166,26 @@ impl RedisCluster {
                     "--cluster-enabled",
                     "yes",
                 ])
-                .args([
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                ])
+                .args(["--cluster-config-file", "nodes.conf", "--save", ""])
+                .args(extra)
+                .arg("--dir")
                 .arg(&node_dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server");
-            children.push(child);
+            children.push(Some(child));
             let ps = p.to_string();
             let mut exited = false;
             wait_until("cluster node", || {
                 exited = children
                     .last_mut()
+                    .and_then(Option::as_mut)
                     .is_some_and(|c| c.try_wait().ok().flatten().is_some());
                 exited || ping(&["-p", &ps])
             });
             if exited {
-                for c in &mut children {
+                for c in children.iter_mut().flatten() {
                     let _ = c.kill();
                     let _ = c.wait();
                 }
@@ -195,19 +195,42 @@ impl RedisCluster {
         Some((children, ports))
     }
 
+    /// Three masters, no replicas.
     pub fn start() -> Self {
+        Self::create(0, &["--appendonly", "no"])
+    }
+
+    /// Three masters with a replica each; AOF `everysec` as operators run it, and a
+    /// `cluster-node-timeout` of [`NODE_TIMEOUT_MS`].
+    pub fn start_replicated() -> Self {
+        let timeout = NODE_TIMEOUT_MS.to_string();
+        Self::create(
+            1,
+            &[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--cluster-node-timeout",
+                &timeout,
+            ],
+        )
+    }
+
+    fn create(replicas: usize, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let count = 3 * (1 + replicas);
         // Ports are picked free, but another test may take one before its node binds it: a
         // node that exits at once is started again on other ports.
         let (children, ports) = (0..5)
-            .find_map(|_| Self::start_nodes(&dir))
-            .expect("could not start three cluster nodes on free ports");
+            .find_map(|_| Self::start_nodes(&dir, count, extra))
+            .expect("could not start the cluster nodes on free ports");
         let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .expect("redis-cli --cluster create");
         assert!(
@@ -215,29 +238,95 @@ impl RedisCluster {
             "cluster create failed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let p0 = ports[0].to_string();
-        wait_until("cluster_state:ok", || {
-            Command::new("redis-cli")
-                .args(["-p", &p0, "cluster", "info"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
-                .unwrap_or(false)
-        });
-        Self {
+        let cluster = Self {
             children,
             ports,
             _dir: dir,
+        };
+        wait_until("cluster_state:ok on every node", || {
+            cluster.ports.iter().all(|p| {
+                let info = cluster.cli(*p, &["cluster", "info"]);
+                info.contains("cluster_state:ok") && info.contains("cluster_size:3")
+            })
+        });
+        if replicas > 0 {
+            wait_until("every replica in sync", || cluster.replicas_in_sync() == 3);
         }
+        cluster
     }
 
     pub fn urls(&self) -> Vec<String> {
         self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect()
     }
+
+    /// `redis-cli -p port ...`.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Replicas whose link to their primary is up.
+    fn replicas_in_sync(&self) -> usize {
+        self.ports
+            .iter()
+            .filter(|p| {
+                let info = self.cli(**p, &["info", "replication"]);
+                info.contains("role:slave") && info.contains("master_link_status:up")
+            })
+            .count()
+    }
+
+    /// The port of the live primary serving `slot`, as a live node sees it.
+    pub fn primary_of_slot(&self, slot: u16) -> Option<u16> {
+        for (i, p) in self.ports.iter().enumerate() {
+            if self.children.get(i).is_none_or(Option::is_none) {
+                continue;
+            }
+            let nodes = self.cli(*p, &["cluster", "nodes"]);
+            for line in nodes.lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                if f.len() < 9 || !f[2].contains("master") || f[2].contains("fail") {
+                    continue;
+                }
+                let serves = f[8..].iter().any(|r| match r.split_once('-') {
+                    Some((a, b)) => {
+                        a.parse::<u16>().is_ok_and(|a| a <= slot) && b.parse::<u16>().is_ok_and(|b| slot <= b)
+                    }
+                    None => r.parse::<u16>() == Ok(slot),
+                });
+                if serves {
+                    let port = f[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
+                    return Some(port);
+                }
+            }
+            return None;
+        }
+        None
+    }
+
+    /// SIGKILL of the primary of `slot` (a crash: no shutdown, no last write); its port.
+    pub fn kill_primary_of_slot(&mut self, slot: u16) -> u16 {
+        let port = self.primary_of_slot(slot).expect("a primary serves the slot");
+        let i = self
+            .ports
+            .iter()
+            .position(|p| *p == port)
+            .expect("one of this cluster's nodes");
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        port
+    }
 }
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for c in self.children.iter_mut().flatten() {
             let _ = c.kill();
             let _ = c.wait();
         }
