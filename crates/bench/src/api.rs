@@ -87,6 +87,7 @@ pub async fn drive(target: String, token: Option<String>, rate: Option<f64>, mak
                 connections: CONNECTIONS,
                 duration: Duration::from_secs(SECONDS),
                 rate,
+                observe: None,
             },
             make,
         )

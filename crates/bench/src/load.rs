@@ -23,6 +23,10 @@ pub struct Req {
 /// Makes the `n`-th request of a run.
 pub type Make = Arc<dyn Fn(u64) -> Req + Send + Sync>;
 
+/// Sees each answer: the request's `n`, the status and the body (e.g. to learn the ids a
+/// create returned).
+pub type Observe = Arc<dyn Fn(u64, u16, &[u8]) + Send + Sync>;
+
 pub struct Plan {
     /// `host:port`
     pub target: String,
@@ -31,6 +35,7 @@ pub struct Plan {
     pub duration: Duration,
     /// Total requests per second over all connections; `None`: as fast as answered.
     pub rate: Option<f64>,
+    pub observe: Option<Observe>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -71,6 +76,7 @@ async fn run_async(plan: Plan, make: Make) -> anyhow::Result<Stats> {
         let (make, seq, errors) = (make.clone(), seq.clone(), errors.clone());
         let target = plan.target.clone();
         let auth = plan.token.as_ref().map(|t| format!("Bearer {t}"));
+        let observe = plan.observe.clone();
         tasks.spawn(async move {
             let mut lat: Vec<u32> = Vec::new();
             let stream = TcpStream::connect(&target).await?;
@@ -84,7 +90,8 @@ async fn run_async(plan: Plan, make: Make) -> anyhow::Result<Stats> {
                     tokio::time::sleep_until(next.into()).await;
                     next += i;
                 }
-                let r = make(seq.fetch_add(1, Ordering::Relaxed));
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let r = make(n);
                 let mut req = Request::builder()
                     .method(r.method)
                     .uri(&r.path)
@@ -101,7 +108,10 @@ async fn run_async(plan: Plan, make: Make) -> anyhow::Result<Stats> {
                 sender.ready().await?;
                 let res = sender.send_request(req).await?;
                 let status = res.status().as_u16();
-                res.into_body().collect().await?;
+                let body = res.into_body().collect().await?.to_bytes();
+                if let Some(o) = &observe {
+                    o(n, status, &body);
+                }
                 lat.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if status != r.ok {
                     errors.fetch_add(1, Ordering::Relaxed);

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo build --release -p gateway -p nef-sim -p bench
 //! target/release/bench all      # or: api, timers, delivery, memory, startup
+//! target/release/bench soak --minutes 30   # not part of `all`; fails on errors or growth
 //! ```
 //!
 //! It starts what each scenario needs (the baseline server, `redis-server`, `nef-sim`,
@@ -19,6 +20,7 @@ mod load;
 mod memory;
 mod procs;
 mod sinks;
+mod soak;
 mod timers;
 
 use std::fmt::Write as _;
@@ -35,6 +37,23 @@ fn main() -> anyhow::Result<()> {
         return baseline::serve(port);
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if what == "soak" {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        let minutes = match args.as_slice() {
+            [] => 30,
+            [flag, n] if flag == "--minutes" => n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--minutes takes a whole number, not {n}"))?,
+            _ => anyhow::bail!("usage: bench soak [--minutes N]"),
+        };
+        let soak = rt.block_on(soak::run(minutes))?;
+        println!(
+            "{}\n{}",
+            machine(&format!("soak --minutes {minutes}")),
+            soak.report(minutes)
+        );
+        return soak.verdict().map_err(|e| anyhow::anyhow!("the soak failed: {e}"));
+    }
     let report = rt.block_on(run(&what))?;
     println!("{report}");
     if what == "all" {
@@ -46,7 +65,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(what: &str) -> anyhow::Result<String> {
     let all = what == "all";
     let mut out = String::new();
-    writeln!(out, "{}", machine())?;
+    writeln!(out, "{}", machine(what))?;
     if all || what == "api" {
         section(&mut out, api_report().await?);
     }
@@ -79,7 +98,7 @@ fn section(out: &mut String, s: String) {
 }
 
 #[allow(clippy::disallowed_methods, reason = "the report's date")]
-fn machine() -> String {
+fn machine(command: &str) -> String {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpu = read("/proc/cpuinfo")
         .lines()
@@ -101,7 +120,7 @@ fn machine() -> String {
         .unwrap_or_default();
     let date = time::OffsetDateTime::now_utc().date();
     format!(
-        "Generated {date} by `cargo build --release -p gateway -p nef-sim -p bench && target/release/bench all` on {cores} cores ({cpu}), {} GiB; {redis}. The load generator, the servers and Redis share these cores.",
+        "Generated {date} by `cargo build --release -p gateway -p nef-sim -p bench && target/release/bench {command}` on {cores} cores ({cpu}), {} GiB; {redis}. The load generator, the servers and Redis share these cores.",
         mem_kb / 1024 / 1024
     )
 }

@@ -126,6 +126,13 @@ impl NefSimProc {
         let (_, body) = crate::load::get_once(&format!("{}/sim/requests", self.url)).await?;
         Ok(serde_json::from_slice::<Vec<Value>>(&body)?)
     }
+    /// The answered requests since the last take, taken off the simulator's log.
+    pub async fn take_requests(&self) -> anyhow::Result<Vec<Value>> {
+        let url = format!("{}/sim/requests", self.url);
+        let (status, body) = crate::load::send_once(hyper::Method::DELETE, &url, None, None).await?;
+        anyhow::ensure!(status == 200, "DELETE /sim/requests answered {status}");
+        Ok(serde_json::from_slice::<Vec<Value>>(&body)?)
+    }
     pub async fn subscription_count(&self) -> anyhow::Result<usize> {
         let (_, body) = crate::load::get_once(&format!("{}/sim/subscriptions", self.url)).await?;
         Ok(serde_json::from_slice::<serde_json::Map<String, Value>>(&body)?.len())

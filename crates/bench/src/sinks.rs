@@ -81,6 +81,11 @@ impl Sink {
         self.received.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The events taken since the last take (a long run reads them a batch at a time).
+    pub fn take(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.received.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Deliveries beyond one per event id.
     pub fn duplicates(&self) -> usize {
         let mut seen: HashMap<String, usize> = HashMap::new();

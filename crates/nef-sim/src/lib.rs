@@ -82,6 +82,9 @@ struct SimState {
     cfg: SimConfig,
     subs: BTreeMap<String, (String, Value)>,
     requests: Vec<Recorded>,
+    /// Requests taken off the front of `requests` (`DELETE /sim/requests`): a request's
+    /// absolute index minus this is its place in `requests`.
+    taken: usize,
     next_id: u64,
     tokens: HashMap<String, Instant>,
     rng: u64,
@@ -145,6 +148,7 @@ impl NefSim {
             cfg,
             subs: BTreeMap::new(),
             requests: Vec::new(),
+            taken: 0,
             next_id: 0,
             tokens: HashMap::new(),
             rng: seed,

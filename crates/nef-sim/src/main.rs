@@ -5,7 +5,8 @@
 //!         [--oauth CLIENT_ID:CLIENT_SECRET] [--token-ttl SECONDS]
 //!         [--latency-ms N] [--error-rate 0.1] [--error-status 503]
 //! ```
-//! Control endpoints: `GET /sim/requests`, `GET /sim/subscriptions`, `POST /sim/faults`,
+//! Control endpoints: `GET /sim/requests` (`DELETE` takes the answered ones off the log and
+//! returns them), `GET /sim/subscriptions`, `POST /sim/faults`,
 //! `POST /sim/notify {"subscription": URI, "event": "SESSION_TERMINATION"}`,
 //! `POST /sim/tokens/expire`.
 #![forbid(unsafe_code)]

@@ -10,7 +10,7 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route(&collection, post(create).get(list))
         .route(&item, get(read).delete(remove).put(not_supported).patch(not_supported))
         .route("/oauth2/token", post(token))
-        .route("/sim/requests", get(control_requests))
+        .route("/sim/requests", get(control_requests).delete(take_requests))
         .route("/sim/subscriptions", get(control_subscriptions))
         .route("/sim/faults", post(control_faults))
         .route("/sim/notify", post(control_notify))
@@ -39,7 +39,7 @@ async fn gate(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         });
-        (s.cfg.faults.latency_ms, s.requests.len() - 1)
+        (s.cfg.faults.latency_ms, s.taken + s.requests.len() - 1)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -66,7 +66,9 @@ async fn gate(
 }
 
 fn set_status(shared: &Shared, idx: usize, status: u16) {
-    if let Some(r) = shared.lock().requests.get_mut(idx) {
+    let mut s = shared.lock();
+    let Some(i) = idx.checked_sub(s.taken) else { return };
+    if let Some(r) = s.requests.get_mut(i) {
         r.status = status;
     }
 }
@@ -294,6 +296,21 @@ async fn token(State(sh): State<Shared>, headers: HeaderMap, axum::Form(form): a
 
 async fn control_requests(State(sh): State<Shared>) -> Json<Vec<Recorded>> {
     Json(sh.lock().requests.clone())
+}
+
+/// Takes the answered requests off the log and returns them, oldest first: what a long run
+/// reads now and then, so the log does not grow without end. It stops at the first request
+/// still being answered (one unanswered for 30 s, e.g. a dropped connection, is taken too).
+async fn take_requests(State(sh): State<Shared>) -> Json<Vec<Recorded>> {
+    let mut s = sh.lock();
+    let stale = now_ms().saturating_sub(30_000);
+    let k = s
+        .requests
+        .iter()
+        .position(|r| r.status == 0 && r.at_ms > stale)
+        .unwrap_or(s.requests.len());
+    s.taken += k;
+    Json(s.requests.drain(..k).collect())
 }
 
 async fn control_subscriptions(State(sh): State<Shared>) -> Json<BTreeMap<String, Value>> {

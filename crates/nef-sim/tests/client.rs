@@ -237,3 +237,34 @@ async fn the_rate_limit_caps_the_requests_the_nef_sees() {
         assert!(within <= 21, "{within} requests within one second from request {i}");
     }
 }
+
+#[tokio::test]
+async fn taking_the_log_returns_what_was_answered_and_later_answers_still_land() {
+    let sim = sim(SimConfig::default()).await;
+    let c = NefClient::new(config(sim.url(), NefAuth::None)).unwrap();
+    let first = c.create(&sub()).await.unwrap();
+    let http = reqwest::Client::new();
+    let take = || async {
+        http.delete(format!("{}/sim/requests", sim.url()))
+            .send()
+            .await
+            .unwrap()
+            .json::<Vec<serde_json::Value>>()
+            .await
+            .unwrap()
+    };
+    let taken = take().await;
+    assert_eq!(taken.len(), 1);
+    assert_eq!(
+        (taken[0]["method"].as_str(), taken[0]["status"].as_u64()),
+        (Some("POST"), Some(201))
+    );
+    assert!(sim.requests().is_empty(), "taken off the log");
+    // Requests after a take are recorded with their own answers, not a neighbour's.
+    c.delete(&first.location).await.unwrap();
+    c.delete(&first.location).await.unwrap();
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [204, 404]);
+    assert_eq!(take().await.len(), 2);
+    assert!(take().await.is_empty());
+}
