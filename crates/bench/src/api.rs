@@ -138,6 +138,34 @@ pub async fn baseline() -> anyhow::Result<(Stats, Stats)> {
     Ok((get, post))
 }
 
+/// What `WAIT` costs a create (`store.redis.wait_replicas`): create at its peak and at a
+/// fixed rate on a primary with one replica, with the option off and with `WAIT 1`.
+pub async fn wait_cost() -> anyhow::Result<Vec<(String, Stats)>> {
+    let mut rows = Vec::new();
+    let mut off_peak = 0.0;
+    for wait in [false, true] {
+        let (primary, _replica) = Redis::with_replica().await?;
+        let mut env = redis_env(&primary);
+        if wait {
+            env.push(("QOSGW__STORE__REDIS__WAIT_REPLICAS".into(), "1".into()));
+        }
+        let gw = Gateway::start(&env).await?;
+        let (target, token) = (gw.base(), gw.token.clone());
+        let name = if wait { "WAIT 1" } else { "WAIT off" };
+        let peak = drive(target.clone(), Some(token.clone()), None, create_from(10_000_000)).await?;
+        if !wait {
+            off_peak = peak.per_second;
+        }
+        rows.push((format!("create, Redis + 1 replica, {name}"), peak));
+        // The same offered load for both: half the peak without WAIT.
+        rows.push((
+            format!("create, Redis + 1 replica, {name}, paced at half the WAIT-off peak"),
+            drive(target, Some(token), Some(off_peak / 2.0), create_from(12_000_000)).await?,
+        ));
+    }
+    Ok(rows)
+}
+
 /// GET, create, retrieve (10 bookings per device) and 70/20/10 GET/create/delete on one
 /// store; on Redis also create paced at half its peak rate.
 pub async fn on_store(redis: bool) -> anyhow::Result<ApiFigures> {

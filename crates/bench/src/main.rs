@@ -141,6 +141,7 @@ async fn api_report() -> anyhow::Result<String> {
     ];
     rows.extend(api::on_store(false).await?.rows);
     rows.extend(api::on_store(true).await?.rows);
+    rows.extend(api::wait_cost().await?);
     let mut s = String::from(
         "### API (16 keep-alive connections, 8 s each, every request with an ES256 bearer token verified)\n\n| scenario | requests | requests/s | vs baseline | p50 | p90 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|---|\n",
     );

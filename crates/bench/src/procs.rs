@@ -62,11 +62,40 @@ pub struct Redis {
 
 impl Redis {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::spawn(0, &[]).await
+    }
+
+    /// A primary that also listens on a TCP port (for a replica), and its replica; the
+    /// replica is in sync when this returns.
+    pub async fn with_replica() -> anyhow::Result<(Self, Self)> {
+        let port = free_port()?;
+        let primary = Self::spawn(port, &[]).await?;
+        let replica = Self::spawn(0, &["--replicaof", "127.0.0.1", &port.to_string()]).await?;
+        for _ in 0..500 {
+            if replica.info("replication")?.contains("master_link_status:up") {
+                return Ok((primary, replica));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        bail!("the replica did not sync with its primary")
+    }
+
+    /// `redis-server` on a unix socket (and on `port` if not 0), with `extra` arguments.
+    async fn spawn(port: u16, extra: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let socket = dir.path().join("redis.sock");
         let child = Command::new("redis-server")
-            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocket"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--unixsocket",
+            ])
             .arg(&socket)
+            .args(extra)
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -84,13 +113,17 @@ impl Redis {
             _child: child,
         })
     }
-    pub fn used_memory(&self) -> anyhow::Result<u64> {
+    fn info(&self, section: &str) -> anyhow::Result<String> {
         let out = std::process::Command::new("redis-cli")
             .arg("-s")
             .arg(&self.socket)
-            .args(["info", "memory"])
+            .args(["info", section])
             .output()?;
-        String::from_utf8_lossy(&out.stdout)
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn used_memory(&self) -> anyhow::Result<u64> {
+        self.info("memory")?
             .lines()
             .find_map(|l| l.strip_prefix("used_memory:"))
             .and_then(|v| v.trim().parse().ok())

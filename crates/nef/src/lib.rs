@@ -1,16 +1,12 @@
 //! The southbound client of the operator's NEF: the 3GPP AsSessionWithQoS wire types
-//! (TS 29.122 Rel-17, plus the two Rel-18 fields the gateway can use), the `IPFilterRule`
-//! syntax of flow descriptions, and an HTTP client with timeouts, bounded retries, 307/308
-//! handling, `ProblemDetails` parsing and NEF authentication (none, basic, OAuth2 client
-//! credentials). It knows nothing of bookings; `nef-mapping` builds its requests.
+//! (TS 29.122 Rel-17, plus the two Rel-18 fields the gateway can use) and their client, on
+//! the transport, errors and common data of `sbi` (re-exported here under the NEF's names).
+//! It knows nothing of bookings; `qos-mapping` builds its requests.
 #![forbid(unsafe_code)]
 
 mod client;
-mod error;
-pub mod filter_rule;
-mod oauth;
 mod types;
 
-pub use client::{Created, NefAuth, NefClient, NefClientConfig, Propagator};
-pub use error::NefError;
+pub use client::{Created, NefAuth, NefClient, NefClientConfig};
+pub use sbi::{Propagator, SbiError as NefError, filter_rule};
 pub use types::*;

@@ -1,7 +1,7 @@
-//! OAuth2 client credentials toward the NEF: one cached token, refreshed at 80 % of its
+//! OAuth2 client credentials toward a network function: one cached token, refreshed at 80 % of its
 //! lifetime or after a 401, fetched by one caller at a time (single flight).
 
-use crate::error::NefError;
+use crate::error::SbiError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
@@ -44,7 +44,7 @@ impl TokenSource {
 
     /// A valid token; fetches one if none is cached or the cached one is due for refresh.
     /// Holding the lock while fetching makes concurrent callers wait for one fetch.
-    pub async fn token(&self) -> Result<SecretString, NefError> {
+    pub async fn token(&self) -> Result<SecretString, SbiError> {
         let mut cached = self.cached.lock().await;
         if let Some((t, refresh_at)) = cached.as_ref()
             && Instant::now() < *refresh_at
@@ -62,13 +62,13 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| NefError::unavailable("token endpoint unreachable", e))?;
+            .map_err(|e| SbiError::unavailable("token endpoint unreachable", e))?;
         let status = res.status();
         if !status.is_success() {
             return Err(if status.is_server_error() {
-                NefError::gave_up(format!("token endpoint answered {status}"))
+                SbiError::gave_up(format!("token endpoint answered {status}"))
             } else {
-                NefError::Rejected {
+                SbiError::Rejected {
                     status: status.as_u16(),
                     problem: None,
                     message: format!("token endpoint refused the client: {status}"),
@@ -78,11 +78,11 @@ impl TokenSource {
         let body: TokenResponse = res
             .json()
             .await
-            .map_err(|e| NefError::unavailable("token endpoint sent a bad answer", e))?;
+            .map_err(|e| SbiError::unavailable("token endpoint sent a bad answer", e))?;
         let lifetime = Duration::from_secs(body.expires_in.unwrap_or(300));
         let token = SecretString::from(body.access_token);
         *cached = Some((token.clone(), Instant::now() + lifetime.mul_f64(0.8)));
-        tracing::debug!(expires_in = lifetime.as_secs(), "NEF access token fetched");
+        tracing::debug!(expires_in = lifetime.as_secs(), "access token fetched");
         Ok(token)
     }
 
