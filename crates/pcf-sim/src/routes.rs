@@ -1,0 +1,440 @@
+//! The simulator's HTTP/2 surface: the N5 app-session resources (behind the fault gate), the
+//! control endpoints, and the callbacks it sends.
+
+use super::*;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri, Version};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+
+/// Serves every connection as HTTP/2 (prior knowledge): an HTTP/1.1 client gets a protocol
+/// error and the connection closed, as from a real SBI producer.
+pub(crate) async fn serve_h2(listener: tokio::net::TcpListener, app: Router) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+pub(crate) fn router(shared: Shared) -> Router {
+    Router::new()
+        .route(&format!("{API_PREFIX}/app-sessions"), post(create))
+        .route(
+            &format!("{API_PREFIX}/app-sessions/{{id}}"),
+            get(read).delete(http_delete).patch(patch),
+        )
+        .route(&format!("{API_PREFIX}/app-sessions/{{id}}/delete"), post(delete))
+        .route("/sim/requests", get(control_requests))
+        .route("/sim/sessions", get(control_sessions))
+        .route("/sim/terminate", post(control_terminate))
+        .route("/sim/notify", post(control_notify))
+        .with_state(shared)
+}
+
+/// Records the call, then applies the injected faults. `Err` is the answer to give instead.
+async fn gate(
+    sh: &Shared,
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    headers: &HeaderMap,
+    body: Option<Value>,
+) -> Result<usize, Response> {
+    let (latency, idx) = {
+        let mut s = sh.lock();
+        let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        s.requests.push(Recorded {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            body,
+            at_ms: now_ms(),
+            status: 0,
+            version: format!("{version:?}"),
+            user_agent: text(header::USER_AGENT),
+            content_type: text(header::CONTENT_TYPE),
+        });
+        (s.cfg.faults.latency_ms, s.requests.len() - 1)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let refused = {
+        let mut s = sh.lock();
+        let f = &mut s.cfg.faults;
+        if f.unavailable_until.is_some_and(|t| Instant::now() < t) {
+            let mut r = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "NF_CONGESTION",
+                "the PCF is overloaded",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Some(r)
+        } else {
+            f.next_statuses.pop_front().map(|st| {
+                let st = StatusCode::from_u16(st).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                problem(st, "SIMULATED", "injected fault")
+            })
+        }
+    };
+    match refused {
+        Some(r) => {
+            set_status(sh, idx, r.status().as_u16());
+            Err(r)
+        }
+        None => Ok(idx),
+    }
+}
+
+fn set_status(sh: &Shared, idx: usize, status: u16) {
+    if let Some(r) = sh.lock().requests.get_mut(idx) {
+        r.status = status;
+    }
+}
+
+fn answer(sh: &Shared, idx: usize, res: Response) -> Response {
+    set_status(sh, idx, res.status().as_u16());
+    res
+}
+
+/// The UE address a request names (exactly one is valid).
+fn ue_of(req: &Value) -> String {
+    ["ueIpv4", "ueIpv6", "ueMac"]
+        .iter()
+        .find_map(|k| req[*k].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn create(
+    State(sh): State<Shared>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let idx = match gate(&sh, &method, &uri, version, &headers, parsed.clone()).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if let Err(r) = validate::headers(&headers, "application/json") {
+        return answer(&sh, idx, r.response());
+    }
+    let Some(ctx) = parsed else {
+        return answer(
+            &sh,
+            idx,
+            problem(StatusCode::BAD_REQUEST, "INVALID_MSG_FORMAT", "the body is not JSON"),
+        );
+    };
+    if let Err(r) = validate::app_session_context(&ctx) {
+        return answer(&sh, idx, r.response());
+    }
+    let req = ctx["ascReqData"].clone();
+    let ue = ue_of(&req);
+    let (res, session) = {
+        let mut s = sh.lock();
+        if s.cfg.unattached.contains(&ue) {
+            let r = match s.cfg.no_session {
+                NoSession::Free5gc => problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "PDU_SESSION_NOT_AVAILABLE",
+                    format!("no PDU session for {ue}"),
+                ),
+                NoSession::Open5gs => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found"),
+            };
+            drop(s);
+            return answer(&sh, idx, r);
+        }
+        let equivalent = s.cfg.see_other_for_equivalent.then(|| {
+            s.sessions
+                .values()
+                .find(|x| {
+                    ue_of(&x.req) == ue
+                        && x.req["notifUri"] == req["notifUri"]
+                        && x.req["medComponents"] == req["medComponents"]
+                })
+                .map(|x| x.uri.clone())
+        });
+        if let Some(Some(existing)) = equivalent {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&existing) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            drop(s);
+            return answer(&sh, idx, r);
+        }
+        s.next_id += 1;
+        let id = s.next_id;
+        let uri = format!("{}{API_PREFIX}/app-sessions/{id}", s.base_url);
+        s.sessions.insert(
+            id,
+            Session {
+                uri: uri.clone(),
+                req: req.clone(),
+            },
+        );
+        let feat = req["suppFeat"].clone();
+        let body = json!({"ascReqData": req, "ascRespData": {"suppFeat": feat}});
+        let mut r = (StatusCode::CREATED, Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&uri) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        let drop_it = s.cfg.faults.act_then_drop > 0;
+        if drop_it {
+            s.cfg.faults.act_then_drop -= 1;
+        }
+        (if drop_it { None } else { Some(r) }, (uri, req, s.cfg.notify_on_create))
+    };
+    let Some(res) = res else {
+        set_status(&sh, idx, 201);
+        // Unwinding the connection task makes hyper reset the stream with no answer: the
+        // session exists, the AF never hears of it.
+        std::panic::resume_unwind(Box::new("pcf-sim: answer dropped on purpose"));
+    };
+    let (uri, req, notify) = session;
+    if notify {
+        let sh2 = sh.clone();
+        tokio::spawn(async move {
+            let _ = send_event(&sh2, &uri, &req, "SUCCESSFUL_RESOURCES_ALLOCATION").await;
+        });
+    }
+    answer(&sh, idx, res)
+}
+
+fn session_id(id: &str) -> Option<u64> {
+    id.parse().ok()
+}
+
+async fn read(
+    State(sh): State<Shared>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let idx = match gate(&sh, &method, &uri, version, &headers, None).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let found = session_id(&id).and_then(|id| sh.lock().sessions.get(&id).cloned());
+    let res = match found {
+        Some(s) => (StatusCode::OK, Json(json!({"ascReqData": s.req}))).into_response(),
+        None => not_found(),
+    };
+    answer(&sh, idx, res)
+}
+
+fn not_found() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "APPLICATION_SESSION_CONTEXT_NOT_FOUND",
+        "no such app session",
+    )
+}
+
+/// N5 deletes with `POST .../delete`; an HTTP DELETE is a client's mistake.
+async fn http_delete(
+    State(sh): State<Shared>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+) -> Response {
+    let idx = match gate(&sh, &method, &uri, version, &headers, None).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let mut r = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "INVALID_API",
+        "delete an app session with POST {appSessionId}/delete",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, PATCH"));
+    answer(&sh, idx, r)
+}
+
+async fn patch(
+    State(sh): State<Shared>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let idx = match gate(&sh, &method, &uri, version, &headers, parsed.clone()).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if let Err(r) = validate::headers(&headers, "application/merge-patch+json") {
+        return answer(&sh, idx, r.response());
+    }
+    let Some(patch) = parsed.and_then(|p| p.get("ascReqData").cloned()) else {
+        return answer(
+            &sh,
+            idx,
+            problem(
+                StatusCode::BAD_REQUEST,
+                "INVALID_MSG_FORMAT",
+                "the patch is not nested under ascReqData",
+            ),
+        );
+    };
+    let mut s = sh.lock();
+    let res = match session_id(&id).and_then(|id| s.sessions.get_mut(&id)) {
+        Some(sess) => {
+            merge(&mut sess.req, &patch);
+            (StatusCode::OK, Json(json!({"ascReqData": sess.req}))).into_response()
+        }
+        None => not_found(),
+    };
+    drop(s);
+    answer(&sh, idx, res)
+}
+
+/// RFC 7396 merge patch.
+fn merge(target: &mut Value, patch: &Value) {
+    let Some(p) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Some(t) = target.as_object_mut() {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+async fn delete(
+    State(sh): State<Shared>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let idx = match gate(&sh, &method, &uri, version, &headers, None).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let gone = session_id(&id).and_then(|id| sh.lock().sessions.remove(&id));
+    let res = match gone {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(),
+    };
+    answer(&sh, idx, res)
+}
+
+async fn control_requests(State(sh): State<Shared>) -> Json<Vec<Recorded>> {
+    Json(sh.lock().requests.clone())
+}
+
+async fn control_sessions(State(sh): State<Shared>) -> Json<Vec<Session>> {
+    Json(sh.lock().sessions.values().cloned().collect())
+}
+
+#[derive(Deserialize)]
+struct Command {
+    session: String,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    cause: Option<String>,
+}
+
+async fn control_terminate(State(sh): State<Shared>, Json(c): Json<Command>) -> Response {
+    let cause = c.cause.as_deref().unwrap_or("PDU_SESSION_TERMINATION");
+    reply(terminate(&sh, &c.session, cause).await)
+}
+
+async fn control_notify(State(sh): State<Shared>, Json(c): Json<Command>) -> Response {
+    let event = c.event.as_deref().unwrap_or("SUCCESSFUL_RESOURCES_ALLOCATION");
+    reply(notify(&sh, &c.session, event).await)
+}
+
+/// `ascReqData` of the session named by its URI.
+fn session_req(sh: &Shared, session: &str) -> Result<Value, String> {
+    sh.lock()
+        .sessions
+        .values()
+        .find(|x| x.uri == session)
+        .map(|x| x.req.clone())
+        .ok_or_else(|| format!("no session {session}"))
+}
+
+pub(crate) async fn terminate(sh: &Shared, session: &str, cause: &str) -> Result<u16, String> {
+    let req = session_req(sh, session)?;
+    let notif = req["notifUri"].as_str().ok_or("the session has no notifUri")?;
+    let body = json!({"termCause": cause, "resUri": session});
+    post_callback(sh, &format!("{notif}/terminate"), body).await
+}
+
+pub(crate) async fn notify(sh: &Shared, session: &str, event: &str) -> Result<u16, String> {
+    let req = session_req(sh, session)?;
+    send_event(sh, session, &req, event).await
+}
+
+fn reply(r: Result<u16, String>) -> Response {
+    match r {
+        Ok(status) => Json(json!({"afStatus": status})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+    }
+}
+
+/// `POST {evSubsc.notifUri}/notify` for `session`.
+pub(crate) async fn send_event(sh: &Shared, session: &str, req: &Value, event: &str) -> Result<u16, String> {
+    let notif = req["evSubsc"]["notifUri"]
+        .as_str()
+        .or_else(|| req["notifUri"].as_str())
+        .ok_or("the session has no notifUri")?;
+    let status = if event == "FAILED_RESOURCES_ALLOCATION" {
+        "INACTIVE"
+    } else {
+        "ACTIVE"
+    };
+    let mut body = json!({
+        "evSubsUri": format!("{session}/events-subscription"),
+        "evNotifs": [{"event": event, "flows": [{"medCompN": 1}]}],
+    });
+    match event {
+        "SUCCESSFUL_RESOURCES_ALLOCATION" => body["succResourcAllocReports"] = json!([{"mcResourcStatus": status}]),
+        "FAILED_RESOURCES_ALLOCATION" => body["failedResourcAllocReports"] = json!([{"mcResourcStatus": status}]),
+        _ => {}
+    }
+    post_callback(sh, &format!("{notif}/notify"), body).await
+}
+
+pub(crate) async fn post_callback(sh: &Shared, url: &str, body: Value) -> Result<u16, String> {
+    let res = sh
+        .http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("callback to {url} failed: {e}"))?;
+    Ok(res.status().as_u16())
+}
