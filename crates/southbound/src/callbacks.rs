@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use booking::{BookingId, BookingService, CallbackProof, Chain, NetworkEvent, NetworkOutcome};
 use nef::{ProblemDetails, UserPlaneNotificationData};
-pub use nef_mapping::CallbackAuth;
+pub use qos_mapping::CallbackAuth;
 use std::sync::Arc;
 use tracing::{info, warn};
 
@@ -39,7 +39,7 @@ struct CallbackState {
     auth: CallbackAuth,
 }
 
-/// The callback routes for the configured protection (the URL shapes `nef-mapping` gives out).
+/// The callback routes for the configured protection (the URL shapes `qos-mapping` gives out).
 pub fn router(service: Arc<BookingService>, auth: CallbackAuth) -> Router {
     let r = Router::new();
     let r = match &auth {

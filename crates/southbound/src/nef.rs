@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use booking::{Booking, Catalog, Device, DeviceResolver, Rejection, Southbound, SouthboundError};
 use nef::{NefClient, NefError};
-use nef_mapping::{MappingConfig, MappingError, UeAddresses};
+use qos_mapping::{MappingConfig, MappingError, UeAddresses};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ impl NefSouthbound {
         booking
             .attempt_marker
             .clone()
-            .unwrap_or_else(|| marker(&nef_mapping::notification_destination(&self.mapping, booking)))
+            .unwrap_or_else(|| marker(&qos_mapping::notification_destination(&self.mapping, booking)))
     }
 }
 
@@ -111,7 +111,7 @@ impl Southbound for NefSouthbound {
     }
 
     fn admit(&self, booking: &Booking) -> Result<(), Rejection> {
-        nef_mapping::check_flows(&self.mapping, booking).map_err(|e| match e {
+        qos_mapping::check_flows(&self.mapping, booking).map_err(|e| match e {
             MappingError::TooManyFlows { needed, max } => Rejection::out_of_range(format!(
                 "The ports need {needed} flow descriptions at the network; at most {max} are supported"
             )),
@@ -120,7 +120,7 @@ impl Southbound for NefSouthbound {
     }
 
     fn attempt_marker(&self, booking: &Booking) -> Option<String> {
-        Some(marker(&nef_mapping::notification_destination(&self.mapping, booking)))
+        Some(marker(&qos_mapping::notification_destination(&self.mapping, booking)))
     }
 
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError> {
@@ -137,7 +137,7 @@ impl Southbound for NefSouthbound {
             _ => None,
         };
         let ue = UeAddresses::resolved_or_booking(resolved.as_ref(), booking);
-        let sub = nef_mapping::map(&self.mapping, booking, &profile, &ue)
+        let sub = qos_mapping::map(&self.mapping, booking, &profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the NEF").because(e))?;
         if booking.attempts > 1 {
             // An earlier attempt may have created the subscription and lost the answer (a

@@ -12,7 +12,7 @@ use camara_api::limits::{Rate, RateLimits};
 use camara_api::{AreaTypes, AuthSettings, KeySource, ParseOptions};
 use delivery::DeliverySettings;
 use nef::{NefAuth, NefClientConfig, Snssai};
-use nef_mapping::{CallbackAuth, MappingConfig};
+use qos_mapping::{CallbackAuth, MappingConfig};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,7 +14,7 @@ use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
-use nef_mapping::{AddressKind, FlowEncoding};
+use qos_mapping::{AddressKind, FlowEncoding};
 use serde::Deserialize;
 use southbound::DeviceEntry;
 use std::path::{Path, PathBuf};

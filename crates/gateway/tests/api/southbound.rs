@@ -256,7 +256,7 @@ async fn a_termination_arriving_before_the_create_answer_is_not_lost() {
 #[tokio::test]
 async fn ports_beyond_the_flow_limit_are_refused_at_create() {
     let app = spawn_app_with(|s| {
-        s.southbound.mapping.flow_encoding = nef_mapping::FlowEncoding::Strict29214;
+        s.southbound.mapping.flow_encoding = qos_mapping::FlowEncoding::Strict29214;
         s.southbound.mapping.max_flows = 16;
     })
     .await;
@@ -293,7 +293,7 @@ async fn ports_beyond_the_flow_limit_are_refused_at_create() {
 /// independent JSON Schema validator.
 #[tokio::test]
 async fn contract_bodies_for_every_encoding() {
-    use nef_mapping::FlowEncoding::*;
+    use qos_mapping::FlowEncoding::*;
     let dir = std::env::current_exe()
         .unwrap()
         .ancestors()

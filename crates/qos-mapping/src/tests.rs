@@ -14,7 +14,7 @@ fn seed_ports() -> PortsSpec {
 }
 
 /// The seed booking of the southbound doc's worked example.
-fn seed() -> Booking {
+pub(crate) fn seed() -> Booking {
     let device = Device {
         phone_number: PhoneNumber::parse("+123456789").ok(),
         network_access_identifier: None,
@@ -52,7 +52,7 @@ fn seed() -> Booking {
     b
 }
 
-fn profile() -> QosProfile {
+pub(crate) fn profile() -> QosProfile {
     QosProfile {
         name: "QCI_1_voice".into(),
         status: ProfileStatus::Active,
@@ -64,7 +64,7 @@ fn profile() -> QosProfile {
     }
 }
 
-fn cfg(encoding: FlowEncoding) -> MappingConfig {
+pub(crate) fn cfg(encoding: FlowEncoding) -> MappingConfig {
     MappingConfig {
         callback_base: "https://qos-gw.example.net".into(),
         callback_auth: CallbackAuth::None,

@@ -1,8 +1,12 @@
-//! Turns a booking into the 3GPP `AsSessionWithQoSSubscription` the NEF receives, following
-//! the gateway's southbound rules: exactly one UE address (by a configurable preference),
-//! the profile's `qosReference`, a `notificationDestination` unique per booking, and flow
-//! descriptions in one of three encodings (`compact`, `strict-29214`, `per-port-pair`).
+//! Turns a booking into what the network receives, for either southbound: the NEF's
+//! `AsSessionWithQoSSubscription` (here) and the PCF's N5 `AppSessionContext` ([`n5`]).
+//! Both follow the same rules: exactly one UE address (by a configurable preference), the
+//! profile's QoS, a callback URL unique per booking, and flow descriptions in one of three
+//! encodings (`compact`, `strict-29214`, `per-port-pair`), at most one uplink and one
+//! downlink rule per flow (a FlowInfo at the NEF, a media sub-component at the PCF).
 #![forbid(unsafe_code)]
+
+pub mod n5;
 
 use booking::{Booking, PortsSpec, QosProfile, ResolvedDevice};
 use nef::{AsSessionWithQoSSubscription, FlowInfo, Snssai, UsageThreshold};
@@ -111,17 +115,25 @@ impl UeAddresses {
 pub enum MappingError {
     #[error("the device has no address the NEF can use (Rel-{0} needs an IP address)")]
     NoUeAddress(u8),
+    #[error("the device has no IP address; an N5 app session needs one")]
+    NoUeAddressN5,
     #[error("the ports need {needed} flow descriptions; this NEF is configured for at most {max}")]
     TooManyFlows { needed: usize, max: usize },
 }
 
-/// The callback URL for a booking.
+/// The NEF's callback URL for a booking (`notificationDestination`).
 pub fn notification_destination(cfg: &MappingConfig, b: &Booking) -> String {
+    callback_url(cfg, b, "nef-callbacks")
+}
+
+/// A booking's callback URL under `prefix` (`nef-callbacks`, `pcf-callbacks`), protected as
+/// configured.
+fn callback_url(cfg: &MappingConfig, b: &Booking, prefix: &str) -> String {
     let base = cfg.callback_base.trim_end_matches('/');
     match &cfg.callback_auth {
-        CallbackAuth::PerBookingToken => format!("{base}/nef-callbacks/bookings/{}/{}", b.id, b.callback_token),
-        CallbackAuth::SharedSecret(s) => format!("{base}/nef-callbacks/{s}/bookings/{}", b.id),
-        CallbackAuth::None => format!("{base}/nef-callbacks/bookings/{}", b.id),
+        CallbackAuth::PerBookingToken => format!("{base}/{prefix}/bookings/{}/{}", b.id, b.callback_token),
+        CallbackAuth::SharedSecret(s) => format!("{base}/{prefix}/{s}/bookings/{}", b.id),
+        CallbackAuth::None => format!("{base}/{prefix}/bookings/{}", b.id),
     }
 }
 
