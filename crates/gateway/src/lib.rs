@@ -13,6 +13,7 @@ pub mod decider;
 pub mod forwarded;
 pub mod health;
 pub mod metrics;
+pub mod network;
 pub mod observed;
 pub mod serve;
 pub mod settings;

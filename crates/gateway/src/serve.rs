@@ -1,12 +1,14 @@
 //! The HTTP server loop. axum's `serve` has no header read timeout, so a client that trickles
-//! its headers could hold connections forever; this loop serves HTTP/1.1 with hyper directly:
-//! a header read timeout (the TLS handshake included), a cap on open connections, optional
-//! TLS, the peer's address for each request, and graceful shutdown.
+//! its headers could hold connections forever; this loop serves with hyper directly: HTTP/1.1
+//! and HTTP/2 on the same port (h2c with prior knowledge, or ALPN `h2` over TLS: a PCF's
+//! callbacks come as HTTP/2), a header read timeout (the TLS handshake included), bounded
+//! HTTP/2 streams and keep-alive pings, a cap on open connections, optional TLS, the peer's
+//! address for each request, and graceful shutdown.
 
 use crate::forwarded::Peer;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
@@ -26,6 +28,13 @@ pub struct ServerLimits {
     /// How long shutdown waits for requests in progress.
     pub drain_timeout: Duration,
 }
+
+/// Streams one HTTP/2 connection may have open at once (requests in flight).
+const H2_MAX_STREAMS: u32 = 256;
+/// An HTTP/2 connection is pinged after this long without frames, and closed when the ping
+/// is not answered within [`H2_PING_TIMEOUT`]: a dead peer does not hold a connection slot.
+const H2_PING_EVERY: Duration = Duration::from_secs(30);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(listener: TcpListener, router: Router, limits: ServerLimits, shutdown: impl Future<Output = ()>) {
     serve_tls(listener, router, limits, None, shutdown).await;
@@ -70,9 +79,15 @@ pub async fn serve_tls(
             router.clone().oneshot(req)
         }));
         let builder = {
-            let mut b = hyper::server::conn::http1::Builder::new();
-            b.timer(TokioTimer::new())
+            let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            b.http1()
+                .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout);
+            b.http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(H2_MAX_STREAMS)
+                .keep_alive_interval(H2_PING_EVERY)
+                .keep_alive_timeout(H2_PING_TIMEOUT);
             b
         };
         let watcher = graceful.watcher();

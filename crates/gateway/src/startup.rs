@@ -1,17 +1,16 @@
 //! Builds the gateway from settings and runs it: the HTTP server, the scheduler worker and
 //! graceful shutdown.
 
-use crate::settings::{AuthMode, ClientSettings, Settings, SouthboundKind, StoreKind, base};
+use crate::settings::{AuthMode, ClientSettings, Settings, StoreKind, base};
 use anyhow::Context;
 use axum::Router;
 use booking::{BookingService, BookingStore, Catalog, ClientBook, Clock, DeviceResolver, SinkResolver, SystemClock};
 use camara_api::limits::RateLimits;
 use camara_api::{ApiState, DevIssuer, KeyStore, scopes};
 use delivery::{Outbox, SystemResolver};
-use nef::{NefAuth, NefClient};
-use nef_sim::{Faults, NefSim, SimConfig};
-use qos_mapping::CallbackAuth;
-use southbound::{NefSouthbound, StaticResolver};
+use nef_sim::NefSim;
+use pcf_sim::PcfSim;
+use southbound::StaticResolver;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +27,7 @@ pub struct Application {
     store: Arc<dyn BookingStore>,
     outbox: Outbox,
     nef_sim: Option<NefSim>,
+    pcf_sim: Option<PcfSim>,
     resolver: Option<Arc<StaticResolver>>,
     /// The settings, for re-reading the catalog file.
     settings: Settings,
@@ -122,7 +122,7 @@ impl Application {
         let clients = sources.book().clone();
         metrics.set_clients(clients.clone());
         let resolver = build_resolver(s)?;
-        let (southbound, nef_sim, callback_auth) = build_southbound(
+        let network = crate::network::Network::build(
             s,
             &public_url,
             catalog.clone(),
@@ -153,7 +153,7 @@ impl Application {
         let mut service = BookingService::new(
             store.clone(),
             clock.clone(),
-            Arc::new(southbound),
+            network.southbound.clone(),
             Arc::new(outbox.waker()),
             catalog.clone(),
             s.coverage(),
@@ -287,7 +287,7 @@ impl Application {
             dev_issuer.clone(),
             lifecycle.clone(),
         ))
-        .merge(callbacks(service.clone(), callback_auth, &s.server.base_path))
+        .merge(network.callback_routes(service.clone(), &s.server.base_path))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(s.server.trusted_proxies.clone()),
             crate::forwarded::origin,
@@ -301,7 +301,8 @@ impl Application {
             store,
             outbox,
             clients: sources,
-            nef_sim,
+            nef_sim: network.nef_sim,
+            pcf_sim: network.pcf_sim,
             resolver,
             device_file: s
                 .southbound
@@ -353,6 +354,10 @@ impl Application {
     /// The in-process NEF simulator (southbound kind `nef-sim`).
     pub fn nef_sim(&self) -> Option<NefSim> {
         self.nef_sim.clone()
+    }
+    /// The in-process PCF simulator (southbound kind `pcf-sim`).
+    pub fn pcf_sim(&self) -> Option<PcfSim> {
+        self.pcf_sim.clone()
     }
     /// The lab device resolver, when devices are configured.
     pub fn resolver(&self) -> Option<Arc<StaticResolver>> {
@@ -478,17 +483,6 @@ impl Application {
     }
 }
 
-/// The NEF callback routes, under the base path and, for subscriptions made before one was
-/// configured, at the root.
-fn callbacks(service: Arc<BookingService>, auth: CallbackAuth, base_path: &str) -> Router {
-    let routes = southbound::callbacks::router(service, auth);
-    if base_path.is_empty() {
-        routes
-    } else {
-        routes.clone().nest(base_path, routes)
-    }
-}
-
 /// Re-reads the catalog file when it changes (modification time or size) and puts its
 /// profiles, pools and client records in force; a file that fails the checks is logged and ignored.
 async fn watch_catalog(
@@ -561,68 +555,6 @@ async fn shrink_rate_limits(limits: Arc<RateLimits>, mut stop: watch::Receiver<b
 /// `run_until_stopped`).
 fn build_resolver(s: &Settings) -> anyhow::Result<Option<Arc<StaticResolver>>> {
     Ok(StaticResolver::load(&s.southbound.devices, s.southbound.device_file.as_deref())?.map(Arc::new))
-}
-
-/// The NEF client (toward the in-process simulator or the real NEF) behind the southbound
-/// port, and how callback URLs are protected.
-async fn build_southbound(
-    s: &Settings,
-    public_url: &str,
-    catalog: Arc<Catalog>,
-    resolver: Option<Arc<dyn DeviceResolver>>,
-    traces: bool,
-) -> anyhow::Result<(NefSouthbound, Option<NefSim>, CallbackAuth)> {
-    let sb = &s.southbound;
-    let (api_root, auth, sim) = match sb.kind {
-        SouthboundKind::NefSim => {
-            let cfg = SimConfig {
-                oauth: None,
-                notify_on_create: sb.simulator.notify_on_create,
-                faults: Faults {
-                    latency_ms: u64::try_from(sb.simulator.latency.as_millis()).unwrap_or(u64::MAX),
-                    error_status: 500,
-                    ..Faults::default()
-                },
-                release: sb.release,
-            };
-            let sim = NefSim::start("127.0.0.1:0", cfg)
-                .await
-                .context("cannot start the NEF simulator")?;
-            info!(nef.api_root = %sim.url(), "in-process NEF simulator started");
-            (sim.url(), NefAuth::None, Some(sim))
-        }
-        SouthboundKind::Nef => {
-            let root = sb
-                .nef
-                .api_root
-                .as_ref()
-                .context("southbound.nef.api_root is required with kind nef")?;
-            (base(root), sb.nef.nef_auth()?, None)
-        }
-    };
-    let mut client = NefClient::new(sb.nef.client_config(api_root, sb.scs_as_id.clone(), auth))?;
-    if traces {
-        client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
-    }
-    let callback_auth = sb.callbacks.callback_auth()?;
-    // The callbacks are served under the API's path prefix too (the API gateway routes only
-    // that prefix to this service).
-    let callback_base = format!(
-        "{}{}",
-        sb.callbacks
-            .base_url
-            .as_ref()
-            .map_or_else(|| public_url.to_owned(), base),
-        s.server.base_path
-    );
-    let mapping = sb
-        .mapping
-        .mapping_config(callback_base, callback_auth.clone(), sb.release);
-    Ok((
-        NefSouthbound::new(client, mapping, catalog, resolver),
-        sim,
-        callback_auth,
-    ))
 }
 
 /// The API crate's CloudEvents, as the event delivery sends them. QoS Booking and

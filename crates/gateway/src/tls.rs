@@ -123,7 +123,8 @@ impl Files {
         let mut config = builder
             .with_single_cert(certs, key)
             .context("the certificate and key do not make a valid pair")?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // HTTP/2 first (SBI peers such as a PCF speak only that), HTTP/1.1 for the rest.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok((config, stamps))
     }
 }

@@ -171,6 +171,17 @@ pub struct TerminationInfo {
     pub res_uri: Option<String>,
 }
 
+/// TS 29.571 `BitRate`: `^\d+(\.\d+)? (bps|Kbps|Mbps|Gbps|Tbps)$` (a number without its
+/// unit is a mistake real N5 clients made).
+pub fn is_bit_rate(s: &str) -> bool {
+    let Some((n, unit)) = s.split_once(' ') else {
+        return false;
+    };
+    let (int, frac) = n.split_once('.').unwrap_or((n, "0"));
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    digits(int) && digits(frac) && matches!(unit, "bps" | "Kbps" | "Mbps" | "Gbps" | "Tbps")
+}
+
 /// The app session a URI names: `Location` may name the events-subscription sub-resource
 /// (TS 29.514 l.47-56); the session is its parent.
 pub fn app_session_of(uri: &str) -> &str {
@@ -235,6 +246,15 @@ mod tests {
         assert_eq!(c["medSubComps"]["1"]["fNum"], 1);
         assert_eq!(v["ascReqData"]["suppFeat"], "10000");
         assert!(v["ascReqData"].get("ueIpv6").is_none());
+    }
+
+    #[test]
+    fn bit_rates_need_their_unit() {
+        assert!(is_bit_rate("10 Mbps"));
+        assert!(is_bit_rate("1.5 Gbps"));
+        assert!(!is_bit_rate("120000000"));
+        assert!(!is_bit_rate("10 mbps"));
+        assert!(!is_bit_rate("10Mbps"));
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub fn supported_features(form: &N5Profile) -> String {
     format!("{bits:x}")
 }
 
+pub use pcf::is_bit_rate;
+
 /// A profile rate as a TS 29.571 `BitRate`.
 fn bit_rate(r: &Rate) -> String {
     let unit = match r.unit {

@@ -1,10 +1,11 @@
 //! The `booking::Southbound` port over the real NEF API: resolve the device's current
 //! addresses, map the booking to an AsSessionWithQoS subscription, call the NEF.
 
+use crate::prepare;
 use async_trait::async_trait;
 use booking::{Booking, Catalog, Device, DeviceResolver, Rejection, Southbound, SouthboundError};
-use nef::{NefClient, NefError};
-use qos_mapping::{MappingConfig, MappingError, UeAddresses};
+use nef::NefClient;
+use qos_mapping::MappingConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,14 +31,6 @@ pub struct NefSouthbound {
     resolver: Option<Arc<dyn DeviceResolver>>,
     /// Held while listing, so concurrent adoptions share one listing.
     listing: Mutex<Option<Listing>>,
-}
-
-/// The marker of a subscription: 96 bits of a digest of its `notificationDestination`
-/// (which carries the callback secret, so it is not stored as such), 16 characters.
-fn marker(destination: &str) -> String {
-    use base64::Engine;
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, destination.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..12])
 }
 
 impl NefSouthbound {
@@ -66,12 +59,12 @@ impl NefSouthbound {
                 .client
                 .list()
                 .await
-                .map_err(|e| from_nef("listing subscriptions failed", e))?;
+                .map_err(|e| prepare::from_sbi("listing subscriptions failed", e))?;
             let mut by_marker: HashMap<String, Vec<String>> = HashMap::new();
             for s in all {
                 if let Some(link) = s.self_link {
                     by_marker
-                        .entry(self::marker(&s.notification_destination))
+                        .entry(prepare::marker(&s.notification_destination))
                         .or_default()
                         .push(link);
                 }
@@ -89,17 +82,8 @@ impl NefSouthbound {
         booking
             .attempt_marker
             .clone()
-            .unwrap_or_else(|| marker(&qos_mapping::notification_destination(&self.mapping, booking)))
+            .unwrap_or_else(|| prepare::marker(&qos_mapping::notification_destination(&self.mapping, booking)))
     }
-}
-
-/// A NEF refusal is final; anything else may work later.
-fn from_nef(what: &str, e: NefError) -> SouthboundError {
-    let base = match &e {
-        NefError::Rejected { .. } => SouthboundError::rejected(what),
-        NefError::Unavailable { .. } => SouthboundError::unavailable(what),
-    };
-    base.because(e)
 }
 
 #[async_trait]
@@ -111,32 +95,19 @@ impl Southbound for NefSouthbound {
     }
 
     fn admit(&self, booking: &Booking) -> Result<(), Rejection> {
-        qos_mapping::check_flows(&self.mapping, booking).map_err(|e| match e {
-            MappingError::TooManyFlows { needed, max } => Rejection::out_of_range(format!(
-                "The ports need {needed} flow descriptions at the network; at most {max} are supported"
-            )),
-            other => Rejection::out_of_range(other.to_string()),
-        })
+        prepare::admit_flows(&self.mapping, booking)
     }
 
     fn attempt_marker(&self, booking: &Booking) -> Option<String> {
-        Some(marker(&qos_mapping::notification_destination(&self.mapping, booking)))
+        Some(prepare::marker(&qos_mapping::notification_destination(
+            &self.mapping,
+            booking,
+        )))
     }
 
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError> {
-        let profile = self
-            .catalog
-            .get(&booking.qos_profile)
-            .ok_or_else(|| SouthboundError::rejected(format!("qosProfile {} left the catalog", booking.qos_profile)))?;
-        // The booking follows the device: ask for its address now, not at booking time.
-        let resolved = match (&self.resolver, &booking.device) {
-            (Some(r), Some(d)) => r
-                .resolve(d)
-                .await
-                .map_err(|e| SouthboundError::unavailable("device lookup failed").because(e))?,
-            _ => None,
-        };
-        let ue = UeAddresses::resolved_or_booking(resolved.as_ref(), booking);
+        let profile = prepare::profile(&self.catalog, booking)?;
+        let ue = prepare::addresses(self.resolver.as_ref(), booking).await?;
         let sub = qos_mapping::map(&self.mapping, booking, &profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the NEF").because(e))?;
         if booking.attempts > 1 {
@@ -153,7 +124,7 @@ impl Southbound for NefSouthbound {
             .client
             .create(&sub)
             .await
-            .map_err(|e| from_nef("creating the subscription failed", e))?;
+            .map_err(|e| prepare::from_sbi("creating the subscription failed", e))?;
         Ok(created.location)
     }
 
@@ -161,7 +132,7 @@ impl Southbound for NefSouthbound {
         self.client
             .delete(subscription)
             .await
-            .map_err(|e| from_nef("deleting the subscription failed", e))
+            .map_err(|e| prepare::from_sbi("deleting the subscription failed", e))
     }
 
     async fn abandon(&self, booking: &Booking) -> Result<(), SouthboundError> {
@@ -170,7 +141,7 @@ impl Southbound for NefSouthbound {
             self.client
                 .delete(&location)
                 .await
-                .map_err(|e| from_nef("deleting the subscription failed", e))?;
+                .map_err(|e| prepare::from_sbi("deleting the subscription failed", e))?;
         }
         Ok(())
     }

@@ -219,6 +219,29 @@ impl Settings {
             self.scheduler.max_in_flight >= 1,
             "scheduler.max_in_flight must be at least 1"
         );
+        if self.southbound.kind == SouthboundKind::Pcf {
+            anyhow::ensure!(
+                self.southbound.pcf.api_root.is_some(),
+                "southbound.pcf.api_root is required with kind pcf"
+            );
+        }
+        if matches!(self.southbound.kind, SouthboundKind::Pcf | SouthboundKind::PcfSim) {
+            for (name, form) in &self.southbound.pcf.profiles {
+                for (what, rate) in [
+                    ("mar_bw_dl", &form.mar_bw_dl),
+                    ("mar_bw_ul", &form.mar_bw_ul),
+                    ("mir_bw_dl", &form.mir_bw_dl),
+                    ("mir_bw_ul", &form.mir_bw_ul),
+                ] {
+                    if let Some(r) = rate {
+                        anyhow::ensure!(
+                            qos_mapping::n5::is_bit_rate(r),
+                            "southbound.pcf.profiles.{name}.{what}: {r:?} is not a BitRate such as \"10 Mbps\""
+                        );
+                    }
+                }
+            }
+        }
         if self.southbound.kind == SouthboundKind::Nef {
             anyhow::ensure!(
                 self.southbound.nef.api_root.is_some(),

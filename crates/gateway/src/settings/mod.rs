@@ -6,9 +6,11 @@
 
 mod check;
 mod libs;
+mod pcf;
 mod units;
 
 pub use libs::base;
+pub use pcf::{PcfSettings, PcfTls};
 
 use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};
@@ -429,6 +431,10 @@ impl std::str::FromStr for SinkDeny {
 pub enum SouthboundKind {
     NefSim,
     Nef,
+    /// N5 to the operator's PCF, the gateway as a trusted AF (`southbound.pcf`).
+    Pcf,
+    /// The in-process PCF simulator (HTTP/2, h2c).
+    PcfSim,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -438,6 +444,7 @@ pub struct Southbound {
     pub release: u8,
     pub scs_as_id: String,
     pub nef: NefSettings,
+    pub pcf: PcfSettings,
     pub simulator: SimulatorSettings,
     pub mapping: MappingSettings,
     pub callbacks: CallbackSettings,

@@ -19,6 +19,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub service: Arc<BookingService>,
     pub sim: NefSim,
+    /// The in-process PCF simulator, with `southbound.kind: pcf-sim` (then `sim` is an idle
+    /// NEF simulator of its own).
+    pub pcf: Option<pcf_sim::PcfSim>,
     pub resolver: Option<Arc<southbound::StaticResolver>>,
     /// The development token issuer (auth mode dev; `None` with an identity provider).
     pub issuer: Option<Arc<DevIssuer>>,
@@ -101,11 +104,18 @@ pub async fn spawn_app_with_resolver(
     adjust(&mut s);
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let app = Application::build_with(s, clock.clone(), resolver).await.unwrap();
+    let sim = match app.nef_sim() {
+        Some(sim) => sim,
+        None => NefSim::start("127.0.0.1:0", nef_sim::SimConfig::default())
+            .await
+            .unwrap(),
+    };
     let t = TestApp {
         addr: format!("http://127.0.0.1:{}", app.port()),
         clock,
         service: app.service(),
-        sim: app.nef_sim().unwrap(),
+        sim,
+        pcf: app.pcf_sim(),
         resolver: app.resolver(),
         issuer: app.dev_issuer(),
         token: app.dev_token().unwrap_or_default().to_owned(),

@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod ops;
 mod ownership;
+mod pcf;
 mod profiles;
 mod redis;
 mod server;
