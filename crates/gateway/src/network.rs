@@ -2,7 +2,7 @@
 //! real or simulated in this process), the callback routes that go with it, and the
 //! simulators, kept alive for the life of the process.
 
-use crate::settings::{Settings, SouthboundKind, base};
+use crate::settings::{PcfDiscovery, Settings, SouthboundKind, base};
 use anyhow::Context;
 use axum::Router;
 use booking::{BookingService, Catalog, DeviceResolver, Southbound};
@@ -78,7 +78,7 @@ impl Network {
                 (Arc::new(adapter), Callbacks::Nef)
             }
             SouthboundKind::PcfSim | SouthboundKind::Pcf => {
-                let api_root = if sb.kind == SouthboundKind::PcfSim {
+                let sim_root = if sb.kind == SouthboundKind::PcfSim {
                     let cfg = pcf_sim::SimConfig {
                         notify_on_create: sb.simulator.notify_on_create,
                         ..pcf_sim::SimConfig::default()
@@ -89,28 +89,17 @@ impl Network {
                     info!(pcf.api_root = %sim.url(), "in-process PCF simulator started (HTTP/2)");
                     let root = sim.url();
                     pcf_sim = Some(sim);
-                    root
+                    Some(root)
                 } else {
-                    base(
-                        sb.pcf
-                            .api_root
-                            .as_ref()
-                            .context("southbound.pcf.api_root is required with kind pcf")?,
-                    )
+                    None
                 };
+                let locator = locator(s, sim_root)?;
                 let mut client = PcfClient::new(sb.pcf.transport()?)?;
                 if traces {
                     client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
                 }
                 let client = Arc::new(client);
-                let adapter = PcfSouthbound::new(
-                    client.clone(),
-                    PcfLocator::Static(api_root),
-                    mapping,
-                    sb.pcf.n5(),
-                    catalog,
-                    resolver,
-                );
+                let adapter = PcfSouthbound::new(client.clone(), locator, mapping, sb.pcf.n5(), catalog, resolver);
                 (Arc::new(adapter), Callbacks::Pcf(client))
             }
         };
@@ -137,6 +126,43 @@ impl Network {
             routes.clone().nest(base_path, routes)
         }
     }
+}
+
+/// How the PCF is found; with the in-process simulator (`sim_root`), roots not configured
+/// are its.
+fn locator(s: &Settings, sim_root: Option<String>) -> anyhow::Result<PcfLocator> {
+    let p = &s.southbound.pcf;
+    let root = |configured: &Option<url::Url>, what: &str| {
+        configured
+            .as_ref()
+            .map(base)
+            .or_else(|| sim_root.clone())
+            .with_context(|| format!("southbound.pcf.{what} is required with discovery {:?}", p.discovery))
+    };
+    let transport = || -> anyhow::Result<Arc<sbi::Transport>> { Ok(Arc::new(sbi::Transport::new(p.transport()?)?)) };
+    let m = &s.southbound.mapping;
+    Ok(match p.discovery {
+        PcfDiscovery::Static => PcfLocator::fixed(root(&p.api_root, "api_root")?),
+        PcfDiscovery::Nrf => {
+            let snssai = u8::try_from(m.snssai_sst).ok().map(|sst| sbi::Snssai {
+                sst,
+                sd: m.snssai_sd.clone(),
+            });
+            PcfLocator::nrf(
+                transport()?,
+                root(&p.nrf_api_root, "nrf_api_root")?,
+                Some(p.nf_instance_id.clone()),
+                m.dnn.clone(),
+                snssai,
+            )
+        }
+        PcfDiscovery::Bsf => PcfLocator::bsf(
+            transport()?,
+            root(&p.bsf_api_root, "bsf_api_root")?,
+            m.dnn.clone(),
+            p.bsf_pcf_scheme.clone(),
+        ),
+    })
 }
 
 async fn start_nef_sim(s: &Settings) -> anyhow::Result<NefSim> {

@@ -5,7 +5,8 @@
 //! asks for, answers `303 See Other` to a create equivalent to an existing session, sends
 //! `/notify` and `/terminate` callbacks over h2c (on command, or SUCCESSFUL_RESOURCES_ALLOCATION
 //! after each create), answers "no PDU session" for configured UEs, injects faults, and
-//! records every request (with its HTTP version and `User-Agent`) for tests. The gateway's
+//! records every request (with its HTTP version and `User-Agent`) for tests. It also answers
+//! as the NRF (discovery names it as the one PCF) and the BSF (it is every attached UE's PCF). The gateway's
 //! quick start runs it in-process; `pcf-sim` runs it standalone.
 #![forbid(unsafe_code)]
 

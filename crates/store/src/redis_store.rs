@@ -518,8 +518,10 @@ impl BookingStore for RedisStore {
 
 mod calls;
 mod claims;
+mod cluster;
 mod conn;
 mod durable;
+mod healing;
 mod keys;
 mod migrate;
 mod orphans;

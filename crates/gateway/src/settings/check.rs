@@ -1,6 +1,6 @@
 //! The checks across keys that types alone cannot state, run once at load.
 
-use super::{AuthMode, Settings, SouthboundKind, StoreKind};
+use super::{AuthMode, PcfDiscovery, Settings, SouthboundKind, StoreKind};
 use jsonwebtoken::Algorithm;
 use std::time::Duration;
 
@@ -220,9 +220,20 @@ impl Settings {
             "scheduler.max_in_flight must be at least 1"
         );
         if self.southbound.kind == SouthboundKind::Pcf {
+            let p = &self.southbound.pcf;
+            let (root, name) = match p.discovery {
+                PcfDiscovery::Static => (&p.api_root, "api_root"),
+                PcfDiscovery::Nrf => (&p.nrf_api_root, "nrf_api_root"),
+                PcfDiscovery::Bsf => (&p.bsf_api_root, "bsf_api_root"),
+            };
             anyhow::ensure!(
-                self.southbound.pcf.api_root.is_some(),
-                "southbound.pcf.api_root is required with kind pcf"
+                root.is_some(),
+                "southbound.pcf.{name} is required with kind pcf and discovery {:?}",
+                p.discovery
+            );
+            anyhow::ensure!(
+                matches!(p.bsf_pcf_scheme.as_str(), "http" | "https"),
+                "southbound.pcf.bsf_pcf_scheme must be http or https"
             );
         }
         if matches!(self.southbound.kind, SouthboundKind::Pcf | SouthboundKind::PcfSim) {

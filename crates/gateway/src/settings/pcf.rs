@@ -11,11 +11,29 @@ use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
+/// How the PCF is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PcfDiscovery {
+    /// `api_root`.
+    Static,
+    /// NRF discovery at `nrf_api_root`.
+    Nrf,
+    /// The UE's PCF binding at the BSF, `bsf_api_root`.
+    Bsf,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PcfSettings {
+    pub discovery: PcfDiscovery,
     /// `{apiRoot}` of the PCF (static discovery).
     pub api_root: Option<Url>,
+    pub nrf_api_root: Option<Url>,
+    pub bsf_api_root: Option<Url>,
+    /// The scheme of the PCF a BSF binding names (a binding has an FQDN or an IP end point,
+    /// no scheme).
+    pub bsf_pcf_scheme: String,
     /// `afAppId` as the operator registered the gateway at the PCF.
     pub af_app_id: Option<String>,
     /// The gateway's NF instance id (a UUID): in its `User-Agent` (`AF-<id>`).

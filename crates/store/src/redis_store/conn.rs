@@ -1,6 +1,7 @@
 //! The connection to Redis (single node, Sentinel or Cluster, one enum for all) and
 //! connecting to it within bounded time.
 
+use super::cluster::ClusterConn;
 use super::sentinel::SentinelConn;
 use super::{
     ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE, RedisSettings,
@@ -9,7 +10,6 @@ use super::{
 use aws_lc_rs::hmac;
 use booking::StoreError;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use std::time::Duration;
 pub(super) enum Conn {
     Single(ConnectionManager),
     Sentinel(SentinelConn),
-    Cluster(ClusterConnection),
+    Cluster(ClusterConn),
 }
 
 impl ConnectionLike for Conn {
@@ -91,10 +91,8 @@ async fn open(settings: &RedisSettings, main: bool) -> Result<Conn, StoreError> 
             .retries(2)
             .build()
             .map_err(|e| unavailable("invalid Redis cluster settings", e))?;
-        // Bounded: a cluster connection can hang at start-up (redis-rs issue #1953).
-        let c = tokio::time::timeout(settings.connect_timeout * 3, client.get_async_connection())
+        let c = ClusterConn::connect(client, settings.connect_timeout)
             .await
-            .map_err(|_| timed_out("timed out connecting to the Redis cluster"))?
             .map_err(|e| unavailable("cannot connect to the Redis cluster", e))?;
         Conn::Cluster(c)
     } else {

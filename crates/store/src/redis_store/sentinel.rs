@@ -8,9 +8,10 @@
 //! command given up by the caller's timeout counts as failing too, and the sentinels are also
 //! asked every second: a demoted primary that answers reads without errors is left as soon.
 
+use super::healing::{Heal, watched};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ServerErrorKind, Value};
+use redis::{Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -86,18 +87,6 @@ fn invalid(addr: &str) -> RedisError {
     ))
 }
 
-/// True for the errors a failover causes (and that a new primary cures).
-fn failover_symptom(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || e.is_timeout()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server(ServerErrorKind::ReadOnly) | ErrorKind::Server(ServerErrorKind::MasterDown)
-        )
-}
-
 /// How often the sentinels are asked which node is primary, errors or not.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -156,15 +145,11 @@ impl SentinelConn {
     fn manager(&self) -> ConnectionManager {
         self.0.current.read().unwrap_or_else(|p| p.into_inner()).1.clone()
     }
+}
 
-    /// After a command failed like a failover: ask the sentinels again, once at a time.
-    fn on_error(&self, e: &RedisError) {
-        if failover_symptom(e) {
-            self.rediscover_soon();
-        }
-    }
-
-    fn rediscover_soon(&self) {
+impl Heal for SentinelConn {
+    /// Asks the sentinels again, once at a time.
+    fn heal_soon(&self) {
         if self.0.rediscovering.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -210,21 +195,6 @@ async fn rediscover(inner: &Inner) {
     inner.rediscovering.store(false, Ordering::Release);
 }
 
-/// Marks a command that is dropped before it finished (the caller's timeout): that is a
-/// failover symptom too.
-struct Pending<'a> {
-    conn: &'a SentinelConn,
-    done: bool,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.rediscover_soon();
-        }
-    }
-}
-
 async fn primary(
     sentinel: &mut SentinelClient,
     config: &ConnectionManagerConfig,
@@ -240,28 +210,11 @@ async fn primary(
         .map_err(|_| RedisError::from((ErrorKind::Io, "timed out asking the sentinels for the primary")))?
 }
 
-impl SentinelConn {
-    /// Runs one call on the current primary's connection; a failover-like error, or the
-    /// call dropped unfinished, starts a re-discovery.
-    async fn watched<T>(&self, call: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
-        let mut pending = Pending {
-            conn: self,
-            done: false,
-        };
-        let r = call.await;
-        pending.done = true;
-        if let Err(e) = &r {
-            self.on_error(e);
-        }
-        r
-    }
-}
-
 impl ConnectionLike for SentinelConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
             let mut m = self.manager();
-            self.watched(m.req_packed_command(cmd)).await
+            watched(self, m.req_packed_command(cmd)).await
         })
     }
     fn req_packed_commands<'a>(
@@ -272,7 +225,7 @@ impl ConnectionLike for SentinelConn {
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let mut m = self.manager();
-            self.watched(m.req_packed_commands(p, offset, count)).await
+            watched(self, m.req_packed_commands(p, offset, count)).await
         })
     }
     fn get_db(&self) -> i64 {

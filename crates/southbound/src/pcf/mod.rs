@@ -13,6 +13,10 @@
 //! docs/RELIABILITY.md: such a PCF gets a second session, and the first is removed when a
 //! callback names it (`callbacks::pcf`) or when its PDU session ends.
 
+mod locate;
+
+pub use locate::PcfLocator;
+
 use crate::prepare;
 use async_trait::async_trait;
 use booking::{Booking, Catalog, Device, DeviceResolver, Rejection, Southbound, SouthboundError};
@@ -21,22 +25,6 @@ use qos_mapping::MappingConfig;
 use qos_mapping::n5::N5Config;
 use std::sync::Arc;
 use tracing::{info, warn};
-
-/// How the PCF that serves a booking is found.
-#[derive(Debug, Clone)]
-pub enum PcfLocator {
-    /// One PCF, configured: `{apiRoot}`.
-    Static(String),
-}
-
-impl PcfLocator {
-    /// The `{apiRoot}` of the PCF for this booking's activation.
-    async fn api_root(&self) -> Result<String, SouthboundError> {
-        match self {
-            Self::Static(root) => Ok(root.clone()),
-        }
-    }
-}
 
 pub struct PcfSouthbound {
     client: Arc<PcfClient>,
@@ -72,7 +60,11 @@ impl PcfSouthbound {
         let ue = prepare::addresses(self.resolver.as_ref(), booking).await?;
         let ctx = qos_mapping::n5::map(&self.mapping, &self.n5, booking, &profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the PCF").because(e))?;
-        Ok((self.locator.api_root().await?, ctx))
+        let req = ctx.asc_req_data.as_ref();
+        let address = req
+            .and_then(|r| r.ue_ipv4.as_deref().or(r.ue_ipv6.as_deref()))
+            .and_then(|a| a.parse().ok());
+        Ok((self.locator.api_root(address).await?, ctx))
     }
 
     /// Creates (or, after a 303, finds) the booking's app session.
