@@ -187,3 +187,120 @@ async fn an_answer_lost_after_the_pcf_acted_is_adopted_through_303_not_doubled()
     assert!(pcf.sessions().is_empty());
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_pcf_is_found_through_the_nrf_or_the_bsf() {
+    use gateway::settings::PcfDiscovery;
+    for how in [PcfDiscovery::Nrf, PcfDiscovery::Bsf] {
+        let app = spawn_app_with(|s| {
+            s.southbound.kind = SouthboundKind::PcfSim;
+            s.southbound.pcf.discovery = how;
+        })
+        .await;
+        let pcf = app.pcf.clone().unwrap();
+        let id = id_of(
+            &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
+                .await,
+        );
+        app.advance(Duration::minutes(1)).await;
+        assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED", "{how:?}");
+        let asked: Vec<String> = pcf
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .map(|r| r.path)
+            .collect();
+        let expected = match how {
+            PcfDiscovery::Nrf => "/nnrf-disc/v1/nf-instances",
+            _ => "/nbsf-management/v1/pcfBindings",
+        };
+        assert!(asked.iter().any(|p| p == expected), "{how:?}: {asked:?}");
+        assert_eq!(pcf.sessions().len(), 1);
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_ue_the_bsf_has_no_binding_for_is_retried_until_it_attaches() {
+    let app = spawn_app_with(|s| {
+        s.southbound.kind = SouthboundKind::PcfSim;
+        s.southbound.pcf.discovery = gateway::settings::PcfDiscovery::Bsf;
+    })
+    .await;
+    let pcf = app.pcf.clone().unwrap();
+    pcf.set_unattached("10.45.0.10", true);
+    let id = id_of(
+        &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
+            .await,
+    );
+    app.advance(Duration::minutes(1)).await;
+    assert_ne!(app.get(&id).await.body["bookingStatus"], "ACTIVATED");
+    assert!(pcf.sessions().is_empty());
+    pcf.set_unattached("10.45.0.10", false);
+    app.advance(Duration::seconds(10)).await;
+    assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED");
+    app.finish().await;
+}
+
+/// Writes what the gateway sent the PCF, for every encoding, address family and N5 form,
+/// into `target/n5-contract`; CI validates them against the TS 29.514 YAML with an
+/// independent validator (`.ci/validate_3gpp_bodies.py n5`).
+#[tokio::test]
+async fn n5_contract_bodies_for_every_encoding_and_form() {
+    use qos_mapping::FlowEncoding::*;
+    use qos_mapping::n5::N5Profile;
+    let dir = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("n5-contract");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rates = N5Profile {
+        qos_reference: false,
+        med_type: Some("VIDEO".into()),
+        mar_bw_dl: Some("20 Mbps".into()),
+        mar_bw_ul: Some("5 Mbps".into()),
+        ..Default::default()
+    };
+    let gbr = N5Profile {
+        gbr: true,
+        mir_bw_dl: Some("2 Mbps".into()),
+        mir_bw_ul: Some("1.5 Mbps".into()),
+        ..Default::default()
+    };
+    for (name, enc, v6, form) in [
+        ("compact-v4-qosref", Compact, false, None),
+        ("strict-v4-rates", Strict29214, false, Some(rates)),
+        ("pairs-v4-gbr", PerPortPair, false, Some(gbr)),
+        ("compact-v6-qosref", Compact, true, None),
+    ] {
+        let app = spawn_app_with(|s| {
+            s.southbound.kind = SouthboundKind::PcfSim;
+            s.southbound.mapping.flow_encoding = enc;
+            s.southbound.mapping.dnn = Some("internet".into());
+            s.southbound.mapping.snssai_sst = 1;
+            s.southbound.mapping.snssai_sd = Some("0000AB".into());
+            if let Some(f) = form {
+                s.southbound.pcf.profiles.insert("QOS_L".into(), f);
+            }
+        })
+        .await;
+        let mut body = booking_body(&app, "+123456789", Duration::minutes(1), 600);
+        body["applicationServerPorts"] = json!({"ports": [443, 8443]});
+        if v6 {
+            body["device"] = json!({"ipv6Address": "2001:db8:45::11"});
+            body["applicationServer"] = json!({"ipv6Address": "2001:db8:1::/48"});
+        }
+        let id = id_of(&app.create(body).await);
+        app.advance(Duration::minutes(1)).await;
+        assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED", "{name}");
+        let sent = app.pcf.as_ref().unwrap().requests_of("POST")[0].body.clone().unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&sent).unwrap(),
+        )
+        .unwrap();
+        app.finish().await;
+    }
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Validates every JSON body in a directory against the 3GPP Rel-17 AsSessionWithQoSSubscription
-schema, resolving the YAML files' cross-file $refs. Independent of the Rust code, so the
-gateway and its NEF simulator cannot agree on a mistake. Exits 1 on any violation, and also
-when there is nothing to check or a known-bad body passes (a vacuous check is a failure)."""
+"""Validates every JSON body in a directory against a 3GPP Rel-17 schema, resolving the YAML
+files' cross-file $refs: the NEF's AsSessionWithQoSSubscription (`nef DIR`) or the PCF's N5
+AppSessionContext (`n5 DIR`). Independent of the Rust code, so the gateway and its
+simulators cannot agree on a mistake. Exits 1 on any violation, and also when there is
+nothing to check or a known-bad body passes (a vacuous check is a failure)."""
 import json
 import pathlib
 import sys
@@ -13,7 +14,21 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 SPEC_DIR = pathlib.Path(__file__).resolve().parent.parent / "crates/nef/openapi/3gpp"
-ROOT = "TS29122_AsSessionWithQoS.yaml"
+# What each southbound sends: the schema, and a body it must refuse.
+KINDS = {
+    "nef": (
+        "TS29122_AsSessionWithQoS.yaml",
+        "AsSessionWithQoSSubscription",
+        {"notificationDestination": 5, "flowInfo": [{"flowDescriptions": "permit"}], "snssai": {"sst": 300}},
+    ),
+    "n5": (
+        "TS29514_Npcf_PolicyAuthorization.yaml",
+        "AppSessionContext",
+        # Two UE addresses (the oneOf), a suppFeat that is not hex, a BitRate without unit.
+        {"ascReqData": {"notifUri": "http://x/cb", "suppFeat": "10000", "ueIpv4": "10.0.0.1", "ueIpv6": "2001:db8::1",
+                        "medComponents": {"1": {"medCompN": 1, "marBwDl": "120000000"}}}},
+    ),
+}
 
 
 def openapi_to_jsonschema(node):
@@ -35,15 +50,15 @@ def retrieve(uri):
     return Resource.from_contents(doc, default_specification=DRAFT4)
 
 
-def validator():
+def validator(root, name):
     registry = Registry(retrieve=retrieve)
-    schema = {"$ref": f"{ROOT}#/components/schemas/AsSessionWithQoSSubscription"}
+    schema = {"$ref": f"{root}#/components/schemas/{name}"}
     return Draft4Validator(schema, registry=registry)
 
 
-def main(directory):
-    v = validator()
-    bad_control = {"notificationDestination": 5, "flowInfo": [{"flowDescriptions": "permit"}], "snssai": {"sst": 300}}
+def main(kind, directory):
+    root, name, bad_control = KINDS[kind]
+    v = validator(root, name)
     if not list(v.iter_errors(bad_control)):
         print("validator accepted a known-bad body: the check is broken")
         return 1
@@ -59,9 +74,11 @@ def main(directory):
             print(f"{f.name}: {'/'.join(map(str, e.absolute_path))}: {e.message}")
         failures += len(errors)
         print(f"{f.name}: {'OK' if not errors else 'INVALID'}")
-    print(f"{len(files)} bodies checked against {ROOT} (Rel-17), {failures} violations")
+    print(f"{len(files)} bodies checked against {root} {name} (Rel-17), {failures} violations")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "target/nef-contract"))
+    if len(sys.argv) != 3 or sys.argv[1] not in KINDS:
+        sys.exit(f"usage: {sys.argv[0]} nef|n5 DIRECTORY")
+    sys.exit(main(sys.argv[1], sys.argv[2]))
