@@ -32,9 +32,17 @@ fn through(set: &RedisSentinel, wait: Option<WaitReplicas>) -> RedisSettings {
     }
 }
 
+/// The two checks below run in this order in one test. Run in the same process after the
+/// unmet-WAIT check, the failover check has stayed on a demoted node for 60 s (writes
+/// refused READONLY), on the code before the Cluster healing too; not understood yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_create_is_lost() {
+async fn a_killed_primary_is_followed_then_an_unmet_wait_refuses_and_keeps_nothing() {
     let _one = SERIAL.lock().await;
+    a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_create_is_lost().await;
+    without_a_replica_to_confirm_a_create_is_refused_and_not_kept().await;
+}
+
+async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_create_is_lost() {
     let mut set = tokio::task::spawn_blocking(RedisSentinel::start).await.unwrap();
     let wait = WaitReplicas {
         replicas: 1,
@@ -119,9 +127,7 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_replica_to_confirm_a_create_is_refused_and_not_kept() {
-    let _one = SERIAL.lock().await;
     let set = tokio::task::spawn_blocking(RedisSentinel::start).await.unwrap();
     let wait = WaitReplicas {
         replicas: 2,
