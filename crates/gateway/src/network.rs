@@ -93,7 +93,7 @@ impl Network {
                 } else {
                     None
                 };
-                let locator = locator(s, sim_root)?;
+                let locator = locator(s, &mapping, sim_root)?;
                 let mut client = PcfClient::new(sb.pcf.transport()?)?;
                 if traces {
                     client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
@@ -130,7 +130,7 @@ impl Network {
 
 /// How the PCF is found; with the in-process simulator (`sim_root`), roots not configured
 /// are its.
-fn locator(s: &Settings, sim_root: Option<String>) -> anyhow::Result<PcfLocator> {
+fn locator(s: &Settings, mapping: &qos_mapping::MappingConfig, sim_root: Option<String>) -> anyhow::Result<PcfLocator> {
     let p = &s.southbound.pcf;
     let root = |configured: &Option<url::Url>, what: &str| {
         configured
@@ -140,26 +140,19 @@ fn locator(s: &Settings, sim_root: Option<String>) -> anyhow::Result<PcfLocator>
             .with_context(|| format!("southbound.pcf.{what} is required with discovery {:?}", p.discovery))
     };
     let transport = || -> anyhow::Result<Arc<sbi::Transport>> { Ok(Arc::new(sbi::Transport::new(p.transport()?)?)) };
-    let m = &s.southbound.mapping;
     Ok(match p.discovery {
         PcfDiscovery::Static => PcfLocator::fixed(root(&p.api_root, "api_root")?),
-        PcfDiscovery::Nrf => {
-            let snssai = u8::try_from(m.snssai_sst).ok().map(|sst| sbi::Snssai {
-                sst,
-                sd: m.snssai_sd.clone(),
-            });
-            PcfLocator::nrf(
-                transport()?,
-                root(&p.nrf_api_root, "nrf_api_root")?,
-                Some(p.nf_instance_id.clone()),
-                m.dnn.clone(),
-                snssai,
-            )
-        }
+        PcfDiscovery::Nrf => PcfLocator::nrf(
+            transport()?,
+            root(&p.nrf_api_root, "nrf_api_root")?,
+            Some(p.nf_instance_id.clone()),
+            mapping.dnn.clone(),
+            mapping.snssai.clone(),
+        ),
         PcfDiscovery::Bsf => PcfLocator::bsf(
             transport()?,
             root(&p.bsf_api_root, "bsf_api_root")?,
-            m.dnn.clone(),
+            mapping.dnn.clone(),
             p.bsf_pcf_scheme.clone(),
         ),
     })

@@ -10,13 +10,19 @@ fn config(api_root: String, auth: NefAuth) -> NefClientConfig {
     NefClientConfig {
         api_root,
         scs_as_id: "qos-gw".into(),
-        auth,
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(2),
-        max_retries: 2,
-        retry_base: Duration::from_millis(10),
-        max_retry_after: Duration::from_secs(1),
-        max_requests_per_second: 0,
+        transport: sbi::TransportConfig {
+            auth,
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+            max_retries: 2,
+            retry_base: Duration::from_millis(10),
+            max_retry_after: Duration::from_secs(1),
+            max_requests_per_second: 0,
+            http2_only: false,
+            user_agent: None,
+            client_identity: None,
+            root_certificates: None,
+        },
     }
 }
 
@@ -215,9 +221,10 @@ async fn redirects_are_followed_with_method_and_body() {
 async fn the_rate_limit_caps_the_requests_the_nef_sees() {
     let sim = sim(SimConfig::default()).await;
     let c = std::sync::Arc::new(
-        NefClient::new(NefClientConfig {
-            max_requests_per_second: 20,
-            ..config(sim.url(), NefAuth::None)
+        NefClient::new({
+            let mut cfg = config(sim.url(), NefAuth::None);
+            cfg.transport.max_requests_per_second = 20;
+            cfg
         })
         .unwrap(),
     );

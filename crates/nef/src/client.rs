@@ -4,8 +4,7 @@
 
 use crate::types::AsSessionWithQoSSubscription;
 use reqwest::Method;
-use sbi::{Auth, Body, Propagator, SbiError, Transport, TransportConfig};
-use std::time::Duration;
+use sbi::{Body, Propagator, SbiError, Transport, TransportConfig};
 
 pub use sbi::Auth as NefAuth;
 
@@ -15,17 +14,9 @@ pub struct NefClientConfig {
     pub api_root: String,
     /// The AF identifier the operator assigned to this gateway.
     pub scs_as_id: String,
-    pub auth: Auth,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    /// Retries after the first attempt, for the cases `sbi`'s transport lists.
-    pub max_retries: u32,
-    pub retry_base: Duration,
-    /// Longest `Retry-After` honoured; longer waits count as unavailable.
-    pub max_retry_after: Duration,
-    /// Most requests per second sent to the NEF (every attempt counts); 0: no limit. A
-    /// request over the limit waits for its turn.
-    pub max_requests_per_second: u32,
+    /// Auth, timeouts, retries and pacing (`http2_only` is ignored: the NEF's API is a
+    /// northbound (T8) API, HTTP/1.1 as NEFs serve it).
+    pub transport: TransportConfig,
 }
 
 /// A created subscription: its URI from `Location` (kept whole) and the NEF's body.
@@ -44,18 +35,8 @@ pub struct NefClient {
 impl NefClient {
     pub fn new(cfg: NefClientConfig) -> Result<Self, SbiError> {
         let transport = Transport::new(TransportConfig {
-            auth: cfg.auth,
-            connect_timeout: cfg.connect_timeout,
-            request_timeout: cfg.request_timeout,
-            max_retries: cfg.max_retries,
-            retry_base: cfg.retry_base,
-            max_retry_after: cfg.max_retry_after,
-            max_requests_per_second: cfg.max_requests_per_second,
-            // The NEF's API is a northbound (T8) API: HTTP/1.1 as NEFs serve it.
             http2_only: false,
-            user_agent: None,
-            client_identity: None,
-            root_certificates: None,
+            ..cfg.transport
         })?;
         Ok(Self {
             transport,

@@ -102,7 +102,8 @@ impl UeAddresses {
         self.ipv4_private.is_none() && self.ipv4_public.is_none() && self.ipv6.is_none()
     }
 
-    fn pick(&self, preference: &[AddressKind]) -> Option<IpAddr> {
+    /// The UE address to send: the first of `preference` the device has.
+    pub fn pick(&self, preference: &[AddressKind]) -> Option<IpAddr> {
         preference.iter().find_map(|k| match k {
             AddressKind::Ipv4Private => self.ipv4_private.map(IpAddr::V4),
             AddressKind::Ipv4Public => self.ipv4_public.map(IpAddr::V4),

@@ -273,13 +273,19 @@ impl NefSettings {
         NefClientConfig {
             api_root,
             scs_as_id,
-            auth,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            max_retries: self.max_retries,
-            retry_base: self.retry_base,
-            max_retry_after: self.max_retry_after,
-            max_requests_per_second: self.max_requests_per_second,
+            transport: sbi::TransportConfig {
+                auth,
+                connect_timeout: self.connect_timeout,
+                request_timeout: self.request_timeout,
+                max_retries: self.max_retries,
+                retry_base: self.retry_base,
+                max_retry_after: self.max_retry_after,
+                max_requests_per_second: self.max_requests_per_second,
+                http2_only: false,
+                user_agent: None,
+                client_identity: None,
+                root_certificates: None,
+            },
         }
     }
 }

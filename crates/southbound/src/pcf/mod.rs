@@ -60,10 +60,7 @@ impl PcfSouthbound {
         let ue = prepare::addresses(self.resolver.as_ref(), booking).await?;
         let ctx = qos_mapping::n5::map(&self.mapping, &self.n5, booking, &profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the PCF").because(e))?;
-        let req = ctx.asc_req_data.as_ref();
-        let address = req
-            .and_then(|r| r.ue_ipv4.as_deref().or(r.ue_ipv6.as_deref()))
-            .and_then(|a| a.parse().ok());
+        let address = ue.pick(&self.mapping.address_preference);
         Ok((self.locator.api_root(address).await?, ctx))
     }
 
