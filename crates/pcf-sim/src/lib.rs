@@ -10,6 +10,8 @@
 //! quick start runs it in-process; `pcf-sim` runs it standalone.
 #![forbid(unsafe_code)]
 
+mod control;
+mod discovery;
 mod routes;
 mod validate;
 
@@ -218,12 +220,12 @@ impl PcfSim {
     /// The PCF ends `session`: `POST {notifUri}/terminate` with `TerminationInfo`. The AF's
     /// answer status.
     pub async fn terminate(&self, session: &str, cause: &str) -> Result<u16, String> {
-        routes::terminate(&self.shared, session, cause).await
+        control::terminate(&self.shared, session, cause).await
     }
 
     /// The PCF reports `event` on `session`: `POST {evSubsc.notifUri}/notify` with an
     /// `EventsNotification` (`INACTIVE` resources for FAILED_RESOURCES_ALLOCATION).
     pub async fn notify(&self, session: &str, event: &str) -> Result<u16, String> {
-        routes::notify(&self.shared, session, event).await
+        control::notify(&self.shared, session, event).await
     }
 }

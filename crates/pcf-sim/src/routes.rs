@@ -1,15 +1,17 @@
-//! The simulator's HTTP/2 surface: the N5 app-session resources (behind the fault gate), the
-//! control endpoints, and the callbacks it sends.
+//! The simulator's HTTP/2 server and its N5 app-session resources (behind the fault gate);
+//! the NRF and BSF answers are in `discovery`, the control endpoints and the callbacks it
+//! sends in `control`.
 
 use super::*;
+use crate::control::{control_notify, control_requests, control_sessions, control_terminate, send_event};
+use crate::discovery::{bsf_binding, nrf_discover};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri, Version};
 use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use std::collections::HashMap;
 
 /// Serves every connection as HTTP/2 (prior knowledge): an HTTP/1.1 client gets a protocol
 /// error and the connection closed, as from a real SBI producer.
@@ -46,7 +48,7 @@ pub(crate) fn router(shared: Shared) -> Router {
 }
 
 /// Records the call, then applies the injected faults. `Err` is the answer to give instead.
-async fn gate(
+pub(crate) async fn gate(
     sh: &Shared,
     method: &Method,
     uri: &Uri,
@@ -106,7 +108,7 @@ fn set_status(sh: &Shared, idx: usize, status: u16) {
     }
 }
 
-fn answer(sh: &Shared, idx: usize, res: Response) -> Response {
+pub(crate) fn answer(sh: &Shared, idx: usize, res: Response) -> Response {
     set_status(sh, idx, res.status().as_u16());
     res
 }
@@ -350,183 +352,4 @@ async fn delete(
         None => not_found(),
     };
     answer(&sh, idx, res)
-}
-
-/// This PCF's IPv4 address and port, as its profile and bindings name them.
-fn end_point(sh: &Shared) -> Value {
-    let base = sh.lock().base_url.clone();
-    let authority = base.trim_start_matches("http://");
-    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
-    json!({"ipv4Address": host, "port": port.parse::<u16>().unwrap_or(80)})
-}
-
-/// NRF discovery (TS 29.510): this simulator as the one PCF offering N5 to an AF.
-async fn nrf_discover(
-    State(sh): State<Shared>,
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let idx = match gate(&sh, &method, &uri, version, &headers, None).await {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let res = match (q.get("target-nf-type").map(String::as_str), q.get("requester-nf-type")) {
-        (Some("PCF"), Some(_)) => {
-            let body = json!({"validityPeriod": 30, "nfInstances": [{
-                "nfInstanceId": "6e1f5a3c-0d2b-4c9e-8a7f-3b2d1c0e9f8a", "nfType": "PCF", "nfStatus": "REGISTERED",
-                "priority": 1, "allowedNfTypes": ["AF", "NEF", "SMF"],
-                "nfServices": [{"serviceInstanceId": "1", "serviceName": "npcf-policyauthorization",
-                    "versions": [{"apiVersionInUri": "v1", "apiFullVersion": "1.2.3"}], "scheme": "http",
-                    "nfServiceStatus": "REGISTERED", "ipEndPoints": [end_point(&sh)]}]}]});
-            (StatusCode::OK, Json(body)).into_response()
-        }
-        (Some(_), Some(_)) => (StatusCode::OK, Json(json!({"nfInstances": []}))).into_response(),
-        _ => problem(
-            StatusCode::BAD_REQUEST,
-            "MANDATORY_QUERY_PARAM_MISSING",
-            "target-nf-type and requester-nf-type are required",
-        ),
-    };
-    answer(&sh, idx, res)
-}
-
-/// BSF binding lookup (TS 29.521): this PCF for every attached UE.
-async fn bsf_binding(
-    State(sh): State<Shared>,
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let idx = match gate(&sh, &method, &uri, version, &headers, None).await {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let ue = q
-        .get("ipv4Addr")
-        .cloned()
-        .or_else(|| q.get("ipv6Prefix").map(|p| p.trim_end_matches("/128").to_owned()));
-    let res = match ue {
-        None => problem(
-            StatusCode::BAD_REQUEST,
-            "MANDATORY_QUERY_PARAM_MISSING",
-            "one of ipv4Addr, ipv6Prefix, macAddr48 is required",
-        ),
-        Some(ue) => {
-            let (unbound, dialect) = {
-                let s = sh.lock();
-                (s.cfg.unattached.contains(&ue), s.cfg.no_session)
-            };
-            match (unbound, dialect) {
-                (true, NoSession::Free5gc) => StatusCode::NO_CONTENT.into_response(),
-                (true, NoSession::Open5gs) => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found"),
-                (false, _) => {
-                    let key = if q.contains_key("ipv4Addr") {
-                        "ipv4Addr"
-                    } else {
-                        "ipv6Prefix"
-                    };
-                    let body = json!({key: q.get(key), "dnn": q.get("dnn").cloned().unwrap_or_else(|| "internet".into()),
-                        "snssai": {"sst": 1}, "pcfIpEndPoints": [end_point(&sh)],
-                        "pcfId": "6e1f5a3c-0d2b-4c9e-8a7f-3b2d1c0e9f8a"});
-                    (StatusCode::OK, Json(body)).into_response()
-                }
-            }
-        }
-    };
-    answer(&sh, idx, res)
-}
-
-async fn control_requests(State(sh): State<Shared>) -> Json<Vec<Recorded>> {
-    Json(sh.lock().requests.clone())
-}
-
-async fn control_sessions(State(sh): State<Shared>) -> Json<Vec<Session>> {
-    Json(sh.lock().sessions.values().cloned().collect())
-}
-
-#[derive(Deserialize)]
-struct Command {
-    session: String,
-    #[serde(default)]
-    event: Option<String>,
-    #[serde(default)]
-    cause: Option<String>,
-}
-
-async fn control_terminate(State(sh): State<Shared>, Json(c): Json<Command>) -> Response {
-    let cause = c.cause.as_deref().unwrap_or("PDU_SESSION_TERMINATION");
-    reply(terminate(&sh, &c.session, cause).await)
-}
-
-async fn control_notify(State(sh): State<Shared>, Json(c): Json<Command>) -> Response {
-    let event = c.event.as_deref().unwrap_or("SUCCESSFUL_RESOURCES_ALLOCATION");
-    reply(notify(&sh, &c.session, event).await)
-}
-
-/// `ascReqData` of the session named by its URI.
-fn session_req(sh: &Shared, session: &str) -> Result<Value, String> {
-    sh.lock()
-        .sessions
-        .values()
-        .find(|x| x.uri == session)
-        .map(|x| x.req.clone())
-        .ok_or_else(|| format!("no session {session}"))
-}
-
-pub(crate) async fn terminate(sh: &Shared, session: &str, cause: &str) -> Result<u16, String> {
-    let req = session_req(sh, session)?;
-    let notif = req["notifUri"].as_str().ok_or("the session has no notifUri")?;
-    let body = json!({"termCause": cause, "resUri": session});
-    post_callback(sh, &format!("{notif}/terminate"), body).await
-}
-
-pub(crate) async fn notify(sh: &Shared, session: &str, event: &str) -> Result<u16, String> {
-    let req = session_req(sh, session)?;
-    send_event(sh, session, &req, event).await
-}
-
-fn reply(r: Result<u16, String>) -> Response {
-    match r {
-        Ok(status) => Json(json!({"afStatus": status})).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
-    }
-}
-
-/// `POST {evSubsc.notifUri}/notify` for `session`.
-pub(crate) async fn send_event(sh: &Shared, session: &str, req: &Value, event: &str) -> Result<u16, String> {
-    let notif = req["evSubsc"]["notifUri"]
-        .as_str()
-        .or_else(|| req["notifUri"].as_str())
-        .ok_or("the session has no notifUri")?;
-    let status = if event == "FAILED_RESOURCES_ALLOCATION" {
-        "INACTIVE"
-    } else {
-        "ACTIVE"
-    };
-    let mut body = json!({
-        "evSubsUri": format!("{session}/events-subscription"),
-        "evNotifs": [{"event": event, "flows": [{"medCompN": 1}]}],
-    });
-    match event {
-        "SUCCESSFUL_RESOURCES_ALLOCATION" => body["succResourcAllocReports"] = json!([{"mcResourcStatus": status}]),
-        "FAILED_RESOURCES_ALLOCATION" => body["failedResourcAllocReports"] = json!([{"mcResourcStatus": status}]),
-        _ => {}
-    }
-    post_callback(sh, &format!("{notif}/notify"), body).await
-}
-
-pub(crate) async fn post_callback(sh: &Shared, url: &str, body: Value) -> Result<u16, String> {
-    let res = sh
-        .http
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| format!("callback to {url} failed: {e}"))?;
-    Ok(res.status().as_u16())
 }
