@@ -11,8 +11,10 @@ mod gate;
 mod outbox;
 mod resolve;
 mod send;
+mod shared;
 mod tokens;
 
-pub use outbox::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Outbox, Rendered, Wake};
+pub use outbox::Outbox;
 pub use resolve::{GuardedResolver, SystemResolver};
+pub use shared::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Rendered, Wake};
 pub use tokens::{PrivateKeyJwtTokens, TokenError};

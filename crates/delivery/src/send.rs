@@ -3,7 +3,7 @@
 //! sink's gate so that a failing sink is backed off as a whole.
 
 use crate::gate::Gate;
-use crate::outbox::{DeliveryOutcome, Rendered, Shared};
+use crate::shared::{DeliveryOutcome, Rendered, Shared};
 use crate::tokens::TokenError;
 use booking::{Chain, SinkCredential, StatusEvent};
 use std::time::{Duration, Instant};
