@@ -582,7 +582,10 @@ impl BookingService {
         Ok(b)
     }
 
-    /// Deletes a booking synchronously: the NEF subscription (if any) is removed first.
+    /// Deletes a booking. Sync (the default): the network's subscription (if any) is removed
+    /// first, then TERMINATED is stored. Async: a REQUESTED, SCHEDULED or ACTIVATED booking is
+    /// marked DELETE_REQUESTED and its timer made due now (stored, so a restart finishes it);
+    /// the timer then ends it (after removing the subscription of an active one).
     pub async fn delete(&self, caller: &Caller, id: BookingId) -> Result<Deleted, Rejection> {
         self.get(caller, id).await?;
         if self.policy.async_delete {
@@ -590,7 +593,7 @@ impl BookingService {
             let accepted = self
                 .until_written(busy, || async move {
                     let b = self.load_for(caller, id).await?;
-                    if b.status != BookingStatus::Activated || b.nef_subscription.is_none() {
+                    if b.status == BookingStatus::Terminated {
                         return Ok(Attempt::Done(None));
                     }
                     if b.status_info == Some(StatusInfo::DeleteRequested) {
@@ -606,7 +609,7 @@ impl BookingService {
                     if let (Some(wake), Some(due)) = (&self.timer_wake, marked.retry_at) {
                         wake.due(due);
                     }
-                    info!(booking.id = %id, "delete accepted; the NEF removal runs in the background");
+                    info!(booking.id = %id, status = ?b.status, "delete accepted; it runs in the background");
                     Ok(Attempt::Done(Some(marked)))
                 })
                 .await?;

@@ -92,6 +92,18 @@ impl BookingService {
 
     async fn transition(&self, b: Booking, now: OffsetDateTime, lease: &dyn Lease) -> Result<(), StoreError> {
         let id = b.id;
+        let delete_requested = b.status_info == Some(StatusInfo::DeleteRequested);
+        if delete_requested
+            && matches!(b.status, BookingStatus::Requested | BookingStatus::Scheduled)
+            && !b.is_reservation()
+        {
+            // An async delete of a booking not yet active: it ends now, and no subscription
+            // of an unconfirmed attempt stays at the network.
+            if self.end_unactivated(&b, &b, StatusInfo::DeleteRequested, now).await? {
+                info!(booking.id = %id, "booking deleted before its activation");
+            }
+            return Ok(());
+        }
         match b.status {
             BookingStatus::Requested => {
                 if b.retry_at.is_some()

@@ -337,7 +337,7 @@ async fn activation_lead_sends_early_but_clients_see_activated_from_the_start() 
 }
 
 #[tokio::test]
-async fn an_async_delete_is_accepted_at_once_and_finished_in_the_background() {
+async fn an_async_delete_of_an_active_or_scheduled_booking_is_accepted_and_finished_in_the_background() {
     let app = spawn_app_with(|s| s.api.delete_mode = gateway::settings::DeleteMode::Async).await;
     let sink = Sink::start().await;
     let mut body = booking_body(&app, "+123456789", Duration::minutes(1), 600);
@@ -369,7 +369,23 @@ async fn an_async_delete_is_accepted_at_once_and_finished_in_the_background() {
     assert!(app.sim.subscriptions().is_empty());
     let events = sink.wait_for(3).await;
     assert_eq!(events[2].1["data"]["statusInfo"], "DELETE_REQUESTED");
-    // A booking not active at the NEF is deleted at once.
+    // A SCHEDULED booking is accepted the same way (202, SCHEDULED, DELETE_REQUESTED), and
+    // ended at once by its timer, which the delete made due now.
+    let r = app.delete(&scheduled).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(
+        (r.body["bookingStatus"].as_str(), r.body["statusInfo"].as_str()),
+        (Some("SCHEDULED"), Some("DELETE_REQUESTED"))
+    );
+    app.advance(Duration::ZERO).await;
+    let ended = app.get(&scheduled).await.body;
+    assert_eq!(
+        (ended["bookingStatus"].as_str(), ended["statusInfo"].as_str()),
+        (Some("TERMINATED"), Some("DELETE_REQUESTED")),
+        "{ended}"
+    );
+    // Nothing of it ever reached the NEF, and an ended booking is deleted at once.
+    assert!(app.sim.subscriptions().is_empty());
     assert_eq!(app.delete(&scheduled).await.status, 204);
     app.finish().await;
 }
