@@ -1,6 +1,8 @@
-//! Starts the real `gateway` binary as a user would and books QoS over HTTP: on its embedded
-//! defaults (the README's run command, on a free port), and against a separate NEF simulator
-//! that requires OAuth2, checking what reaches the NEF and when.
+//! Starts the real `gateway` binary as a user would and books QoS over HTTP, on both
+//! southbound kinds: on its embedded defaults (the README's run command, on a free port) and
+//! with the in-process PCF simulator; against a separate NEF simulator that requires OAuth2,
+//! and a separate PCF simulator over h2 with TLS, mTLS and the NRF's tokens (found through
+//! its NRF), checking what reaches the network and when.
 #![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
 
 use e2e_tests::start_gateway;
@@ -21,7 +23,16 @@ fn body(phone: &str, start_in: time::Duration, duration: u32) -> Value {
 
 #[tokio::test]
 async fn a_user_books_qos_through_the_real_binary() {
-    let gw = start_gateway(&[]).await;
+    user_books_qos(&[]).await;
+}
+
+#[tokio::test]
+async fn a_user_books_qos_through_the_real_binary_at_the_pcf_simulator() {
+    user_books_qos(&[("QOSGW__SOUTHBOUND__KIND", "pcf-sim")]).await;
+}
+
+async fn user_books_qos(env: &[(&str, &str)]) {
+    let gw = start_gateway(env).await;
     let http = reqwest::Client::new();
 
     // A booking two seconds ahead, lasting two seconds.
@@ -102,11 +113,11 @@ async fn a_user_books_qos_through_the_real_binary() {
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "UNAUTHENTICATED");
 }
 
-/// Writes a body the gateway sent to the NEF where `.ci/run` validates it against the 3GPP
-/// schema with an independent validator (`target/nef-contract/`).
-fn dump_for_contract_check(name: &str, body: &Value) {
+/// Writes a body the gateway sent to the network where `.ci/run` validates it against the
+/// 3GPP schema with an independent validator (`target/nef-contract/`, `target/n5-contract/`).
+fn dump_for_contract_check(kind: &str, name: &str, body: &Value) {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.ancestors().nth(3).unwrap().join("nef-contract");
+    let dir = exe.ancestors().nth(3).unwrap().join(kind);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join(format!("{name}.json")),
@@ -214,7 +225,7 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
             .unwrap()
             .contains(&format!("/nef-callbacks/bookings/{id}/"))
     );
-    dump_for_contract_check("e2e-strict-29214", &sent);
+    dump_for_contract_check("nef-contract", "e2e-strict-29214", &sent);
     let location = sim.subscriptions().keys().next().unwrap().clone();
 
     // The NEF invalidates its tokens: the DELETE at the end must refresh and still succeed.
@@ -235,4 +246,127 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
     let token_calls = sim.requests().iter().filter(|r| r.path == "/oauth2/token").count();
     assert_eq!(token_calls, 2, "one token, then one refresh after the 401");
     assert!(sim.subscriptions().is_empty(), "subscription left at the NEF");
+}
+
+#[tokio::test]
+async fn a_booking_reaches_a_tls_pcf_found_through_its_nrf_with_tokens_and_leaves_at_its_end() {
+    use pcf_sim::{PcfSim, SimConfig, SimTls};
+    let pki = tempfile::tempdir().unwrap();
+    store::testing::pki::ca(pki.path(), "ca");
+    store::testing::pki::leaf(pki.path(), "ca", "pcf", false);
+    store::testing::pki::leaf(pki.path(), "ca", "af", true);
+    let read = |f: &str| std::fs::read(pki.path().join(f)).unwrap();
+    let path = |f: &str| pki.path().join(f).to_string_lossy().into_owned();
+    let sim = PcfSim::start(
+        "127.0.0.1:0",
+        SimConfig {
+            access_tokens: true,
+            tls: Some(SimTls {
+                cert_pem: read("pcf.crt"),
+                key_pem: read("pcf.key"),
+                client_ca_pem: Some(read("ca.crt")),
+            }),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let root = sim.url();
+    assert!(root.starts_with("https://"), "{root}");
+    let (ca, cert, key) = (path("ca.crt"), path("af.crt"), path("af.key"));
+    let gw = start_gateway(&[
+        ("QOSGW__SOUTHBOUND__KIND", "pcf"),
+        ("QOSGW__SOUTHBOUND__PCF__DISCOVERY", "nrf"),
+        ("QOSGW__SOUTHBOUND__PCF__NRF_API_ROOT", &root),
+        ("QOSGW__SOUTHBOUND__PCF__ACCESS_TOKENS", "true"),
+        ("QOSGW__SOUTHBOUND__PCF__TLS__CA_FILE", &ca),
+        ("QOSGW__SOUTHBOUND__PCF__TLS__CERT_FILE", &cert),
+        ("QOSGW__SOUTHBOUND__PCF__TLS__KEY_FILE", &key),
+        ("QOSGW__SOUTHBOUND__MAPPING__FLOW_ENCODING", "strict-29214"),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+
+    let now = OffsetDateTime::now_utc();
+    let start = now.replace_nanosecond(0).unwrap() + time::Duration::seconds(3);
+    let end = start + time::Duration::seconds(3);
+    let body = json!({
+        "qosProfile": "QOS_S",
+        "device": {"ipv4Address": {"publicAddress": "203.0.113.7", "privateAddress": "10.45.7.7"}},
+        "applicationServer": {"ipv4Address": "198.51.100.10"},
+        "devicePorts": {"ports": [5060]},
+        "startTime": start.format(&Rfc3339).unwrap(),
+        "duration": 3,
+        "serviceArea": {"areaType": "AREANAME", "areaName": "city-center"}
+    });
+    let res = http
+        .post(format!("{}/device-qos-bookings", gw.base))
+        .bearer_auth(&gw.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sim.requests_of("POST").is_empty(),
+        "nothing at the PCF before the start"
+    );
+
+    gw.wait_for_status(&http, &id, "ACTIVATED").await;
+    let creates = sim.requests_of("POST");
+    assert_eq!(creates.len(), 1);
+    let create = &creates[0];
+    assert!(
+        create.at_ms >= ms(start),
+        "created {} ms early",
+        ms(start) - create.at_ms
+    );
+    assert!(
+        create.at_ms <= ms(start) + 1500,
+        "created {} ms late",
+        create.at_ms - ms(start)
+    );
+    assert_eq!(create.version, "HTTP/2.0");
+    assert!(create.user_agent.as_deref().is_some_and(|u| u.starts_with("AF-")));
+    let sent = create.body.clone().unwrap();
+    let req = &sent["ascReqData"];
+    assert_eq!(req["ueIpv4"], "10.45.7.7");
+    assert_eq!(req["medComponents"]["1"]["qosReference"], "QOS_S");
+    assert!(
+        req["notifUri"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/pcf-callbacks/bookings/{id}/"))
+    );
+    dump_for_contract_check("n5-contract", "e2e-tls-nrf-strict-29214", &sent);
+
+    // The NRF forgets its tokens: the delete at the end must fetch a new one and succeed.
+    sim.revoke_tokens();
+    let terminated = gw.wait_for_status(&http, &id, "TERMINATED").await;
+    assert_eq!(terminated["statusInfo"], "DURATION_EXPIRED", "{terminated}");
+    let deletes: Vec<_> = sim
+        .requests_of("POST")
+        .into_iter()
+        .filter(|r| r.path.ends_with("/delete"))
+        .collect();
+    let last = deletes.last().expect("no delete reached the PCF");
+    assert_eq!(last.status, 204);
+    assert!(last.at_ms >= ms(end), "deleted before the end");
+    assert!(last.at_ms <= ms(end) + 1500, "deleted {} ms late", last.at_ms - ms(end));
+    let scopes: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/oauth2/token")
+        .map(|r| r.body.as_ref().unwrap()["scope"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        scopes,
+        ["nnrf-disc", "npcf-policyauthorization", "npcf-policyauthorization"],
+        "a token per service, and one refresh after the 401"
+    );
+    assert!(sim.sessions().is_empty(), "app session left at the PCF");
 }

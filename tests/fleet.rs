@@ -35,18 +35,42 @@ pub async fn start_sink() -> (String, Received) {
 /// Environment of one replica: Redis store, the simulator as its NEF, short leases so a
 /// killed replica's claims come back within the test.
 pub fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, String)> {
+    replica_env_with(
+        store,
+        &[
+            ("QOSGW__SOUTHBOUND__KIND", "nef"),
+            ("QOSGW__SOUTHBOUND__NEF__API_ROOT", sim.url().as_str()),
+            ("QOSGW__SOUTHBOUND__NEF__CONNECT_TIMEOUT_MS", "1000"),
+            ("QOSGW__SOUTHBOUND__NEF__REQUEST_TIMEOUT_MS", "2000"),
+            ("QOSGW__SOUTHBOUND__NEF__MAX_RETRIES", "1"),
+            ("QOSGW__SOUTHBOUND__NEF__MAX_RETRY_AFTER_MS", "1000"),
+        ],
+    )
+}
+
+/// The same with the PCF simulator (N5 over h2c, static api root) as the network.
+pub fn pcf_replica_env(store: &[(&str, String)], sim: &pcf_sim::PcfSim) -> Vec<(String, String)> {
+    replica_env_with(
+        store,
+        &[
+            ("QOSGW__SOUTHBOUND__KIND", "pcf"),
+            ("QOSGW__SOUTHBOUND__PCF__API_ROOT", sim.url().as_str()),
+            ("QOSGW__SOUTHBOUND__PCF__CONNECT_TIMEOUT_MS", "1000"),
+            ("QOSGW__SOUTHBOUND__PCF__REQUEST_TIMEOUT_MS", "2000"),
+            ("QOSGW__SOUTHBOUND__PCF__MAX_RETRIES", "1"),
+            ("QOSGW__SOUTHBOUND__PCF__MAX_RETRY_AFTER_MS", "1000"),
+        ],
+    )
+}
+
+fn replica_env_with(store: &[(&str, String)], southbound: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = store.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    for (k, v) in [
-        ("QOSGW__SOUTHBOUND__KIND", "nef"),
-        ("QOSGW__SOUTHBOUND__NEF__API_ROOT", sim.url().as_str()),
-        // Timer claims are short (the default, 3 s) and renewed while their NEF call runs;
-        // event-delivery leases are short so a killed replica's events come back in the test.
+    for (k, v) in southbound.iter().copied().chain([
+        // Timer claims are short (the default, 3 s) and renewed while their network call
+        // runs; event-delivery leases are short so a killed replica's events come back in
+        // the test.
         ("QOSGW__SCHEDULER__LEASE_SECONDS", "3"),
         ("QOSGW__NOTIFICATIONS__LEASE_SECONDS", "8"),
-        ("QOSGW__SOUTHBOUND__NEF__CONNECT_TIMEOUT_MS", "1000"),
-        ("QOSGW__SOUTHBOUND__NEF__REQUEST_TIMEOUT_MS", "2000"),
-        ("QOSGW__SOUTHBOUND__NEF__MAX_RETRIES", "1"),
-        ("QOSGW__SOUTHBOUND__NEF__MAX_RETRY_AFTER_MS", "1000"),
         ("QOSGW__NOTIFICATIONS__ALLOW_INSECURE_SINKS", "true"),
         ("QOSGW__NOTIFICATIONS__POLL_INTERVAL_MS", "200"),
         ("QOSGW_STORE_KEY_SECRET", "replicas-test"),
@@ -56,7 +80,7 @@ pub fn replica_env(store: &[(&str, String)], sim: &NefSim) -> Vec<(String, Strin
         ("QOSGW__LIMITS__CREATE__PER_SECOND", "0"),
         ("QOSGW__LIMITS__READ__PER_SECOND", "0"),
         ("RUST_LOG", "warn"),
-    ] {
+    ]) {
         env.push((k.to_owned(), v.to_owned()));
     }
     env

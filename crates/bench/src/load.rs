@@ -172,3 +172,26 @@ pub async fn send_once(
     let body = res.into_body().collect().await?.to_bytes();
     Ok((status, body))
 }
+
+/// One GET over HTTP/2 with prior knowledge (h2c) on a fresh connection: what an SBI
+/// producer such as pcf-sim speaks, control endpoints included.
+pub async fn get_once_h2(url: &str) -> anyhow::Result<(u16, Bytes)> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("not http: {url}"))?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let stream = TcpStream::connect(host).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri(format!("http://{host}{path}"))
+        .body(Full::new(Bytes::new()))?;
+    let res = sender.send_request(req).await?;
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}

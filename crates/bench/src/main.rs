@@ -1,13 +1,13 @@
 //! The benchmark suite, one command:
 //!
 //! ```text
-//! cargo build --release -p gateway -p nef-sim -p bench
+//! cargo build --release -p gateway -p nef-sim -p pcf-sim -p bench
 //! target/release/bench all      # or: api, timers, delivery, memory, startup
 //! target/release/bench soak --minutes 30   # not part of `all`; fails on errors or growth
 //! ```
 //!
 //! It starts what each scenario needs (the baseline server, `redis-server`, `nef-sim`,
-//! gateway replicas: the release binaries), drives load on loopback only, bounded in time and
+//! `pcf-sim`, gateway replicas: the release binaries), drives load on loopback only, bounded in time and
 //! count, and prints a report. `all` also writes it into `docs/BENCHMARKS.md`, between the
 //! markers of the generated section, with the machine, the date and the command; every API
 //! figure is also a ratio to the baseline measured in the same run.
@@ -25,7 +25,7 @@ mod timers;
 
 use std::fmt::Write as _;
 use std::time::Duration;
-use timers::{Lag, Scenario};
+use timers::{Lag, Scenario, Southbound};
 
 const BEGIN: &str = "<!-- bench:begin (written by `target/release/bench all`; edits here are lost) -->";
 const END: &str = "<!-- bench:end -->";
@@ -120,7 +120,7 @@ fn machine(command: &str) -> String {
         .unwrap_or_default();
     let date = time::OffsetDateTime::now_utc().date();
     format!(
-        "Generated {date} by `cargo build --release -p gateway -p nef-sim -p bench && target/release/bench {command}` on {cores} cores ({cpu}), {} GiB; {redis}. The load generator, the servers and Redis share these cores.",
+        "Generated {date} by `cargo build --release -p gateway -p nef-sim -p pcf-sim -p bench && target/release/bench {command}` on {cores} cores ({cpu}), {} GiB; {redis}. The load generator, the servers and Redis share these cores.",
         mem_kb / 1024 / 1024
     )
 }
@@ -218,9 +218,10 @@ async fn timers_report() -> anyhow::Result<String> {
         (
             "stream: 10,000 starts over 10 s, NEF 5 ms",
             Scenario {
+                southbound: Southbound::Nef,
                 bookings: 10_000,
                 spread: Duration::from_secs(10),
-                nef_latency_ms: 5,
+                latency_ms: 5,
                 kill_after: None,
                 duration_s: 120,
             },
@@ -229,9 +230,10 @@ async fn timers_report() -> anyhow::Result<String> {
         (
             "burst: 10,000 with one start, NEF 5 ms",
             Scenario {
+                southbound: Southbound::Nef,
                 bookings: 10_000,
                 spread: Duration::ZERO,
-                nef_latency_ms: 5,
+                latency_ms: 5,
                 kill_after: None,
                 duration_s: 120,
             },
@@ -240,9 +242,10 @@ async fn timers_report() -> anyhow::Result<String> {
         (
             "burst of 10,000, one replica killed 0.5 s after the start",
             Scenario {
+                southbound: Southbound::Nef,
                 bookings: 10_000,
                 spread: Duration::ZERO,
-                nef_latency_ms: 5,
+                latency_ms: 5,
                 kill_after: Some(Duration::from_millis(500)),
                 duration_s: 40,
             },
@@ -251,19 +254,56 @@ async fn timers_report() -> anyhow::Result<String> {
         (
             "burst: 10,000 with one start, NEF 50 ms",
             Scenario {
+                southbound: Southbound::Nef,
                 bookings: 10_000,
                 spread: Duration::ZERO,
-                nef_latency_ms: 50,
+                latency_ms: 50,
                 kill_after: None,
                 duration_s: 120,
             },
             "all within 5 s",
         ),
+        (
+            "PCF (N5, h2c): stream: 10,000 starts over 10 s, PCF 5 ms",
+            Scenario {
+                southbound: Southbound::Pcf,
+                bookings: 10_000,
+                spread: Duration::from_secs(10),
+                latency_ms: 5,
+                kill_after: None,
+                duration_s: 120,
+            },
+            "p99 < 50 ms, max < 250 ms, none early",
+        ),
+        (
+            "PCF (N5, h2c): burst: 10,000 with one start, PCF 5 ms",
+            Scenario {
+                southbound: Southbound::Pcf,
+                bookings: 10_000,
+                spread: Duration::ZERO,
+                latency_ms: 5,
+                kill_after: None,
+                duration_s: 120,
+            },
+            "all within 3 s",
+        ),
+        (
+            "PCF (N5, h2c): burst of 10,000, one replica killed 0.5 s after the start",
+            Scenario {
+                southbound: Southbound::Pcf,
+                bookings: 10_000,
+                spread: Duration::ZERO,
+                latency_ms: 5,
+                kill_after: Some(Duration::from_millis(500)),
+                duration_s: 40,
+            },
+            "exactly once, none later than 5 s, none left",
+        ),
     ];
     // `bench timers WORD` runs only the scenarios whose name contains WORD.
     let only = std::env::args().nth(2).unwrap_or_default();
     let mut s = String::from(
-        "### Timers (two replicas on one Redis, standalone nef-sim; lag = NEF POST received - startTime)\n\n| scenario | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
+        "### Timers (two replicas on one Redis, standalone nef-sim or pcf-sim; lag = create received at the NEF/PCF - startTime)\n\n| scenario | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for (name, sc, budget) in scenarios.into_iter().filter(|(n, _, _)| n.contains(only.as_str())) {
         let l: Lag = timers::run(&sc).await?;

@@ -17,7 +17,7 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let bin = dir.join(name);
     if !bin.exists() {
         bail!(
-            "{} is missing: run `cargo build --release -p gateway -p nef-sim` first",
+            "{} is missing: run `cargo build --release -p gateway -p nef-sim -p pcf-sim` first",
             bin.display()
         );
     }
@@ -128,6 +128,50 @@ impl Redis {
             .find_map(|l| l.strip_prefix("used_memory:"))
             .and_then(|v| v.trim().parse().ok())
             .context("no used_memory in INFO")
+    }
+}
+
+/// The standalone `pcf-sim` (HTTP/2 only), for the timer scenarios on `southbound.kind: pcf`.
+pub struct PcfSimProc {
+    _child: Child,
+    pub url: String,
+}
+
+impl PcfSimProc {
+    pub async fn start(latency_ms: u64) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = Command::new(binary("pcf-sim")?)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--latency-ms",
+                &latency_ms.to_string(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while crate::load::get_once_h2(&format!("{url}/sim/sessions"))
+            .await
+            .map(|r| r.0)
+            .ok()
+            != Some(200)
+        {
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "pcf-sim not ready");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(Self { _child: child, url })
+    }
+    /// The requests the simulator received (method, path, status, ms since the epoch, body).
+    pub async fn requests(&self) -> anyhow::Result<Vec<Value>> {
+        let (_, body) = crate::load::get_once_h2(&format!("{}/sim/requests", self.url)).await?;
+        Ok(serde_json::from_slice::<Vec<Value>>(&body)?)
+    }
+    pub async fn session_count(&self) -> anyhow::Result<usize> {
+        let (_, body) = crate::load::get_once_h2(&format!("{}/sim/sessions", self.url)).await?;
+        Ok(serde_json::from_slice::<Vec<Value>>(&body)?.len())
     }
 }
 

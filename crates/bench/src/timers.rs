@@ -1,9 +1,9 @@
-//! The timer scenarios: two gateway replicas on one Redis, the standalone `nef-sim` with a set
-//! latency, bookings created ahead, then what the NEF saw: when each POST arrived against
-//! its booking's start time.
+//! The timer scenarios: two gateway replicas on one Redis, the standalone `nef-sim` or
+//! `pcf-sim` with a set latency, bookings created ahead, then what the network saw: when each
+//! create (a NEF subscription, an N5 app session) arrived against its booking's start time.
 
 use crate::api::{create_body, seed};
-use crate::procs::{Gateway, NefSimProc, Redis, redis_env};
+use crate::procs::{Gateway, NefSimProc, PcfSimProc, Redis, redis_env};
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -19,9 +19,10 @@ pub struct Lag {
     pub p50_ms: i64,
     pub p99_ms: i64,
     pub max_ms: i64,
-    /// Subscriptions created (201) per booking beyond one.
+    /// Subscriptions (app sessions) created (201) per booking beyond one.
     pub duplicates: usize,
-    /// Subscriptions still at the NEF after every booking ended (kill scenario only).
+    /// Subscriptions (app sessions) still at the network after every booking ended (kill
+    /// scenario only).
     pub left_at_end: Option<usize>,
 }
 
@@ -34,27 +35,91 @@ fn ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// Which southbound the replicas use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Southbound {
+    Nef,
+    Pcf,
+}
+
 pub struct Scenario {
+    pub southbound: Southbound,
     pub bookings: usize,
     /// Start times spread evenly over this span (zero: all at once).
     pub spread: Duration,
-    pub nef_latency_ms: u64,
+    /// The simulator's latency for every answer.
+    pub latency_ms: u64,
     /// Kill one replica this long after the first start.
     pub kill_after: Option<Duration>,
     pub duration_s: u64,
 }
 
-fn env(redis: &Redis, sim: &NefSimProc) -> Vec<(String, String)> {
-    let mut e = redis_env(redis);
-    e.push(("QOSGW__SOUTHBOUND__KIND".into(), "nef".into()));
-    e.push(("QOSGW__SOUTHBOUND__NEF__API_ROOT".into(), sim.url.clone()));
-    e
+/// The simulated network, standalone.
+enum Network {
+    Nef(NefSimProc),
+    Pcf(PcfSimProc),
+}
+
+impl Network {
+    async fn start(kind: Southbound, latency_ms: u64) -> anyhow::Result<Self> {
+        Ok(match kind {
+            Southbound::Nef => Self::Nef(NefSimProc::start(latency_ms).await?),
+            Southbound::Pcf => Self::Pcf(PcfSimProc::start(latency_ms).await?),
+        })
+    }
+
+    fn env(&self, redis: &Redis) -> Vec<(String, String)> {
+        let mut e = redis_env(redis);
+        match self {
+            Self::Nef(sim) => {
+                e.push(("QOSGW__SOUTHBOUND__KIND".into(), "nef".into()));
+                e.push(("QOSGW__SOUTHBOUND__NEF__API_ROOT".into(), sim.url.clone()));
+            }
+            Self::Pcf(sim) => {
+                e.push(("QOSGW__SOUTHBOUND__KIND".into(), "pcf".into()));
+                e.push(("QOSGW__SOUTHBOUND__PCF__API_ROOT".into(), sim.url.clone()));
+            }
+        }
+        e
+    }
+
+    /// The network's successful creates: (booking id from the callback URL, received ms).
+    async fn created(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let (requests, create_path, callback) = match self {
+            Self::Nef(sim) => (sim.requests().await?, None, "notificationDestination"),
+            Self::Pcf(sim) => (
+                sim.requests().await?,
+                Some("/npcf-policyauthorization/v1/app-sessions"),
+                "notifUri",
+            ),
+        };
+        Ok(requests
+            .into_iter()
+            .filter(|r| r["method"] == "POST" && r["status"] == 201)
+            .filter(|r| create_path.is_none_or(|p| r["path"] == p))
+            .filter_map(|r| {
+                let dest = r["body"]
+                    .get(callback)
+                    .or_else(|| r["body"]["ascReqData"].get(callback))?
+                    .as_str()?;
+                let id = dest.split("/bookings/").nth(1)?.split('/').next()?.to_owned();
+                Some((id, i64::try_from(r["at_ms"].as_u64()?).ok()?))
+            })
+            .collect())
+    }
+
+    async fn left(&self) -> anyhow::Result<usize> {
+        match self {
+            Self::Nef(sim) => sim.subscription_count().await,
+            Self::Pcf(sim) => sim.session_count().await,
+        }
+    }
 }
 
 pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     let redis = Redis::start().await?;
-    let sim = NefSimProc::start(s.nef_latency_ms).await?;
-    let env = env(&redis, &sim);
+    let sim = Network::start(s.southbound, s.latency_ms).await?;
+    let env = sim.env(&redis);
     let mut a = Gateway::start(&env).await?;
     let _b = Gateway::start(&env).await?;
     // Creates run at a few thousand per second here: leave time for all of them.
@@ -84,7 +149,7 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     let mut posts = Vec::new();
     while Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        posts = created(&sim).await?;
+        posts = sim.created().await?;
         if by_booking(&posts).len() >= s.bookings {
             break;
         }
@@ -106,7 +171,7 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
         // Every booking ends `duration_s` after its start: then nothing may be left.
         let end = last + time::Duration::seconds(s.duration_s as i64) + time::Duration::seconds(10);
         tokio::time::sleep(Duration::try_from(end - now()).unwrap_or_default()).await;
-        left_at_end = Some(sim.subscription_count().await?);
+        left_at_end = Some(sim.left().await?);
     }
     Ok(Lag {
         bookings: s.bookings,
@@ -125,21 +190,6 @@ fn with_duration(body: Bytes, duration: u64) -> anyhow::Result<Bytes> {
     let mut v: Value = serde_json::from_slice(&body)?;
     v["duration"] = Value::from(duration);
     Ok(Bytes::from(v.to_string()))
-}
-
-/// The NEF's successful POSTs: (booking id from the notification destination, received ms).
-async fn created(sim: &NefSimProc) -> anyhow::Result<Vec<(String, i64)>> {
-    Ok(sim
-        .requests()
-        .await?
-        .into_iter()
-        .filter(|r| r["method"] == "POST" && r["status"] == 201)
-        .filter_map(|r| {
-            let dest = r["body"]["notificationDestination"].as_str()?;
-            let id = dest.split("/bookings/").nth(1)?.split('/').next()?.to_owned();
-            Some((id, r["at_ms"].as_i64()?))
-        })
-        .collect())
 }
 
 fn by_booking(posts: &[(String, i64)]) -> HashMap<String, Vec<i64>> {

@@ -2,7 +2,7 @@
 //! real or simulated in this process), the callback routes that go with it, and the
 //! simulators, kept alive for the life of the process.
 
-use crate::settings::{PcfDiscovery, Settings, SouthboundKind, base};
+use crate::settings::{PcfDiscovery, SbiService, Settings, SouthboundKind, base};
 use anyhow::Context;
 use axum::Router;
 use booking::{BookingService, Catalog, DeviceResolver, Southbound};
@@ -81,6 +81,8 @@ impl Network {
                 let sim_root = if sb.kind == SouthboundKind::PcfSim {
                     let cfg = pcf_sim::SimConfig {
                         notify_on_create: sb.simulator.notify_on_create,
+                        // The simulator's NRF issues the tokens the gateway is told to fetch.
+                        access_tokens: sb.pcf.access_tokens,
                         ..pcf_sim::SimConfig::default()
                     };
                     let sim = PcfSim::start("127.0.0.1:0", cfg)
@@ -93,8 +95,14 @@ impl Network {
                 } else {
                     None
                 };
-                let locator = locator(s, &mapping, sim_root)?;
-                let mut client = PcfClient::new(sb.pcf.transport()?)?;
+                let p = &sb.pcf;
+                let nrf_root = p.nrf_api_root.as_ref().map(base).or_else(|| sim_root.clone());
+                let token_url = p
+                    .access_tokens
+                    .then(|| p.token_endpoint(nrf_root.as_deref()))
+                    .transpose()?;
+                let locator = locator(s, &mapping, sim_root, token_url.as_deref())?;
+                let mut client = PcfClient::new(p.transport(SbiService::PolicyAuthorization, token_url.as_deref())?)?;
                 if traces {
                     client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
                 }
@@ -130,7 +138,12 @@ impl Network {
 
 /// How the PCF is found; with the in-process simulator (`sim_root`), roots not configured
 /// are its.
-fn locator(s: &Settings, mapping: &qos_mapping::MappingConfig, sim_root: Option<String>) -> anyhow::Result<PcfLocator> {
+fn locator(
+    s: &Settings,
+    mapping: &qos_mapping::MappingConfig,
+    sim_root: Option<String>,
+    token_url: Option<&str>,
+) -> anyhow::Result<PcfLocator> {
     let p = &s.southbound.pcf;
     let root = |configured: &Option<url::Url>, what: &str| {
         configured
@@ -139,18 +152,20 @@ fn locator(s: &Settings, mapping: &qos_mapping::MappingConfig, sim_root: Option<
             .or_else(|| sim_root.clone())
             .with_context(|| format!("southbound.pcf.{what} is required with discovery {:?}", p.discovery))
     };
-    let transport = || -> anyhow::Result<Arc<sbi::Transport>> { Ok(Arc::new(sbi::Transport::new(p.transport()?)?)) };
+    let transport = |service| -> anyhow::Result<Arc<sbi::Transport>> {
+        Ok(Arc::new(sbi::Transport::new(p.transport(service, token_url)?)?))
+    };
     Ok(match p.discovery {
         PcfDiscovery::Static => PcfLocator::fixed(root(&p.api_root, "api_root")?),
         PcfDiscovery::Nrf => PcfLocator::nrf(
-            transport()?,
+            transport(SbiService::Discovery)?,
             root(&p.nrf_api_root, "nrf_api_root")?,
             Some(p.nf_instance_id.clone()),
             mapping.dnn.clone(),
             mapping.snssai.clone(),
         ),
         PcfDiscovery::Bsf => PcfLocator::bsf(
-            transport()?,
+            transport(SbiService::Binding)?,
             root(&p.bsf_api_root, "bsf_api_root")?,
             mapping.dnn.clone(),
             p.bsf_pcf_scheme.clone(),

@@ -2,7 +2,7 @@
 //! the BSF (it is every attached UE's PCF), behind the same fault gate as N5.
 
 use super::*;
-use crate::routes::{answer, gate};
+use crate::gate::{answer, gate};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, Uri, Version};
 use std::collections::HashMap;
@@ -10,9 +10,15 @@ use std::collections::HashMap;
 /// This PCF's IPv4 address and port, as its profile and bindings name them.
 fn end_point(sh: &Shared) -> Value {
     let base = sh.lock().base_url.clone();
-    let authority = base.trim_start_matches("http://");
+    let authority = base.split_once("://").map_or(base.as_str(), |(_, a)| a);
     let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
     json!({"ipv4Address": host, "port": port.parse::<u16>().unwrap_or(80)})
+}
+
+/// `http` (h2c) or `https`.
+fn scheme(sh: &Shared) -> String {
+    let base = sh.lock().base_url.clone();
+    base.split_once("://").map_or("http", |(s, _)| s).to_owned()
 }
 
 /// NRF discovery (TS 29.510): this simulator as the one PCF offering N5 to an AF.
@@ -34,7 +40,7 @@ pub(crate) async fn nrf_discover(
                 "nfInstanceId": "6e1f5a3c-0d2b-4c9e-8a7f-3b2d1c0e9f8a", "nfType": "PCF", "nfStatus": "REGISTERED",
                 "priority": 1, "allowedNfTypes": ["AF", "NEF", "SMF"],
                 "nfServices": [{"serviceInstanceId": "1", "serviceName": "npcf-policyauthorization",
-                    "versions": [{"apiVersionInUri": "v1", "apiFullVersion": "1.2.3"}], "scheme": "http",
+                    "versions": [{"apiVersionInUri": "v1", "apiFullVersion": "1.2.3"}], "scheme": scheme(&sh),
                     "nfServiceStatus": "REGISTERED", "ipEndPoints": [end_point(&sh)]}]}]});
             (StatusCode::OK, Json(body)).into_response()
         }

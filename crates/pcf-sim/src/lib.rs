@@ -6,13 +6,16 @@
 //! `/notify` and `/terminate` callbacks over h2c (on command, or SUCCESSFUL_RESOURCES_ALLOCATION
 //! after each create), answers "no PDU session" for configured UEs, injects faults, and
 //! records every request (with its HTTP version and `User-Agent`) for tests. It also answers
-//! as the NRF (discovery names it as the one PCF) and the BSF (it is every attached UE's PCF). The gateway's
+//! as the NRF (discovery names it as the one PCF; access tokens, required on request) and the
+//! BSF (it is every attached UE's PCF). It serves h2c, or h2 over TLS. The gateway's
 //! quick start runs it in-process; `pcf-sim` runs it standalone.
 #![forbid(unsafe_code)]
 
 mod control;
 mod discovery;
+mod gate;
 mod routes;
+mod tokens;
 mod validate;
 
 use axum::Json;
@@ -20,8 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -55,6 +57,23 @@ pub struct SimConfig {
     /// Open5GS's 404.
     pub no_session: NoSession,
     pub faults: Faults,
+    /// Require the NRF's access tokens (issued at `/oauth2/token`) on N5, NRF discovery and
+    /// the BSF, each for its own service.
+    pub access_tokens: bool,
+    /// `expires_in` of the tokens issued.
+    pub token_lifetime_s: u64,
+    /// Serve h2 over TLS (ALPN `h2`) with this certificate chain and key (PEM), instead of
+    /// h2c.
+    pub tls: Option<SimTls>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    /// Require a client certificate issued by this CA (PEM): mutual TLS, as SBI producers
+    /// authenticate consumers.
+    pub client_ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for SimConfig {
@@ -65,6 +84,9 @@ impl Default for SimConfig {
             unattached: BTreeSet::new(),
             no_session: NoSession::Free5gc,
             faults: Faults::default(),
+            access_tokens: false,
+            token_lifetime_s: 3600,
+            tls: None,
         }
     }
 }
@@ -105,8 +127,13 @@ struct SimState {
     base_url: String,
     cfg: SimConfig,
     sessions: BTreeMap<u64, Session>,
+    /// Session ids by UE address, for the equivalence check of a create.
+    by_ue: HashMap<String, BTreeSet<u64>>,
     requests: Vec<Recorded>,
     next_id: u64,
+    /// Access tokens issued: token -> its scopes.
+    tokens: BTreeMap<String, String>,
+    next_token: u64,
 }
 
 #[derive(Clone)]
@@ -126,7 +153,6 @@ impl Shared {
 #[derive(Clone)]
 pub struct PcfSim {
     shared: Shared,
-    addr: SocketAddr,
 }
 
 #[allow(
@@ -157,17 +183,22 @@ fn problem(status: StatusCode, cause: &str, detail: impl Into<String>) -> Respon
 }
 
 impl PcfSim {
-    /// Binds `listen` (e.g. `127.0.0.1:0`) and serves HTTP/2 (h2c, prior knowledge) until the
-    /// runtime stops.
+    /// Binds `listen` (e.g. `127.0.0.1:0`) and serves HTTP/2 (h2c with prior knowledge, or h2
+    /// over TLS) until the runtime stops.
     pub async fn start(listen: &str, cfg: SimConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let tls = cfg.tls.as_ref().map(routes::acceptor).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let state = SimState {
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
             cfg,
             sessions: BTreeMap::new(),
+            by_ue: HashMap::new(),
             requests: Vec::new(),
             next_id: 0,
+            tokens: BTreeMap::new(),
+            next_token: 0,
         };
         let http = reqwest::Client::builder()
             .http2_prior_knowledge()
@@ -179,12 +210,13 @@ impl PcfSim {
             state: Arc::new(Mutex::new(state)),
             http,
         };
-        tokio::spawn(routes::serve_h2(listener, routes::router(shared.clone())));
-        Ok(Self { shared, addr })
+        tokio::spawn(routes::serve_h2(listener, tls, routes::router(shared.clone())));
+        Ok(Self { shared })
     }
 
+    /// `http://` or `https://` and the bound address.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.lock().base_url.clone()
     }
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
@@ -207,6 +239,10 @@ impl PcfSim {
     /// Every API call is answered 503 for `d` from now.
     pub fn unavailable_for(&self, d: Duration) {
         self.shared.lock().cfg.faults.unavailable_until = Some(Instant::now() + d);
+    }
+    /// Forgets every access token issued: the next call with one gets 401 `invalid_token`.
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().tokens.clear();
     }
     pub fn set_unattached(&self, ue: &str, unattached: bool) {
         let mut s = self.shared.lock();

@@ -5,6 +5,7 @@
 use super::*;
 use crate::control::{control_notify, control_requests, control_sessions, control_terminate, send_event};
 use crate::discovery::{bsf_binding, nrf_discover};
+use crate::gate::{answer, gate, set_status};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,22 +13,61 @@ use axum::http::{HeaderMap, Method, Uri, Version};
 use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
+use tokio_rustls::TlsAcceptor;
 
 /// Serves every connection as HTTP/2 (prior knowledge): an HTTP/1.1 client gets a protocol
 /// error and the connection closed, as from a real SBI producer.
-pub(crate) async fn serve_h2(listener: tokio::net::TcpListener, app: Router) {
+pub(crate) async fn serve_h2(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, app: Router) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
         let service = TowerToHyperService::new(app.clone());
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            let _ = match tls {
+                None => h2.serve_connection(TokioIo::new(stream), service).await,
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => h2.serve_connection(TokioIo::new(stream), service).await,
+                    Err(_) => return,
+                },
+            };
         });
     }
+}
+
+/// A TLS acceptor that offers only `h2` (TS 29.500 §5.2.2: SBI over TLS negotiates h2 by ALPN).
+pub(crate) fn acceptor(t: &SimTls) -> std::io::Result<TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(&t.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?;
+    let key = PrivateKeyDer::from_pem_slice(&t.key_pem).map_err(std::io::Error::other)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?;
+    let builder = match &t.client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(pem) {
+                roots
+                    .add(c.map_err(std::io::Error::other)?)
+                    .map_err(std::io::Error::other)?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(std::io::Error::other)?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut cfg = builder.with_single_cert(certs, key).map_err(std::io::Error::other)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
 pub(crate) fn router(shared: Shared) -> Router {
@@ -40,77 +80,12 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route(&format!("{API_PREFIX}/app-sessions/{{id}}/delete"), post(delete))
         .route("/nnrf-disc/v1/nf-instances", get(nrf_discover))
         .route("/nbsf-management/v1/pcfBindings", get(bsf_binding))
+        .route("/oauth2/token", post(crate::tokens::token))
         .route("/sim/requests", get(control_requests))
         .route("/sim/sessions", get(control_sessions))
         .route("/sim/terminate", post(control_terminate))
         .route("/sim/notify", post(control_notify))
         .with_state(shared)
-}
-
-/// Records the call, then applies the injected faults. `Err` is the answer to give instead.
-pub(crate) async fn gate(
-    sh: &Shared,
-    method: &Method,
-    uri: &Uri,
-    version: Version,
-    headers: &HeaderMap,
-    body: Option<Value>,
-) -> Result<usize, Response> {
-    let (latency, idx) = {
-        let mut s = sh.lock();
-        let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        s.requests.push(Recorded {
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            body,
-            at_ms: now_ms(),
-            status: 0,
-            version: format!("{version:?}"),
-            user_agent: text(header::USER_AGENT),
-            content_type: text(header::CONTENT_TYPE),
-        });
-        (s.cfg.faults.latency_ms, s.requests.len() - 1)
-    };
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
-    let refused = {
-        let mut s = sh.lock();
-        let f = &mut s.cfg.faults;
-        if f.unavailable_until.is_some_and(|t| Instant::now() < t) {
-            let mut r = problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "NF_CONGESTION",
-                "the PCF is overloaded",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Some(r)
-        } else {
-            f.next_statuses.pop_front().map(|st| {
-                let st = StatusCode::from_u16(st).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                problem(st, "SIMULATED", "injected fault")
-            })
-        }
-    };
-    match refused {
-        Some(r) => {
-            set_status(sh, idx, r.status().as_u16());
-            Err(r)
-        }
-        None => Ok(idx),
-    }
-}
-
-fn set_status(sh: &Shared, idx: usize, status: u16) {
-    if let Some(r) = sh.lock().requests.get_mut(idx) {
-        r.status = status;
-    }
-}
-
-pub(crate) fn answer(sh: &Shared, idx: usize, res: Response) -> Response {
-    set_status(sh, idx, res.status().as_u16());
-    res
 }
 
 /// The UE address a request names (exactly one is valid).
@@ -164,14 +139,14 @@ async fn create(
             drop(s);
             return answer(&sh, idx, r);
         }
+        // Through the UE index: a burst of creates stays linear, not quadratic.
         let equivalent = s.cfg.see_other_for_equivalent.then(|| {
-            s.sessions
-                .values()
-                .find(|x| {
-                    ue_of(&x.req) == ue
-                        && x.req["notifUri"] == req["notifUri"]
-                        && x.req["medComponents"] == req["medComponents"]
-                })
+            s.by_ue
+                .get(&ue)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| s.sessions.get(id))
+                .find(|x| x.req["notifUri"] == req["notifUri"] && x.req["medComponents"] == req["medComponents"])
                 .map(|x| x.uri.clone())
         });
         if let Some(Some(existing)) = equivalent {
@@ -185,6 +160,7 @@ async fn create(
         s.next_id += 1;
         let id = s.next_id;
         let uri = format!("{}{API_PREFIX}/app-sessions/{id}", s.base_url);
+        s.by_ue.entry(ue.clone()).or_default().insert(id);
         s.sessions.insert(
             id,
             Session {
@@ -346,7 +322,18 @@ async fn delete(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let gone = session_id(&id).and_then(|id| sh.lock().sessions.remove(&id));
+    let gone = session_id(&id).and_then(|id| {
+        let mut s = sh.lock();
+        let gone = s.sessions.remove(&id)?;
+        let ue = ue_of(&gone.req);
+        if let Some(ids) = s.by_ue.get_mut(&ue) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                s.by_ue.remove(&ue);
+            }
+        }
+        Some(gone)
+    });
     let res = match gone {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => not_found(),

@@ -1,6 +1,7 @@
 //! The `pcf` client against the simulator over real HTTP/2 (h2c): create, the 303 of an
 //! equivalent create, delete by POST, the simulator's schema rules, "no PDU session" in both
-//! PCFs' dialects, and HTTP/1.1 refused.
+//! PCFs' dialects, HTTP/1.1 refused, and the NRF's access tokens (fetched once per scope,
+//! renewed after a 401).
 
 use pcf::{AppSessionContext, AppSessionContextReqData, MediaComponent, MediaSubComponent, PcfClient};
 use pcf_sim::{NoSession, PcfSim, SimConfig};
@@ -9,8 +10,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn client() -> PcfClient {
+    client_with(Auth::None)
+}
+
+fn client_with(auth: Auth) -> PcfClient {
     PcfClient::new(TransportConfig {
-        auth: Auth::None,
+        auth,
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(2),
         max_retries: 1,
@@ -168,5 +173,84 @@ async fn an_http1_client_is_refused_at_the_connection() {
         .send()
         .await;
     assert!(r.is_err(), "an HTTP/1.1 request was answered: {r:?}");
+    assert!(sim.sessions().is_empty());
+}
+
+const AF_ID: &str = "8f0b3d2c-6a1e-4c55-9d3f-0c5a9b1e7d21";
+
+fn nrf_auth(sim: &PcfSim, target: &str, scope: &str) -> Auth {
+    Auth::Nrf {
+        token_url: format!("{}/oauth2/token", sim.url()),
+        nf_instance_id: AF_ID.into(),
+        nf_type: "AF".into(),
+        target_nf_type: target.into(),
+        scope: scope.into(),
+    }
+}
+
+fn token_requests(sim: &PcfSim) -> Vec<pcf_sim::Recorded> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path == "/oauth2/token")
+        .collect()
+}
+
+#[tokio::test]
+async fn an_nrf_token_is_fetched_once_per_scope_and_renewed_after_a_401() {
+    let cfg = SimConfig {
+        access_tokens: true,
+        ..SimConfig::default()
+    };
+    let sim = PcfSim::start("127.0.0.1:0", cfg).await.unwrap();
+
+    // Without a token, the PCF refuses: 401, and nothing is created.
+    let e = client().create(&sim.url(), &ctx("10.0.1.1", true)).await.unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e:?}");
+
+    // A token for another service is not enough (403 insufficient_scope).
+    let e = client_with(nrf_auth(&sim, "NRF", "nnrf-disc"))
+        .create(&sim.url(), &ctx("10.0.1.1", true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e:?}");
+    assert!(sim.sessions().is_empty());
+
+    let c = client_with(nrf_auth(&sim, "PCF", "npcf-policyauthorization"));
+    let before = token_requests(&sim).len();
+    for n in 0..5 {
+        c.create(&sim.url(), &ctx(&format!("10.0.2.{n}"), true)).await.unwrap();
+    }
+    let fetched = &token_requests(&sim)[before..];
+    assert_eq!(fetched.len(), 1, "one token for five calls: {fetched:?}");
+    let form = fetched[0].body.clone().unwrap();
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["nfInstanceId"], AF_ID);
+    assert_eq!(form["nfType"], "AF");
+    assert_eq!(form["targetNfType"], "PCF");
+    assert_eq!(form["scope"], "npcf-policyauthorization");
+    assert_eq!(fetched[0].status, 200);
+    assert_eq!(fetched[0].version, "HTTP/2.0", "the NRF is an SBI producer too");
+
+    // The NRF forgets its tokens: the next call gets 401, fetches a new one and goes through.
+    sim.revoke_tokens();
+    c.create(&sim.url(), &ctx("10.0.3.1", true)).await.unwrap();
+    assert_eq!(token_requests(&sim).len(), before + 2);
+    assert_eq!(sim.sessions().len(), 6);
+}
+
+#[tokio::test]
+async fn the_nrf_refuses_a_malformed_token_request() {
+    let cfg = SimConfig {
+        access_tokens: true,
+        ..SimConfig::default()
+    };
+    let sim = PcfSim::start("127.0.0.1:0", cfg).await.unwrap();
+    for (target, scope) in [("PCF", "no-such-service"), ("BSF", "npcf-policyauthorization")] {
+        let e = client_with(nrf_auth(&sim, target, scope))
+            .create(&sim.url(), &ctx("10.0.4.1", true))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(400), "{target} {scope}: {e:?}");
+    }
     assert!(sim.sessions().is_empty());
 }

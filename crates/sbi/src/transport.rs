@@ -2,13 +2,14 @@
 //!
 //! GET and DELETE-like calls (`idempotent`) are retried (bounded, with backoff) on network
 //! errors, 5xx and 429; a POST only where the producer certainly did not act on it: a refused
-//! connection, 429 and 503 (honouring `Retry-After`), and once after a 401 with a fresh token.
+//! connection, 429 and 503 (honouring `Retry-After`), and once after a 401 with a fresh token
+//! (from the `oauth` module: client credentials, or the NRF's access tokens).
 //! 307/308 are followed with the same method and body. A timed-out POST is reported as
 //! unavailable, never resent. `303 See Other` is an answer, not a redirect: the caller reads
 //! its `Location` (N5: an equivalent app session already exists).
 
 use crate::error::SbiError;
-use crate::oauth::TokenSource;
+use crate::oauth::{Grant, TokenSource};
 use crate::types::ProblemDetails;
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -25,11 +26,23 @@ pub enum Auth {
         username: String,
         password: SecretString,
     },
+    /// Client credentials with an id and secret (`client_secret_basic`).
     OAuth2 {
         token_url: String,
         client_id: String,
         client_secret: SecretString,
         scope: Option<String>,
+    },
+    /// Nnrf_AccessToken (TS 29.510 §5.4.2.2): a token from the NRF for one service (`scope`,
+    /// e.g. `npcf-policyauthorization`) of one NF type; the NF is known by its TLS identity.
+    Nrf {
+        /// `{nrfApiRoot}/oauth2/token`.
+        token_url: String,
+        nf_instance_id: String,
+        /// This NF's type (`AF`).
+        nf_type: String,
+        target_nf_type: String,
+        scope: String,
     },
 }
 
@@ -120,12 +133,30 @@ impl Transport {
                 scope,
             } => Some(TokenSource::new(
                 http.clone(),
-                token_url.clone(),
-                client_id.clone(),
-                client_secret.clone(),
+                token_url,
+                Grant::Secret {
+                    client_id,
+                    client_secret,
+                },
                 scope.clone(),
-            )),
-            _ => None,
+            )?),
+            Auth::Nrf {
+                token_url,
+                nf_instance_id,
+                nf_type,
+                target_nf_type,
+                scope,
+            } => Some(TokenSource::new(
+                http.clone(),
+                token_url,
+                Grant::Nrf {
+                    nf_instance_id,
+                    nf_type,
+                    target_nf_type,
+                },
+                Some(scope.clone()),
+            )?),
+            Auth::None | Auth::Basic { .. } => None,
         };
         // A burst of one: requests leave evenly spaced, never in a clump.
         let pace = NonZeroU32::new(cfg.max_requests_per_second)
@@ -177,7 +208,7 @@ impl Transport {
             match &self.cfg.auth {
                 Auth::None => {}
                 Auth::Basic { username, password } => req = req.basic_auth(username, Some(password.expose_secret())),
-                Auth::OAuth2 { .. } => {
+                Auth::OAuth2 { .. } | Auth::Nrf { .. } => {
                     if let Some(ts) = &self.tokens {
                         let t = ts.token().await?;
                         req = req.bearer_auth(t.expose_secret());

@@ -232,6 +232,10 @@ impl Settings {
                 p.discovery
             );
             anyhow::ensure!(
+                !p.access_tokens || p.token_url.is_some() || p.nrf_api_root.is_some(),
+                "southbound.pcf.access_tokens needs southbound.pcf.token_url or nrf_api_root"
+            );
+            anyhow::ensure!(
                 matches!(p.bsf_pcf_scheme.as_str(), "http" | "https"),
                 "southbound.pcf.bsf_pcf_scheme must be http or https"
             );

@@ -10,7 +10,7 @@ mod pcf;
 mod units;
 
 pub use libs::base;
-pub use pcf::{PcfDiscovery, PcfSettings, PcfTls};
+pub use pcf::{PcfDiscovery, PcfSettings, PcfTls, SbiService};
 
 use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};

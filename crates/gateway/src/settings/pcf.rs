@@ -38,6 +38,10 @@ pub struct PcfSettings {
     pub af_app_id: Option<String>,
     /// The gateway's NF instance id (a UUID): in its `User-Agent` (`AF-<id>`).
     pub nf_instance_id: String,
+    /// Access tokens from the NRF, one per service.
+    pub access_tokens: bool,
+    /// The NRF's token endpoint (default `{nrf_api_root}/oauth2/token`).
+    pub token_url: Option<Url>,
     #[serde(rename = "connect_timeout_ms", deserialize_with = "units::ms")]
     pub connect_timeout: Duration,
     #[serde(rename = "request_timeout_ms", deserialize_with = "units::ms")]
@@ -64,9 +68,53 @@ pub struct PcfTls {
     pub key_file: Option<PathBuf>,
 }
 
+/// The services the gateway calls as an AF, the NF type that offers each (the token's
+/// `targetNfType`) and its scope.
+#[derive(Debug, Clone, Copy)]
+pub enum SbiService {
+    PolicyAuthorization,
+    Discovery,
+    Binding,
+}
+
+impl SbiService {
+    fn target_and_scope(self) -> (&'static str, &'static str) {
+        match self {
+            Self::PolicyAuthorization => ("PCF", "npcf-policyauthorization"),
+            Self::Discovery => ("NRF", "nnrf-disc"),
+            Self::Binding => ("BSF", "nbsf-management"),
+        }
+    }
+}
+
 impl PcfSettings {
-    /// The HTTP/2-only transport toward the PCF.
-    pub fn transport(&self) -> anyhow::Result<TransportConfig> {
+    /// The NRF's token endpoint: `token_url`, else under the NRF's root (`nrf_root`, the
+    /// configured one or the simulator's).
+    pub fn token_endpoint(&self, nrf_root: Option<&str>) -> anyhow::Result<String> {
+        match (&self.token_url, nrf_root) {
+            (Some(u), _) => Ok(u.to_string()),
+            (None, Some(root)) => Ok(format!("{}/oauth2/token", root.trim_end_matches('/'))),
+            (None, None) => anyhow::bail!("southbound.pcf.access_tokens needs token_url or nrf_api_root"),
+        }
+    }
+
+    /// The HTTP/2-only transport toward the producer of `service`, with an NRF token for it
+    /// when `access_tokens` is on (`token_url` from [`Self::token_endpoint`]).
+    pub fn transport(&self, service: SbiService, token_url: Option<&str>) -> anyhow::Result<TransportConfig> {
+        let auth = match (self.access_tokens, token_url) {
+            (true, Some(url)) => {
+                let (target, scope) = service.target_and_scope();
+                Auth::Nrf {
+                    token_url: url.to_owned(),
+                    nf_instance_id: self.nf_instance_id.clone(),
+                    nf_type: "AF".into(),
+                    target_nf_type: target.into(),
+                    scope: scope.into(),
+                }
+            }
+            (true, None) => anyhow::bail!("southbound.pcf.access_tokens needs token_url or nrf_api_root"),
+            (false, _) => Auth::None,
+        };
         let read = |p: &PathBuf, what: &str| {
             std::fs::read(p).with_context(|| format!("southbound.pcf.tls.{what}: cannot read {}", p.display()))
         };
@@ -80,7 +128,7 @@ impl PcfSettings {
             _ => anyhow::bail!("southbound.pcf.tls: cert_file and key_file go together"),
         };
         Ok(TransportConfig {
-            auth: Auth::None,
+            auth,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             max_retries: self.max_retries,

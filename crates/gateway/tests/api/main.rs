@@ -17,6 +17,7 @@ mod limits;
 mod ops;
 mod ownership;
 mod pcf;
+mod pcf_sbi;
 mod profiles;
 mod redis;
 mod server;
