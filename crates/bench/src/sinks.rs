@@ -46,7 +46,6 @@ pub struct Received {
 pub struct Sink {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
-    _task: tokio::task::JoinHandle<()>,
 }
 
 #[allow(clippy::disallowed_methods, reason = "arrival times are real time")]
@@ -55,21 +54,28 @@ fn now_ms() -> i64 {
 }
 
 impl Sink {
+    /// Serves on a thread and runtime of its own: the bench's own work (reading the
+    /// simulator's log, sorting latencies) must not stall the sink, or the gateways' deliveries
+    /// time out and are sent again, and the bench measures itself. The thread lives as long
+    /// as the bench process.
     pub async fn start(kind: SinkKind) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}/events", listener.local_addr()?);
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let url = format!("http://{}/events", std_listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
         let rec = received.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, kind, rec.clone()));
-            }
-        });
-        Ok(Self {
-            url,
-            received,
-            _task: task,
-        })
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("sink".into()).spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(std_listener) else {
+                    return;
+                };
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(serve(stream, kind, rec.clone()));
+                }
+            });
+        })?;
+        Ok(Self { url, received })
     }
 
     /// A sink URL nothing listens on (connections refused).

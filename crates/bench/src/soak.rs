@@ -196,11 +196,48 @@ fn pick(sorted: &[i64], p: f64) -> i64 {
         .unwrap_or(0)
 }
 
+/// How often the NEF's log is taken during an interval.
+const TAKE_EVERY: Duration = Duration::from_secs(15);
+
+/// Takes the NEF's log every [`TAKE_EVERY`] for `span` (and once at its end): each
+/// activation's lag against its booking's start (ms), and how many came early.
+async fn collect(sim: Arc<NefSimProc>, seen: Arc<Mutex<Seen>>, span: Duration) -> anyhow::Result<(Vec<i64>, usize)> {
+    let until = Instant::now() + span;
+    let (mut lags, mut early) = (Vec::new(), 0);
+    loop {
+        tokio::time::sleep(TAKE_EVERY.min(until.saturating_duration_since(Instant::now()))).await;
+        let taken = sim.take_requests().await?;
+        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+        for r in taken {
+            if r["method"] != "POST" || r["status"] != 201 {
+                continue;
+            }
+            let Some(dest) = r["body"]["notificationDestination"].as_str() else {
+                continue;
+            };
+            let Some(id) = dest.split("/bookings/").nth(1).and_then(|x| x.split('/').next()) else {
+                continue;
+            };
+            if let (Some(start), Some(at)) = (s.start_of.remove(id), r["at_ms"].as_i64()) {
+                early += usize::from(at < start);
+                lags.push(at - start);
+            }
+        }
+        // Bookings deleted before their start never reach the NEF.
+        let stale = ms(now()) - 120_000;
+        s.start_of.retain(|_, start| *start > stale);
+        drop(s);
+        if Instant::now() >= until {
+            return Ok((lags, early));
+        }
+    }
+}
+
 pub async fn run(minutes: u64) -> anyhow::Result<Soak> {
     let total = Duration::from_secs(minutes.max(1) * 60);
     let interval = Duration::from_secs(300).min(total / 2);
     let redis = Redis::start().await?;
-    let sim = NefSimProc::start(5).await?;
+    let sim = Arc::new(NefSimProc::start(5).await?);
     let sink = Sink::start(SinkKind::KeepAlive).await?;
     let mut env = redis_env(&redis);
     env.push(("QOSGW__SOUTHBOUND__KIND".into(), "nef".into()));
@@ -228,30 +265,12 @@ pub async fn run(minutes: u64) -> anyhow::Result<Soak> {
     let (mut rows, mut ids, hasher) = (Vec::new(), HashSet::new(), RandomState::new());
     while began.elapsed() + Duration::from_secs(1) < total {
         let span = interval.min(total - began.elapsed());
+        // The NEF's log is taken in small bites while the load runs: one take of a whole
+        // interval (some 600,000 records) stalled the host for seconds, and with it the
+        // sink, whose deliveries then timed out and came twice.
+        let collecting = tokio::spawn(collect(sim.clone(), seen.clone(), span));
         let api = drive_both(&gws, span, Some(rate), &make, &observe).await?;
-        let (mut lags, mut early) = (Vec::new(), 0);
-        let taken = sim.take_requests().await?;
-        {
-            let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-            for r in taken {
-                if r["method"] != "POST" || r["status"] != 201 {
-                    continue;
-                }
-                let Some(dest) = r["body"]["notificationDestination"].as_str() else {
-                    continue;
-                };
-                let Some(id) = dest.split("/bookings/").nth(1).and_then(|x| x.split('/').next()) else {
-                    continue;
-                };
-                if let (Some(start), Some(at)) = (s.start_of.remove(id), r["at_ms"].as_i64()) {
-                    early += usize::from(at < start);
-                    lags.push(at - start);
-                }
-            }
-            // Bookings deleted before their start never reach the NEF.
-            let stale = ms(now()) - 120_000;
-            s.start_of.retain(|_, start| *start > stale);
-        }
+        let (mut lags, early) = collecting.await??;
         lags.sort_unstable();
         let events = sink.take();
         let mut event_lags: Vec<i64> = events.iter().map(|e| e.received_ms - e.event_ms).collect();

@@ -161,3 +161,71 @@ async fn without_the_client_certificate_the_pcf_is_not_reached() {
     );
     app.finish().await;
 }
+
+/// Two replicas that name themselves differently (each its own public URL, so each its own
+/// callback base): the first's create reaches the PCF but its answer is lost; the second,
+/// taking the timer over, sends the first attempt's `notifUri` (kept as the attempt's
+/// marker), so the PCF sees an equivalent context and answers 303 with the session the first
+/// one made: one app session, adopted.
+#[tokio::test]
+async fn a_replica_with_another_public_url_adopts_the_session_a_lost_answer_left() {
+    use booking::Clock;
+    use std::sync::Arc;
+    let pcf = PcfSim::start("127.0.0.1:0", SimConfig::default()).await.unwrap();
+    pcf.set_faults(pcf_sim::Faults {
+        act_then_drop: 1,
+        ..pcf_sim::Faults::default()
+    });
+    let root: url::Url = pcf.url().parse().unwrap();
+    let on_pcf = |s: &mut gateway::Settings, public: &str| {
+        s.southbound.kind = SouthboundKind::Pcf;
+        s.southbound.pcf.api_root = Some(root.clone());
+        s.server.public_url = Some(public.parse().unwrap());
+    };
+    let app = spawn_redis_app_with(|s| on_pcf(s, "https://gw-a.example")).await;
+    let id = id_of(
+        &app.create(booking_body(&app, "+123456789", Duration::minutes(1), 600))
+            .await,
+    );
+    app.advance(Duration::minutes(1)).await;
+    assert_eq!(
+        app.get(&id).await.body["bookingStatus"],
+        "SCHEDULED",
+        "the answer was lost"
+    );
+    assert_eq!(pcf.sessions().len(), 1, "the PCF acted");
+
+    let mut s = test_settings();
+    s.store.kind = gateway::settings::StoreKind::Redis;
+    s.store.redis.urls = vec![app.redis.as_ref().unwrap().url()];
+    s.store.redis.shards = 4;
+    s.auth.allow_dev_with_redis = true;
+    on_pcf(&mut s, "https://gw-b.example");
+    let clock = Arc::new(booking::ManualClock::new(app.clock.now() + Duration::minutes(2)));
+    let second = gateway::Application::build_with_clock(s, clock).await.unwrap();
+    second.service().run_due().await.unwrap();
+    app.clock.advance(Duration::minutes(2));
+    assert_eq!(app.get(&id).await.body["bookingStatus"], "ACTIVATED");
+
+    let creates: Vec<_> = pcf
+        .requests_of("POST")
+        .into_iter()
+        .filter(|r| r.path.ends_with("/app-sessions"))
+        .collect();
+    assert_eq!(creates.len(), 2);
+    let notif = |r: &pcf_sim::Recorded| r.body.as_ref().unwrap()["ascReqData"]["notifUri"].clone();
+    assert_eq!(
+        notif(&creates[0]),
+        notif(&creates[1]),
+        "the second attempt names the first's callback"
+    );
+    assert!(
+        notif(&creates[1])
+            .as_str()
+            .unwrap()
+            .starts_with("https://gw-a.example/")
+    );
+    assert_eq!((creates[0].status, creates[1].status), (201, 303));
+    assert_eq!(pcf.sessions().len(), 1, "one app session, adopted");
+    app.finish().await;
+}

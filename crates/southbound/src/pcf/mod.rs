@@ -4,7 +4,8 @@
 //!
 //! Crash safety without a listing (N5 has no "list app sessions"): the attempt is recorded
 //! before the call (`Booking::attempts`), and every attempt of a booking sends the same
-//! request (the same `notifUri`, UE address and media components). A replica that takes over
+//! request (the same UE address and media components, and the `notifUri` of the first attempt,
+//! kept as its marker, whatever the public URL of the replica). A replica that takes over
 //! after a crash between the PCF's 201 and the stored `Location` sends it again, and a PCF
 //! that answers `303 See Other` for an equivalent context (TS 29.514 allows it; pcf-sim does)
 //! names the session the dead replica created: it is adopted, not doubled. A booking that ends
@@ -58,8 +59,17 @@ impl PcfSouthbound {
     async fn request(&self, booking: &Booking) -> Result<(String, pcf::AppSessionContext), SouthboundError> {
         let profile = prepare::profile(&self.catalog, booking)?;
         let ue = prepare::addresses(self.resolver.as_ref(), booking).await?;
-        let ctx = qos_mapping::n5::map(&self.mapping, &self.n5, booking, &profile, &ue)
+        let mut ctx = qos_mapping::n5::map(&self.mapping, &self.n5, booking, &profile, &ue)
             .map_err(|e| SouthboundError::rejected("the booking cannot be expressed at the PCF").because(e))?;
+        // Every attempt names the callback URL of the first (kept as the attempt's marker):
+        // a replica with another public URL than the one that crashed still sends an
+        // equivalent context, which the PCF answers with 303 and the dead replica's session.
+        if let (Some(first), Some(req)) = (first_notif_uri(booking), ctx.asc_req_data.as_mut()) {
+            req.notif_uri = first.to_owned();
+            if let Some(ev) = req.ev_subsc.as_mut() {
+                ev.notif_uri = Some(first.to_owned());
+            }
+        }
         let address = ue.pick(&self.mapping.address_preference);
         Ok((self.locator.api_root(address).await?, ctx))
     }
@@ -78,6 +88,15 @@ impl PcfSouthbound {
     }
 }
 
+/// The `notifUri` the booking's first attempt sent, if it was recorded (a marker of an older
+/// version is a digest, not a URL: then the current one is sent).
+fn first_notif_uri(booking: &Booking) -> Option<&str> {
+    booking
+        .attempt_marker
+        .as_deref()
+        .filter(|m| m.starts_with("http://") || m.starts_with("https://"))
+}
+
 #[async_trait]
 impl Southbound for PcfSouthbound {
     fn supports_device(&self, device: &Device, resolvable: bool) -> bool {
@@ -89,8 +108,11 @@ impl Southbound for PcfSouthbound {
         prepare::admit_flows(&self.mapping, booking)
     }
 
+    /// The `notifUri` itself (not a digest, as for the NEF's listing): N5 has no listing, and
+    /// a retry must send the first attempt's context exactly. It holds the booking's callback
+    /// token, which the booking record holds anyway.
     fn attempt_marker(&self, booking: &Booking) -> Option<String> {
-        Some(prepare::marker(&qos_mapping::n5::notif_uri(&self.mapping, booking)))
+        Some(qos_mapping::n5::notif_uri(&self.mapping, booking))
     }
 
     async fn activate(&self, booking: &Booking) -> Result<String, SouthboundError> {
