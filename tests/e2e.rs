@@ -130,6 +130,29 @@ fn ms(t: OffsetDateTime) -> u128 {
     u128::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap()
 }
 
+/// `what` reached the network (at `at_ms`) not before `due`, and within the scheduler's poll
+/// interval plus slack after it.
+fn on_time(what: &str, at_ms: u128, due: OffsetDateTime) {
+    assert!(at_ms >= ms(due), "{what} came {} ms early", ms(due) - at_ms);
+    assert!(at_ms <= ms(due) + 1500, "{what} came {} ms late", at_ms - ms(due));
+}
+
+/// Creates a booking through `gw` (201 expected): its id.
+async fn create(http: &reqwest::Client, gw: &e2e_tests::Gateway, body: &Value) -> String {
+    let res = http
+        .post(format!("{}/device-qos-bookings", gw.base))
+        .bearer_auth(&gw.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["bookingId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
     use nef_sim::{NefSim, OAuthConfig, SimConfig};
@@ -177,18 +200,7 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
         "duration": 3,
         "serviceArea": {"areaType": "CIRCLE", "center": {"latitude": 50.1, "longitude": 8.6}, "radius": 1000}
     });
-    let res = http
-        .post(format!("{}/device-qos-bookings", gw.base))
-        .bearer_auth(&gw.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let id = res.json::<Value>().await.unwrap()["bookingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create(&http, &gw, &body).await;
     assert!(
         sim.requests_of("POST").is_empty(),
         "nothing reaches the NEF before the start"
@@ -199,16 +211,7 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
     assert_eq!(posts.len(), 1);
     let post = &posts[0];
     // POSTed at the start: not before, and within the scheduler's poll interval plus slack.
-    assert!(
-        post.at_ms >= ms(start),
-        "POST {} ms before the start",
-        ms(start) - post.at_ms
-    );
-    assert!(
-        post.at_ms <= ms(start) + 1500,
-        "POST {} ms late",
-        post.at_ms - ms(start)
-    );
+    on_time("the POST", post.at_ms, start);
     let sent = post.body.clone().unwrap();
     assert_eq!(sent["ueIpv4Addr"], "10.45.7.7");
     assert_eq!(sent["qosReference"], "QOS_S");
@@ -241,8 +244,7 @@ async fn a_booking_reaches_an_oauth_nef_at_its_start_and_leaves_at_its_end() {
         "DELETE {} is not the Location {location}",
         last.path
     );
-    assert!(last.at_ms >= ms(end), "DELETE before the end");
-    assert!(last.at_ms <= ms(end) + 1500, "DELETE {} ms late", last.at_ms - ms(end));
+    on_time("the DELETE", last.at_ms, end);
     let token_calls = sim.requests().iter().filter(|r| r.path == "/oauth2/token").count();
     assert_eq!(token_calls, 2, "one token, then one refresh after the 401");
     assert!(sim.subscriptions().is_empty(), "subscription left at the NEF");
@@ -299,18 +301,7 @@ async fn a_booking_reaches_a_tls_pcf_found_through_its_nrf_with_tokens_and_leave
         "duration": 3,
         "serviceArea": {"areaType": "AREANAME", "areaName": "city-center"}
     });
-    let res = http
-        .post(format!("{}/device-qos-bookings", gw.base))
-        .bearer_auth(&gw.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let id = res.json::<Value>().await.unwrap()["bookingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create(&http, &gw, &body).await;
     assert!(
         sim.requests_of("POST").is_empty(),
         "nothing at the PCF before the start"
@@ -319,20 +310,11 @@ async fn a_booking_reaches_a_tls_pcf_found_through_its_nrf_with_tokens_and_leave
     gw.wait_for_status(&http, &id, "ACTIVATED").await;
     let creates = sim.requests_of("POST");
     assert_eq!(creates.len(), 1);
-    let create = &creates[0];
-    assert!(
-        create.at_ms >= ms(start),
-        "created {} ms early",
-        ms(start) - create.at_ms
-    );
-    assert!(
-        create.at_ms <= ms(start) + 1500,
-        "created {} ms late",
-        create.at_ms - ms(start)
-    );
-    assert_eq!(create.version, "HTTP/2.0");
-    assert!(create.user_agent.as_deref().is_some_and(|u| u.starts_with("AF-")));
-    let sent = create.body.clone().unwrap();
+    let made = &creates[0];
+    on_time("the create", made.at_ms, start);
+    assert_eq!(made.version, "HTTP/2.0");
+    assert!(made.user_agent.as_deref().is_some_and(|u| u.starts_with("AF-")));
+    let sent = made.body.clone().unwrap();
     let req = &sent["ascReqData"];
     assert_eq!(req["ueIpv4"], "10.45.7.7");
     assert_eq!(req["medComponents"]["1"]["qosReference"], "QOS_S");
@@ -355,8 +337,7 @@ async fn a_booking_reaches_a_tls_pcf_found_through_its_nrf_with_tokens_and_leave
         .collect();
     let last = deletes.last().expect("no delete reached the PCF");
     assert_eq!(last.status, 204);
-    assert!(last.at_ms >= ms(end), "deleted before the end");
-    assert!(last.at_ms <= ms(end) + 1500, "deleted {} ms late", last.at_ms - ms(end));
+    on_time("the delete", last.at_ms, end);
     let scopes: Vec<String> = sim
         .requests()
         .iter()

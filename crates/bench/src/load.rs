@@ -142,6 +142,16 @@ pub async fn get_once(url: &str) -> anyhow::Result<(u16, Bytes)> {
     send_once(Method::GET, url, None, None).await
 }
 
+/// `http://host:port/path` as its authority and path.
+fn host_and_path(url: &str) -> anyhow::Result<(&str, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("not http: {url}"))?;
+    Ok(rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}"))))
+}
+
 /// One request on a fresh connection to `http://host:port/path`.
 pub async fn send_once(
     method: Method,
@@ -149,12 +159,7 @@ pub async fn send_once(
     token: Option<&str>,
     body: Option<Bytes>,
 ) -> anyhow::Result<(u16, Bytes)> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("not http: {url}"))?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = host_and_path(url)?;
     let stream = TcpStream::connect(host).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -176,12 +181,7 @@ pub async fn send_once(
 /// One GET over HTTP/2 with prior knowledge (h2c) on a fresh connection: what an SBI
 /// producer such as pcf-sim speaks, control endpoints included.
 pub async fn get_once_h2(url: &str) -> anyhow::Result<(u16, Bytes)> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("not http: {url}"))?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = host_and_path(url)?;
     let stream = TcpStream::connect(host).await?;
     let (mut sender, conn) =
         hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(stream)).await?;

@@ -131,6 +131,24 @@ impl Redis {
     }
 }
 
+/// Starts the simulator binary `name` on a free loopback port with `latency_ms` per answer:
+/// the process and its root URL.
+fn spawn_sim(name: &str, latency_ms: u64) -> anyhow::Result<(Child, String)> {
+    let port = free_port()?;
+    let child = Command::new(binary(name)?)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--latency-ms",
+            &latency_ms.to_string(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
 /// The standalone `pcf-sim` (HTTP/2 only), for the timer scenarios on `southbound.kind: pcf`.
 pub struct PcfSimProc {
     _child: Child,
@@ -139,19 +157,7 @@ pub struct PcfSimProc {
 
 impl PcfSimProc {
     pub async fn start(latency_ms: u64) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let child = Command::new(binary("pcf-sim")?)
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--latency-ms",
-                &latency_ms.to_string(),
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let url = format!("http://127.0.0.1:{port}");
+        let (child, url) = spawn_sim("pcf-sim", latency_ms)?;
         let started = Instant::now();
         while crate::load::get_once_h2(&format!("{url}/sim/sessions"))
             .await
@@ -182,19 +188,7 @@ pub struct NefSimProc {
 
 impl NefSimProc {
     pub async fn start(latency_ms: u64) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let child = Command::new(binary("nef-sim")?)
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--latency-ms",
-                &latency_ms.to_string(),
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let url = format!("http://127.0.0.1:{port}");
+        let (child, url) = spawn_sim("nef-sim", latency_ms)?;
         wait_ready(&format!("{url}/sim/subscriptions"), Duration::from_secs(10)).await?;
         Ok(Self { _child: child, url })
     }
