@@ -78,15 +78,20 @@ pub fn free_port() -> u16 {
 
 /// `target/<profile>/gateway`, next to this test's own `deps/` directory.
 pub fn gateway_binary() -> PathBuf {
+    binary("gateway")
+}
+
+/// `target/<profile>/<name>`, the binary of the workspace package `name` (built if missing).
+pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let bin = dir.join("gateway");
+    let bin = dir.join(name);
     if !bin.exists() {
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "gateway", "--bin", "gateway"])
+            .args(["build", "-p", name, "--bin", name])
             .status()
             .unwrap();
-        assert!(status.success(), "could not build the gateway binary");
+        assert!(status.success(), "could not build the {name} binary");
     }
     bin
 }

@@ -13,6 +13,8 @@
 //! figure is also a ratio to the baseline measured in the same run.
 #![forbid(unsafe_code)]
 
+use clap::{Parser, Subcommand};
+
 mod api;
 mod baseline;
 mod delivery;
@@ -30,36 +32,78 @@ use timers::{Lag, Scenario, Southbound};
 const BEGIN: &str = "<!-- bench:begin (written by `target/release/bench all`; edits here are lost) -->";
 const END: &str = "<!-- bench:end -->";
 
+/// The benchmark suite: starts what each scenario needs (release binaries, redis-server),
+/// drives load on loopback and prints a report; `all` also writes it into docs/BENCHMARKS.md.
+#[derive(Parser)]
+#[command(name = "bench", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    what: Option<What>,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Every section below but the soak, written into docs/BENCHMARKS.md (the default).
+    All,
+    /// The API against the baseline server.
+    Api,
+    /// The timer scenarios (NEF and PCF).
+    Timers {
+        /// Only the scenarios whose name contains this.
+        only: Option<String>,
+    },
+    /// Event delivery per sink kind.
+    Delivery {
+        /// Only the rows whose name contains this.
+        only: Option<String>,
+    },
+    /// Memory per booking.
+    Memory,
+    /// Start-up time.
+    Startup,
+    /// Mixed load at half its peak on two replicas and Redis; fails on any error, early timer,
+    /// duplicate or memory growth.
+    Soak {
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+    },
+    /// The baseline server alone (what the API figures are ratios to).
+    Baseline {
+        #[arg(default_value_t = 18_099)]
+        port: u16,
+    },
+}
+
 fn main() -> anyhow::Result<()> {
-    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
-    if what == "baseline" {
-        let port = std::env::args().nth(2).and_then(|p| p.parse().ok()).unwrap_or(18_099);
-        return baseline::serve(port);
-    }
+    let what = match Cli::parse().what {
+        None | Some(What::All) => "all",
+        Some(What::Api) => "api",
+        // The filter is read where the section runs (the second argument).
+        Some(What::Timers { .. }) => "timers",
+        Some(What::Delivery { .. }) => "delivery",
+        Some(What::Memory) => "memory",
+        Some(What::Startup) => "startup",
+        Some(What::Baseline { port }) => return baseline::serve(port),
+        Some(What::Soak { minutes }) => return soak_command(minutes),
+    };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    if what == "soak" {
-        let args: Vec<String> = std::env::args().skip(2).collect();
-        let minutes = match args.as_slice() {
-            [] => 30,
-            [flag, n] if flag == "--minutes" => n
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--minutes takes a whole number, not {n}"))?,
-            _ => anyhow::bail!("usage: bench soak [--minutes N]"),
-        };
-        let soak = rt.block_on(soak::run(minutes))?;
-        println!(
-            "{}\n{}",
-            machine(&format!("soak --minutes {minutes}")),
-            soak.report(minutes)
-        );
-        return soak.verdict().map_err(|e| anyhow::anyhow!("the soak failed: {e}"));
-    }
-    let report = rt.block_on(run(&what))?;
+    let report = rt.block_on(run(what))?;
     println!("{report}");
     if what == "all" {
         write_doc(&report)?;
     }
     Ok(())
+}
+
+fn soak_command(minutes: u64) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let soak = rt.block_on(soak::run(minutes))?;
+    println!(
+        "{}\n{}",
+        machine(&format!("soak --minutes {minutes}")),
+        soak.report(minutes)
+    );
+    soak.verdict().map_err(|e| anyhow::anyhow!("the soak failed: {e}"))
 }
 
 async fn run(what: &str) -> anyhow::Result<String> {

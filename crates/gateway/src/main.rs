@@ -1,8 +1,9 @@
-//! `gateway [--config FILE] [--check]`: runs the QoS Booking gateway until SIGINT or SIGTERM
-//! (`--check`: only validates the settings).
+//! `gateway`: runs the QoS Booking gateway until SIGINT or SIGTERM (`serve`, the default), or
+//! checks a configuration and prints it as it takes effect (`check-config`). `--help` lists
+//! everything; `--version` names the version, the git revision and the build date.
 #![forbid(unsafe_code)]
 
-use anyhow::Context;
+use clap::{Parser, Subcommand};
 use gateway::{Application, Settings, telemetry};
 use std::path::PathBuf;
 
@@ -11,32 +12,63 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("QOSGW_GIT_REV"),
+    ", built ",
+    env!("QOSGW_BUILD_DATE"),
+    ")"
+);
+
+/// The CAMARA QoS Booking gateway.
+///
+/// Settings: the built-in defaults (config/default.yaml), then FILE, then QOSGW__SECTION__KEY
+/// environment variables.
+#[derive(Parser)]
+#[command(name = "gateway", version = VERSION, about, long_about)]
+struct Cli {
+    /// A YAML configuration file laid over the built-in defaults.
+    #[arg(short, long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// The same as `check-config`, without printing (kept for scripts).
+    #[arg(long, hide = true)]
+    check: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway until SIGINT or SIGTERM (the default).
+    Serve,
+    /// Load and check the configuration as at start, and print it as it takes effect (JSON,
+    /// secrets redacted). Exits non-zero, naming the key, when it would not start.
+    CheckConfig,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut config: Option<PathBuf> = None;
-    let mut check = false;
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--config" | "-c" => config = Some(args.next().context("--config needs a file")?.into()),
-            "--check" => check = true,
-            "--help" | "-h" => {
-                println!(
-                    "usage: gateway [--config FILE] [--check]\nSettings: config/default.yaml, then FILE, then QOSGW__* environment variables.\n--check: load and validate the settings, then exit (0: valid)."
-                );
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument '{other}' (try --help)"),
-        }
-    }
+    let cli = Cli::parse();
+    let config = cli.config;
     // One TLS provider for the whole process (the API listener, rediss://, outgoing HTTPS):
     // rustls would otherwise have to guess it from its build features.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let settings = Settings::load(config.as_deref())?;
-    if check {
-        println!("configuration is valid");
-        return Ok(());
+    match cli.command {
+        Some(Command::CheckConfig) => {
+            let effective = Settings::effective(config.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&effective)?);
+            eprintln!("configuration is valid");
+            return Ok(());
+        }
+        None if cli.check => {
+            Settings::load(config.as_deref())?;
+            println!("configuration is valid");
+            return Ok(());
+        }
+        Some(Command::Serve) | None => {}
     }
+    let settings = Settings::load(config.as_deref())?;
     let otel = telemetry::init(&settings.log.format, &settings.log.filter, &settings.telemetry)?;
     let app = Application::build(settings).await?;
     if let Some(token) = app.dev_token() {

@@ -5,6 +5,7 @@
 //! configuration (`settings/libs.rs`).
 
 mod check;
+mod effective;
 mod libs;
 mod pcf;
 mod units;
@@ -547,6 +548,15 @@ fn environment() -> config::Environment {
         .with_list_parse_key("server.trusted_proxies")
 }
 
+/// The configuration's layers in order: the built-in defaults, `file`, then `env`.
+fn layered(file: Option<&Path>, env: config::Environment) -> anyhow::Result<config::Config> {
+    let mut b = config::Config::builder().add_source(config::File::from_str(DEFAULT_YAML, config::FileFormat::Yaml));
+    if let Some(f) = file {
+        b = b.add_source(config::File::from(f).format(config::FileFormat::Yaml).required(true));
+    }
+    b.add_source(env).build().context("could not read the configuration")
+}
+
 impl Settings {
     /// Defaults, then the optional file, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -563,17 +573,7 @@ impl Settings {
     }
 
     fn load_from(file: Option<&Path>, env: config::Environment) -> anyhow::Result<Self> {
-        let mut b =
-            config::Config::builder().add_source(config::File::from_str(DEFAULT_YAML, config::FileFormat::Yaml));
-        if let Some(f) = file {
-            b = b.add_source(config::File::from(f).format(config::FileFormat::Yaml).required(true));
-        }
-        let settings: Self = b
-            .add_source(env)
-            .build()
-            .context("could not read the configuration")?
-            .try_deserialize()
-            .context("invalid configuration")?;
+        let settings: Self = layered(file, env)?.try_deserialize().context("invalid configuration")?;
         settings.check()?;
         settings.with_catalog_file()
     }
