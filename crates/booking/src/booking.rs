@@ -499,7 +499,8 @@ impl Booking {
     /// The decision on a REQUESTED booking: SCHEDULED (no question pending any more), or
     /// TERMINATED/BOOKING_DECLINED.
     pub fn decided(&self, approve: bool, at: OffsetDateTime) -> Result<Self, TransitionError> {
-        if self.status != BookingStatus::Requested {
+        // A delete accepted (async) and on its way is not undone by a decision.
+        if self.status != BookingStatus::Requested || self.status_info == Some(StatusInfo::DeleteRequested) {
             return Err(self.refuse("decide"));
         }
         if !approve {

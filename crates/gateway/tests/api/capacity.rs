@@ -390,3 +390,34 @@ async fn each_profile_of_a_pool_is_counted_on_its_own() {
     assert_eq!(l2.body["statusInfo"], "BOOKING_DECLINED");
     app.finish().await;
 }
+
+/// An async delete of a booking still waiting for the operator's decision: 202 with
+/// REQUESTED and DELETE_REQUESTED, then ended by its timer, made due by the delete.
+#[tokio::test]
+async fn an_async_delete_of_a_requested_booking_is_accepted_and_ends_it() {
+    let app = spawn_app_with(|s| {
+        s.api.delete_mode = gateway::settings::DeleteMode::Async;
+        let mut pool = stadium(10, vec![]);
+        pool.deferred = true;
+        s.capacity.pools = vec![pool];
+    })
+    .await;
+    let r = app.create(body(&app, "+123456781", Duration::minutes(30), 600)).await;
+    assert_eq!(r.body["bookingStatus"], "REQUESTED", "{}", r.body);
+    let id = r.body["bookingId"].as_str().unwrap().to_owned();
+    let d = app.delete(&id).await;
+    assert_eq!(d.status, 202, "{}", d.body);
+    assert_eq!(
+        (d.body["bookingStatus"].as_str(), d.body["statusInfo"].as_str()),
+        (Some("REQUESTED"), Some("DELETE_REQUESTED"))
+    );
+    app.advance(Duration::ZERO).await;
+    let ended = app.get(&id).await.body;
+    assert_eq!(
+        (ended["bookingStatus"].as_str(), ended["statusInfo"].as_str()),
+        (Some("TERMINATED"), Some("DELETE_REQUESTED")),
+        "{ended}"
+    );
+    assert!(app.sim.subscriptions().is_empty());
+    app.finish().await;
+}

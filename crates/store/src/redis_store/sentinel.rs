@@ -137,9 +137,14 @@ impl SentinelConn {
         Ok(Self(inner))
     }
 
-    /// A client of the node the sentinels name primary now (for pub/sub).
+    /// A client of the node the sentinels name primary now (for pub/sub). Bounded in time
+    /// like every other use of the sentinel client: it holds the client's lock, and a lookup
+    /// that never ends would keep every healing of this connection waiting behind it.
     pub(crate) async fn primary_client(&self) -> RedisResult<redis::Client> {
-        self.0.sentinel.lock().await.async_get_client().await
+        let mut sentinel = self.0.sentinel.lock().await;
+        tokio::time::timeout(self.0.connect_timeout * 2, sentinel.async_get_client())
+            .await
+            .map_err(|_| RedisError::from((ErrorKind::Io, "timed out asking the sentinels for the primary")))?
     }
 
     fn manager(&self) -> ConnectionManager {
