@@ -15,7 +15,7 @@ use redis::{Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, R
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How to reach a primary through Sentinel.
 #[derive(Debug, Clone)]
@@ -158,6 +158,7 @@ impl Heal for SentinelConn {
         if self.0.rediscovering.swap(true, Ordering::AcqRel) {
             return;
         }
+        debug!("a failover symptom: asking the sentinels again");
         let inner = self.0.clone();
         tokio::spawn(async move { rediscover(&inner).await });
     }
@@ -174,7 +175,9 @@ async fn rediscover(inner: &Inner) {
         Ok(Ok(client)) => {
             let addr = client.get_connection_info().addr().clone();
             let same = inner.current.read().unwrap_or_else(|p| p.into_inner()).0 == addr;
-            if !same {
+            if same {
+                debug!(primary = %addr, "the sentinels name the primary in use");
+            } else {
                 match tokio::time::timeout(
                     inner.connect_timeout * 2,
                     ConnectionManager::new_with_config(client, inner.config.clone()),

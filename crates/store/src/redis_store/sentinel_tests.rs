@@ -32,12 +32,19 @@ fn through(set: &RedisSentinel, wait: Option<WaitReplicas>) -> RedisSettings {
     }
 }
 
-/// The two checks below run in this order in one test. Run in the same process after the
-/// unmet-WAIT check, the failover check has stayed on a demoted node for 60 s (writes
-/// refused READONLY), on the code before the Cluster healing too; not understood yet.
+/// The two checks below run in this order in one test. The failover check has failed twice
+/// (of some twenty full runs) by staying on a demoted node for 60 s, writes refused
+/// READONLY; not reproduced since (docs/RELIABILITY.md). Should it fail again, the store's
+/// own log of each re-discovery (captured, printed with the failure) and every node's role
+/// say where it stuck.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_primary_is_followed_then_an_unmet_wait_refuses_and_keeps_nothing() {
     let _one = SERIAL.lock().await;
+    // The store's own account of each re-discovery, shown when the check fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("store=debug")
+        .with_test_writer()
+        .try_init();
     a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_create_is_lost().await;
     without_a_replica_to_confirm_a_create_is_refused_and_not_kept().await;
 }
@@ -61,9 +68,10 @@ async fn a_killed_primary_is_followed_to_the_promoted_one_and_no_acknowledged_cr
         let at = started.elapsed();
         assert!(
             at < Duration::from_secs(60),
-            "no recovery within 60 s: killed {killed:?}, restarted {restarted}, primary now {:?}, {} acknowledged, last error: {last_message}",
+            "no recovery within 60 s: killed {killed:?}, restarted {restarted}, primary now {:?}, {} acknowledged, last error: {last_message}; nodes: {}",
             set.primary_port(),
-            acked.len()
+            acked.len(),
+            set.roles()
         );
         if killed.is_none() && at > Duration::from_secs(1) {
             killed = Some(set.kill_primary());

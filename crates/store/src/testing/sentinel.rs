@@ -110,8 +110,17 @@ impl RedisSentinel {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server");
+        let pid = child.id();
         self.nodes.insert(port, Some(child));
         wait_until("a redis node", || ping(&["-p", &port.to_string()]));
+        // A killed node's port is free until it restarts, and a process of another test may
+        // take it meanwhile: then what answers there is not this node, and a failover check
+        // would measure a stranger. Say so instead.
+        let info = cli(port, &["info", "server"]);
+        assert!(
+            info.contains(&format!("process_id:{pid}\r")) || info.contains(&format!("process_id:{pid}\n")),
+            "port {port} is answered by another process than the node started on it"
+        );
     }
 
     /// `host:port` of each sentinel.
@@ -140,6 +149,24 @@ impl RedisSentinel {
     pub fn restart(&mut self, port: u16) {
         let primary = self.primary_port().filter(|p| *p != port);
         self.spawn_node(port, primary);
+    }
+
+    /// Each node's port and role as it says itself (`down` when killed), for failure messages.
+    pub fn roles(&self) -> String {
+        let mut ports: Vec<_> = self.nodes.keys().copied().collect();
+        ports.sort_unstable();
+        ports
+            .iter()
+            .map(|p| {
+                let info = cli(*p, &["info", "replication"]);
+                let role = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("role:"))
+                    .map_or("down", str::trim);
+                format!("{p} {role}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// `INFO replication` of a node.
