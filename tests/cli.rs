@@ -1,5 +1,5 @@
 //! The command lines of the binaries the workspace ships, run as a user runs them: `--help`
-//! lists every option, `--version` names the version (the gateway's also its git revision
+//! lists every option (`qosctl` against a running gateway: tests/qosctl.rs), `--version` names the version (the gateway's also its git revision
 //! and build date), and `gateway check-config` prints the effective configuration, redacted,
 //! or fails naming the key.
 
@@ -21,7 +21,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn every_binary_answers_help_and_version() {
-    let flags: [(&str, &[&str]); 4] = [
+    let flags: [(&str, &[&str]); 5] = [
         ("gateway", &["serve", "check-config", "--config"]),
         (
             "nef-sim",
@@ -54,6 +54,19 @@ fn every_binary_answers_help_and_version() {
         (
             "bench",
             &["api", "timers", "delivery", "memory", "startup", "soak", "baseline"],
+        ),
+        (
+            "qosctl",
+            &[
+                "bookings",
+                "capacity",
+                "calendar",
+                "clients",
+                "completions",
+                "--url",
+                "--token-file",
+                "--json",
+            ],
         ),
     ];
     for (name, expected) in flags {

@@ -102,6 +102,10 @@ pub struct Gateway {
     pub base: String,
     /// The development token this process printed.
     pub token: String,
+    /// The development operator token it printed (the admin API).
+    pub operator_token: Option<String>,
+    /// `http://127.0.0.1:<port>` of its admin listener, as it printed it.
+    pub admin: Option<String>,
     env: Vec<(String, String)>,
     args: Vec<String>,
 }
@@ -167,6 +171,8 @@ pub async fn start_gateway(env: &[(&str, &str)]) -> Gateway {
 pub async fn start_gateway_with_args(env: &[(&str, &str)], args: &[&str]) -> Gateway {
     let mut child = Command::new(gateway_binary())
         .args(args)
+        // Gateways side by side: each its own admin port unless `env` names one.
+        .env("QOSGW__SERVER__ADMIN_LISTEN", "127.0.0.1:0")
         .envs(env.iter().copied())
         .env("QOSGW__SERVER__LISTEN", "127.0.0.1:0")
         .env("QOSGW__SCHEDULER__POLL_INTERVAL_MS", "100")
@@ -177,11 +183,21 @@ pub async fn start_gateway_with_args(env: &[(&str, &str)], args: &[&str]) -> Gat
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut port, mut token) = (None, None);
+    let (mut port, mut token, mut operator_token, mut admin) = (None, None, None, None);
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(t) = line.strip_prefix("export TOKEN=") {
                 token = Some(t.trim().to_owned());
+            }
+            if let Some(t) = line.strip_prefix("export OPERATOR_TOKEN=") {
+                operator_token = Some(t.trim().to_owned());
+            }
+            if let Some(url) = line
+                .trim()
+                .strip_prefix("console")
+                .and_then(|r| r.trim().strip_suffix("/admin/console"))
+            {
+                admin = Some(url.to_owned());
             }
             if let Some(i) = line.find("listening on 127.0.0.1:") {
                 let rest = &line[i + "listening on 127.0.0.1:".len()..];
@@ -213,6 +229,8 @@ pub async fn start_gateway_with_args(env: &[(&str, &str)], args: &[&str]) -> Gat
         child,
         base: format!("http://127.0.0.1:{port}/qos-booking/v0.2"),
         token: token.expect("no development token printed"),
+        operator_token,
+        admin,
         env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         args: args.iter().map(|a| (*a).to_owned()).collect(),
     }

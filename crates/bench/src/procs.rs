@@ -225,6 +225,8 @@ impl Gateway {
         let started = Instant::now();
         let mut child = Command::new(binary("gateway")?)
             .env("QOSGW__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            // Replicas side by side: each its own admin port unless `env` names one.
+            .env("QOSGW__SERVER__ADMIN_LISTEN", "127.0.0.1:0")
             .env("QOSGW__LIMITS__CREATE__PER_SECOND", "0")
             .env("QOSGW__LIMITS__READ__PER_SECOND", "0")
             .env("QOSGW__LIMITS__DELETE__PER_SECOND", "0")

@@ -45,7 +45,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/clients", get(clients))
         .route(
             "/admin/clients/{id}",
-            axum::routing::put(put_client).delete(delete_client),
+            get(get_client).put(put_client).delete(delete_client),
         )
         .route("/admin/capacity", get(capacities))
         .route("/admin/calendar", get(calendar))
@@ -273,6 +273,23 @@ async fn clients(State(st): State<AdminState>, Operator(who): Operator) -> Resul
 }
 
 /// Stores a client's record (the configuration's form, as JSON; `client_id` may be left out).
+async fn get_client(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    st.clients.refresh(&*st.store).await;
+    let found = st.clients.in_force().into_iter().find(|(r, _)| r.client_id == id);
+    info!(target: "audit", operator = %who, action = "get_client", client.id = %id, "operator action");
+    match found {
+        Some((r, source)) => Ok(Json(client_view(&r, source)).into_response()),
+        None => Err(ApiError::from(booking::Rejection::new(
+            booking::RejectionKind::NotFound,
+            format!("No API client '{id}' is configured or stored"),
+        ))),
+    }
+}
+
 async fn put_client(
     State(st): State<AdminState>,
     Operator(who): Operator,

@@ -77,7 +77,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(token) = app.dev_operator_token() {
         println!(
-            "Development operator token (the admin API on server.admin_listen):\n\nexport OPERATOR_TOKEN={token}\n"
+            "Development operator token (the admin API, for qosctl and the console):\n\nexport OPERATOR_TOKEN={token}\n"
+        );
+    }
+    if let Some(admin) = app.admin_url() {
+        println!(
+            "Operator side (server.admin_listen):\n\n  console   {admin}/admin/console\n  metrics   {admin}/metrics\n  \
+             health    {admin}/livez  {admin}/readyz\n  qosctl    export QOSCTL_URL={admin}; qosctl bookings list\n"
         );
     }
     let ran = app.run_until_stopped(shutdown_signal()).await;

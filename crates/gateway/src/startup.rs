@@ -345,6 +345,15 @@ impl Application {
             .and_then(|(l, _)| l.local_addr().ok())
             .map(|a| a.port())
     }
+    /// `http://host:port` of the admin listener, as a local browser or `qosctl` reaches it (an
+    /// unspecified bind address shown as loopback).
+    pub fn admin_url(&self) -> Option<String> {
+        let mut addr = self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        Some(format!("http://{addr}"))
+    }
     pub fn service(&self) -> Arc<BookingService> {
         self.service.clone()
     }

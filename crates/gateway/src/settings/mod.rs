@@ -161,7 +161,8 @@ pub struct Server {
     #[serde(rename = "header_read_timeout_ms", deserialize_with = "units::ms")]
     pub header_read_timeout: Duration,
     pub max_connections: usize,
-    /// The admin listener (`/livez`, `/readyz`, `/metrics`); unset: none.
+    /// The admin listener (`/livez`, `/readyz`, `/metrics`, the admin API and console);
+    /// loopback port 9090 by default; unset: none.
     pub admin_listen: Option<String>,
     /// After SIGTERM: how long the replica keeps serving while it reports not ready (so the
     /// load balancer stops sending it requests first).

@@ -36,6 +36,8 @@ pub struct TestApp {
 pub fn test_settings() -> Settings {
     let mut s = Settings::defaults().unwrap();
     s.server.listen = "127.0.0.1:0".into();
+    // Tests run side by side: an admin listener only where a test asks for one.
+    s.server.admin_listen = None;
     s.notifications.allow_insecure_sinks = true;
     s.notifications.initial_backoff = Duration::from_millis(20);
     s.notifications.max_attempts = 3;
