@@ -77,6 +77,7 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
                 public_port: None,
             }),
             ipv6_address: None,
+            resolved: None,
         };
         // The client id the gateway's development token carries, so GETs may read them.
         let owner = Owner {

@@ -59,6 +59,12 @@ pub struct Device {
     pub network_access_identifier: Option<String>,
     pub ipv4_address: Option<DeviceIpv4>,
     pub ipv6_address: Option<Ipv6Addr>,
+    /// The subscription these identifiers belong to, as the device resolver names it (an index
+    /// key such as `tel:+34600000001`): set by the service, never taken from a client, never
+    /// shown to one. A phone number and that phone's IP address are then one device: one key
+    /// in common for the overlap check, the device index and a reservation's membership.
+    #[serde(skip)]
+    pub resolved: Option<String>,
 }
 
 impl Device {
@@ -77,10 +83,18 @@ impl Device {
 
     /// One index key per supported identifier. Bookings are indexed under every key so that a
     /// later lookup with any one of the identifiers finds them.
+    /// The resolved identity comes first: the store places a booking by its first key, so
+    /// every identifier of one device lands where that device's other bookings are.
     pub fn keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
+        if let Some(r) = &self.resolved {
+            keys.push(r.clone());
+        }
         if let Some(p) = &self.phone_number {
-            keys.push(format!("tel:{p}"));
+            let key = format!("tel:{p}");
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
         }
         if let Some(v4) = &self.ipv4_address {
             keys.push(match (v4.private_address, v4.public_port) {
@@ -101,6 +115,30 @@ impl Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resolved_device_shares_one_key_whatever_identifier_it_came_with() {
+        let phone = Device {
+            resolved: Some("tel:+34600000001".into()),
+            ..Device::from_phone(PhoneNumber::parse("+34600000001").unwrap())
+        };
+        // The same key once, not twice.
+        assert_eq!(phone.keys(), vec!["tel:+34600000001".to_owned()]);
+        let by_address = Device {
+            ipv4_address: Some(DeviceIpv4 {
+                public_address: Ipv4Addr::new(203, 0, 113, 10),
+                private_address: Some(Ipv4Addr::new(10, 45, 0, 10)),
+                public_port: None,
+            }),
+            resolved: Some("tel:+34600000001".into()),
+            ..Device::default()
+        };
+        assert_eq!(
+            by_address.keys(),
+            vec!["tel:+34600000001".to_owned(), "ipv4:203.0.113.10/10.45.0.10".to_owned()]
+        );
+        assert!(by_address.keys().iter().any(|k| phone.keys().contains(k)));
+    }
     use proptest::prelude::*;
 
     #[test]

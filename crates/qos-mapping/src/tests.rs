@@ -24,6 +24,7 @@ pub(crate) fn seed() -> Booking {
             public_port: Some(59765),
         }),
         ipv6_address: None,
+        resolved: None,
     };
     let req = NewBooking {
         qos_profile: "QCI_1_voice".into(),

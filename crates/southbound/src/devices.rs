@@ -34,6 +34,29 @@ fn yes() -> bool {
     true
 }
 
+impl DeviceEntry {
+    /// Whether `device` names this entry: by its phone number when it has one, else by an
+    /// address the entry has (the private IPv4 address, or the public one when no private
+    /// one is given and the entry has it; an IPv6 address in the entry's /64).
+    fn is(&self, device: &Device) -> bool {
+        if let Some(phone) = &device.phone_number {
+            return self.phone_number == phone.as_str();
+        }
+        if let Some(v4) = &device.ipv4_address {
+            let public_ok = self.ipv4_public.is_none_or(|p| p == v4.public_address);
+            return match (v4.private_address, self.ipv4_private) {
+                (Some(private), Some(mine)) => private == mine && public_ok,
+                (Some(_), None) => false,
+                (None, _) => self.ipv4_public == Some(v4.public_address),
+            };
+        }
+        match (device.ipv6_address, self.ipv6) {
+            (Some(given), Some(mine)) => given.segments()[..4] == mine.segments()[..4],
+            _ => false,
+        }
+    }
+}
+
 /// A device file that cannot be read or parsed.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid device file {path}")]
@@ -126,19 +149,14 @@ impl StaticResolver {
 #[async_trait]
 impl DeviceResolver for StaticResolver {
     async fn resolve(&self, device: &Device) -> Result<Option<ResolvedDevice>, BoxError> {
-        let Some(phone) = &device.phone_number else {
-            return Ok(None);
-        };
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        Ok(entries
-            .iter()
-            .find(|e| e.phone_number == phone.as_str())
-            .map(|e| ResolvedDevice {
-                ipv4_private: e.ipv4_private,
-                ipv4_public: e.ipv4_public,
-                ipv6: e.ipv6,
-                eligible: e.eligible,
-            }))
+        Ok(entries.iter().find(|e| e.is(device)).map(|e| ResolvedDevice {
+            ipv4_private: e.ipv4_private,
+            ipv4_public: e.ipv4_public,
+            ipv6: e.ipv6,
+            eligible: e.eligible,
+            id: Some(format!("tel:{}", e.phone_number)),
+        }))
     }
 
     async fn resolve_operator_token(&self, token: &str) -> Result<Option<Device>, BoxError> {
@@ -148,5 +166,57 @@ impl DeviceResolver for StaticResolver {
             .find(|e| e.operator_token.as_deref() == Some(token))
             .and_then(|e| booking::PhoneNumber::parse(&e.phone_number).ok())
             .map(Device::from_phone))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking::{DeviceIpv4, PhoneNumber};
+
+    fn table() -> StaticResolver {
+        StaticResolver::new(vec![DeviceEntry {
+            phone_number: "+34600000001".into(),
+            ipv4_private: Some(Ipv4Addr::new(10, 45, 0, 10)),
+            ipv4_public: Some(Ipv4Addr::new(203, 0, 113, 10)),
+            ipv6: Some("2001:db8:45::11".parse().unwrap()),
+            eligible: true,
+            operator_token: None,
+        }])
+    }
+
+    fn v4(public: [u8; 4], private: Option<[u8; 4]>) -> Device {
+        Device {
+            ipv4_address: Some(DeviceIpv4 {
+                public_address: public.into(),
+                private_address: private.map(Into::into),
+                public_port: None,
+            }),
+            ..Device::default()
+        }
+    }
+
+    async fn id_of(r: &StaticResolver, d: &Device) -> Option<String> {
+        r.resolve(d).await.unwrap().and_then(|f| f.id)
+    }
+
+    #[tokio::test]
+    async fn every_identifier_of_a_device_resolves_to_one_identity() {
+        let r = table();
+        let one = Some("tel:+34600000001".to_owned());
+        let phone = Device::from_phone(PhoneNumber::parse("+34600000001").unwrap());
+        assert_eq!(id_of(&r, &phone).await, one);
+        assert_eq!(id_of(&r, &v4([203, 0, 113, 10], Some([10, 45, 0, 10]))).await, one);
+        assert_eq!(id_of(&r, &v4([203, 0, 113, 10], None)).await, one);
+        let v6 = Device {
+            ipv6_address: Some("2001:db8:45::99".parse().unwrap()),
+            ..Device::default()
+        };
+        assert_eq!(id_of(&r, &v6).await, one, "any address of the device's /64");
+        // Another device's addresses are not this one.
+        assert_eq!(id_of(&r, &v4([203, 0, 113, 10], Some([10, 45, 0, 99]))).await, None);
+        assert_eq!(id_of(&r, &v4([198, 51, 100, 1], Some([10, 45, 0, 10]))).await, None);
+        let other = Device::from_phone(PhoneNumber::parse("+34600000002").unwrap());
+        assert_eq!(id_of(&r, &other).await, None);
     }
 }

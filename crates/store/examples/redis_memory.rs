@@ -58,6 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 public_port: None,
             }),
             ipv6_address: None,
+            resolved: None,
         };
         let owner = booking::Owner {
             client_id: format!("client-{}", i % 50),

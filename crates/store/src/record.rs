@@ -5,16 +5,20 @@
 //! changes nothing here; changing this layout means a new version tag and a reader for the
 //! old one. Records of the first release (JSON, no tag) are still read: see [`legacy`].
 
+mod client;
 mod fields;
+mod group;
 mod legacy;
 #[cfg(test)]
 mod tests;
 
 use booking::{
-    ApplicationServer, Booking, BookingId, Device, Dialect, Echo, Group, Member, Owner, SinkCredential, StatusEvent,
-    StoreError, TraceOrigin,
+    ApplicationServer, Booking, BookingId, Device, Dialect, Echo, Owner, SinkCredential, StatusEvent, StoreError,
+    TraceOrigin,
 };
+pub use client::{decode_client, encode_client};
 use fields::*;
+use group::{GroupV4, group, group_of, identities, with_identities};
 use serde::{Deserialize, Serialize};
 
 /// The tag of the first binary booking layout (no service area; still read).
@@ -29,6 +33,9 @@ const BOOKING_V3: u8 = 3;
 /// Assignment reservation or device). A booking without them is
 /// still written in layout 3, which replicas of the previous release read during an upgrade.
 const BOOKING_V4: u8 = 4;
+/// The tag of layout 5: layout 4 followed by the resolved identities of the booking's device
+/// and of its members' (`Device::resolved`), written only when one is known.
+const BOOKING_V5: u8 = 5;
 /// The tag of the first event layout (still written when it is enough).
 const EVENT_V1: u8 = 1;
 /// The tag of event layout 2: layout 1 followed by the API shape and a PRIVATE_KEY_JWT client.
@@ -107,20 +114,11 @@ struct BookingV4 {
     group: Option<GroupV4>,
 }
 
+/// Layout 5 (after the tag and the status byte): layout 4, then the identities.
 #[derive(Serialize, Deserialize)]
-enum GroupV4 {
-    /// Total devices, members.
-    Reservation(u32, Vec<MemberV4>),
-    /// The reservation's id.
-    Member([u8; 16]),
-}
-
-#[derive(Serialize, Deserialize)]
-struct MemberV4 {
-    id: [u8; 16],
-    device: DeviceV1,
-    echo: String,
-    subject: Option<String>,
+struct BookingV5 {
+    base: BookingV4,
+    identities: Vec<Option<String>>,
 }
 
 /// Latitude, longitude.
@@ -165,91 +163,6 @@ fn private_key_jwt(c: Option<&SinkCredential>) -> Option<String> {
     }
 }
 
-/// An onboarding record as stored (layout 1: a version byte, then postcard).
-const CLIENT_V1: u8 = 1;
-
-type RateV1 = Option<(u32, u32)>;
-
-/// Token endpoint, client id, key file, algorithm, key id, scope.
-type PrivateKeyJwtV1 = (String, String, String, String, Option<String>, Option<String>);
-
-#[derive(Serialize, Deserialize)]
-struct ClientV1 {
-    client_id: String,
-    profiles: Option<Vec<String>>,
-    max_live_bookings: Option<u32>,
-    /// create, read, delete, retrieve: (per second, burst).
-    rates: [RateV1; 4],
-    sinks: Option<Vec<String>>,
-    private_key_jwt: Option<PrivateKeyJwtV1>,
-}
-
-/// An onboarding record as stored.
-pub fn encode_client(r: &booking::ClientRecord) -> Result<Vec<u8>, StoreError> {
-    let rate = |r: Option<booking::ClientRate>| r.map(|r| (r.per_second, r.burst));
-    tagged(
-        CLIENT_V1,
-        &ClientV1 {
-            client_id: r.client_id.clone(),
-            profiles: r.profiles.clone(),
-            max_live_bookings: r.max_live_bookings,
-            rates: [
-                rate(r.rates.create),
-                rate(r.rates.read),
-                rate(r.rates.delete),
-                rate(r.rates.retrieve),
-            ],
-            sinks: r.sinks.clone(),
-            private_key_jwt: r.private_key_jwt.as_ref().map(|p| {
-                (
-                    p.token_endpoint.clone(),
-                    p.client_id.clone(),
-                    p.key_file.clone(),
-                    p.algorithm.clone(),
-                    p.key_id.clone(),
-                    p.scope.clone(),
-                )
-            }),
-        },
-    )
-}
-
-/// A stored onboarding record.
-pub fn decode_client(bytes: &[u8]) -> Result<booking::ClientRecord, StoreError> {
-    match bytes.first() {
-        Some(&CLIENT_V1) => {
-            let r: ClientV1 =
-                postcard::from_bytes(&bytes[1..]).map_err(|e| StoreError::corrupt("unreadable client record", e))?;
-            let rate = |r: RateV1| r.map(|(per_second, burst)| booking::ClientRate { per_second, burst });
-            let [create, read, delete, retrieve] = r.rates;
-            Ok(booking::ClientRecord {
-                client_id: r.client_id,
-                profiles: r.profiles,
-                max_live_bookings: r.max_live_bookings,
-                rates: booking::ClientRates {
-                    create: rate(create),
-                    read: rate(read),
-                    delete: rate(delete),
-                    retrieve: rate(retrieve),
-                },
-                sinks: r.sinks,
-                private_key_jwt: r.private_key_jwt.map(
-                    |(token_endpoint, client_id, key_file, algorithm, key_id, scope)| booking::PrivateKeyJwt {
-                        token_endpoint,
-                        client_id,
-                        key_file,
-                        algorithm,
-                        key_id,
-                        scope,
-                    },
-                ),
-            })
-        }
-        Some(&tag) => Err(unknown("client record layout", tag)),
-        None => Err(corrupt("empty client record".into())),
-    }
-}
-
 /// Lowercase hex of `bytes`, without a formatter per byte (ids and tokens are rendered on
 /// every load and every Redis key name).
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -290,7 +203,8 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
         origin: b.origin.map(|o| (o.trace_id, o.span_id, o.flags)),
     };
     let pkjwt = private_key_jwt(b.sink_credential.as_ref());
-    let encoded = if b.dialect == Dialect::default() && pkjwt.is_none() && b.group.is_none() {
+    let ids = identities(b);
+    let encoded = if b.dialect == Dialect::default() && pkjwt.is_none() && b.group.is_none() && ids.is_none() {
         postcard::to_extend(&r, vec![BOOKING_V3, status_code(b.status)])
     } else {
         let r = BookingV4 {
@@ -299,7 +213,13 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
             private_key_jwt: pkjwt,
             group: b.group.as_ref().map(group),
         };
-        postcard::to_extend(&r, vec![BOOKING_V4, status_code(b.status)])
+        match ids {
+            None => postcard::to_extend(&r, vec![BOOKING_V4, status_code(b.status)]),
+            Some(identities) => postcard::to_extend(
+                &BookingV5 { base: r, identities },
+                vec![BOOKING_V5, status_code(b.status)],
+            ),
+        }
     };
     encoded.map_err(|e| StoreError::corrupt("cannot encode a record", e))
 }
@@ -308,7 +228,7 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
 /// for layouts before 3, which do not carry it in place.
 pub fn status_index(record: &[u8]) -> Option<usize> {
     match record {
-        [BOOKING_V3 | BOOKING_V4, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
+        [BOOKING_V3 | BOOKING_V4 | BOOKING_V5, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
         _ => None,
     }
 }
@@ -357,16 +277,13 @@ fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
 pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
     let unreadable = |e| StoreError::corrupt("unreadable booking record", e);
     match bytes.first() {
-        Some(&BOOKING_V4) => {
-            let r: BookingV4 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
-            let mut b = v3_of(r.base)?;
-            b.dialect = Dialect(r.dialect);
-            if let Some(client_id) = r.private_key_jwt {
-                b.sink_credential = Some(SinkCredential::PrivateKeyJwt { client_id });
-            }
-            b.group = r.group.map(group_of).transpose()?;
+        Some(&BOOKING_V5) => {
+            let r: BookingV5 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
+            let mut b = v4_of(r.base)?;
+            with_identities(&mut b, r.identities);
             Ok(b)
         }
+        Some(&BOOKING_V4) => v4_of(postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?),
         Some(&BOOKING_V3) => v3_of(postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?),
         Some(&BOOKING_V2) => v2_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
         Some(&BOOKING_V1) => booking_of(postcard::from_bytes(&bytes[1..]).map_err(unreadable)?),
@@ -376,44 +293,14 @@ pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
     }
 }
 
-fn group(g: &Group) -> GroupV4 {
-    match g {
-        Group::Reservation { total, members } => GroupV4::Reservation(
-            *total,
-            members
-                .iter()
-                .map(|m| MemberV4 {
-                    id: *m.id.as_bytes(),
-                    device: device(&m.device),
-                    echo: m.echo.0.clone(),
-                    subject: m.subject.clone(),
-                })
-                .collect(),
-        ),
-        Group::Member { of } => GroupV4::Member(*of.as_bytes()),
+fn v4_of(r: BookingV4) -> Result<Booking, StoreError> {
+    let mut b = v3_of(r.base)?;
+    b.dialect = Dialect(r.dialect);
+    if let Some(client_id) = r.private_key_jwt {
+        b.sink_credential = Some(SinkCredential::PrivateKeyJwt { client_id });
     }
-}
-
-fn group_of(g: GroupV4) -> Result<Group, StoreError> {
-    Ok(match g {
-        GroupV4::Reservation(total, members) => Group::Reservation {
-            total,
-            members: members
-                .into_iter()
-                .map(|m| {
-                    Ok(Member {
-                        id: BookingId::from_bytes(m.id),
-                        device: device_of(m.device)?,
-                        echo: Echo(m.echo),
-                        subject: m.subject,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        },
-        GroupV4::Member(of) => Group::Member {
-            of: BookingId::from_bytes(of),
-        },
-    })
+    b.group = r.group.map(group_of).transpose()?;
+    Ok(b)
 }
 
 fn v3_of(r: BookingV3) -> Result<Booking, StoreError> {

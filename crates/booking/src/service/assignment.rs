@@ -378,8 +378,8 @@ impl BookingService {
 
     /// The caller's reservations that hold a device (from the body or the token), by start.
     pub async fn reservations_of(&self, caller: &Caller, device: Option<Device>) -> Result<Vec<Booking>, Rejection> {
-        let (device, _) = resolve_device(caller, device)?;
-        self.look_up(&device).await?;
+        let (mut device, _) = resolve_device(caller, device)?;
+        self.look_up(&mut device).await?;
         let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
         let mut ids: Vec<BookingId> = all
             .iter()
@@ -418,8 +418,8 @@ impl BookingService {
                 Some(d) => (d.echo, Some(d.device)),
                 None => (Echo::default(), None),
             };
-            let (device, _) = resolve_device(caller, body)?;
-            let known = self.look_up(&device).await?;
+            let (mut device, _) = resolve_device(caller, body)?;
+            let known = self.look_up(&mut device).await?;
             if !self.southbound.supports_device(&device, known) {
                 return Err(Rejection::new(
                     RejectionKind::UnsupportedIdentifier,

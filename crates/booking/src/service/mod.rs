@@ -267,13 +267,14 @@ impl BookingService {
     }
 
     /// Looks a device up (CAMARA step 5): a phone number must be known to a configured
-    /// resolver unless the device also came with an IP address the network can use as is.
-    /// Returns whether the resolver knows the device.
-    async fn look_up(&self, device: &Device) -> Result<bool, Rejection> {
+    /// resolver unless the device also came with an IP address the network can use as is. A
+    /// device the resolver knows gets its identity (`Device::resolved`), whichever identifier
+    /// found it. Returns whether the resolver knows the device.
+    async fn look_up(&self, device: &mut Device) -> Result<bool, Rejection> {
         let Some(resolver) = &self.resolver else {
             return Ok(false);
         };
-        if device.phone_number.is_none() {
+        if !device.has_supported_identifier() {
             return Ok(false);
         }
         let found = resolver.resolve(device).await.map_err(|e| {
@@ -285,7 +286,10 @@ impl BookingService {
                 RejectionKind::ServiceNotApplicable,
                 "The device's subscription is not eligible for QoS booking",
             )),
-            Some(_) => Ok(true),
+            Some(r) => {
+                device.resolved = r.id;
+                Ok(true)
+            }
             None if device.ipv4_address.is_some() || device.ipv6_address.is_some() => Ok(false),
             None => Err(Rejection::new(
                 RejectionKind::IdentifierNotFound,
@@ -328,8 +332,8 @@ impl BookingService {
         let record = self.clients.get(&caller.client_id);
         // Part of the body's checks in CAMARA's order, so before the device.
         check_sink(record.as_deref(), req.sink.as_deref())?;
-        let (device, subject) = resolve_device(caller, req.device.take())?;
-        let known = self.look_up(&device).await?;
+        let (mut device, subject) = resolve_device(caller, req.device.take())?;
+        let known = self.look_up(&mut device).await?;
         if !self.southbound.supports_device(&device, known) {
             return Err(Rejection::new(
                 RejectionKind::UnsupportedIdentifier,
@@ -681,8 +685,8 @@ impl BookingService {
 
     /// Bookings of the caller for a device (from the body or the token).
     pub async fn retrieve(&self, caller: &Caller, device: Option<Device>) -> Result<Vec<Booking>, Rejection> {
-        let (device, _) = resolve_device(caller, device)?;
-        self.look_up(&device).await?;
+        let (mut device, _) = resolve_device(caller, device)?;
+        self.look_up(&mut device).await?;
         let all = self.store.by_device(&device.keys()).await.map_err(unavailable)?;
         let all: Vec<Booking> = all.into_iter().filter(|b| b.group.is_none()).collect();
         let had_any = !all.is_empty();

@@ -68,7 +68,7 @@ impl BookingService {
                 "None of the provided device identifiers is supported (use phoneNumber, ipv4Address or ipv6Address)",
             ));
         }
-        match self.look_up(device).await {
+        match self.look_up(&mut device.clone()).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind == RejectionKind::ServiceNotApplicable => Ok(false),
             Err(e) => Err(e),

@@ -11,6 +11,7 @@ mod errors;
 mod failover;
 mod helpers;
 mod hostile;
+mod identity;
 mod idp;
 mod lifecycle;
 mod limits;

@@ -111,6 +111,8 @@ pub(super) fn device_of(d: DeviceV1) -> Result<Device, StoreError> {
             public_port: port,
         }),
         ipv6_address: d.ipv6.map(Ipv6Addr::from),
+        // Layouts before 5 hold none; layout 5 sets it after.
+        resolved: None,
     })
 }
 

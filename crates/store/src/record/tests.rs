@@ -16,6 +16,7 @@ fn full() -> Booking {
             public_port: Some(59765),
         }),
         ipv6_address: "2001:db8::5".parse().ok(),
+        resolved: None,
     });
     b.device_keys = b.device.as_ref().map(Device::keys).unwrap_or_default();
     b.owner.subject = Some("tel:+123456789".into());
@@ -235,6 +236,42 @@ fn reservations_and_their_devices_read_back_exactly_as_written() {
     let mut m = full();
     m.group = Some(booking::Group::Member { of: r.id });
     assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m);
+}
+
+#[test]
+fn resolved_identities_read_back_with_their_index_keys_in_layout_5() {
+    // A device booked by its address, resolved to a phone's identity: the identity and the
+    // index key it adds survive the store; a reservation's members keep theirs, in order.
+    let mut b = full();
+    let device = b.device.as_mut().unwrap();
+    device.phone_number = None;
+    device.resolved = Some("tel:+123456789".into());
+    b.device_keys = device.keys();
+    assert_eq!(b.device_keys[0], "tel:+123456789");
+    let bytes = encode(&b).unwrap();
+    assert_eq!(bytes[0], BOOKING_V5);
+    assert_eq!(status_index(&bytes), Some(3));
+    assert_eq!(decode(&bytes).unwrap(), b);
+
+    let member = |resolved: Option<&str>, n: u8| booking::Member {
+        id: BookingId::from_bytes([n; 16]),
+        device: booking::Device {
+            resolved: resolved.map(Into::into),
+            ..full().device.unwrap()
+        },
+        echo: Echo::default(),
+        subject: None,
+    };
+    let mut r = full();
+    r.group = Some(booking::Group::Reservation {
+        total: 3,
+        members: vec![member(None, 1), member(Some("tel:+123456780"), 2)],
+    });
+    let bytes = encode(&r).unwrap();
+    assert_eq!(bytes[0], BOOKING_V5);
+    assert_eq!(decode(&bytes).unwrap(), r);
+    // Nothing resolved: the older layouts, which the previous release reads.
+    assert_eq!(encode(&full()).unwrap()[0], BOOKING_V3);
 }
 
 /// A record as the first release wrote it (the domain `Booking` as JSON, time as tuples): an
