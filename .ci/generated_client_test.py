@@ -88,6 +88,12 @@ T0 = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datet
 _slots = itertools.count()
 
 
+def ipv4_model(pkg):
+    """The device IPv4 model: DeviceIpv4Address, or DeviceIpv4Addr as the published r1.2 file
+    (qos-booking 0.1.0) names it."""
+    return getattr(pkg, "DeviceIpv4Address", None) or pkg.DeviceIpv4Addr
+
+
 def slot():
     return T0 + datetime.timedelta(minutes=20 * next(_slots))
 
@@ -271,8 +277,8 @@ def constructors(v):
     start = slot()
     body = pkg.CreateBooking(
         qos_profile="QOS_S",
-        device=pkg.Device(ipv4_address=pkg.DeviceIpv4Address(public_address="203.0.113.10",
-                                                             private_address="10.45.0.10")),
+        device=pkg.Device(ipv4_address=ipv4_model(pkg)(public_address="203.0.113.10",
+                                                        private_address="10.45.0.10")),
         application_server=pkg.ApplicationServer(ipv4_address="198.51.100.0/24"),
         application_server_ports=pkg.PortsSpec(ranges=[pkg.PortsSpecRangesInner(var_from=5010, to=5020)],
                                                ports=[5060]),

@@ -34,7 +34,7 @@ pub use wire::BookingInfo;
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../openapi/qos-booking.yaml");
-/// The r1.2 shape (qos-booking 0.1.0) of the same API, written by `openapi/v0_1.py`.
+/// The r1.2 shape (qos-booking 0.1.0) of the same API: the released file, byte for byte.
 pub const OPENAPI_V0_1_YAML: &str = include_str!("../openapi/qos-booking-v0.1.yaml");
 /// `qos-profiles.yaml` with the common definitions it references bundled in
 /// (`openapi/bundle.py`).

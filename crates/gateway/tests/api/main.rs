@@ -20,6 +20,7 @@ mod ownership;
 mod pcf;
 mod pcf_sbi;
 mod profiles;
+mod published;
 mod redis;
 mod server;
 mod sinks;
