@@ -27,6 +27,9 @@ pub enum RejectionKind {
     AlreadyExists,
     /// The resource's state does not allow the operation (a reservation ended, or full).
     IncompatibleState,
+    /// The operator cannot honour the request: a capacity pool it draws on is full in its
+    /// window (a reservation's synchronous refusal; a booking is declined instead).
+    NoCapacity,
     MissingIdentifier,
     UnnecessaryIdentifier,
     UnsupportedIdentifier,

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::handler::{ApiState, body_of, booking_id, check_sink_host, method_not_allowed};
 use crate::limits::Operation;
 use crate::parse::assignment as parse;
+use crate::version::Version;
 use crate::wire::Echoed;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -52,21 +53,30 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// A refusal in B&A's codes: its own DURATION_OUT_OF_RANGE; an overlap is INCOMPATIBLE_STATE;
-/// no area or profile codes (a bad or uncovered area, a profile that cannot be booked).
-pub(crate) fn refusal(r: Rejection) -> ApiError {
+/// A refusal in B&A's codes: its own DURATION_OUT_OF_RANGE; an overlap or a full pool is
+/// INCOMPATIBLE_STATE; no area or profile codes (a bad or uncovered area, a profile that
+/// cannot be booked). 0.1.0 names them as r1.2 did: QOS_BOOKING.DURATION_OUT_OF_RANGE, and
+/// one 409 code, CONFLICT.
+pub(crate) fn refusal(version: Version, r: Rejection) -> ApiError {
     let message = r.message.clone();
-    match r.kind {
+    let e = match r.kind {
+        RejectionKind::DurationOutOfRange if version == Version::V0_1 => {
+            ApiError::with_code(400, "QOS_BOOKING.DURATION_OUT_OF_RANGE", message)
+        }
         RejectionKind::DurationOutOfRange => {
             ApiError::with_code(400, "QOS_BOOKING_AND_ASSIGNMENT.DURATION_OUT_OF_RANGE", message)
         }
-        RejectionKind::Conflict => ApiError::with_code(409, "INCOMPATIBLE_STATE", message),
+        RejectionKind::Conflict | RejectionKind::NoCapacity => ApiError::with_code(409, "INCOMPATIBLE_STATE", message),
         RejectionKind::InvalidArea | RejectionKind::NotManagedAreaType | RejectionKind::ProfileNotApplicable => {
             ApiError::invalid_argument(message)
         }
         RejectionKind::AreaNotCovered => ApiError::with_code(422, "SERVICE_NOT_APPLICABLE", message),
         _ => ApiError::from(r),
+    };
+    if version == Version::V0_1 && e.status == 409 {
+        return ApiError::with_code(409, "CONFLICT", e.message);
     }
+    e
 }
 
 /// A PRIVATE_KEY_JWT credential's `clientId` and `tokenUri`, when given, must be those of the
@@ -112,10 +122,10 @@ async fn retrieve_deleted_as_id(ctx: RequestContext) -> Result<Response, ApiErro
     Err(booking_id("retrieve").err().unwrap_or_else(ApiError::internal))
 }
 
-async fn openapi() -> Response {
+async fn openapi(State(st): State<ApiState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/yaml")],
-        crate::ASSIGNMENT_OPENAPI_YAML,
+        st.version.assignment_openapi(),
     )
         .into_response()
 }
@@ -128,14 +138,43 @@ async fn create(
 ) -> Result<Response, ApiError> {
     ctx.admit(&st, scopes::BA_CREATE, Operation::Create)?;
     let body = body_of(&st, &headers, body).await?;
-    let (new, total, hints) = parse::create_reservation(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    let v = st.version;
+    let (new, total, hints) =
+        parse::create_reservation(&body, st.clock.now(), &st.parse, v).map_err(|r| refusal(v, r))?;
     agrees_with_record(&st, &ctx, &hints)?;
     check_sink_host(&st, new.sink.as_deref()).await?;
-    let (service, caller) = (st.service.clone(), ctx.caller.clone());
-    let r = to_the_end(async move { service.create_reservation(&caller, new, total).await })
-        .await?
-        .map_err(refusal)?;
-    Ok((StatusCode::CREATED, Json(booking_output(&r))).into_response())
+    let (service, caller, asked) = (st.service.clone(), ctx.caller.clone(), new.clone());
+    let created = to_the_end(async move { service.create_reservation(&caller, new, total).await }).await?;
+    match created {
+        // vwip: the operator decides later (a deferred pool, its policy service): 202 PENDING,
+        // and the outcome as a status-changed event. 0.1.0 answers every outcome 201.
+        Ok(r) if r.status == BookingStatus::Requested && v == Version::V0_2 => {
+            Ok((StatusCode::ACCEPTED, Json(booking_output(&r))).into_response())
+        }
+        Ok(r) => Ok((StatusCode::CREATED, Json(booking_output(&r))).into_response()),
+        // 0.1.0: a booking the operator cannot honour is 201 FAILURE, without a bookingId (none
+        // was kept); vwip answers it 409.
+        Err(e) if e.kind == RejectionKind::NoCapacity && v == Version::V0_1 => {
+            let mut out = booking_output(&Booking::reservation(
+                booking::BookingId::new(),
+                booking::Owner {
+                    client_id: ctx.caller.client_id.clone(),
+                    subject: None,
+                },
+                asked,
+                total,
+                st.clock.now(),
+            ));
+            if let Some(o) = out.as_object_mut() {
+                o.remove("bookingId");
+                o.insert("remainingDevices".into(), json!(0));
+                o.insert("status".into(), json!("FAILURE"));
+                o.insert("statusInfo".into(), json!("SERVICE_NOT_AVAILABLE"));
+            }
+            Ok((StatusCode::CREATED, Json(out)).into_response())
+        }
+        Err(e) => Err(refusal(v, e)),
+    }
 }
 
 async fn get_booking(
@@ -148,7 +187,7 @@ async fn get_booking(
         .service
         .reservation(&ctx.caller, booking_id(&id)?)
         .await
-        .map_err(refusal)?;
+        .map_err(|r| refusal(st.version, r))?;
     Ok(Json(booking_output(&r)).into_response())
 }
 
@@ -159,9 +198,16 @@ async fn delete_booking(
 ) -> Result<Response, ApiError> {
     ctx.admit(&st, scopes::BA_DELETE, Operation::Delete)?;
     let (service, caller, id) = (st.service.clone(), ctx.caller.clone(), booking_id(&id)?);
-    let r = to_the_end(async move { service.cancel_reservation(&caller, id).await })
-        .await?
-        .map_err(refusal)?;
+    let cancelled = to_the_end(async move { service.cancel_reservation(&caller, id).await }).await?;
+    let r = match cancelled {
+        // 0.1.0 has no 409 on delete: a reservation already ended is answered as it is.
+        Err(e) if e.kind == RejectionKind::IncompatibleState && st.version == Version::V0_1 => st
+            .service
+            .reservation(&ctx.caller, id)
+            .await
+            .map_err(|r| refusal(st.version, r))?,
+        other => other.map_err(|r| refusal(st.version, r))?,
+    };
     Ok(Json(booking_output(&r)).into_response())
 }
 
@@ -175,7 +221,7 @@ async fn devices(
         .service
         .reservation(&ctx.caller, booking_id(&id)?)
         .await
-        .map_err(refusal)?;
+        .map_err(|r| refusal(st.version, r))?;
     let visible = st.service.visible_members(&ctx.caller, &r);
     let withheld = visible.len() < members_of(&r).len();
     let mut out = assignment_output(&r, &visible, "SUCCESSFUL", None);
@@ -195,17 +241,30 @@ async fn assign(
     ctx.admit(&st, scopes::BA_DEVICES_CREATE, Operation::Create)?;
     let id = booking_id(&id)?;
     let body = body_of(&st, &headers, body).await?;
-    let req = parse::device_request(&body, st.clock.now(), &st.parse).map_err(refusal)?;
+    let req =
+        parse::device_request(&body, st.clock.now(), &st.parse, st.version).map_err(|r| refusal(st.version, r))?;
     agrees_with_record(&st, &ctx, &req.hints)?;
     check_sink_host(&st, req.sink.as_deref()).await?;
     let (service, caller) = (st.service.clone(), ctx.caller.clone());
-    let a = to_the_end(async move {
+    let assigned = to_the_end(async move {
         service
             .assign(&caller, id, req.devices, req.sink, req.sink_credential)
             .await
     })
-    .await?
-    .map_err(refusal)?;
+    .await?;
+    let a = match assigned {
+        // 0.1.0: no room left is 201 FAILURE/QUOTA_EXCEEDED with the booking's details.
+        Err(e) if e.kind == RejectionKind::NoCapacity && st.version == Version::V0_1 => {
+            let r = st
+                .service
+                .reservation(&ctx.caller, id)
+                .await
+                .map_err(|r| refusal(st.version, r))?;
+            let out = assignment_output(&r, &[], "FAILURE", Some("QUOTA_EXCEEDED"));
+            return Ok((StatusCode::CREATED, Json(out)).into_response());
+        }
+        other => other.map_err(|r| refusal(st.version, r))?,
+    };
     let (status, info) = match a.shortfall {
         None => ("SUCCESSFUL", Some("ASSIGNMENT_COMPLETED")),
         Some(Shortfall::NoRoom) => ("PARTIAL_SUCCESS", Some("QUOTA_EXCEEDED")),
@@ -225,8 +284,8 @@ async fn release(
     let id = booking_id(&id)?;
     let body = body_of(&st, &headers, body).await?;
     // A release's 400s are Generic400's: INVALID_ARGUMENT or OUT_OF_RANGE only.
-    let req = parse::device_request(&body, st.clock.now(), &st.parse).map_err(|r| {
-        let e = refusal(r);
+    let req = parse::device_request(&body, st.clock.now(), &st.parse, st.version).map_err(|r| {
+        let e = refusal(st.version, r);
         if e.status == 400 && e.code != "OUT_OF_RANGE" {
             ApiError::invalid_argument(e.message)
         } else {
@@ -238,7 +297,7 @@ async fn release(
     let (service, caller) = (st.service.clone(), ctx.caller.clone());
     let a = to_the_end(async move { service.release(&caller, id, req.devices).await })
         .await?
-        .map_err(refusal)?;
+        .map_err(|r| refusal(st.version, r))?;
     let (status, info) = match a.shortfall {
         None => ("SUCCESSFUL", None),
         Some(_) => ("PARTIAL_SUCCESS", Some("DEVICE_NOT_FOUND")),
@@ -254,8 +313,12 @@ async fn retrieve(
 ) -> Result<Response, ApiError> {
     ctx.admit(&st, scopes::BA_RETRIEVE, Operation::Retrieve)?;
     let body = body_of(&st, &headers, body).await?;
-    let device = parse::retrieve(&body, &st.parse).map_err(refusal)?;
-    let found = st.service.reservations_of(&ctx.caller, device).await.map_err(refusal)?;
+    let device = parse::retrieve(&body, &st.parse, st.version).map_err(|r| refusal(st.version, r))?;
+    let found = st
+        .service
+        .reservations_of(&ctx.caller, device)
+        .await
+        .map_err(|r| refusal(st.version, r))?;
     Ok(Json(found.iter().map(booking_details).collect::<Vec<_>>()).into_response())
 }
 

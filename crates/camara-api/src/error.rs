@@ -93,7 +93,7 @@ impl From<Rejection> for ApiError {
             K::IdentifierNotFound => (404, "IDENTIFIER_NOT_FOUND"),
             K::Conflict => (409, "CONFLICT"),
             K::AlreadyExists => (409, "ALREADY_EXISTS"),
-            K::IncompatibleState => (409, "INCOMPATIBLE_STATE"),
+            K::IncompatibleState | K::NoCapacity => (409, "INCOMPATIBLE_STATE"),
             K::MissingIdentifier => (422, "MISSING_IDENTIFIER"),
             K::UnnecessaryIdentifier => (422, "UNNECESSARY_IDENTIFIER"),
             K::UnsupportedIdentifier => (422, "UNSUPPORTED_IDENTIFIER"),

@@ -22,19 +22,35 @@ pub struct CloudEvents {
     v0_2: String,
     v0_1: String,
     assignment: String,
+    assignment_v0_1: String,
 }
 
 impl CloudEvents {
     /// `v0_2` and `v0_1`: the public base URLs of the two versions, e.g.
-    /// `https://api.example.com/qos-booking/v0.2`; `assignment`: QoS Booking and Assignment's.
-    pub fn new(v0_2: String, v0_1: String, assignment: String) -> Self {
-        Self { v0_2, v0_1, assignment }
+    /// `https://api.example.com/qos-booking/v0.2`; `assignment` and `assignment_v0_1`: QoS
+    /// Booking and Assignment's (current and 0.1.0).
+    pub fn new(v0_2: String, v0_1: String, assignment: String, assignment_v0_1: String) -> Self {
+        Self {
+            v0_2,
+            v0_1,
+            assignment,
+            assignment_v0_1,
+        }
     }
 
     /// Whether `ev` is QoS Booking and Assignment's: rendered by [`Self::render_assignment`]
     /// with its booking (and, for a device, its reservation) as they are now.
     pub fn is_assignment(ev: &StatusEvent) -> bool {
-        ev.dialect == Version::ASSIGNMENT
+        ev.dialect == Version::ASSIGNMENT || ev.dialect == Version::ASSIGNMENT_V0_1
+    }
+
+    /// The base URL of the B&A version the event's reservation was made through.
+    fn assignment_base(&self, ev: &StatusEvent) -> &str {
+        if ev.dialect == Version::ASSIGNMENT_V0_1 {
+            &self.assignment_v0_1
+        } else {
+            &self.assignment
+        }
     }
 
     /// A QoS Booking and Assignment event: `booking` is the event's booking, `reservation`
@@ -73,7 +89,7 @@ impl CloudEvents {
         };
         Some(json!({
             "id": ev.id,
-            "source": format!("{}/qos-bookings/{}", self.assignment, reservation.id),
+            "source": format!("{}/qos-bookings/{}", self.assignment_base(ev), reservation.id),
             "type": ty,
             "specversion": "1.0",
             "time": ev.time.format(&Rfc3339).unwrap_or_default(),
@@ -118,6 +134,7 @@ mod tests {
             "https://gw/qos-booking/v0.2".into(),
             "https://gw/qos-booking/v0.1".into(),
             "https://gw/qos-booking-and-assignment/v0.2".into(),
+            "https://gw/qos-booking-and-assignment/v0.1".into(),
         );
         let id = BookingId::new();
         let mut ev = StatusEvent {

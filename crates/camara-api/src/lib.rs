@@ -41,3 +41,5 @@ pub const OPENAPI_V0_1_YAML: &str = include_str!("../openapi/qos-booking-v0.1.ya
 pub const PROFILES_OPENAPI_YAML: &str = include_str!("../openapi/qos-profiles.yaml");
 /// `qos-booking-and-assignment.yaml`, bundled the same way.
 pub const ASSIGNMENT_OPENAPI_YAML: &str = include_str!("../openapi/qos-booking-and-assignment.yaml");
+/// QoS Booking and Assignment r1.2 (0.1.0): the released file, byte for byte.
+pub const ASSIGNMENT_V0_1_OPENAPI_YAML: &str = include_str!("../openapi/qos-booking-and-assignment-v0.1.yaml");

@@ -19,16 +19,15 @@ use booking::{Rejection, RejectionKind};
 /// The booking API under each of `base_paths` in its version (e.g. `/qos-booking/v0.2` and
 /// `/qos-booking/vwip` as v0.2, `/qos-booking/v0.1` as v0.1) and the QoS Profiles API under
 /// each of `profile_paths`, and the QoS Booking and Assignment API under each of
-/// `assignment_paths`.
+/// `assignment_paths` in its version (`V0_1`: B&A 0.1.0; `V0_2`: vwip).
 pub fn router(
     state: ApiState,
     base_paths: &[(String, Version)],
     profile_paths: &[String],
-    assignment_paths: &[String],
+    assignment_paths: &[(String, Version)],
 ) -> Router {
     let deadline = state.request_timeout;
     let profiles = crate::profiles::routes(state.clone());
-    let assignment = crate::assignment::routes(state.clone());
     let mut app = Router::new();
     for (base, version) in base_paths {
         let state = ApiState {
@@ -40,8 +39,12 @@ pub fn router(
     for base in profile_paths {
         app = app.nest(base, profiles.clone());
     }
-    for base in assignment_paths {
-        app = app.nest(base, assignment.clone());
+    for (base, version) in assignment_paths {
+        let state = ApiState {
+            version: *version,
+            ..state.clone()
+        };
+        app = app.nest(base, crate::assignment::routes(state));
     }
     // The deadline sits inside the x-correlator layer, so a 504 still echoes the correlator.
     app.fallback(not_found)

@@ -18,6 +18,25 @@ impl Version {
     /// What QoS Booking and Assignment's reservations and their devices keep: their events
     /// are that API's.
     pub const ASSIGNMENT: Dialect = Dialect(2);
+    /// The same, made through QoS Booking and Assignment 0.1.0 (`/qos-booking-and-assignment/v0.1`):
+    /// its events name that version's resources.
+    pub const ASSIGNMENT_V0_1: Dialect = Dialect(3);
+
+    /// What a reservation made through this version of QoS Booking and Assignment keeps.
+    pub fn assignment_dialect(self) -> Dialect {
+        match self {
+            Self::V0_1 => Self::ASSIGNMENT_V0_1,
+            Self::V0_2 => Self::ASSIGNMENT,
+        }
+    }
+
+    /// The OpenAPI document of this version of QoS Booking and Assignment.
+    pub fn assignment_openapi(self) -> &'static str {
+        match self {
+            Self::V0_1 => crate::ASSIGNMENT_V0_1_OPENAPI_YAML,
+            Self::V0_2 => crate::ASSIGNMENT_OPENAPI_YAML,
+        }
+    }
 
     /// The path segment after `/qos-booking/`.
     pub fn segment(self) -> &'static str {

@@ -135,7 +135,8 @@ impl Application {
         let events = camara_api::CloudEvents::new(
             format!("{public_url}{}", base_paths[0].0),
             format!("{public_url}{}/qos-booking/v0.1", s.server.base_path),
-            format!("{public_url}{}", s.assignment_base_paths()[0]),
+            format!("{public_url}{}", s.assignment_base_paths()[0].0),
+            format!("{public_url}{}/qos-booking-and-assignment/v0.1", s.server.base_path),
         );
         let outbox = Outbox::new(
             s.notifications.delivery(),

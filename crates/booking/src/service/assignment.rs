@@ -8,7 +8,9 @@
 
 use super::caller::resolve_device;
 use super::{BookingService, Caller, check_sink, unavailable};
-use crate::booking::{Booking, BookingId, Echo, Group, Member, NewBooking, Owner, SinkCredential, StatusInfo};
+use crate::booking::{
+    Booking, BookingId, BookingStatus, Echo, Group, Member, NewBooking, Owner, SinkCredential, StatusInfo,
+};
 use crate::device::Device;
 use crate::error::{Rejection, RejectionKind};
 use tracing::{info, warn};
@@ -80,10 +82,22 @@ impl BookingService {
         booking.origin = self.telemetry.current_trace();
         // Room for every device in the pools it draws on, held from now on (its devices take
         // no more when they are assigned). B&A answers a refusal, not a declined booking.
-        if let Err((pool, _)) = self.hold_capacity(&booking, now).await? {
-            return Err(incompatible(format!(
-                "Pool {pool} cannot carry {total} more devices of this profile in that window"
-            )));
+        let claims = match self.hold_capacity(&booking, now).await? {
+            Ok(claims) => claims,
+            Err((pool, _)) => {
+                return Err(Rejection::new(
+                    RejectionKind::NoCapacity,
+                    format!("Pool {pool} cannot carry {total} more devices of this profile in that window"),
+                ));
+            }
+        };
+        if claims.iter().any(|c| c.deferred) {
+            // As for a booking: the operator decides (admin API, or its policy service at
+            // once), the capacity held meanwhile; no device is assigned until it is accepted.
+            booking.status = BookingStatus::Requested;
+            if self.has_decider() {
+                booking.retry_at = Some(now);
+            }
         }
         self.store_new(&booking).await?;
         info!(booking.id = %booking.id, client.id = %caller.client_id, devices = total, "reservation created");
@@ -132,6 +146,11 @@ impl BookingService {
             if !reservation.is_live() || now >= reservation.end_time() {
                 return Err(incompatible(format!("Booking {id} has ended")));
             }
+            if reservation.status == BookingStatus::Requested {
+                return Err(incompatible(format!(
+                    "Booking {id} is waiting for the operator's decision; devices can be assigned once it is accepted"
+                )));
+            }
             let held = members_of(&reservation);
             let (fresh, already): (Vec<_>, Vec<_>) = wanted
                 .iter()
@@ -144,7 +163,10 @@ impl BookingService {
             }
             let room = usize::try_from(reservation.group.as_ref().map_or(0, Group::remaining)).unwrap_or(0);
             if room == 0 {
-                return Err(incompatible(format!("Booking {id} has no devices remaining to assign")));
+                return Err(Rejection::new(
+                    RejectionKind::NoCapacity,
+                    format!("Booking {id} has no devices remaining to assign"),
+                ));
             }
             let owner = Owner {
                 client_id: caller.client_id.clone(),

@@ -298,6 +298,11 @@ impl BookingService {
         }
     }
 
+    /// Whether the operator's policy service decides REQUESTED bookings (else the admin API).
+    pub(super) fn has_decider(&self) -> bool {
+        self.decider.is_some()
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -17,8 +17,18 @@ pub struct KeyJwtHints {
 
 /// `sinkCredential` of B&A (the common schema: PRIVATE_KEY_JWT may carry `clientId` and
 /// `tokenUri`).
-fn credential(v: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<(SinkCredential, KeyJwtHints), Rejection> {
+/// B&A 0.1.0 (`version` V0_1) has r1.2's credential types (PLAIN, ACCESSTOKEN, REFRESHTOKEN;
+/// ACCESSTOKEN supported) and no PRIVATE_KEY_JWT, as QoS Booking 0.1.0.
+fn credential(
+    v: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+    version: Version,
+) -> Result<(SinkCredential, KeyJwtHints), Rejection> {
     let mut hints = KeyJwtHints::default();
+    if version == Version::V0_1 {
+        return Ok((sink_credential(v, now, opts, Version::V0_1)?, hints));
+    }
     if let Some(o) = v.as_object()
         && o.get("credentialType").and_then(Value::as_str) == Some("PRIVATE_KEY_JWT")
     {
@@ -55,11 +65,12 @@ const CREATE_KEYS: [&str; 7] = [
 ];
 
 /// Parses a `BookingInput`: the reservation (as a booking without device) and its number of
-/// devices.
+/// devices. `version`: the published shape it came through (V0_1: B&A 0.1.0, V0_2: vwip).
 pub fn create_reservation(
     body: &Value,
     now: OffsetDateTime,
     opts: &ParseOptions,
+    version: Version,
 ) -> Result<(NewBooking, u32, KeyJwtHints), Rejection> {
     let o = object(body, "body")?;
     check_keys(o, &CREATE_KEYS, "", opts)?;
@@ -74,20 +85,22 @@ pub fn create_reservation(
     let start_value = required(o, "startTime", "")?;
     let start_time = rfc3339(start_value, "startTime")?;
     let duration = integer(required(o, "duration", "")?, "duration")?;
+    // vwip caps a reservation at a day; 0.1.0 sets no maximum (the profile's limits apply).
+    let most = if version == Version::V0_1 { u32::MAX } else { 86_400 };
     let duration = u32::try_from(duration)
         .ok()
-        .filter(|d| (1..=86_400).contains(d))
+        .filter(|d| (1..=most).contains(d))
         .ok_or_else(|| {
             Rejection::new(
                 RejectionKind::DurationOutOfRange,
-                "'duration' must be between 1 and 86400 seconds",
+                format!("'duration' must be between 1 and {most} seconds"),
             )
         })?;
     let area_value = required(o, "serviceArea", "")?;
     let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
     let (sink_credential, hints) = match o.get("sinkCredential") {
         Some(v) => {
-            let (c, h) = credential(v, now, opts)?;
+            let (c, h) = credential(v, now, opts, version)?;
             (Some(c), h)
         }
         None => (None, KeyJwtHints::default()),
@@ -111,7 +124,7 @@ pub fn create_reservation(
             sink,
             sink_credential,
             echo,
-            dialect: Version::ASSIGNMENT,
+            dialect: Version::assignment_dialect(version),
         },
         total,
         hints,
@@ -140,10 +153,16 @@ pub struct DeviceRequest {
     pub hints: KeyJwtHints,
 }
 
-/// Parses a `DeviceAssignmentInput` (assign and release share it).
-pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) -> Result<DeviceRequest, Rejection> {
+/// Parses a `DeviceAssignmentInput` (assign and release share it). Closed in vwip
+/// (`additionalProperties: false`); 0.1.0 does not close it.
+pub fn device_request(
+    body: &Value,
+    now: OffsetDateTime,
+    opts: &ParseOptions,
+    version: Version,
+) -> Result<DeviceRequest, Rejection> {
     let o = object(body, "body")?;
-    check_keys(o, &["devices", "sink", "sinkCredential"], "", &closed(opts))?;
+    check_keys(o, &["devices", "sink", "sinkCredential"], "", &closed(opts, version))?;
     let devices = match o.get("devices") {
         None => Vec::new(),
         Some(v) => {
@@ -168,7 +187,7 @@ pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
     let sink = o.get("sink").map(|v| sink(v, &opts.sink)).transpose()?;
     let (sink_credential, hints) = match o.get("sinkCredential") {
         Some(v) => {
-            let (c, h) = credential(v, now, opts)?;
+            let (c, h) = credential(v, now, opts, version)?;
             (Some(c), h)
         }
         None => (None, KeyJwtHints::default()),
@@ -181,16 +200,16 @@ pub fn device_request(body: &Value, now: OffsetDateTime, opts: &ParseOptions) ->
     })
 }
 
-/// Parses a B&A `RetrieveBookingByDevice` (closed: `additionalProperties: false`).
-pub fn retrieve(body: &Value, opts: &ParseOptions) -> Result<Option<Device>, Rejection> {
-    retrieve_booking(body, &closed(opts))
+/// Parses a B&A `RetrieveBookingByDevice` (closed in vwip: `additionalProperties: false`).
+pub fn retrieve(body: &Value, opts: &ParseOptions, version: Version) -> Result<Option<Device>, Rejection> {
+    retrieve_booking(body, &closed(opts, version))
 }
 
-/// `opts` for B&A's closed schemas (`additionalProperties: false`, whatever the strictness
-/// setting).
-fn closed(opts: &ParseOptions) -> ParseOptions {
+/// `opts` for vwip's closed schemas (`additionalProperties: false`, whatever the strictness
+/// setting); 0.1.0 leaves them open, so the strictness setting decides there.
+fn closed(opts: &ParseOptions, version: Version) -> ParseOptions {
     ParseOptions {
-        strict: true,
+        strict: opts.strict || version == Version::V0_2,
         ..opts.clone()
     }
 }
@@ -211,18 +230,23 @@ mod tests {
     }
 
     fn kind(b: Value) -> K {
-        create_reservation(&b, crate::parse::tests::NOW, &opts())
+        create_reservation(&b, crate::parse::tests::NOW, &opts(), Version::V0_2)
             .unwrap_err()
             .kind
     }
 
     #[test]
     fn booking_input_follows_b_and_a_limits_and_codes() {
-        let (nb, total, _) = create_reservation(&body(), crate::parse::tests::NOW, &opts()).unwrap();
+        let (nb, total, _) = create_reservation(&body(), crate::parse::tests::NOW, &opts(), Version::V0_2).unwrap();
         assert_eq!((total, nb.duration, nb.device.is_none()), (10, 600, true));
         let mut b = body();
         b.as_object_mut().unwrap().remove("numDevices");
-        assert_eq!(create_reservation(&b, crate::parse::tests::NOW, &opts()).unwrap().1, 1);
+        assert_eq!(
+            create_reservation(&b, crate::parse::tests::NOW, &opts(), Version::V0_2)
+                .unwrap()
+                .1,
+            1
+        );
         let with = |k: &str, v: Value| {
             let mut b = body();
             b[k] = v;
@@ -253,10 +277,21 @@ mod tests {
     #[test]
     fn device_requests_are_closed_and_hold_one_to_fifty_devices() {
         let now = crate::parse::tests::NOW;
-        let ok = device_request(&json!({"devices": [{"phoneNumber": "+123456789"}]}), now, &opts()).unwrap();
+        let ok = device_request(
+            &json!({"devices": [{"phoneNumber": "+123456789"}]}),
+            now,
+            &opts(),
+            Version::V0_2,
+        )
+        .unwrap();
         assert_eq!(ok.devices.len(), 1);
         assert_eq!(ok.devices[0].echo.0, r#"{"phoneNumber":"+123456789"}"#);
-        assert!(device_request(&json!({}), now, &opts()).unwrap().devices.is_empty());
+        assert!(
+            device_request(&json!({}), now, &opts(), Version::V0_2)
+                .unwrap()
+                .devices
+                .is_empty()
+        );
         let many: Vec<Value> = (0..51)
             .map(|i| json!({"phoneNumber": format!("+1234567{i:02}")}))
             .collect();
@@ -267,7 +302,7 @@ mod tests {
             json!({"devices": [{}]}),
         ] {
             assert_eq!(
-                device_request(&bad, now, &opts()).err().map(|r| r.kind),
+                device_request(&bad, now, &opts(), Version::V0_2).err().map(|r| r.kind),
                 Some(K::InvalidArgument),
                 "{bad}"
             );

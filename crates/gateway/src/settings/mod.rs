@@ -609,15 +609,20 @@ impl Settings {
         Ok(s)
     }
 
-    /// The base paths of the QoS Booking and Assignment API: `api_version` and `vwip`.
-    pub fn assignment_base_paths(&self) -> Vec<String> {
+    /// The base paths of the QoS Booking and Assignment API, each with its shape: `api_version`
+    /// and `vwip` (the current one), and `v0.1` (0.1.0, r1.2) with `serve_v0_1`.
+    pub fn assignment_base_paths(&self) -> Vec<(String, camara_api::Version)> {
+        use camara_api::Version;
         let prefix = &self.server.base_path;
-        let mut v = vec![format!(
-            "{prefix}/qos-booking-and-assignment/{}",
-            self.server.api_version
+        let mut v = vec![(
+            format!("{prefix}/qos-booking-and-assignment/{}", self.server.api_version),
+            Version::V0_2,
         )];
         if self.server.api_version != "vwip" {
-            v.push(format!("{prefix}/qos-booking-and-assignment/vwip"));
+            v.push((format!("{prefix}/qos-booking-and-assignment/vwip"), Version::V0_2));
+        }
+        if self.server.serve_v0_1 {
+            v.push((format!("{prefix}/qos-booking-and-assignment/v0.1"), Version::V0_1));
         }
         v
     }

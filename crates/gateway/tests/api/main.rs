@@ -4,6 +4,7 @@
 
 mod admin;
 mod assignment;
+mod assignment_v0_1;
 mod auth;
 mod capacity;
 mod clients;
