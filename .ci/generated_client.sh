@@ -55,9 +55,16 @@ generate() { # SPEC PACKAGE
 generate qos-booking.yaml qos_booking_v02
 generate qos-booking-v0.1.yaml qos_booking_v01
 generate qos-booking-and-assignment.yaml qos_booking_and_assignment
+# The published B&A 0.1.0 file writes `"^https:\/\/.+$"`: valid YAML 1.2, refused by the
+# generator's YAML 1.1 parser. It gets the same document as JSON, converted here, unedited.
+"${PIP[@]}" pyyaml==6.0.4
+"$VENV/bin/python" -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], "w"))' \
+  "$SPECS/qos-booking-and-assignment-v0.1.yaml" "$OUT/qos-booking-and-assignment-v0.1.json"
+generate ../../../$OUT/qos-booking-and-assignment-v0.1.json qos_booking_and_assignment_v01
 # Installed anew every run: the generated code changes with the YAML files.
-"$VENV/bin/pip" uninstall -q -y qos_booking_v02 qos_booking_v01 qos_booking_and_assignment >/dev/null 2>&1 || true
-"${PIP[@]}" "$OUT/qos_booking_v02" "$OUT/qos_booking_v01" "$OUT/qos_booking_and_assignment"
+"$VENV/bin/pip" uninstall -q -y qos_booking_v02 qos_booking_v01 qos_booking_and_assignment qos_booking_and_assignment_v01 >/dev/null 2>&1 || true
+"${PIP[@]}" "$OUT/qos_booking_v02" "$OUT/qos_booking_v01" "$OUT/qos_booking_and_assignment" \
+  "$OUT/qos_booking_and_assignment_v01"
 
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 QOSGW__SERVER__LISTEN=127.0.0.1:$PORT QOSGW__LIMITS__CREATE__PER_SECOND=0 QOSGW__LIMITS__READ__PER_SECOND=0 \

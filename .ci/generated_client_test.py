@@ -44,9 +44,11 @@ import traceback
 import uuid
 
 import qos_booking_and_assignment as ba
+import qos_booking_and_assignment_v01 as ba01
 import qos_booking_v01 as v01
 import qos_booking_v02 as v02
 from qos_booking_and_assignment import exceptions as xba
+from qos_booking_and_assignment_v01 import exceptions as xba01
 from qos_booking_v01 import exceptions as x01
 from qos_booking_v02 import exceptions as x02
 
@@ -425,25 +427,27 @@ BInfo, AInfo = ba.BookingStatusInfo, ba.AssignmentStatusInfo
 
 
 class BA:
-    """The generated B&A client on one base path (vwip or v0.2)."""
+    """The generated B&A client on one base path (vwip or v0.2 from the vwip file; v0.1 from
+    the published 0.1.0 file, its own package)."""
 
-    def __init__(self, segment, token=TOKEN):
-        self.name, self.pkg, self.exc, self.segment = f"B&A {segment}", ba, xba, segment
-        conf = ba.Configuration(host=f"{ROOT}/qos-booking-and-assignment/{segment}")
+    def __init__(self, segment, token=TOKEN, pkg=None, exc=None):
+        pkg, exc = pkg or ba, exc or xba
+        self.name, self.pkg, self.exc, self.segment = f"B&A {segment}", pkg, exc, segment
+        conf = pkg.Configuration(host=f"{ROOT}/qos-booking-and-assignment/{segment}")
         # openIdConnect again: the token goes in as a default header (see V).
         if token is None:
-            self.client = ba.ApiClient(conf)
+            self.client = pkg.ApiClient(conf)
         else:
-            self.client = ba.ApiClient(conf, header_name="Authorization", header_value=f"Bearer {token}")
-        self.bookings = ba.QoSBookingApi(self.client)
-        self.devices = ba.DeviceAssignmentApi(self.client)
+            self.client = pkg.ApiClient(conf, header_name="Authorization", header_value=f"Bearer {token}")
+        self.bookings = pkg.QoSBookingApi(self.client)
+        self.devices = pkg.DeviceAssignmentApi(self.client)
 
     def with_token(self, token):
-        return BA(self.segment, token)
+        return BA(self.segment, token, self.pkg, self.exc)
 
     def body(self, num=2, qos_profile="QOS_M", start=None, duration=600, area=None):
         """A BookingInput from from_dict, as a developer builds it from JSON."""
-        return ba.BookingInput.from_dict({
+        return self.pkg.BookingInput.from_dict({
             "numDevices": num,
             "qosProfile": qos_profile,
             "startTime": rfc3339(start or slot()),
@@ -465,6 +469,7 @@ class BA:
 
 BAW = BA("vwip")
 BA02 = BA("v0.2")
+BA01 = BA("v0.1", pkg=ba01, exc=xba01)
 
 
 def phones(*numbers):
@@ -508,7 +513,7 @@ def check_output(b, where, out, body, bid, total, remaining, info):
     """A BookingOutput: SUCCESSFUL with statusInfo `info`, and its details."""
     p = f"{b.name} {where}"
     check(f"{p}: a BookingOutput, status SUCCESSFUL, statusInfo {info.value}",
-          isinstance(out, ba.BookingOutput) and out.booking_id is not None
+          isinstance(out, b.pkg.BookingOutput) and out.booking_id is not None
           and out.status == SUCCESSFUL and out.status_info == info,
           f"{type(out).__name__} {getattr(out, 'status', None)!r} {getattr(out, 'status_info', None)!r}")
     check_details(b, where, out, body, bid, total, remaining)
@@ -519,13 +524,13 @@ def check_assignment(b, where, out, body, bid, status, info, devices, total, rem
     order) and the reservation's details."""
     p = f"{b.name} {where}"
     check(f"{p}: a DeviceAssignmentOutput, status {status.value}, statusInfo {info.value if info else None}",
-          isinstance(out, ba.DeviceAssignmentOutput) and out.status == status and out.status_info == info,
+          isinstance(out, b.pkg.DeviceAssignmentOutput) and out.status == status and out.status_info == info,
           f"{type(out).__name__} {getattr(out, 'status', None)!r} {getattr(out, 'status_info', None)!r}")
     got = [ident(d) for d in out.devices or []]
     label = [d.get("phoneNumber") or d.get("ipv6Address") or "ipv4Address" for d in devices]
     check(f"{p}: devices {', '.join(label) or 'absent'}",
           got == devices and (out.devices is None) == (not devices), repr(got))
-    if check(f"{p}: bookingDetails a BookingDetails", isinstance(out.booking_details, ba.BookingDetails),
+    if check(f"{p}: bookingDetails a BookingDetails", isinstance(out.booking_details, b.pkg.BookingDetails),
              repr(out.booking_details)):
         check_details(b, f"{where} bookingDetails", out.booking_details, body, bid, total, remaining)
 
@@ -906,6 +911,40 @@ def ba_versions(old, new):
                  BInfo.BOOKING_CANCELLED)
 
 
+def ba01_lifecycle(b):
+    """B&A 0.1.0 through its own generated client: every outcome of a create or an assign a
+    201 with its status, one 409 code (CONFLICT), a second delete answered 200."""
+    pkg = b.pkg
+    body = b.body(num=2)
+    out = with_info(b, ("createBooking", 201), lambda c: b.bookings.create_booking_with_http_info(body, x_correlator=c))
+    check_output(b, "createBooking", out, body, None, 2, 2, BInfo.BOOKING_ACCEPTED)
+    bid = out.booking_id
+    req = pkg.DeviceAssignmentInput.from_dict({"devices": [{"phoneNumber": PHONE_A}]})
+    got = with_info(b, ("assignDevices", 201), lambda c: b.devices.assign_devices_with_http_info(bid, req, x_correlator=c))
+    check_assignment(b, "assignDevices", got, body, bid, SUCCESSFUL, AInfo.ASSIGNMENT_COMPLETED, P(PHONE_A), 2, 1)
+    expect_error("assignDevices, the same device again", b,
+                 lambda c: b.devices.assign_devices(bid, req, x_correlator=c),
+                 409, "CONFLICT", "ConflictException")
+    two = pkg.DeviceAssignmentInput.from_dict({"devices": [{"phoneNumber": PHONE_B}]})
+    b.devices.assign_devices(bid, two)
+    three = pkg.DeviceAssignmentInput.from_dict({"devices": [{"phoneNumber": PHONE_C}]})
+    got = with_info(b, ("assignDevices to the full booking", 201),
+                    lambda c: b.devices.assign_devices_with_http_info(bid, three, x_correlator=c))
+    check(f"{b.name} assignDevices to the full booking: FAILURE, QUOTA_EXCEEDED",
+          isinstance(got, pkg.DeviceAssignmentOutput) and got.status == "FAILURE"
+          and got.status_info == "QUOTA_EXCEEDED", repr(got))
+    got = with_info(b, ("releaseDevices", 200),
+                    lambda c: b.devices.release_devices_with_http_info(bid, req, x_correlator=c))
+    check_assignment(b, "releaseDevices", got, body, bid, SUCCESSFUL, None, P(PHONE_A), 2, 1)
+    for n in ("deleteBooking", "deleteBooking again"):
+        out = with_info(b, (n, 200), lambda c: b.bookings.delete_booking_with_http_info(bid, x_correlator=c))
+        check_output(b, n, out, body, bid, 2, 1, BInfo.BOOKING_CANCELLED)
+    long = b.body(num=2, duration=100_000)
+    expect_error("createBooking, a duration beyond the profile's", b,
+                 lambda c: b.bookings.create_booking(long, x_correlator=c),
+                 400, "QOS_BOOKING.DURATION_OUT_OF_RANGE", "BadRequestException")
+
+
 def main():
     for v, phone in ((V02, PHONE_A), (V01, PHONE_B)):
         group(f"{v.name} lifecycle", lifecycle, v, phone)
@@ -919,6 +958,7 @@ def main():
     group("B&A errors", ba_errors, BAW)
     group("B&A v0.2 -> vwip", ba_versions, BA02, BAW)
     group("B&A vwip -> v0.2", ba_versions, BAW, BA02)
+    group("B&A 0.1.0 lifecycle", ba01_lifecycle, BA01)
     print(f"generated_clients: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
 
