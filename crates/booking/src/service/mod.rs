@@ -6,14 +6,16 @@
 
 mod assignment;
 mod caller;
+mod members;
 mod network;
 mod operator;
 mod profiles;
 mod timers;
 
-pub use assignment::{Assignment, DeviceInput, Shortfall, members_of};
+pub use assignment::{Assignment, DeviceInput, Shortfall};
 pub use caller::Caller;
 use caller::resolve_device;
+pub use members::members_of;
 pub use network::{CallbackProof, NetworkEvent, NetworkOutcome};
 pub use operator::BookingFilter;
 pub use timers::{FixedLease, Lease};

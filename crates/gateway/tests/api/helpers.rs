@@ -389,3 +389,26 @@ async fn sink_handler(State((received, answers)): State<SinkState>, headers: Hea
         StatusCode::from_u16(a.remove(0)).unwrap()
     }
 }
+
+/// Asserts that `GET <path>` serves the released CAMARA file whose SHA-256 is `sha256`, and,
+/// beside a checkout of the shared material, the file `published-r1.2/<name>` itself.
+pub async fn assert_serves_published(app: &TestApp, path: &str, sha256: &str, name: &str) {
+    let served = app
+        .client
+        .get(format!("{}{path}", app.addr))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &served);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, sha256, "{path} is not the published {name}");
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/specs/camara/published-r1.2")
+        .join(name);
+    if let Ok(published) = std::fs::read(&shared) {
+        assert_eq!(&served[..], &published[..]);
+    }
+}
