@@ -61,8 +61,7 @@ fn tls_roots(pem: &[u8]) -> redis::TlsCertificates {
 const WAIT_CONNECTIONS: usize = 8;
 
 /// One connection to Redis as the settings say (single node, Sentinel or Cluster).
-/// `main`: the store's shared connection (behind Sentinel, the one checked every second).
-async fn open(settings: &RedisSettings, main: bool) -> Result<Conn, StoreError> {
+async fn open(settings: &RedisSettings) -> Result<Conn, StoreError> {
     let first = settings.urls.first().cloned().unwrap_or_default();
     let manager_config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.connect_timeout))
@@ -74,7 +73,7 @@ async fn open(settings: &RedisSettings, main: bool) -> Result<Conn, StoreError> 
     Ok(if let Some(sentinel) = &settings.sentinel {
         let c = tokio::time::timeout(
             settings.connect_timeout * 3,
-            SentinelConn::connect(sentinel, manager_config, settings.connect_timeout, main),
+            SentinelConn::connect(sentinel, manager_config, settings.connect_timeout),
         )
         .await
         .map_err(|_| timed_out("timed out connecting to Redis through the sentinels"))?
@@ -115,14 +114,23 @@ async fn open(settings: &RedisSettings, main: bool) -> Result<Conn, StoreError> 
 impl RedisStore {
     /// Connects (bounded by the connect timeout) and prepares the scripts.
     pub async fn connect(settings: RedisSettings) -> Result<Self, StoreError> {
-        let conn = open(&settings, true).await?;
+        let conn = open(&settings).await?;
         // `WAIT` blocks the connection it is sent on: creates that wait get connections of
         // their own, so that they neither wait one behind the other nor hold up every other
         // call of the store.
         let mut wait_conns = Vec::new();
         if settings.wait.is_some() {
             for _ in 0..WAIT_CONNECTIONS {
-                wait_conns.push(open(&settings, false).await?);
+                wait_conns.push(match &conn {
+                    // Behind Sentinel they follow the main connection's primary.
+                    Conn::Sentinel(main) => Conn::Sentinel(
+                        tokio::time::timeout(settings.connect_timeout * 3, main.follower())
+                            .await
+                            .map_err(|_| timed_out("timed out connecting to the Redis primary"))?
+                            .map_err(|e| unavailable("cannot connect to the Redis primary", e))?,
+                    ),
+                    _ => open(&settings).await?,
+                });
             }
         }
         let key = hmac::Key::new(hmac::HMAC_SHA256, settings.key_secret.as_bytes());

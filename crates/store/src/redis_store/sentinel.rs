@@ -7,6 +7,8 @@
 //! with its error (a 503 at the API): it is not retried, as a write may have landed. A
 //! command given up by the caller's timeout counts as failing too, and the sentinels are also
 //! asked every second: a demoted primary that answers reads without errors is left as soon.
+//! All connections of one store share that discovery (the main one and those of waiting
+//! creates): what one learns, all follow at their next call.
 
 use super::healing::{Heal, watched};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -90,13 +92,26 @@ fn invalid(addr: &str) -> RedisError {
 /// How often the sentinels are asked which node is primary, errors or not.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
-struct Inner {
+/// What every connection of one store shares: the sentinel client, the primary it named last
+/// (with a count of the moves), and the one re-discovery at a time. The store's main
+/// connection and the connections of waiting creates follow the same primary, so the check of
+/// every second and a failover symptom on any of them move them all.
+struct Discovery {
     sentinel: tokio::sync::Mutex<SentinelClient>,
-    /// The primary's address and the connection to it.
-    current: RwLock<(ConnectionAddr, ConnectionManager)>,
+    /// Moves so far, the primary's address, a client of it.
+    named: RwLock<(u64, ConnectionAddr, redis::Client)>,
     config: ConnectionManagerConfig,
     connect_timeout: Duration,
     rediscovering: AtomicBool,
+}
+
+struct Inner {
+    discovery: Arc<Discovery>,
+    /// The move this connection follows, the node's address and the connection to it.
+    current: RwLock<(u64, ConnectionAddr, ConnectionManager)>,
+    /// One switch to a newly named primary at a time; calls meanwhile use the old connection
+    /// (they fail fast on a demoted or dead node, with the 503 they would get anyway).
+    switching: AtomicBool,
 }
 
 /// A connection to whichever node the sentinels name primary.
@@ -104,124 +119,154 @@ struct Inner {
 pub(crate) struct SentinelConn(Arc<Inner>);
 
 impl SentinelConn {
-    /// `checked`: also ask the sentinels every second (the store's main connection; the
-    /// connections of waiting creates only write, and a demoted primary refuses writes).
+    /// Asks the sentinels for the primary and connects to it; the sentinels are then asked
+    /// every second as long as a connection of this discovery lives.
     pub(crate) async fn connect(
         settings: &SentinelSettings,
         config: ConnectionManagerConfig,
         connect_timeout: Duration,
-        checked: bool,
     ) -> RedisResult<Self> {
         let mut sentinel = settings.client()?;
-        let found = primary(&mut sentinel, &config, connect_timeout).await?;
-        let inner = Arc::new(Inner {
+        let client = named_client(&mut sentinel, connect_timeout).await?;
+        let addr = client.get_connection_info().addr().clone();
+        let manager = manager_of(client.clone(), &config, connect_timeout).await?;
+        let discovery = Arc::new(Discovery {
             sentinel: tokio::sync::Mutex::new(sentinel),
-            current: RwLock::new(found),
+            named: RwLock::new((0, addr.clone(), client)),
             config,
             connect_timeout,
             rediscovering: AtomicBool::new(false),
         });
-        let weak = Arc::downgrade(&inner);
-        if !checked {
-            return Ok(Self(inner));
-        }
+        let weak = Arc::downgrade(&discovery);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(CHECK_EVERY).await;
-                let Some(inner) = weak.upgrade() else { return };
-                if !inner.rediscovering.swap(true, Ordering::AcqRel) {
-                    rediscover(&inner).await;
+                let Some(d) = weak.upgrade() else { return };
+                if !d.rediscovering.swap(true, Ordering::AcqRel) {
+                    rediscover(&d).await;
                 }
             }
         });
-        Ok(Self(inner))
+        Ok(Self(Arc::new(Inner {
+            discovery,
+            current: RwLock::new((0, addr, manager)),
+            switching: AtomicBool::new(false),
+        })))
+    }
+
+    /// Another connection to the same primary, following the same discovery (`WAIT` blocks
+    /// the connection it is sent on, so waiting creates get connections of their own).
+    pub(crate) async fn follower(&self) -> RedisResult<Self> {
+        let d = self.0.discovery.clone();
+        let (moves, addr, client) = d.named.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let manager = manager_of(client, &d.config, d.connect_timeout).await?;
+        Ok(Self(Arc::new(Inner {
+            discovery: d,
+            current: RwLock::new((moves, addr, manager)),
+            switching: AtomicBool::new(false),
+        })))
     }
 
     /// A client of the node the sentinels name primary now (for pub/sub). Bounded in time
     /// like every other use of the sentinel client: it holds the client's lock, and a lookup
-    /// that never ends would keep every healing of this connection waiting behind it.
+    /// that never ends would keep every healing waiting behind it.
     pub(crate) async fn primary_client(&self) -> RedisResult<redis::Client> {
-        let mut sentinel = self.0.sentinel.lock().await;
-        tokio::time::timeout(self.0.connect_timeout * 2, sentinel.async_get_client())
-            .await
-            .map_err(|_| RedisError::from((ErrorKind::Io, "timed out asking the sentinels for the primary")))?
+        let d = &self.0.discovery;
+        let mut sentinel = d.sentinel.lock().await;
+        named_client(&mut sentinel, d.connect_timeout).await
     }
 
-    fn manager(&self) -> ConnectionManager {
-        self.0.current.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+    /// The connection to use for the next call: this one's, after moving it to the primary
+    /// named since (when a move is pending and no other call is making it).
+    async fn manager(&self) -> ConnectionManager {
+        let (followed, manager) = {
+            let c = self.0.current.read().unwrap_or_else(|p| p.into_inner());
+            (c.0, c.2.clone())
+        };
+        let d = &self.0.discovery;
+        let (moves, addr, client) = d.named.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if moves == followed || self.0.switching.swap(true, Ordering::AcqRel) {
+            return manager;
+        }
+        let out = match manager_of(client, &d.config, d.connect_timeout).await {
+            Ok(m) => {
+                info!(primary = %addr, "connected to the primary the sentinels name");
+                *self.0.current.write().unwrap_or_else(|p| p.into_inner()) = (moves, addr, m.clone());
+                m
+            }
+            Err(e) => {
+                warn!(error = %e, primary = %addr, "cannot connect to the primary the sentinels name");
+                manager
+            }
+        };
+        self.0.switching.store(false, Ordering::Release);
+        out
     }
 }
 
 impl Heal for SentinelConn {
-    /// Asks the sentinels again, once at a time.
+    /// Asks the sentinels again, once at a time for every connection of the discovery.
     fn heal_soon(&self) {
-        if self.0.rediscovering.swap(true, Ordering::AcqRel) {
+        let d = self.0.discovery.clone();
+        if d.rediscovering.swap(true, Ordering::AcqRel) {
             return;
         }
         debug!("a failover symptom: asking the sentinels again");
-        let inner = self.0.clone();
-        tokio::spawn(async move { rediscover(&inner).await });
+        tokio::spawn(async move { rediscover(&d).await });
     }
 }
 
-/// Asks the sentinels for the primary and moves to it if it is another node; clears the
-/// `rediscovering` flag the caller set.
-async fn rediscover(inner: &Inner) {
-    let addr = {
-        let mut sentinel = inner.sentinel.lock().await;
-        tokio::time::timeout(inner.connect_timeout * 2, sentinel.async_get_client()).await
+/// Asks the sentinels for the primary and, when they name another node, records the move
+/// (each connection makes it at its next call); clears the `rediscovering` flag the caller set.
+async fn rediscover(d: &Discovery) {
+    let found = {
+        let mut sentinel = d.sentinel.lock().await;
+        named_client(&mut sentinel, d.connect_timeout).await
     };
-    match addr {
-        Ok(Ok(client)) => {
+    match found {
+        Ok(client) => {
             let addr = client.get_connection_info().addr().clone();
-            let same = inner.current.read().unwrap_or_else(|p| p.into_inner()).0 == addr;
-            if same {
+            let mut named = d.named.write().unwrap_or_else(|p| p.into_inner());
+            if named.1 == addr {
                 debug!(primary = %addr, "the sentinels name the primary in use");
             } else {
-                match tokio::time::timeout(
-                    inner.connect_timeout * 2,
-                    ConnectionManager::new_with_config(client, inner.config.clone()),
-                )
-                .await
-                {
-                    Ok(Ok(m)) => {
-                        info!(primary = %addr, "connected to the primary the sentinels name");
-                        *inner.current.write().unwrap_or_else(|p| p.into_inner()) = (addr, m);
-                    }
-                    Ok(Err(e)) => warn!(error = %e, "cannot connect to the primary the sentinels name"),
-                    Err(_) => warn!("timed out connecting to the primary the sentinels name"),
-                }
+                info!(primary = %addr, moves = named.0 + 1, "the sentinels name another primary");
+                *named = (named.0 + 1, addr, client);
             }
         }
         // The sentinels may not have promoted anyone yet: the next failing command, or the
         // next check, asks again.
-        Ok(Err(e)) => warn!(error = %e, "no primary from the sentinels yet"),
-        Err(_) => warn!("timed out asking the sentinels for the primary"),
+        Err(e) => warn!(error = %e, "no primary from the sentinels yet"),
     }
     // A short pause: a burst of failing commands makes one query, not hundreds.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    inner.rediscovering.store(false, Ordering::Release);
+    d.rediscovering.store(false, Ordering::Release);
 }
 
-async fn primary(
-    sentinel: &mut SentinelClient,
-    config: &ConnectionManagerConfig,
-    connect_timeout: Duration,
-) -> RedisResult<(ConnectionAddr, ConnectionManager)> {
-    let connect = async {
-        let client = sentinel.async_get_client().await?;
-        let addr = client.get_connection_info().addr().clone();
-        Ok((addr, ConnectionManager::new_with_config(client, config.clone()).await?))
-    };
-    tokio::time::timeout(connect_timeout * 2, connect)
+/// The primary the sentinels name (they check its `ROLE`), within twice the connect timeout.
+async fn named_client(sentinel: &mut SentinelClient, connect_timeout: Duration) -> RedisResult<redis::Client> {
+    tokio::time::timeout(connect_timeout * 2, sentinel.async_get_client())
         .await
         .map_err(|_| RedisError::from((ErrorKind::Io, "timed out asking the sentinels for the primary")))?
+}
+
+async fn manager_of(
+    client: redis::Client,
+    config: &ConnectionManagerConfig,
+    connect_timeout: Duration,
+) -> RedisResult<ConnectionManager> {
+    tokio::time::timeout(
+        connect_timeout * 2,
+        ConnectionManager::new_with_config(client, config.clone()),
+    )
+    .await
+    .map_err(|_| RedisError::from((ErrorKind::Io, "timed out connecting to the primary")))?
 }
 
 impl ConnectionLike for SentinelConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let mut m = self.manager();
+            let mut m = self.manager().await;
             watched(self, m.req_packed_command(cmd)).await
         })
     }
@@ -232,11 +277,11 @@ impl ConnectionLike for SentinelConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let mut m = self.manager();
+            let mut m = self.manager().await;
             watched(self, m.req_packed_commands(p, offset, count)).await
         })
     }
     fn get_db(&self) -> i64 {
-        self.manager().get_db()
+        self.0.current.read().unwrap_or_else(|p| p.into_inner()).2.get_db()
     }
 }
