@@ -474,21 +474,8 @@ async fn an_operator_revoking_a_reservation_removes_its_devices_and_a_named_toke
 
 #[tokio::test]
 async fn a_reservation_holds_pool_capacity_for_all_its_devices_from_its_creation() {
-    use booking::capacity::Pool;
     let app = spawn_app_with(|s| {
-        s.capacity.pools = vec![Pool {
-            name: "frankfurt".into(),
-            area_names: vec![],
-            regions: vec![booking::CoverageRegion::Circle {
-                latitude: 50.110924,
-                longitude: 8.682127,
-                radius: 2000.0,
-            }],
-            profiles: std::collections::HashMap::from([("QOS_L".to_owned(), 10)]),
-            blackouts: vec![],
-            windows: vec![],
-            deferred: false,
-        }];
+        s.capacity.pools = vec![crate::assignment_v0_1::frankfurt(10, false)];
     })
     .await;
     let post = |n: u32| {

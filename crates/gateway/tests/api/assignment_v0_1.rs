@@ -34,7 +34,7 @@ fn phones(list: &[&str]) -> Value {
 }
 
 /// The pool of Frankfurt's centre (where `reservation_body` books), with room for `n` QOS_L.
-fn frankfurt(n: u32, deferred: bool) -> Pool {
+pub fn frankfurt(n: u32, deferred: bool) -> Pool {
     Pool {
         name: "frankfurt".into(),
         area_names: vec![],
@@ -222,16 +222,8 @@ async fn vwip_answers_202_pending_for_a_reservation_the_operator_decides_then_te
     );
     let other_id = other.body["bookingId"].as_str().unwrap().to_owned();
 
-    let ops = app.operator_token("qos-booking:operator");
-    let admin = app.admin.clone().unwrap();
-    let decide = |id: &str, what: &str| {
-        app.client
-            .post(format!("{admin}/admin/bookings/{id}/{what}"))
-            .bearer_auth(&ops)
-            .send()
-    };
-    assert_eq!(decide(&id, "approve").await.unwrap().status(), 200);
-    assert_eq!(decide(&other_id, "decline").await.unwrap().status(), 200);
+    assert_eq!(app.decide(&id, "approve").await.status(), 200);
+    assert_eq!(app.decide(&other_id, "decline").await.status(), 200);
     // The outcomes reach the client as status-changed events, each under its version's path.
     let events = sink.wait_for(2).await;
     let outcome = |rid: &str| {

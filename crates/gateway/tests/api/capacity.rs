@@ -123,20 +123,12 @@ async fn a_deferred_pool_waits_for_the_operator_and_declines_the_undecided_at_st
         );
         ids.push(r.body["bookingId"].as_str().unwrap().to_owned());
     }
-    let ops = app.operator_token("qos-booking:operator");
-    let admin = app.admin.clone().unwrap();
-    let decide = |id: &str, what: &str| {
-        app.client
-            .post(format!("{admin}/admin/bookings/{id}/{what}"))
-            .bearer_auth(&ops)
-            .send()
-    };
-    let approved: Value = decide(&ids[0], "approve").await.unwrap().json().await.unwrap();
+    let approved: Value = app.decide(&ids[0], "approve").await.json().await.unwrap();
     assert_eq!(approved["bookingStatus"], "SCHEDULED");
-    let declined: Value = decide(&ids[1], "decline").await.unwrap().json().await.unwrap();
+    let declined: Value = app.decide(&ids[1], "decline").await.json().await.unwrap();
     assert_eq!(declined["statusInfo"], "BOOKING_DECLINED");
     // Deciding twice is a conflict.
-    assert_eq!(decide(&ids[0], "approve").await.unwrap().status(), 409);
+    assert_eq!(app.decide(&ids[0], "approve").await.status(), 409);
     // The third is still undecided at its start: declined then.
     app.advance(Duration::minutes(10)).await;
     let third = app.get(&ids[2]).await.body;

@@ -200,6 +200,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /admin/bookings/{id}/{what}` (approve, decline, revoke) with an operator token,
+    /// on the admin listener the test asked for.
+    pub async fn decide(&self, id: &str, what: &str) -> reqwest::Response {
+        let admin = self.admin.as_deref().expect("an admin listener (server.admin_listen)");
+        self.client
+            .post(format!("{admin}/admin/bookings/{id}/{what}"))
+            .bearer_auth(self.operator_token("qos-booking:operator"))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A token for the operator's admin API (its own audience) with `scope`.
     pub fn operator_token(&self, scope: &str) -> String {
         self.issuer
