@@ -188,7 +188,10 @@ impl SentinelConn {
         if moves == followed || self.0.switching.swap(true, Ordering::AcqRel) {
             return manager;
         }
-        let out = match manager_of(client, &d.config, d.connect_timeout).await {
+        // Cleared however this ends: a call given up by the caller's timeout drops this future
+        // mid-connect, and a flag left set would keep the connection on the old node for good.
+        let _switch = Switching(&self.0.switching);
+        match manager_of(client, &d.config, d.connect_timeout).await {
             Ok(m) => {
                 info!(primary = %addr, "connected to the primary the sentinels name");
                 *self.0.current.write().unwrap_or_else(|p| p.into_inner()) = (moves, addr, m.clone());
@@ -198,9 +201,16 @@ impl SentinelConn {
                 warn!(error = %e, primary = %addr, "cannot connect to the primary the sentinels name");
                 manager
             }
-        };
-        self.0.switching.store(false, Ordering::Release);
-        out
+        }
+    }
+}
+
+/// Clears a connection's `switching` flag when dropped.
+struct Switching<'a>(&'a AtomicBool);
+
+impl Drop for Switching<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
