@@ -232,7 +232,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Clients::Delete { id } => {
                 admin.delete(&["admin", "clients", &id]).await?;
                 if !json {
-                    println!("client {id}: stored record removed");
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout(), "client {id}: stored record removed");
                 }
             }
         },

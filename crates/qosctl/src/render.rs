@@ -5,6 +5,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::Value;
 use std::time::Duration;
 
+/// `println!` that does not panic when stdout is closed (`qosctl ... | head -1`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// A spinner on stderr while a long call runs; drawn only on a terminal, so scripts and
 /// pipes see nothing of it.
 pub fn spinner(what: &str) -> ProgressBar {
@@ -21,7 +29,7 @@ fn table(header: &[&str]) -> Table {
 }
 
 fn json_out(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    say!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// A field as text: strings bare, absent as `-`, anything else as compact JSON.
@@ -74,8 +82,8 @@ pub fn bookings(v: &Value, json: bool) {
             device(b),
         ]);
     }
-    println!("{t}");
-    println!("{} booking(s)", list.len());
+    say!("{t}");
+    say!("{} booking(s)", list.len());
 }
 
 /// One object as a two-column table of its fields.
@@ -86,7 +94,7 @@ fn fields(v: &Value) {
             t.add_row([k.clone(), text(Some(val))]);
         }
     }
-    println!("{t}");
+    say!("{t}");
 }
 
 pub fn booking(v: &Value, json: bool) {
@@ -110,7 +118,7 @@ pub fn capacities(v: &Value, json: bool) {
             text(c.get("capacity")),
         ]);
     }
-    println!("{t}");
+    say!("{t}");
 }
 
 pub fn capacity_set(v: &Value, json: bool) {
@@ -121,15 +129,15 @@ pub fn capacity_set(v: &Value, json: bool) {
         None | Some(Value::Null) => "the configured capacity".to_owned(),
         Some(c) => c.to_string(),
     };
-    println!("{} / {}: {capacity}", text(v.get("pool")), text(v.get("qosProfile")));
+    say!("{} / {}: {capacity}", text(v.get("pool")), text(v.get("qosProfile")));
     let revoked = v
         .get("revoked")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    println!("{} booking(s) revoked", revoked.len());
+    say!("{} booking(s) revoked", revoked.len());
     for id in revoked {
-        println!("  {}", text(Some(id)));
+        say!("  {}", text(Some(id)));
     }
 }
 
@@ -137,7 +145,7 @@ pub fn calendar(v: &Value, json: bool) {
     if json {
         return json_out(v);
     }
-    println!(
+    say!(
         "{} / {}: capacity {}",
         text(v.get("pool")),
         text(v.get("qosProfile")),
@@ -152,7 +160,7 @@ pub fn calendar(v: &Value, json: bool) {
     {
         t.add_row([text(p.get("time")), text(p.get("booked")), text(p.get("available"))]);
     }
-    println!("{t}");
+    say!("{t}");
 }
 
 pub fn clients(v: &Value, json: bool) {
@@ -169,7 +177,7 @@ pub fn clients(v: &Value, json: bool) {
             text(c.get("sinks")),
         ]);
     }
-    println!("{t}");
+    say!("{t}");
 }
 
 #[cfg(test)]

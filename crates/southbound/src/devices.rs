@@ -36,8 +36,8 @@ fn yes() -> bool {
 
 impl DeviceEntry {
     /// Whether `device` names this entry: by its phone number when it has one, else by an
-    /// address the entry has (the private IPv4 address, or the public one when no private
-    /// one is given and the entry has it; an IPv6 address in the entry's /64).
+    /// address the entry has (the private IPv4 address, or the public one alone when the
+    /// entry has it, never a public address and port; an IPv6 address in the entry's /64).
     fn is(&self, device: &Device) -> bool {
         if let Some(phone) = &device.phone_number {
             return self.phone_number == phone.as_str();
@@ -47,7 +47,9 @@ impl DeviceEntry {
             return match (v4.private_address, self.ipv4_private) {
                 (Some(private), Some(mine)) => private == mine && public_ok,
                 (Some(_), None) => false,
-                (None, _) => self.ipv4_public == Some(v4.public_address),
+                // A public address and port is one flow behind a NAT that many devices
+                // share: it names no entry. A public address alone names the entry that has it.
+                (None, _) => v4.public_port.is_none() && self.ipv4_public == Some(v4.public_address),
             };
         }
         match (device.ipv6_address, self.ipv6) {
@@ -216,6 +218,19 @@ mod tests {
         // Another device's addresses are not this one.
         assert_eq!(id_of(&r, &v4([203, 0, 113, 10], Some([10, 45, 0, 99]))).await, None);
         assert_eq!(id_of(&r, &v4([198, 51, 100, 1], Some([10, 45, 0, 10]))).await, None);
+        let behind_nat = Device {
+            ipv4_address: Some(DeviceIpv4 {
+                public_address: [203, 0, 113, 10].into(),
+                private_address: None,
+                public_port: Some(40_000),
+            }),
+            ..Device::default()
+        };
+        assert_eq!(
+            id_of(&r, &behind_nat).await,
+            None,
+            "a shared public address and port names no one"
+        );
         let other = Device::from_phone(PhoneNumber::parse("+34600000002").unwrap());
         assert_eq!(id_of(&r, &other).await, None);
     }

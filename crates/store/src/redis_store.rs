@@ -152,8 +152,8 @@ impl BookingStore for RedisStore {
         event: Option<&StatusEvent>,
     ) -> Result<CreateOutcome, StoreError> {
         let inv = self.change(&self.create, booking, due, event)?;
-        // With WAIT, the create and its WAIT go on one connection of their own.
-        let mut conn = self.create_conn();
+        // With WAIT, the create and its WAIT go on one connection of their own, to one node.
+        let mut conn = self.create_conn().pinned();
         let conflict: Option<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
         Ok(match conflict.as_deref().and_then(keys::id_of) {
             Some(other) => CreateOutcome::Conflict(other),

@@ -820,6 +820,22 @@ macro_rules! store_suite {
             store.create(&a, None, Some(&ev)).await.unwrap();
             store.create(&b, None, None).await.unwrap();
             assert_eq!(store.stats().await.unwrap(), stats([0, 2, 0, 0], 1));
+            // A device booked by its address and resolved to a subscription: layout 5,
+            // counted all the same.
+            let mut c = sample_for(&store, "a", "+123456783", T0, 60);
+            let device = c.device.as_mut().unwrap();
+            device.phone_number = None;
+            device.ipv4_address = Some(booking::DeviceIpv4 {
+                public_address: std::net::Ipv4Addr::new(203, 0, 113, 83),
+                private_address: Some(std::net::Ipv4Addr::new(10, 45, 0, 83)),
+                public_port: None,
+            });
+            device.resolved = Some("tel:+123456783".into());
+            c.device_keys = device.keys();
+            store.create(&c, None, None).await.unwrap();
+            assert_eq!(store.stats().await.unwrap(), stats([0, 3, 0, 0], 1));
+            store.remove(c.id).await.unwrap();
+            assert_eq!(store.stats().await.unwrap(), stats([0, 2, 0, 0], 1));
             let mut t = a.clone();
             t.version = 2;
             t.status = BookingStatus::Activated;

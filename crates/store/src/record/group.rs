@@ -3,7 +3,7 @@
 
 use super::DeviceV1;
 use super::fields::{device, device_of};
-use booking::{Booking, BookingId, Echo, Group, Member, StoreError};
+use booking::{Booking, BookingId, Device, Echo, Group, Member, StoreError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -63,16 +63,25 @@ pub(super) fn group_of(g: GroupV4) -> Result<Group, StoreError> {
 }
 
 /// The identities layout 5 appends: the booking's device's, then each member's in order;
-/// `None` when there is none to keep (the booking is written in an older layout).
+/// `None` when there is none to keep (the booking is written in an older layout). An
+/// identity that is the device's own phone key adds nothing and is not kept, so a booking
+/// made by phone number stays in the layout the previous release reads.
 pub(super) fn identities(b: &Booking) -> Option<Vec<Option<String>>> {
     let members: &[Member] = match &b.group {
         Some(Group::Reservation { members, .. }) => members,
         _ => &[],
     };
-    let ids: Vec<Option<String>> = std::iter::once(b.device.as_ref().and_then(|d| d.resolved.clone()))
-        .chain(members.iter().map(|m| m.device.resolved.clone()))
+    let ids: Vec<Option<String>> = std::iter::once(b.device.as_ref().and_then(kept))
+        .chain(members.iter().map(|m| kept(&m.device)))
         .collect();
     ids.iter().any(Option::is_some).then_some(ids)
+}
+
+/// A device's identity when it names more than its own identifiers do.
+fn kept(d: &Device) -> Option<String> {
+    let r = d.resolved.as_ref()?;
+    let own = d.phone_number.as_ref().map(|p| format!("tel:{p}"));
+    (own.as_ref() != Some(r)).then(|| r.clone())
 }
 
 /// Puts the identities of layout 5 back, and the index keys that follow from them.

@@ -270,8 +270,16 @@ fn resolved_identities_read_back_with_their_index_keys_in_layout_5() {
     let bytes = encode(&r).unwrap();
     assert_eq!(bytes[0], BOOKING_V5);
     assert_eq!(decode(&bytes).unwrap(), r);
-    // Nothing resolved: the older layouts, which the previous release reads.
+    // Nothing resolved, or resolved to the device's own phone number: the older layouts,
+    // which the previous release reads (and whose status byte its scripts count).
     assert_eq!(encode(&full()).unwrap()[0], BOOKING_V3);
+    let mut by_phone = full();
+    by_phone.device.as_mut().unwrap().resolved = Some("tel:+123456789".into());
+    assert_eq!(encode(&by_phone).unwrap()[0], BOOKING_V3);
+    assert_eq!(
+        decode(&encode(&by_phone).unwrap()).unwrap().device_keys,
+        by_phone.device_keys
+    );
 }
 
 /// A record as the first release wrote it (the domain `Booking` as JSON, time as tuples): an

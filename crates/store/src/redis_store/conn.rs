@@ -20,6 +20,17 @@ pub(super) enum Conn {
     Cluster(ClusterConn),
 }
 
+impl Conn {
+    /// This connection for a sequence that must reach one node (a create and its `WAIT`):
+    /// behind Sentinel, one that does not move to a newly named primary in between.
+    pub(super) fn pinned(&self) -> Self {
+        match self {
+            Conn::Sentinel(c) => Conn::Sentinel(c.pinned()),
+            other => other.clone(),
+        }
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {

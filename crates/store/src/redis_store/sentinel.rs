@@ -112,6 +112,8 @@ struct Inner {
     /// One switch to a newly named primary at a time; calls meanwhile use the old connection
     /// (they fail fast on a demoted or dead node, with the 503 they would get anyway).
     switching: AtomicBool,
+    /// Never switches (a create and its `WAIT`: [`SentinelConn::pinned`]).
+    pinned: bool,
 }
 
 /// A connection to whichever node the sentinels name primary.
@@ -151,6 +153,7 @@ impl SentinelConn {
             discovery,
             current: RwLock::new((0, addr, manager)),
             switching: AtomicBool::new(false),
+            pinned: false,
         })))
     }
 
@@ -164,6 +167,7 @@ impl SentinelConn {
             discovery: d,
             current: RwLock::new((moves, addr, manager)),
             switching: AtomicBool::new(false),
+            pinned: false,
         })))
     }
 
@@ -176,32 +180,50 @@ impl SentinelConn {
         named_client(&mut sentinel, d.connect_timeout).await
     }
 
-    /// The connection to use for the next call: this one's, after moving it to the primary
-    /// named since (when a move is pending and no other call is making it).
-    async fn manager(&self) -> ConnectionManager {
+    /// The connection to use for the next call. When the sentinels have named another primary
+    /// since, one switch is started in the background (not in the caller's future, which its
+    /// timeout may drop before a slow connect ends) and the calls until it is made go to the
+    /// old node, where they fail fast as they would anyway.
+    fn manager(&self) -> ConnectionManager {
         let (followed, manager) = {
             let c = self.0.current.read().unwrap_or_else(|p| p.into_inner());
             (c.0, c.2.clone())
         };
-        let d = &self.0.discovery;
-        let (moves, addr, client) = d.named.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if moves == followed || self.0.switching.swap(true, Ordering::AcqRel) {
-            return manager;
+        let moves = self.0.discovery.named.read().unwrap_or_else(|p| p.into_inner()).0;
+        if moves != followed && !self.0.pinned && !self.0.switching.swap(true, Ordering::AcqRel) {
+            let inner = self.0.clone();
+            tokio::spawn(async move { switch(&inner).await });
         }
-        // Cleared however this ends: a call given up by the caller's timeout drops this future
-        // mid-connect, and a flag left set would keep the connection on the old node for good.
-        let _switch = Switching(&self.0.switching);
-        match manager_of(client, &d.config, d.connect_timeout).await {
-            Ok(m) => {
-                info!(primary = %addr, "connected to the primary the sentinels name");
-                *self.0.current.write().unwrap_or_else(|p| p.into_inner()) = (moves, addr, m.clone());
-                m
-            }
-            Err(e) => {
-                warn!(error = %e, primary = %addr, "cannot connect to the primary the sentinels name");
-                manager
-            }
+        manager
+    }
+
+    /// This connection as it is now, never switching: for a create and its `WAIT`, which
+    /// must reach the same node (a `WAIT` on a newly named primary would count replicas of
+    /// writes that never reached it). A failover symptom on it still starts a re-discovery.
+    pub(crate) fn pinned(&self) -> Self {
+        // The connection itself still follows: a pending move starts here.
+        let _ = self.manager();
+        let current = self.0.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Self(Arc::new(Inner {
+            discovery: self.0.discovery.clone(),
+            current: RwLock::new(current),
+            switching: AtomicBool::new(false),
+            pinned: true,
+        }))
+    }
+}
+
+/// Moves `inner` to the primary named last; clears its `switching` flag, however it ends.
+async fn switch(inner: &Inner) {
+    let _switch = Switching(&inner.switching);
+    let d = &inner.discovery;
+    let (moves, addr, client) = d.named.read().unwrap_or_else(|p| p.into_inner()).clone();
+    match manager_of(client, &d.config, d.connect_timeout).await {
+        Ok(m) => {
+            info!(primary = %addr, "connected to the primary the sentinels name");
+            *inner.current.write().unwrap_or_else(|p| p.into_inner()) = (moves, addr, m);
         }
+        Err(e) => warn!(error = %e, primary = %addr, "cannot connect to the primary the sentinels name"),
     }
 }
 
@@ -276,7 +298,7 @@ async fn manager_of(
 impl ConnectionLike for SentinelConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let mut m = self.manager().await;
+            let mut m = self.manager();
             watched(self, m.req_packed_command(cmd)).await
         })
     }
@@ -287,7 +309,7 @@ impl ConnectionLike for SentinelConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let mut m = self.manager().await;
+            let mut m = self.manager();
             watched(self, m.req_packed_commands(p, offset, count)).await
         })
     }
