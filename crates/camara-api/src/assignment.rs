@@ -143,18 +143,20 @@ async fn create(
         parse::create_reservation(&body, st.clock.now(), &st.parse, v).map_err(|r| refusal(v, r))?;
     agrees_with_record(&st, &ctx, &hints)?;
     check_sink_host(&st, new.sink.as_deref()).await?;
-    let (service, caller, asked) = (st.service.clone(), ctx.caller.clone(), new.clone());
+    // Kept for 0.1.0's FAILURE answer, which echoes the request (vwip answers a 409).
+    let asked = (v == Version::V0_1).then(|| new.clone());
+    let (service, caller) = (st.service.clone(), ctx.caller.clone());
     let created = to_the_end(async move { service.create_reservation(&caller, new, total).await }).await?;
-    match created {
+    match (created, asked) {
         // vwip: the operator decides later (a deferred pool, its policy service): 202 PENDING,
         // and the outcome as a status-changed event. 0.1.0 answers every outcome 201.
-        Ok(r) if r.status == BookingStatus::Requested && v == Version::V0_2 => {
+        (Ok(r), _) if r.status == BookingStatus::Requested && v == Version::V0_2 => {
             Ok((StatusCode::ACCEPTED, Json(booking_output(&r))).into_response())
         }
-        Ok(r) => Ok((StatusCode::CREATED, Json(booking_output(&r))).into_response()),
+        (Ok(r), _) => Ok((StatusCode::CREATED, Json(booking_output(&r))).into_response()),
         // 0.1.0: a booking the operator cannot honour is 201 FAILURE, without a bookingId (none
         // was kept); vwip answers it 409.
-        Err(e) if e.kind == RejectionKind::NoCapacity && v == Version::V0_1 => {
+        (Err(e), Some(asked)) if e.kind == RejectionKind::NoCapacity => {
             let mut out = booking_output(&Booking::reservation(
                 booking::BookingId::new(),
                 booking::Owner {
@@ -173,7 +175,7 @@ async fn create(
             }
             Ok((StatusCode::CREATED, Json(out)).into_response())
         }
-        Err(e) => Err(refusal(v, e)),
+        (Err(e), _) => Err(refusal(v, e)),
     }
 }
 

@@ -107,8 +107,8 @@ struct Discovery {
 
 struct Inner {
     discovery: Arc<Discovery>,
-    /// The move this connection follows, the node's address and the connection to it.
-    current: RwLock<(u64, ConnectionAddr, ConnectionManager)>,
+    /// The move this connection follows, and the connection to that move's node.
+    current: RwLock<(u64, ConnectionManager)>,
     /// One switch to a newly named primary at a time; calls meanwhile use the old connection
     /// (they fail fast on a demoted or dead node, with the 503 they would get anyway).
     switching: AtomicBool,
@@ -134,7 +134,7 @@ impl SentinelConn {
         let manager = manager_of(client.clone(), &config, connect_timeout).await?;
         let discovery = Arc::new(Discovery {
             sentinel: tokio::sync::Mutex::new(sentinel),
-            named: RwLock::new((0, addr.clone(), client)),
+            named: RwLock::new((0, addr, client)),
             config,
             connect_timeout,
             rediscovering: AtomicBool::new(false),
@@ -151,7 +151,7 @@ impl SentinelConn {
         });
         Ok(Self(Arc::new(Inner {
             discovery,
-            current: RwLock::new((0, addr, manager)),
+            current: RwLock::new((0, manager)),
             switching: AtomicBool::new(false),
             pinned: false,
         })))
@@ -161,11 +161,11 @@ impl SentinelConn {
     /// the connection it is sent on, so waiting creates get connections of their own).
     pub(crate) async fn follower(&self) -> RedisResult<Self> {
         let d = self.0.discovery.clone();
-        let (moves, addr, client) = d.named.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let (moves, _, client) = d.named.read().unwrap_or_else(|p| p.into_inner()).clone();
         let manager = manager_of(client, &d.config, d.connect_timeout).await?;
         Ok(Self(Arc::new(Inner {
             discovery: d,
-            current: RwLock::new((moves, addr, manager)),
+            current: RwLock::new((moves, manager)),
             switching: AtomicBool::new(false),
             pinned: false,
         })))
@@ -187,7 +187,7 @@ impl SentinelConn {
     fn manager(&self) -> ConnectionManager {
         let (followed, manager) = {
             let c = self.0.current.read().unwrap_or_else(|p| p.into_inner());
-            (c.0, c.2.clone())
+            (c.0, c.1.clone())
         };
         let moves = self.0.discovery.named.read().unwrap_or_else(|p| p.into_inner()).0;
         if moves != followed && !self.0.pinned && !self.0.switching.swap(true, Ordering::AcqRel) {
@@ -221,7 +221,7 @@ async fn switch(inner: &Inner) {
     match manager_of(client, &d.config, d.connect_timeout).await {
         Ok(m) => {
             info!(primary = %addr, "connected to the primary the sentinels name");
-            *inner.current.write().unwrap_or_else(|p| p.into_inner()) = (moves, addr, m);
+            *inner.current.write().unwrap_or_else(|p| p.into_inner()) = (moves, m);
         }
         Err(e) => warn!(error = %e, primary = %addr, "cannot connect to the primary the sentinels name"),
     }
@@ -314,6 +314,6 @@ impl ConnectionLike for SentinelConn {
         })
     }
     fn get_db(&self) -> i64 {
-        self.0.current.read().unwrap_or_else(|p| p.into_inner()).2.get_db()
+        self.0.current.read().unwrap_or_else(|p| p.into_inner()).1.get_db()
     }
 }
