@@ -22,6 +22,7 @@ pub mod sink;
 mod southbound;
 mod store;
 mod telemetry;
+pub mod usage;
 
 pub use area::{AreaName, Coverage, CoverageRegion, Point, ServiceArea};
 pub use booking::{

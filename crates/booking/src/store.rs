@@ -7,6 +7,7 @@ use crate::capacity::PoolClaim;
 use crate::clients::ClientRecord;
 use crate::error::BoxError;
 use crate::notify::StatusEvent;
+use crate::usage::{LedgerEntry, LedgerPosition};
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
@@ -187,6 +188,39 @@ pub trait BookingStore: Send + Sync + 'static {
         keep: &(dyn for<'b> Fn(&'b Booking) -> bool + Send + Sync),
         limit: usize,
     ) -> Result<Vec<Booking>, StoreError>;
+
+    // The usage ledger (`crate::usage`). `create` and `update` append an entry, in the same
+    // atomic step, whenever they store a booking for which `usage::ledger_worthy` holds and
+    // whose stored status was another (so a booking stored again unchanged adds none).
+
+    /// How many ledgers the store keeps (one per shard), numbered from 0.
+    fn ledger_shards(&self) -> u16 {
+        1
+    }
+
+    /// Up to `limit` entries of `shard`'s ledger after `after`, in ledger order.
+    async fn ledger(&self, shard: u16, after: LedgerPosition, limit: usize) -> Result<Vec<LedgerEntry>, StoreError>;
+
+    /// Takes, or renews, the lease `name` for `holder` for `ttl`: true when `holder` holds it
+    /// afterwards (one exporter at a time across replicas).
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// How far the exporter `name` is done with `shard`'s ledger (the default position: not
+    /// started).
+    async fn ledger_marker(&self, name: &str, shard: u16) -> Result<LedgerPosition, StoreError>;
+
+    /// Moves `name`'s marker of `shard` to `at`, only while `holder` holds the lease `name`
+    /// and only forward, in one atomic step: false (nothing written) otherwise.
+    async fn set_ledger_marker(
+        &self,
+        name: &str,
+        holder: &str,
+        shard: u16,
+        at: LedgerPosition,
+    ) -> Result<bool, StoreError>;
+
+    /// Drops every ledger's entries written before `before` (their retention ended).
+    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError>;
 }
 
 /// What [`BookingStore::stats`] counts.

@@ -135,6 +135,39 @@ impl BookingStore for ObservedStore {
     ) -> Result<Vec<Booking>, StoreError> {
         self.timed("list", self.inner.list(keep, limit)).await
     }
+    fn ledger_shards(&self) -> u16 {
+        self.inner.ledger_shards()
+    }
+    async fn ledger(
+        &self,
+        shard: u16,
+        after: booking::usage::LedgerPosition,
+        limit: usize,
+    ) -> Result<Vec<booking::usage::LedgerEntry>, StoreError> {
+        self.timed("ledger", self.inner.ledger(shard, after, limit)).await
+    }
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.timed("lease", self.inner.lease(name, holder, ttl)).await
+    }
+    async fn ledger_marker(&self, name: &str, shard: u16) -> Result<booking::usage::LedgerPosition, StoreError> {
+        self.timed("ledger_marker", self.inner.ledger_marker(name, shard)).await
+    }
+    async fn set_ledger_marker(
+        &self,
+        name: &str,
+        holder: &str,
+        shard: u16,
+        at: booking::usage::LedgerPosition,
+    ) -> Result<bool, StoreError> {
+        self.timed(
+            "set_ledger_marker",
+            self.inner.set_ledger_marker(name, holder, shard, at),
+        )
+        .await
+    }
+    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        self.timed("trim_ledger", self.inner.trim_ledger(before)).await
+    }
     async fn set_limit(&self, pool: &str, profile: &str, limit: Option<u32>) -> Result<(), StoreError> {
         self.timed("set_limit", self.inner.set_limit(pool, profile, limit))
             .await

@@ -1,7 +1,7 @@
 -- Shared by the scripts that change a booking (layout 2; see `redis_store.rs`).
--- KEYS: record, due, outbox list, outbox set, live counters, device index.
+-- KEYS: record, due, outbox list, outbox set, live counters, device index, usage ledger.
 -- ARGV: id (16 bytes), id (hex), record value, version, due ms|'', entry, event|'', event ms,
---       wake-up channel, then the device digests (12 bytes each).
+--       wake-up channel, ledger entry|'', then the device digests (12 bytes each).
 -- An index entry is ENTRY bytes: id (16), live '0'/'1', start ms and end ms (6 bytes each,
 -- big-endian), client digest (8); a device's field holds its entries one after another.
 local ENTRY = 37
@@ -84,12 +84,19 @@ local function recount(live, old, new)
   if b then redis.call('HINCRBY', live, 'status:' .. b, 1) end
 end
 
--- Stores the record, its index entries, its timer and its event (not the live counter).
+-- Stores the record, its index entries, its timer and its event (not the live counter), and
+-- appends the ledger entry when the status changes (a booking stored again adds none).
+-- Returns the entry's stream id, or false.
 local function store(k, a)
   local value = a[4] .. '|' .. a[3]
-  recount(k[5], redis.call('GET', k[1]), value)
+  local old = redis.call('GET', k[1])
+  recount(k[5], old, value)
   redis.call('SET', k[1], value)
-  for i = 10, #a do set_entry(k[6], a[i], a[1], a[6]) end
+  for i = 11, #a do set_entry(k[6], a[i], a[1], a[6]) end
   if a[5] == '' then redis.call('ZREM', k[2], a[1]) else redis.call('ZADD', k[2], a[5], a[1]) end
   push_event(k[3], k[4], a[2], a[7], a[8])
+  if a[10] ~= '' and status_of(old) ~= status_of(value) then
+    return redis.call('XADD', k[7], '*', 'b', a[10])
+  end
+  return false
 end

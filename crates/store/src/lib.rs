@@ -10,6 +10,8 @@ mod record;
 mod redis_store;
 #[cfg(test)]
 mod suite;
+#[cfg(test)]
+mod suite_ledger;
 
 pub use memory::MemoryStore;
 pub use redis_store::{RedisSettings, RedisStore, SentinelSettings, WaitReplicas};

@@ -5,9 +5,12 @@
 //! of the device key (a collision only adds a candidate: the conflict rule compares the
 //! decoded bookings).
 
+mod ledger;
+
 use crate::record;
 use async_trait::async_trait;
 use booking::capacity::{PoolClaim, fits, peak};
+use booking::usage::{LedgerEntry, LedgerPosition};
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, StoreStats, overlaps};
 use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashMap};
@@ -51,6 +54,7 @@ struct Inner {
     /// The operator's capacity changes, by (pool, profile).
     limits: HashMap<(String, String), u32>,
     clients: std::collections::BTreeMap<String, booking::ClientRecord>,
+    ledger: ledger::Ledger,
 }
 
 fn ms64(t: OffsetDateTime) -> i64 {
@@ -191,6 +195,7 @@ impl BookingStore for MemoryStore {
             }
         }
         let entry = g.entry(booking)?;
+        g.ledger.note(None, booking)?;
         g.index(booking.id, &entry.device_keys);
         g.count(&entry.client, entry.live, 1);
         g.tally(&entry.record, true);
@@ -236,6 +241,11 @@ impl BookingStore for MemoryStore {
             _ => return Ok(false),
         }
         let entry = g.entry(booking)?;
+        let was = g
+            .bookings
+            .get(&booking.id)
+            .and_then(|e| record::status_index(&e.record));
+        g.ledger.note(was, booking)?;
         if let Some(old) = g.bookings.remove(&booking.id) {
             g.unindex(booking.id, &old.device_keys);
             g.count(&old.client, old.live, -1);
@@ -474,6 +484,36 @@ impl BookingStore for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn ledger(&self, shard: u16, after: LedgerPosition, limit: usize) -> Result<Vec<LedgerEntry>, StoreError> {
+        if shard != 0 {
+            return Ok(Vec::new());
+        }
+        self.lock().ledger.read(after, limit)
+    }
+
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        Ok(self.lock().ledger.lease(name, holder, ttl))
+    }
+
+    async fn ledger_marker(&self, name: &str, shard: u16) -> Result<LedgerPosition, StoreError> {
+        Ok(self.lock().ledger.marker(name, shard))
+    }
+
+    async fn set_ledger_marker(
+        &self,
+        name: &str,
+        holder: &str,
+        shard: u16,
+        at: LedgerPosition,
+    ) -> Result<bool, StoreError> {
+        Ok(self.lock().ledger.set_marker(name, holder, shard, at))
+    }
+
+    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        self.lock().ledger.trim(before);
         Ok(())
     }
 }

@@ -27,6 +27,7 @@
 use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use booking::capacity::PoolClaim;
+use booking::usage::{LedgerEntry, LedgerPosition};
 use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
 use conn::Conn;
 use redis::Script;
@@ -84,6 +85,8 @@ pub struct RedisStore {
     migrate_outbox: Script,
     renew: Script,
     reserve: Script,
+    lease: Script,
+    set_marker: Script,
     /// Stamps of claims that got no answer (`orphans.rs`).
     orphans: orphans::Orphans,
 }
@@ -113,6 +116,9 @@ const MIGRATE: &str = include_str!("../lua/migrate.lua");
 const MIGRATE_OUTBOX: &str = include_str!("../lua/migrate_outbox.lua");
 /// Capacity pools: reserve in all of a booking's pools, or none.
 const RESERVE: &str = include_str!("../lua/reserve.lua");
+/// The usage exporters' lease and markers (`ledger.rs`).
+const LEASE: &str = include_str!("../lua/lease.lua");
+const SET_MARKER: &str = include_str!("../lua/set_marker.lua");
 
 fn ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
@@ -154,16 +160,20 @@ impl BookingStore for RedisStore {
         let inv = self.change(&self.create, booking, due, event)?;
         // With WAIT, the create and its WAIT go on one connection of their own, to one node.
         let mut conn = self.create_conn().pinned();
-        let conflict: Option<Vec<u8>> = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(match conflict.as_deref().and_then(keys::id_of) {
-            Some(other) => CreateOutcome::Conflict(other),
-            None => {
-                if let Some(w) = self.settings.wait {
-                    self.confirm_replicated(booking.id, w, &mut conn).await?;
-                }
-                CreateOutcome::Created
-            }
-        })
+        let (stored, detail): (i64, Vec<u8>) = self.bounded(inv.invoke_async(&mut conn)).await?;
+        if stored == 0 {
+            return keys::id_of(&detail)
+                .map(CreateOutcome::Conflict)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "a conflict answer without a booking id".into(),
+                    source: None,
+                });
+        }
+        if let Some(w) = self.settings.wait {
+            // `detail`: the ledger entry the create wrote, if any, undone with it.
+            self.confirm_replicated(booking.id, &detail, w, &mut conn).await?;
+        }
+        Ok(CreateOutcome::Created)
     }
 
     async fn get(&self, id: BookingId) -> Result<Option<Booking>, StoreError> {
@@ -514,6 +524,36 @@ impl BookingStore for RedisStore {
         let _: String = self.bounded(redis::cmd("PING").query_async(&mut conn)).await?;
         Ok(())
     }
+
+    fn ledger_shards(&self) -> u16 {
+        self.settings.shards.max(1)
+    }
+
+    async fn ledger(&self, shard: u16, after: LedgerPosition, limit: usize) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.ledger_read(shard, after, limit).await
+    }
+
+    async fn lease(&self, name: &str, holder: &str, ttl: time::Duration) -> Result<bool, StoreError> {
+        self.take_lease(name, holder, ttl).await
+    }
+
+    async fn ledger_marker(&self, name: &str, shard: u16) -> Result<LedgerPosition, StoreError> {
+        self.marker(name, shard).await
+    }
+
+    async fn set_ledger_marker(
+        &self,
+        name: &str,
+        holder: &str,
+        shard: u16,
+        at: LedgerPosition,
+    ) -> Result<bool, StoreError> {
+        self.move_marker(name, holder, shard, at).await
+    }
+
+    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        self.trim(before).await
+    }
 }
 
 mod calls;
@@ -523,6 +563,7 @@ mod conn;
 mod durable;
 mod healing;
 mod keys;
+mod ledger;
 mod migrate;
 mod orphans;
 mod sentinel;

@@ -894,6 +894,8 @@ macro_rules! store_suite {
             }
             assert_eq!(created, 1);
         }
+
+        crate::suite_ledger::ledger_suite!($make);
     };
 }
 

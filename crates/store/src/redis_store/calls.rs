@@ -63,7 +63,8 @@ impl RedisStore {
             .arg(self.entry(booking))
             .arg(element)
             .arg(at)
-            .arg(self.wake_channel());
+            .arg(self.wake_channel())
+            .arg(Self::ledger_arg(booking)?);
         for k in &booking.device_keys {
             inv.arg(self.device_digest(k));
         }

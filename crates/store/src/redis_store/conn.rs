@@ -4,8 +4,8 @@
 use super::cluster::ClusterConn;
 use super::sentinel::SentinelConn;
 use super::{
-    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE, RedisSettings,
-    RedisStore, UPDATE, timed_out, unavailable,
+    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, LEASE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE,
+    RedisSettings, RedisStore, SET_MARKER, UPDATE, timed_out, unavailable,
 };
 use aws_lc_rs::hmac;
 use booking::StoreError;
@@ -161,6 +161,8 @@ impl RedisStore {
             migrate_outbox: Script::new(MIGRATE_OUTBOX),
             renew: Script::new(RENEW),
             reserve: Script::new(RESERVE),
+            lease: Script::new(LEASE),
+            set_marker: Script::new(SET_MARKER),
             orphans: Default::default(),
         };
         store.migrate().await?;

@@ -25,6 +25,7 @@ impl RedisStore {
     pub(super) async fn confirm_replicated(
         &self,
         id: BookingId,
+        ledger_entry: &[u8],
         w: WaitReplicas,
         conn: &mut Conn,
     ) -> Result<(), StoreError> {
@@ -40,6 +41,13 @@ impl RedisStore {
             .arg(self.outbox_key(self.shard_of_id(id)))
             .arg(keys::hex(id))
             .ignore();
+        if !ledger_entry.is_empty() {
+            // A booking declined at its create wrote its (final) usage entry: not kept either.
+            undo.cmd("XDEL")
+                .arg(self.ledger_key(self.shard_of_id(id)))
+                .arg(ledger_entry)
+                .ignore();
+        }
         let mut conn = self.conn.clone();
         self.bounded(undo.query_async::<()>(&mut conn)).await?;
         // The undo goes to the replicas as the create did; not waiting for it to land keeps

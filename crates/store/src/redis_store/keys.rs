@@ -81,7 +81,7 @@ impl RedisStore {
         format!("{}:outbox", self.tag(shard))
     }
     /// The keys of every script that changes a booking, in the order `prelude.lua` names them.
-    pub(super) fn keys_of(&self, id: BookingId) -> [String; 6] {
+    pub(super) fn keys_of(&self, id: BookingId) -> [String; 7] {
         let shard = self.shard_of_id(id);
         [
             self.record_key(id),
@@ -90,7 +90,21 @@ impl RedisStore {
             self.outbox_key(shard),
             self.live_key(shard),
             self.index_key(shard),
+            self.ledger_key(shard),
         ]
+    }
+    /// The shard's usage ledger: a stream of entries (field `b`: the booking's record).
+    pub(super) fn ledger_key(&self, shard: u16) -> String {
+        format!("{}:usage", self.tag(shard))
+    }
+    /// The exporters' leases and markers share one hash tag, so that a marker moves only
+    /// while its lease is held, in one script.
+    pub(super) fn lease_key(&self, name: &str) -> String {
+        format!("{{{}:usage}}:lease:{name}", self.settings.prefix)
+    }
+    /// Hash `<exporter>/<shard>` -> the stream id it is done with.
+    pub(super) fn markers_key(&self) -> String {
+        format!("{{{}:usage}}:markers", self.settings.prefix)
     }
     /// A booking's index entry without its id: live flag (`0`/`1`), start and end (ms, 6
     /// bytes big-endian each), client digest.

@@ -1,0 +1,5 @@
+-- KEYS: the lease. ARGV: holder, ttl ms. Takes a lapsed or free lease, or renews one's own.
+local h = redis.call('GET', KEYS[1])
+if h and h ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1

@@ -1,0 +1,114 @@
+//! The usage ledger on Redis: one stream per shard (`{p:n}:usage`), appended by the booking
+//! scripts in the same step as the transition (`prelude.lua`), read with `XRANGE` from an
+//! exporter's marker; the exporters' leases and markers under one hash tag (`{p:usage}`).
+
+use super::{RedisStore, ms};
+use crate::record;
+use booking::usage::{LedgerEntry, LedgerPosition, for_ledger, ledger_worthy};
+use booking::{Booking, StoreError};
+use time::{Duration, OffsetDateTime};
+
+impl RedisStore {
+    /// The ledger element a booking script appends if the status changes ('' when the
+    /// booking is not worth an entry in any case).
+    pub(super) fn ledger_arg(b: &Booking) -> Result<Vec<u8>, StoreError> {
+        if ledger_worthy(b) {
+            record::encode(&for_ledger(b))
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    pub(super) async fn ledger_read(
+        &self,
+        shard: u16,
+        after: LedgerPosition,
+        limit: usize,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut c = redis::cmd("XRANGE");
+        c.arg(self.ledger_key(shard))
+            .arg(format!("({after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit.max(1));
+        let mut conn = self.conn.clone();
+        let rows: Vec<(String, Vec<Vec<u8>>)> = self.bounded(c.query_async(&mut conn)).await?;
+        rows.into_iter()
+            .map(|(id, fields)| {
+                let position = LedgerPosition::parse(&id).ok_or_else(|| StoreError::Corrupt {
+                    what: format!("ledger entry id {id:?}"),
+                    source: None,
+                })?;
+                let bytes = match fields.as_slice() {
+                    [name, value, ..] if name.as_slice() == b"b" => value,
+                    _ => {
+                        return Err(StoreError::Corrupt {
+                            what: format!("ledger entry {id} without its booking"),
+                            source: None,
+                        });
+                    }
+                };
+                Ok(LedgerEntry {
+                    shard,
+                    position,
+                    booking: record::decode(bytes)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut inv = self.lease.prepare_invoke();
+        inv.key(self.lease_key(name))
+            .arg(holder)
+            .arg(ttl.whole_milliseconds().max(1).to_string());
+        let mut conn = self.conn.clone();
+        let held: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(held == 1)
+    }
+
+    pub(super) async fn marker(&self, name: &str, shard: u16) -> Result<LedgerPosition, StoreError> {
+        let mut c = redis::cmd("HGET");
+        c.arg(self.markers_key()).arg(format!("{name}/{shard}"));
+        let mut conn = self.conn.clone();
+        let v: Option<String> = self.bounded(c.query_async(&mut conn)).await?;
+        match v {
+            None => Ok(LedgerPosition::default()),
+            Some(v) => LedgerPosition::parse(&v).ok_or_else(|| StoreError::Corrupt {
+                what: format!("usage marker {name}/{shard}: {v:?}"),
+                source: None,
+            }),
+        }
+    }
+
+    pub(super) async fn move_marker(
+        &self,
+        name: &str,
+        holder: &str,
+        shard: u16,
+        at: LedgerPosition,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.set_marker.prepare_invoke();
+        inv.key(self.lease_key(name))
+            .key(self.markers_key())
+            .arg(holder)
+            .arg(format!("{name}/{shard}"))
+            .arg(at.ms.to_string())
+            .arg(at.seq.to_string());
+        let mut conn = self.conn.clone();
+        let moved: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(moved == 1)
+    }
+
+    pub(super) async fn trim(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        let min = ms(before).max(0).to_string();
+        let _: Vec<i64> = self
+            .each_shard(|shard| {
+                let mut c = redis::cmd("XTRIM");
+                c.arg(self.ledger_key(shard)).arg("MINID").arg(&min);
+                c
+            })
+            .await?;
+        Ok(())
+    }
+}
