@@ -1,0 +1,139 @@
+//! The export loop, the same for every destination: one replica at a time holds the
+//! exporter's lease; it reads each shard's ledger after the exporter's marker, hands the
+//! entries to the [`Sink`] in order, and moves the marker once the sink has them durably. A
+//! replica that dies between the two leaves entries the sink may already hold: the sink's own
+//! [`Sink::resume_point`] then says where it really got to, so nothing is skipped or repeated.
+
+use async_trait::async_trait;
+use booking::usage::{LedgerEntry, LedgerPosition};
+use booking::{BookingStore, Chain, Clock, StoreError};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The destination did not take the entries; they are offered again later.
+    #[error("the usage destination failed: {0}")]
+    Destination(String),
+}
+
+/// Where usage goes.
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// The exporter's name: its lease and markers in the store.
+    fn name(&self) -> &str;
+    /// How far the destination durably holds `shard`'s entries, if it can tell (a file's
+    /// last line); the export goes on after the later of this and the store's marker.
+    async fn resume_point(&self, _shard: u16) -> Result<Option<LedgerPosition>, ExportError> {
+        Ok(None)
+    }
+    /// Takes `entries` of one shard, in ledger order; returns once they are durable there.
+    async fn put(&self, shard: u16, entries: &[LedgerEntry], now: OffsetDateTime) -> Result<(), ExportError>;
+    /// Between passes: time-driven work (closing a file at its rotation time).
+    async fn tick(&self, _now: OffsetDateTime) -> Result<(), ExportError> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// Who this replica is (its lease).
+    pub holder: String,
+    pub lease: Duration,
+    /// Between passes when there is nothing new.
+    pub poll: std::time::Duration,
+    /// Entries per read.
+    pub batch: usize,
+}
+
+pub struct Exporter {
+    store: Arc<dyn BookingStore>,
+    sink: Arc<dyn Sink>,
+    clock: Arc<dyn Clock>,
+    settings: ExportSettings,
+}
+
+impl Exporter {
+    pub fn new(
+        store: Arc<dyn BookingStore>,
+        sink: Arc<dyn Sink>,
+        clock: Arc<dyn Clock>,
+        settings: ExportSettings,
+    ) -> Self {
+        Self {
+            store,
+            sink,
+            clock,
+            settings,
+        }
+    }
+
+    /// One pass over every shard while this replica holds the lease: returns the entries
+    /// handed to the sink (0 without the lease).
+    pub async fn pass(&self) -> Result<usize, ExportError> {
+        let name = self.sink.name().to_owned();
+        let holder = &self.settings.holder;
+        if !self.store.lease(&name, holder, self.settings.lease).await? {
+            return Ok(0);
+        }
+        let mut handed = 0;
+        for shard in 0..self.store.ledger_shards() {
+            let marked = self.store.ledger_marker(&name, shard).await?;
+            let mut at = match self.sink.resume_point(shard).await? {
+                Some(p) if p > marked => p,
+                _ => marked,
+            };
+            loop {
+                let entries = self.store.ledger(shard, at, self.settings.batch).await?;
+                let Some(last) = entries.last().map(|e| e.position) else {
+                    break;
+                };
+                self.sink.put(shard, &entries, self.clock.now()).await?;
+                handed += entries.len();
+                if !self.store.set_ledger_marker(&name, holder, shard, last).await? {
+                    // The lease lapsed during the put: another replica goes on from its marker.
+                    warn!(exporter = %name, shard, "usage export lease lost; stopping this pass");
+                    return Ok(handed);
+                }
+                at = last;
+                if entries.len() < self.settings.batch {
+                    break;
+                }
+                // Renew between batches: a long catch-up must not outlive the lease.
+                if !self.store.lease(&name, holder, self.settings.lease).await? {
+                    return Ok(handed);
+                }
+            }
+        }
+        Ok(handed)
+    }
+
+    /// Passes until `stop`, a failed pass retried after the poll interval.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let now = self.clock.now();
+            if let Err(e) = self.sink.tick(now).await {
+                warn!(exporter = self.sink.name(), error = %Chain(&e), "usage export housekeeping failed");
+            }
+            match self.pass().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    debug!(exporter = self.sink.name(), entries = n, "usage exported");
+                    continue;
+                }
+                Err(e) => warn!(exporter = self.sink.name(), error = %Chain(&e), "usage export failed; retrying"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
