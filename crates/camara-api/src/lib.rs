@@ -30,7 +30,7 @@ pub use handler::{ApiState, CallerSlot, json_body};
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::router;
 pub use version::Version;
-pub use wire::BookingInfo;
+pub use wire::{BookingInfo, render_area};
 
 /// The CAMARA OpenAPI document this front implements, served at `<base>/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../openapi/qos-booking.yaml");

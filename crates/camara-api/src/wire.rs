@@ -116,7 +116,8 @@ fn point(p: &Point) -> Value {
     json!({"latitude": number(p.latitude), "longitude": number(p.longitude)})
 }
 
-fn render_area(a: &ServiceArea) -> Value {
+/// The service area as CAMARA writes it (also in usage records).
+pub fn render_area(a: &ServiceArea) -> Value {
     match a {
         ServiceArea::Circle { center, radius } => {
             json!({"areaType": "CIRCLE", "center": point(center), "radius": number(*radius)})

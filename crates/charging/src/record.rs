@@ -19,7 +19,7 @@ pub struct ApiNames {
     /// `qos-booking` or `qos-booking-and-assignment`.
     pub api: &'static str,
     /// The version segment of the base path the booking was made through (`v0.2`, `v0.1`).
-    pub version: &'static str,
+    pub version: String,
     /// The booking's resource path (the CHF's `aPIReference`).
     pub resource: String,
     /// The create operation's `operationId` and the status it answered.
@@ -166,7 +166,7 @@ impl Renderer {
             record_id: b.id.to_string(),
             client_id: b.owner.client_id.clone(),
             api: names.api.into(),
-            api_version: names.version.into(),
+            api_version: names.version,
             booking_id: b.id.to_string(),
             resource: names.resource,
             reservation_id: usage::reservation_of(b).map(|r| r.to_string()),

@@ -14,7 +14,7 @@ impl ApiFront for TestFront {
     fn names(&self, b: &Booking) -> ApiNames {
         ApiNames {
             api: "qos-booking",
-            version: "v0.2",
+            version: "v0.2".into(),
             resource: format!("/qos-booking/v0.2/device-qos-bookings/{}", b.id),
             create: ("createBooking", 201),
             delete: ("deleteBooking", 204),

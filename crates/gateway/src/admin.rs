@@ -3,7 +3,7 @@
 //! capacity of the pools and their calendar (booked against available over time); see, store
 //! and remove API clients' onboarding records (kept in the store: every replica applies them
 //! within seconds, and they win over configured ones); and the
-//! operator console, one server-sent page over those calls (`console.html`). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! usage report (`usage.rs`); the operator console, one server-sent page over those calls (`console.html`). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
 
@@ -33,6 +33,8 @@ pub struct AdminState {
     pub store: Arc<dyn booking::BookingStore>,
     /// http sinks and token endpoints are allowed (development).
     pub insecure: bool,
+    /// Usage records for the usage report.
+    pub usage: Arc<charging::Renderer>,
 }
 
 pub fn router(state: AdminState) -> Router {
@@ -50,12 +52,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/capacity", get(capacities))
         .route("/admin/calendar", get(calendar))
         .route("/admin/console", get(console))
+        .route("/admin/usage", get(crate::usage::report))
         .route("/admin/capacity/{pool}/{profile}", axum::routing::put(set_capacity))
         .with_state(state)
 }
 
 /// An authenticated operator (a token for the operator audience with the operator scope).
-struct Operator(String);
+pub(crate) struct Operator(pub(crate) String);
 
 impl FromRequestParts<AdminState> for Operator {
     type Rejection = ApiError;
@@ -86,7 +89,7 @@ struct ListQuery {
     limit: Option<usize>,
 }
 
-fn time_param(v: Option<&String>, name: &str) -> Result<Option<OffsetDateTime>, ApiError> {
+pub(crate) fn time_param(v: Option<&String>, name: &str) -> Result<Option<OffsetDateTime>, ApiError> {
     v.map(|s| {
         OffsetDateTime::parse(s, &Rfc3339)
             .map_err(|_| ApiError::invalid_argument(format!("'{name}' must be an RFC 3339 date-time")))

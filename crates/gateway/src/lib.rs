@@ -20,6 +20,7 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;
+pub mod usage;
 
 pub use settings::Settings;
 pub use startup::Application;

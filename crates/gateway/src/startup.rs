@@ -54,6 +54,8 @@ pub struct Application {
     shutdown_delay: Duration,
     shutdown_grace: Duration,
     server_limits: crate::serve::ServerLimits,
+    /// The configured usage export (`charging.kind`), run by one replica at a time.
+    usage_export: Option<charging::Exporter>,
 }
 
 impl Application {
@@ -249,6 +251,8 @@ impl Application {
             request_timeout: s.server.request_timeout,
             version: camara_api::Version::V0_2,
         };
+        let usage = Arc::new(crate::usage::renderer(s));
+        let usage_export = crate::usage::exporter(s, store.clone(), clock.clone(), usage.clone());
         let lifecycle = Arc::new(crate::health::Lifecycle::default());
         let admin = match &s.server.admin_listen {
             Some(addr) => Some((
@@ -269,6 +273,7 @@ impl Application {
                     clients: sources.clone(),
                     store: store.clone(),
                     insecure: s.notifications.allow_insecure_sinks,
+                    usage: usage.clone(),
                 })),
             )),
             None => None,
@@ -333,6 +338,7 @@ impl Application {
                 max_connections: s.server.max_connections,
                 drain_timeout: s.server.shutdown_grace,
             },
+            usage_export,
         })
     }
 
@@ -398,6 +404,15 @@ impl Application {
         let delivery = tokio::spawn(self.outbox.clone().run(stop_rx.clone()));
         let mut chores = tokio::task::JoinSet::new();
         chores.spawn(shrink_rate_limits(self.limits.clone(), stop_rx.clone()));
+        chores.spawn(crate::usage::keep_retention(
+            self.store.clone(),
+            self.clock.clone(),
+            self.settings.charging.retention_days,
+            stop_rx.clone(),
+        ));
+        if let Some(export) = self.usage_export {
+            chores.spawn(export.run(stop_rx.clone()));
+        }
         if let Some(redis) = self.redis.clone() {
             let wake = self.wake.clone();
             let stop = stop_rx.clone();

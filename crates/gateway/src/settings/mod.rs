@@ -4,12 +4,16 @@
 //! the start with the key's name; each section then converts itself into its library's
 //! configuration (`settings/libs.rs`).
 
+mod charging;
 mod check;
 mod effective;
 mod libs;
 mod pcf;
 mod units;
 
+pub use units::span;
+
+pub use charging::{ChargingKind, ChargingSettings, DeviceIdentitySetting};
 pub use libs::base;
 pub use pcf::{PcfDiscovery, PcfSettings, PcfTls, SbiService};
 
@@ -42,6 +46,7 @@ pub struct Settings {
     pub log: Log,
     pub telemetry: TelemetrySettings,
     pub capacity: CapacitySettings,
+    pub charging: ChargingSettings,
     pub profiles: Vec<QosProfile>,
     /// The onboarding records of the API clients.
     pub clients: Vec<ClientSettings>,

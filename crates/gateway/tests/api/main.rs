@@ -27,4 +27,5 @@ mod server;
 mod sinks;
 mod southbound;
 mod subjects;
+mod usage;
 mod versions;

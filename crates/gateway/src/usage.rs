@@ -1,0 +1,209 @@
+//! Usage and charging wiring: the API front's names for usage records (`Front`), the
+//! configured export (`charging.kind`), the ledger's retention, and the operator's usage
+//! report on the admin API (`GET /admin/usage`, JSON or CSV).
+
+use crate::admin::{AdminState, Operator};
+use crate::settings::{ChargingKind, DeviceIdentitySetting, Settings};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use booking::{Booking, BookingStore, Clock, Group, ServiceArea};
+use camara_api::{ApiError, Version};
+use charging::export::{ExportSettings, Exporter};
+use charging::file::{FileSettings, FileSink};
+use charging::{ApiFront, ApiNames, DeviceIdentity, GroupBy, Renderer, Report, ReportQuery};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Names as the gateway serves them: its base path and version segment, and what a delete
+/// answers in each API version.
+struct Front {
+    base_path: String,
+    api_version: String,
+    async_delete: bool,
+}
+
+impl ApiFront for Front {
+    fn names(&self, b: &Booking) -> ApiNames {
+        let assignment = b.group.is_some();
+        let dialect = b.dialect;
+        let v0_1 = dialect == Version::ASSIGNMENT_V0_1 || Version::of(dialect) == Version::V0_1 && !assignment;
+        let version = if v0_1 {
+            "v0.1".to_owned()
+        } else {
+            self.api_version.clone()
+        };
+        let (api, collection) = if assignment {
+            ("qos-booking-and-assignment", "qos-bookings")
+        } else {
+            ("qos-booking", "device-qos-bookings")
+        };
+        // A reservation's device is billed under its reservation's resource.
+        let resource_id = match &b.group {
+            Some(Group::Member { of }) => *of,
+            _ => b.id,
+        };
+        let delete = if self.async_delete && b.started_at.is_some() {
+            202 // accepted at once, the QoS removed in the background
+        } else if assignment && v0_1 {
+            200 // B&A 0.1.0 answers a delete with the booking
+        } else {
+            204
+        };
+        ApiNames {
+            api,
+            resource: format!("{}/{api}/{version}/{collection}/{resource_id}", self.base_path),
+            version,
+            create: ("createBooking", 201),
+            delete: ("deleteBooking", delete),
+        }
+    }
+
+    fn area(&self, a: &ServiceArea) -> serde_json::Value {
+        camara_api::render_area(a)
+    }
+}
+
+/// The record renderer of these settings.
+pub fn renderer(s: &Settings) -> Renderer {
+    let c = &s.charging;
+    let identity = match c.device_identity {
+        DeviceIdentitySetting::Clear => DeviceIdentity::Clear,
+        DeviceIdentitySetting::Pseudonymous => {
+            let secret = std::env::var(&c.pseudonym_secret_env).unwrap_or_else(|_| {
+                if c.kind != ChargingKind::None {
+                    warn!(var = %c.pseudonym_secret_env, "no secret for device pseudonyms in usage records; using the built-in default");
+                }
+                "qosgw-default-pseudonym-secret".to_owned()
+            });
+            DeviceIdentity::pseudonymous(&secret)
+        }
+    };
+    Renderer::new(
+        Front {
+            base_path: s.server.base_path.clone(),
+            api_version: s.server.api_version.clone(),
+            async_delete: s.api.delete_mode == crate::settings::DeleteMode::Async,
+        },
+        identity,
+    )
+}
+
+/// The configured export, if any.
+pub fn exporter(
+    s: &Settings,
+    store: Arc<dyn BookingStore>,
+    clock: Arc<dyn Clock>,
+    renderer: Arc<Renderer>,
+) -> Option<Exporter> {
+    let c = &s.charging;
+    let sink = match c.kind {
+        ChargingKind::None => return None,
+        ChargingKind::File => Arc::new(FileSink::new(
+            renderer,
+            FileSettings {
+                dir: c.file.dir.clone(),
+                rotate_every: crate::settings::span(c.file.rotate_every),
+                max_bytes: c.file.max_bytes,
+            },
+        )),
+    };
+    info!(kind = ?c.kind, "usage export on");
+    Some(Exporter::new(
+        store,
+        sink,
+        clock,
+        ExportSettings {
+            holder: format!("{}-{}", hostname(), booking::BookingId::new()),
+            lease: crate::settings::span(c.lease),
+            poll: c.poll,
+            batch: c.batch.max(1),
+        },
+    ))
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into())
+}
+
+/// Drops ledger entries past their retention, hourly (every replica: the trim is idempotent).
+pub async fn keep_retention(
+    store: Arc<dyn BookingStore>,
+    clock: Arc<dyn Clock>,
+    days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let before = clock.now() - time::Duration::days(i64::from(days));
+        if let Err(e) = store.trim_ledger(before).await {
+            warn!(error = %booking::Chain(&e), "could not trim the usage ledger");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageQuery {
+    client_id: Option<String>,
+    qos_profile: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /admin/usage`: bookings that ended in `[from, to)`, by outcome, hours in place and
+/// B&A devices, per client, profile or day. CSV with `format=csv` or `Accept: text/csv`.
+pub(crate) async fn report(
+    State(st): State<AdminState>,
+    Operator(who): Operator,
+    headers: HeaderMap,
+    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
+    let group_by = match q.group_by.as_deref() {
+        None => GroupBy::Client,
+        Some(g) => {
+            GroupBy::parse(g).ok_or_else(|| ApiError::invalid_argument("'groupBy' must be client, profile or day"))?
+        }
+    };
+    let query = ReportQuery {
+        client_id: q.client_id,
+        qos_profile: q.qos_profile,
+        from: crate::admin::time_param(q.from.as_ref(), "from")?,
+        to: crate::admin::time_param(q.to.as_ref(), "to")?,
+        group_by,
+    };
+    let csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => return Err(ApiError::invalid_argument("'format' must be json or csv")),
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv")),
+    };
+    let records = charging::report::records(&*st.store, &st.usage, &query)
+        .await
+        .map_err(|e| unavailable(format!("The usage ledger cannot be read now: {e}")))?;
+    let report = Report::of(&query, &records);
+    info!(target: "audit", operator = %who, action = "usage-report", records = records.len(), "usage report");
+    if csv {
+        let body = report
+            .to_csv()
+            .map_err(|e| unavailable(format!("The report could not be written: {e}")))?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
+    }
+    Ok(axum::Json(report).into_response())
+}
+
+fn unavailable(message: String) -> ApiError {
+    booking::Rejection::new(booking::RejectionKind::Unavailable, message).into()
+}
