@@ -1,6 +1,6 @@
 //! `qosctl` against a running gateway, as an operator uses it: the token from the environment
 //! or a file, every admin operation (bookings list/show/approve/decline/revoke, capacity
-//! show/set/clear, calendar, clients put/get/list/delete) as a table and as JSON, and the
+//! show/set/clear, calendar, clients put/get/list/delete, usage) as a table and as JSON, and the
 //! errors a person meets (no token, a client's token, a bad id, an unknown client).
 #![allow(clippy::disallowed_methods, reason = "bookings are made against the real clock")]
 
@@ -206,6 +206,45 @@ async fn qosctl_drives_every_admin_operation_of_a_running_gateway() {
     ok(&qosctl(&gw, &["clients", "delete", "acme"], &env).await);
     let gone = fails(&qosctl(&gw, &["clients", "get", "acme"], &env).await);
     assert!(gone.contains("404 NOT_FOUND"), "{gone}");
+
+    // Usage: the declined and the revoked booking ended now, billed as neither served nor in
+    // place; one command gives a period per client, as a table, JSON or CSV.
+    let hour_ago = (OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&Rfc3339)
+        .unwrap();
+    let report = json_of(&qosctl(&gw, &["--json", "usage", "--from", &hour_ago], &env).await);
+    let total = &report["total"];
+    assert_eq!(
+        (
+            total["bookings"].as_u64(),
+            total["outcomes"]["DECLINED"].as_u64(),
+            total["outcomes"]["REVOKED"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(
+        (total["outcomes"]["SERVED"].as_u64(), total["secondsInPlace"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let table = ok(&qosctl(&gw, &["usage", "--from", &hour_ago], &env).await);
+    assert!(table.contains("dev-client") && table.contains("total"), "{table}");
+    let csv = ok(&qosctl(
+        &gw,
+        &["usage", "--from", &hour_ago, "--group-by", "profile", "--csv"],
+        &env,
+    )
+    .await);
+    assert!(
+        csv.starts_with("group,bookings,SERVED") && csv.contains("\nQOS_L,2,0,1,1,0,0,0,0,0,0,0\n"),
+        "{csv}"
+    );
+    let month = OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year]-[month]"))
+        .unwrap();
+    ok(&qosctl(&gw, &["usage", "--month", &month], &env).await);
+    let bad_month = fails(&qosctl(&gw, &["usage", "--month", "2026-13"], &env).await);
+    assert!(bad_month.contains("YYYY-MM"), "{bad_month}");
 
     // What a person gets wrong, said plainly.
     let none = fails(&qosctl(&gw, &["bookings", "list"], &[]).await);

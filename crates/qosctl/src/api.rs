@@ -61,6 +61,34 @@ impl Admin {
         self.call(Method::GET, url, None).await
     }
 
+    /// A GET whose answer is text (a CSV report), as it came.
+    pub async fn get_text(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<String> {
+        let mut url = self.url(segments)?;
+        url.query_pairs_mut().extend_pairs(query);
+        let shown = format!("GET {}", url.path());
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot reach the admin API at {} (is server.admin_listen set?)",
+                    self.base
+                )
+            })?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .with_context(|| format!("{shown}: the answer was cut off"))?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        bail!("{shown}: {}", failure(status, &text))
+    }
+
     pub async fn post(&self, segments: &[&str]) -> anyhow::Result<Value> {
         self.call(Method::POST, self.url(segments)?, None).await
     }

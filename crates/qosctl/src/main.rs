@@ -1,6 +1,7 @@
 //! `qosctl`: the operator's command line for the gateway's admin API (the admin listener,
 //! `server.admin_listen`). Bookings across clients (list, show, revoke, approve, decline), the
-//! capacity of the pools and their calendar, and the API clients' onboarding records. Tables
+//! capacity of the pools and their calendar, the API clients' onboarding records, and usage
+//! reports (a month per client in one command). Tables
 //! for people, `--json` for scripts (the admin API's own JSON, unchanged). The operator token
 //! comes from the environment or a file, never from an argument: arguments end up in shell
 //! history and in `ps`.
@@ -52,6 +53,8 @@ enum Command {
     /// API clients' onboarding records.
     #[command(subcommand)]
     Clients(Clients),
+    /// Usage of bookings that ended in a period: by outcome, hours of QoS in place, devices.
+    Usage(UsageArgs),
     /// Prints a shell completion script (e.g. `qosctl completions bash > /etc/bash_completion.d/qosctl`).
     Completions { shell: clap_complete::Shell },
 }
@@ -123,6 +126,43 @@ struct CalendarArgs {
     to: Option<String>,
     #[arg(long)]
     step_minutes: Option<i64>,
+}
+
+#[derive(Args)]
+struct UsageArgs {
+    #[arg(long)]
+    client: Option<String>,
+    #[arg(long)]
+    profile: Option<String>,
+    /// A calendar month in UTC (`2026-11`): sets --from and --to to its bounds.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    month: Option<String>,
+    /// Bookings that ended at or after this RFC 3339 time.
+    #[arg(long)]
+    from: Option<String>,
+    /// Bookings that ended before this RFC 3339 time.
+    #[arg(long)]
+    to: Option<String>,
+    /// client, profile or day.
+    #[arg(long, default_value = "client")]
+    group_by: String,
+    /// Print CSV (for spreadsheets and billing systems) instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+}
+
+/// The first instants of `month` (`YYYY-MM`) and of the month after, in RFC 3339 (UTC).
+fn month_bounds(month: &str) -> anyhow::Result<(String, String)> {
+    let (y, m) = month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u8>().ok()?)))
+        .filter(|(_, m)| (1..=12).contains(m))
+        .with_context(|| format!("--month must be YYYY-MM, not {month:?}"))?;
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    Ok((
+        format!("{y:04}-{m:02}-01T00:00:00Z"),
+        format!("{ny:04}-{nm:02}-01T00:00:00Z"),
+    ))
 }
 
 #[derive(Subcommand)]
@@ -237,6 +277,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         },
+        Command::Usage(a) => {
+            let (from, to) = match &a.month {
+                Some(m) => {
+                    let (f, t) = month_bounds(m)?;
+                    (Some(f), Some(t))
+                }
+                None => (a.from, a.to),
+            };
+            let query = [
+                ("clientId", a.client),
+                ("qosProfile", a.profile),
+                ("from", from),
+                ("to", to),
+                ("groupBy", Some(a.group_by)),
+            ];
+            let mut query: Vec<(&str, String)> = query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+            let spinner = render::spinner("summing usage");
+            if a.csv {
+                query.push(("format", "csv".into()));
+                let csv = admin.get_text(&["admin", "usage"], &query).await;
+                spinner.finish_and_clear();
+                render::raw(&csv?);
+            } else {
+                let report = admin.get(&["admin", "usage"], &query).await;
+                spinner.finish_and_clear();
+                render::usage(&report?, json);
+            }
+        }
         Command::Completions { .. } => {}
     }
     Ok(())

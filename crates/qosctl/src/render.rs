@@ -208,3 +208,47 @@ mod tests {
         assert_eq!(status(&json!({"bookingStatus": "SCHEDULED"})), "SCHEDULED");
     }
 }
+
+/// Text as the gateway wrote it (a CSV report).
+pub fn raw(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+/// A usage report: a line per group, then the total.
+pub fn usage(v: &Value, json: bool) {
+    if json {
+        return json_out(v);
+    }
+    let mut t = table(&[
+        "group",
+        "bookings",
+        "served",
+        "declined",
+        "revoked",
+        "net. ended",
+        "deleted",
+        "failed",
+        "hours",
+        "reserved",
+        "assigned",
+    ]);
+    let rows = v.get("rows").and_then(Value::as_array).into_iter().flatten();
+    for row in rows.chain(v.get("total")) {
+        let outcome = |k: &str| text(row.get("outcomes").and_then(|o| o.get(k)));
+        t.add_row(vec![
+            text(row.get("group")),
+            text(row.get("bookings")),
+            outcome("SERVED"),
+            outcome("DECLINED"),
+            outcome("REVOKED"),
+            outcome("NETWORK_TERMINATED"),
+            outcome("DELETED"),
+            outcome("FAILED_TO_ACTIVATE"),
+            text(row.get("hoursInPlace")),
+            text(row.get("reservedDevices")),
+            text(row.get("assignedDevices")),
+        ]);
+    }
+    say!("{t}");
+}
