@@ -180,35 +180,6 @@ pub fn clients(v: &Value, json: bool) {
     say!("{t}");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_device_is_shown_by_the_identifier_it_was_booked_with() {
-        assert_eq!(
-            device(&json!({"device": {"phoneNumber": "+34600000001"}})),
-            "+34600000001"
-        );
-        assert_eq!(
-            device(&json!({"device": {"ipv4Address": {"publicAddress": "203.0.113.7", "publicPort": 1}}})),
-            "203.0.113.7"
-        );
-        assert_eq!(device(&json!({"reservation": {}})), "(reservation)");
-        assert_eq!(device(&json!({})), "-");
-    }
-
-    #[test]
-    fn a_status_shows_why() {
-        assert_eq!(
-            status(&json!({"bookingStatus": "TERMINATED", "statusInfo": "DELETE_REQUESTED"})),
-            "TERMINATED (DELETE_REQUESTED)"
-        );
-        assert_eq!(status(&json!({"bookingStatus": "SCHEDULED"})), "SCHEDULED");
-    }
-}
-
 /// Text as the gateway wrote it (a CSV report).
 pub fn raw(text: &str) {
     use std::io::Write as _;
@@ -251,4 +222,33 @@ pub fn usage(v: &Value, json: bool) {
         ]);
     }
     say!("{t}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_device_is_shown_by_the_identifier_it_was_booked_with() {
+        assert_eq!(
+            device(&json!({"device": {"phoneNumber": "+34600000001"}})),
+            "+34600000001"
+        );
+        assert_eq!(
+            device(&json!({"device": {"ipv4Address": {"publicAddress": "203.0.113.7", "publicPort": 1}}})),
+            "203.0.113.7"
+        );
+        assert_eq!(device(&json!({"reservation": {}})), "(reservation)");
+        assert_eq!(device(&json!({})), "-");
+    }
+
+    #[test]
+    fn a_status_shows_why() {
+        assert_eq!(
+            status(&json!({"bookingStatus": "TERMINATED", "statusInfo": "DELETE_REQUESTED"})),
+            "TERMINATED (DELETE_REQUESTED)"
+        );
+        assert_eq!(status(&json!({"bookingStatus": "SCHEDULED"})), "SCHEDULED");
+    }
 }
