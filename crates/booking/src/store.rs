@@ -221,6 +221,16 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// Drops every ledger's entries written before `before` (their retention ended).
     async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// What the exporter `name` keeps for one booking (a CHF session), kept with the
+    /// booking's shard; opaque to the store.
+    async fn export_state(&self, name: &str, booking: BookingId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores (or, with `None`, removes) `name`'s state of `booking`.
+    async fn set_export_state(&self, name: &str, booking: BookingId, state: Option<&[u8]>) -> Result<(), StoreError>;
+
+    /// Every booking `name` keeps state for, with it (interim reports).
+    async fn export_states(&self, name: &str) -> Result<Vec<(BookingId, Vec<u8>)>, StoreError>;
 }
 
 /// What [`BookingStore::stats`] counts.

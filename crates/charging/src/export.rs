@@ -9,6 +9,7 @@ use booking::usage::{LedgerEntry, LedgerPosition};
 use booking::{BookingStore, Chain, Clock, StoreError};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
@@ -33,7 +34,8 @@ pub trait Sink: Send + Sync + 'static {
     }
     /// Takes `entries` of one shard, in ledger order; returns once they are durable there.
     async fn put(&self, shard: u16, entries: &[LedgerEntry], now: OffsetDateTime) -> Result<(), ExportError>;
-    /// Between passes: time-driven work (closing a file at its rotation time).
+    /// At the start of each pass, under the lease: time-driven work (closing a file at its
+    /// rotation time, a CHF's interim reports).
     async fn tick(&self, _now: OffsetDateTime) -> Result<(), ExportError> {
         Ok(())
     }
@@ -80,6 +82,8 @@ impl Exporter {
         if !self.store.lease(&name, holder, self.settings.lease).await? {
             return Ok(0);
         }
+        // Time-driven work first, by the lease holder only: nothing else writes meanwhile.
+        self.sink.tick(self.clock.now()).await?;
         let mut handed = 0;
         for shard in 0..self.store.ledger_shards() {
             let marked = self.store.ledger_marker(&name, shard).await?;
@@ -117,10 +121,6 @@ impl Exporter {
         loop {
             if *stop.borrow() {
                 return;
-            }
-            let now = self.clock.now();
-            if let Err(e) = self.sink.tick(now).await {
-                warn!(exporter = self.sink.name(), error = %Chain(&e), "usage export housekeeping failed");
             }
             match self.pass().await {
                 Ok(0) => {}

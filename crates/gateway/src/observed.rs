@@ -168,6 +168,16 @@ impl BookingStore for ObservedStore {
     async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
         self.timed("trim_ledger", self.inner.trim_ledger(before)).await
     }
+    async fn export_state(&self, name: &str, booking: BookingId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.timed("export_state", self.inner.export_state(name, booking)).await
+    }
+    async fn set_export_state(&self, name: &str, booking: BookingId, state: Option<&[u8]>) -> Result<(), StoreError> {
+        self.timed("set_export_state", self.inner.set_export_state(name, booking, state))
+            .await
+    }
+    async fn export_states(&self, name: &str) -> Result<Vec<(BookingId, Vec<u8>)>, StoreError> {
+        self.timed("export_states", self.inner.export_states(name)).await
+    }
     async fn set_limit(&self, pool: &str, profile: &str, limit: Option<u32>) -> Result<(), StoreError> {
         self.timed("set_limit", self.inner.set_limit(pool, profile, limit))
             .await

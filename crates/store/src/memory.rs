@@ -516,6 +516,19 @@ impl BookingStore for MemoryStore {
         self.lock().ledger.trim(before);
         Ok(())
     }
+
+    async fn export_state(&self, name: &str, booking: BookingId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().ledger.state(name, booking))
+    }
+
+    async fn set_export_state(&self, name: &str, booking: BookingId, state: Option<&[u8]>) -> Result<(), StoreError> {
+        self.lock().ledger.set_state(name, booking, state);
+        Ok(())
+    }
+
+    async fn export_states(&self, name: &str) -> Result<Vec<(BookingId, Vec<u8>)>, StoreError> {
+        Ok(self.lock().ledger.states(name))
+    }
 }
 
 #[cfg(test)]

@@ -554,6 +554,18 @@ impl BookingStore for RedisStore {
     async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
         self.trim(before).await
     }
+
+    async fn export_state(&self, name: &str, booking: BookingId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.state_of(name, booking).await
+    }
+
+    async fn set_export_state(&self, name: &str, booking: BookingId, state: Option<&[u8]>) -> Result<(), StoreError> {
+        self.put_state(name, booking, state).await
+    }
+
+    async fn export_states(&self, name: &str) -> Result<Vec<(BookingId, Vec<u8>)>, StoreError> {
+        self.all_states(name).await
+    }
 }
 
 mod calls;

@@ -159,6 +159,30 @@ macro_rules! ledger_suite {
         }
 
         #[tokio::test]
+        async fn an_exporters_state_of_a_booking_is_kept_listed_and_removed() {
+            let (store, _guard) = $make;
+            let a = sample_for(&store, "a", "+123456789", T0, 600);
+            let b = sample_for(&store, "a", "+123456780", T0, 600);
+            assert_eq!(store.export_state("chf", a.id).await.unwrap(), None);
+            store.set_export_state("chf", a.id, Some(b"one")).await.unwrap();
+            store.set_export_state("chf", b.id, Some(b"two")).await.unwrap();
+            store.set_export_state("chf", a.id, Some(b"three")).await.unwrap();
+            store.set_export_state("other", a.id, Some(b"x")).await.unwrap();
+            assert_eq!(
+                store.export_state("chf", a.id).await.unwrap(),
+                Some(b"three".to_vec())
+            );
+            let mut all = store.export_states("chf").await.unwrap();
+            all.sort();
+            let mut want = vec![(a.id, b"three".to_vec()), (b.id, b"two".to_vec())];
+            want.sort();
+            assert_eq!(all, want);
+            store.set_export_state("chf", a.id, None).await.unwrap();
+            assert_eq!(store.export_state("chf", a.id).await.unwrap(), None);
+            assert_eq!(store.export_states("chf").await.unwrap().len(), 1);
+        }
+
+        #[tokio::test]
         async fn ledger_entries_past_their_retention_are_trimmed() {
             let (store, _guard) = $make;
             let b = sample_for(&store, "a", "+123456789", T0, 600);

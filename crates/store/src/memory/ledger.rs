@@ -15,6 +15,8 @@ pub(super) struct Ledger {
     /// Lease name -> holder and the instant it lapses.
     leases: HashMap<String, (String, Instant)>,
     markers: HashMap<(String, u16), LedgerPosition>,
+    /// Exporter name -> booking -> its state.
+    states: HashMap<String, std::collections::BTreeMap<booking::BookingId, Vec<u8>>>,
 }
 
 fn status_code(s: BookingStatus) -> Option<usize> {
@@ -92,5 +94,30 @@ impl Ledger {
         while self.entries.front().is_some_and(|(p, _)| p.ms < ms) {
             self.entries.pop_front();
         }
+    }
+}
+
+impl Ledger {
+    pub(super) fn state(&self, name: &str, id: booking::BookingId) -> Option<Vec<u8>> {
+        self.states.get(name).and_then(|m| m.get(&id)).cloned()
+    }
+
+    pub(super) fn set_state(&mut self, name: &str, id: booking::BookingId, state: Option<&[u8]>) {
+        let m = self.states.entry(name.to_owned()).or_default();
+        match state {
+            Some(s) => {
+                m.insert(id, s.to_vec());
+            }
+            None => {
+                m.remove(&id);
+            }
+        }
+    }
+
+    pub(super) fn states(&self, name: &str) -> Vec<(booking::BookingId, Vec<u8>)> {
+        self.states
+            .get(name)
+            .map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect())
+            .unwrap_or_default()
     }
 }

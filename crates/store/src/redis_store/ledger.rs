@@ -5,7 +5,7 @@
 use super::{RedisStore, ms};
 use crate::record;
 use booking::usage::{LedgerEntry, LedgerPosition, for_ledger, ledger_worthy};
-use booking::{Booking, StoreError};
+use booking::{Booking, BookingId, StoreError};
 use time::{Duration, OffsetDateTime};
 
 impl RedisStore {
@@ -110,5 +110,51 @@ impl RedisStore {
             })
             .await?;
         Ok(())
+    }
+
+    fn state_key(&self, name: &str, shard: u16) -> String {
+        format!("{}:xs:{name}", self.tag(shard))
+    }
+
+    pub(super) async fn state_of(&self, name: &str, id: BookingId) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = redis::cmd("HGET");
+        c.arg(self.state_key(name, self.shard_of_id(id)))
+            .arg(&id.as_bytes()[..]);
+        let mut conn = self.conn.clone();
+        self.bounded(c.query_async(&mut conn)).await
+    }
+
+    pub(super) async fn put_state(&self, name: &str, id: BookingId, state: Option<&[u8]>) -> Result<(), StoreError> {
+        let key = self.state_key(name, self.shard_of_id(id));
+        let c = match state {
+            Some(v) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(key).arg(&id.as_bytes()[..]).arg(v);
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(key).arg(&id.as_bytes()[..]);
+                c
+            }
+        };
+        let mut conn = self.conn.clone();
+        let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    pub(super) async fn all_states(&self, name: &str) -> Result<Vec<(BookingId, Vec<u8>)>, StoreError> {
+        let shards: Vec<Vec<(Vec<u8>, Vec<u8>)>> = self
+            .each_shard(|shard| {
+                let mut c = redis::cmd("HGETALL");
+                c.arg(self.state_key(name, shard));
+                c
+            })
+            .await?;
+        Ok(shards
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| super::keys::id_of(&k).map(|id| (id, v)))
+            .collect())
     }
 }

@@ -1,0 +1,259 @@
+//! `charging.kind: chf`: session-based (offline) charging of each booking at the operator's
+//! CHF. The QoS going into place opens a charging data resource (initial request, the
+//! window as requested time); while it lasts an interim report goes every `interim`; its end
+//! releases the resource with the time left. The session (resource, last sequence number,
+//! time reported) is kept in the store beside the booking, so any replica that takes the
+//! lease over goes on where the last one stopped. Every request is numbered: one resent
+//! after an unknown outcome has the same `invocationSequenceNumber` and
+//! `retransmissionIndicator`, so the CHF counts it once. A CHF outage holds the ledger's
+//! entries back (nothing lost, order kept per booking); a refusal (4xx) of one request is
+//! logged and skipped, so one bad session never stops the rest.
+
+mod request;
+
+pub use request::RequestSettings;
+
+use crate::export::{ExportError, Sink};
+use crate::record::Renderer;
+use async_trait::async_trait;
+use booking::usage::{EntryKind, LedgerEntry};
+use booking::{Booking, BookingId, BookingStatus, BookingStore};
+use chf::ChfClient;
+use futures_util::StreamExt;
+use request::{Requests, seconds};
+use sbi::SbiError;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use time::{Duration, OffsetDateTime};
+use tracing::{error, info, warn};
+
+/// The exporter's name (its lease, markers and sessions in the store).
+const NAME: &str = "chf";
+
+#[derive(Debug, Clone)]
+pub struct ChfSettings {
+    pub requests: RequestSettings,
+    /// Between interim reports of a session.
+    pub interim: Duration,
+    /// Bookings whose requests are sent at once (each booking's in order).
+    pub concurrency: usize,
+}
+
+/// One booking's charging session, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Session {
+    /// The charging data resource's URI.
+    resource: String,
+    /// The last sequence number the CHF acknowledged.
+    seq: u32,
+    /// Up to when the used time has been reported.
+    #[serde(with = "time::serde::rfc3339")]
+    reported_until: OffsetDateTime,
+}
+
+pub struct ChfSink {
+    client: ChfClient,
+    renderer: Arc<Renderer>,
+    store: Arc<dyn BookingStore>,
+    settings: ChfSettings,
+    /// Requests (booking, sequence number) sent before without a known outcome: sent again
+    /// as retransmissions.
+    tried: Mutex<HashSet<(BookingId, u32)>>,
+}
+
+fn chf_error(what: &str, e: &SbiError) -> ExportError {
+    ExportError::Destination(format!("{what}: {e}"))
+}
+
+impl ChfSink {
+    pub fn new(
+        client: ChfClient,
+        renderer: Arc<Renderer>,
+        store: Arc<dyn BookingStore>,
+        settings: ChfSettings,
+    ) -> Self {
+        Self {
+            client,
+            renderer,
+            store,
+            settings,
+            tried: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn requests(&self) -> Requests<'_> {
+        Requests {
+            settings: &self.settings.requests,
+            renderer: &self.renderer,
+        }
+    }
+
+    /// Whether the request was sent before (and notes that it is being sent now).
+    fn retransmission(&self, id: BookingId, seq: u32) -> bool {
+        let mut tried = self.tried.lock().unwrap_or_else(|p| p.into_inner());
+        !tried.insert((id, seq))
+    }
+
+    fn done(&self, id: BookingId, seq: u32) {
+        self.tried.lock().unwrap_or_else(|p| p.into_inner()).remove(&(id, seq));
+    }
+
+    async fn session(&self, id: BookingId) -> Result<Option<Session>, ExportError> {
+        let Some(bytes) = self.store.export_state(NAME, id).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ExportError::Destination(format!("unreadable charging session of {id}: {e}")))
+    }
+
+    async fn keep(&self, id: BookingId, s: Option<&Session>) -> Result<(), ExportError> {
+        let bytes = s
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| ExportError::Destination(e.to_string()))?;
+        self.store.set_export_state(NAME, id, bytes.as_deref()).await?;
+        Ok(())
+    }
+
+    /// The QoS went into place: open the session (once).
+    async fn start(&self, b: &Booking, now: OffsetDateTime) -> Result<(), ExportError> {
+        if self.session(b.id).await?.is_some() {
+            return Ok(());
+        }
+        let Some(from) = b.started_at else { return Ok(()) };
+        let again = self.retransmission(b.id, 0);
+        let req = self.requests().initial(b, now, again);
+        match self.client.create(&req).await {
+            Ok(resource) => {
+                self.done(b.id, 0);
+                let s = Session {
+                    resource,
+                    seq: 0,
+                    reported_until: from,
+                };
+                self.keep(b.id, Some(&s)).await?;
+                info!(booking.id = %b.id, chf.resource = %s.resource, "charging session opened");
+                Ok(())
+            }
+            Err(SbiError::Rejected { status, message, .. }) => {
+                self.done(b.id, 0);
+                error!(booking.id = %b.id, status, %message, "the CHF refused the charging session; this booking is not charged there");
+                Ok(())
+            }
+            Err(e) => Err(chf_error("the CHF could not open a charging session", &e)),
+        }
+    }
+
+    /// Reports the time used up to `until` as request `seq`; `last` releases the session.
+    async fn report(
+        &self,
+        b: &Booking,
+        s: &Session,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+        last: bool,
+    ) -> Result<(), ExportError> {
+        let seq = s.seq + 1;
+        let used = seconds(s.reported_until, until);
+        let again = self.retransmission(b.id, seq);
+        let req = self.requests().report(b, seq, used, now, last, again);
+        let sent = if last {
+            self.client.release(&s.resource, &req).await
+        } else {
+            self.client.update(&s.resource, &req).await.map(|_| ())
+        };
+        match sent {
+            Ok(()) => {
+                self.done(b.id, seq);
+                let next = Session {
+                    resource: s.resource.clone(),
+                    seq,
+                    reported_until: until.max(s.reported_until),
+                };
+                self.keep(b.id, (!last).then_some(&next)).await
+            }
+            Err(SbiError::Rejected { status, message, .. }) => {
+                self.done(b.id, seq);
+                // 404: the CHF no longer has the session; any 4xx: resending will not help.
+                error!(booking.id = %b.id, status, %message, last, "the CHF refused a charging report; the session is dropped");
+                self.keep(b.id, None).await
+            }
+            Err(e) => Err(chf_error("the CHF could not take a charging report", &e)),
+        }
+    }
+
+    /// One booking's entries of a batch, in order.
+    async fn booking_entries(&self, entries: Vec<LedgerEntry>, now: OffsetDateTime) -> Result<(), ExportError> {
+        for e in &entries {
+            let b = &e.booking;
+            if b.is_reservation() {
+                continue; // its devices are charged, each in its own session
+            }
+            match e.kind() {
+                EntryKind::Started => self.start(b, now).await?,
+                EntryKind::Closed => {
+                    if let (Some(s), Some(until)) = (self.session(b.id).await?, b.terminated_at) {
+                        self.report(b, &s, until, now, true).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Sink for ChfSink {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn put(&self, _shard: u16, entries: &[LedgerEntry], now: OffsetDateTime) -> Result<(), ExportError> {
+        // Grouped by booking (each group in ledger order), groups at once.
+        // Owned, so that the futures borrow nothing of the caller's slice.
+        let mut groups: Vec<(BookingId, Vec<LedgerEntry>)> = Vec::new();
+        for e in entries {
+            match groups.iter_mut().find(|(id, _)| *id == e.booking.id) {
+                Some((_, g)) => g.push(e.clone()),
+                None => groups.push((e.booking.id, vec![e.clone()])),
+            }
+        }
+        let results: Vec<Result<(), ExportError>> = futures_util::stream::iter(groups)
+            .map(|(_, g)| self.booking_entries(g, now))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// Interim reports of the sessions due one, for bookings still in place (an ended one
+    /// gets its final report from its ledger entry, with the exact end).
+    async fn tick(&self, now: OffsetDateTime) -> Result<(), ExportError> {
+        let due: Vec<(BookingId, Session)> = self
+            .store
+            .export_states(NAME)
+            .await?
+            .into_iter()
+            .filter_map(|(id, bytes)| serde_json::from_slice::<Session>(&bytes).ok().map(|s| (id, s)))
+            .filter(|(_, s)| now - s.reported_until >= self.settings.interim)
+            .collect();
+        for (id, s) in due {
+            match self.store.get(id).await? {
+                Some(b) if b.status == BookingStatus::Activated => {
+                    if let Err(e) = self.report(&b, &s, now, now, false).await {
+                        warn!(booking.id = %id, error = %booking::Chain(&e), "interim charging report failed; the next one carries its time");
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
