@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates every JSON body in a directory against a 3GPP Rel-17 schema, resolving the YAML
-files' cross-file $refs: the NEF's AsSessionWithQoSSubscription (`nef DIR`) or the PCF's N5
-AppSessionContext (`n5 DIR`). Independent of the Rust code, so the gateway and its
+files' cross-file $refs: the NEF's AsSessionWithQoSSubscription (`nef DIR`), the PCF's N5
+AppSessionContext (`n5 DIR`) or the CHF's ChargingDataRequest (`chf DIR`). Independent of the Rust code, so the gateway and its
 simulators cannot agree on a mistake. Exits 1 on any violation, and also when there is
 nothing to check or a known-bad body passes (a vacuous check is a failure)."""
 import json
@@ -27,6 +27,13 @@ KINDS = {
         # Two UE addresses (the oneOf), a suppFeat that is not hex, a BitRate without unit.
         {"ascReqData": {"notifUri": "http://x/cb", "suppFeat": "10000", "ueIpv4": "10.0.0.1", "ueIpv6": "2001:db8::1",
                         "medComponents": {"1": {"medCompN": 1, "marBwDl": "120000000"}}}},
+    ),
+    "chf": (
+        "TS32291_Nchf_ConvergedCharging.yaml",
+        "ChargingDataRequest",
+        # No nfConsumerIdentification, a negative sequence number, a rating group as text.
+        {"invocationTimeStamp": "2030-01-01T12:00:00Z", "invocationSequenceNumber": -1,
+         "multipleUnitUsage": [{"ratingGroup": "100"}]},
     ),
 }
 
@@ -80,5 +87,5 @@ def main(kind, directory):
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in KINDS:
-        sys.exit(f"usage: {sys.argv[0]} nef|n5 DIRECTORY")
+        sys.exit(f"usage: {sys.argv[0]} nef|n5|chf DIRECTORY")
     sys.exit(main(sys.argv[1], sys.argv[2]))

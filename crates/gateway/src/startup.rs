@@ -54,8 +54,9 @@ pub struct Application {
     shutdown_delay: Duration,
     shutdown_grace: Duration,
     server_limits: crate::serve::ServerLimits,
-    /// The configured usage export (`charging.kind`), run by one replica at a time.
-    usage_export: Option<charging::Exporter>,
+    /// The configured usage exports (`charging.kind`), each run by one replica at a time.
+    usage_export: Vec<charging::Exporter>,
+    chf_sim: Option<chf_sim::ChfSim>,
 }
 
 impl Application {
@@ -252,7 +253,8 @@ impl Application {
             version: camara_api::Version::V0_2,
         };
         let usage = Arc::new(crate::usage::renderer(s));
-        let usage_export = crate::usage::exporter(s, store.clone(), clock.clone(), usage.clone());
+        let (usage_export, chf_sim) =
+            crate::usage::exporters(s, store.clone(), clock.clone(), usage.clone(), &public_url).await?;
         let lifecycle = Arc::new(crate::health::Lifecycle::default());
         let admin = match &s.server.admin_listen {
             Some(addr) => Some((
@@ -339,6 +341,7 @@ impl Application {
                 drain_timeout: s.server.shutdown_grace,
             },
             usage_export,
+            chf_sim,
         })
     }
 
@@ -375,6 +378,10 @@ impl Application {
     pub fn pcf_sim(&self) -> Option<PcfSim> {
         self.pcf_sim.clone()
     }
+    /// The in-process CHF simulator (`charging.kind: chf-sim`).
+    pub fn chf_sim(&self) -> Option<chf_sim::ChfSim> {
+        self.chf_sim.clone()
+    }
     /// The lab device resolver, when devices are configured.
     pub fn resolver(&self) -> Option<Arc<StaticResolver>> {
         self.resolver.clone()
@@ -410,7 +417,7 @@ impl Application {
             self.settings.charging.retention_days,
             stop_rx.clone(),
         ));
-        if let Some(export) = self.usage_export {
+        for export in self.usage_export {
             chores.spawn(export.run(stop_rx.clone()));
         }
         if let Some(redis) = self.redis.clone() {

@@ -1,14 +1,16 @@
 //! Usage and charging wiring: the API front's names for usage records (`Front`), the
-//! configured export (`charging.kind`), the ledger's retention, and the operator's usage
+//! configured export (`charging.kind`: files, or the CHF or its in-process simulator), the ledger's retention, and the operator's usage
 //! report on the admin API (`GET /admin/usage`, JSON or CSV).
 
 use crate::admin::{AdminState, Operator};
 use crate::settings::{ChargingKind, DeviceIdentitySetting, Settings};
+use anyhow::Context;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use booking::{Booking, BookingStore, Clock, Group, ServiceArea};
 use camara_api::{ApiError, Version};
+use charging::chf::{ChfSettings, ChfSink, RequestSettings};
 use charging::export::{ExportSettings, Exporter};
 use charging::file::{FileSettings, FileSink};
 use charging::{ApiFront, ApiNames, DeviceIdentity, GroupBy, Renderer, Report, ReportQuery};
@@ -74,7 +76,7 @@ pub fn renderer(s: &Settings) -> Renderer {
         DeviceIdentitySetting::Clear => DeviceIdentity::Clear,
         DeviceIdentitySetting::Pseudonymous => {
             let secret = std::env::var(&c.pseudonym_secret_env).unwrap_or_else(|_| {
-                if c.kind != ChargingKind::None {
+                if !c.kind.is_empty() {
                     warn!(var = %c.pseudonym_secret_env, "no secret for device pseudonyms in usage records; using the built-in default");
                 }
                 "qosgw-default-pseudonym-secret".to_owned()
@@ -92,37 +94,75 @@ pub fn renderer(s: &Settings) -> Renderer {
     )
 }
 
-/// The configured export, if any.
-pub fn exporter(
+/// The configured exports (`charging.kind`), and the in-process CHF simulator (`chf-sim`).
+pub async fn exporters(
     s: &Settings,
     store: Arc<dyn BookingStore>,
     clock: Arc<dyn Clock>,
     renderer: Arc<Renderer>,
-) -> Option<Exporter> {
+    public_url: &str,
+) -> anyhow::Result<(Vec<Exporter>, Option<chf_sim::ChfSim>)> {
     let c = &s.charging;
-    let sink = match c.kind {
-        ChargingKind::None => return None,
-        ChargingKind::File => Arc::new(FileSink::new(
-            renderer,
-            FileSettings {
-                dir: c.file.dir.clone(),
-                rotate_every: crate::settings::span(c.file.rotate_every),
-                max_bytes: c.file.max_bytes,
+    let mut sim = None;
+    let mut out = Vec::new();
+    // One holder name per replica and run: a restarted replica waits for its old lease.
+    let holder = format!("{}-{}", hostname(), booking::BookingId::new());
+    for kind in &c.kind {
+        let sink: Arc<dyn charging::Sink> = match kind {
+            ChargingKind::None => continue,
+            ChargingKind::File => Arc::new(FileSink::new(
+                renderer.clone(),
+                FileSettings {
+                    dir: c.file.dir.clone(),
+                    rotate_every: crate::settings::span(c.file.rotate_every),
+                    max_bytes: c.file.max_bytes,
+                },
+            )),
+            ChargingKind::Chf | ChargingKind::ChfSim => {
+                let api_root = match (&c.chf.api_root, kind) {
+                    (Some(u), _) => u.to_string(),
+                    (None, ChargingKind::ChfSim) => {
+                        let started = chf_sim::ChfSim::start("127.0.0.1:0")
+                            .await
+                            .context("cannot start the CHF simulator")?;
+                        let url = started.url();
+                        sim = Some(started);
+                        url
+                    }
+                    (None, _) => anyhow::bail!("charging.kind chf needs charging.chf.api_root"),
+                };
+                let client = chf::ChfClient::new(c.chf.transport()?, &api_root).context("charging.chf")?;
+                Arc::new(ChfSink::new(
+                    client,
+                    renderer.clone(),
+                    store.clone(),
+                    ChfSettings {
+                        requests: RequestSettings {
+                            nf_instance_id: c.chf.nf_instance_id.clone(),
+                            public_url: public_url.to_owned(),
+                            rating_groups: c.chf.rating_groups.clone(),
+                            default_rating_group: c.chf.default_rating_group,
+                        },
+                        interim: crate::settings::span(c.chf.interim),
+                        concurrency: c.chf.concurrency,
+                    },
+                ))
+            }
+        };
+        info!(kind = ?kind, "usage export on");
+        out.push(Exporter::new(
+            store.clone(),
+            sink,
+            clock.clone(),
+            ExportSettings {
+                holder: holder.clone(),
+                lease: crate::settings::span(c.lease),
+                poll: c.poll,
+                batch: c.batch.max(1),
             },
-        )),
-    };
-    info!(kind = ?c.kind, "usage export on");
-    Some(Exporter::new(
-        store,
-        sink,
-        clock,
-        ExportSettings {
-            holder: format!("{}-{}", hostname(), booking::BookingId::new()),
-            lease: crate::settings::span(c.lease),
-            poll: c.poll,
-            batch: c.batch.max(1),
-        },
-    ))
+        ));
+    }
+    Ok((out, sim))
 }
 
 fn hostname() -> String {

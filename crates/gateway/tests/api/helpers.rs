@@ -31,6 +31,8 @@ pub struct TestApp {
     pub redis: Option<store::testing::RedisServer>,
     /// `http://127.0.0.1:<port>` of the admin listener, when `server.admin_listen` is set.
     pub admin: Option<String>,
+    /// The in-process CHF simulator, with `charging.kind: chf-sim`.
+    pub chf: Option<chf_sim::ChfSim>,
 }
 
 pub fn test_settings() -> Settings {
@@ -124,6 +126,7 @@ pub async fn spawn_app_with_resolver(
         client: reqwest::Client::new(),
         redis: None,
         admin: app.admin_port().map(|p| format!("http://127.0.0.1:{p}")),
+        chf: app.chf_sim(),
     };
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     t
