@@ -7,7 +7,7 @@ use crate::capacity::PoolClaim;
 use crate::clients::ClientRecord;
 use crate::error::BoxError;
 use crate::notify::StatusEvent;
-use crate::usage::{LedgerEntry, LedgerPosition};
+use crate::usage::{LeaseGrant, LedgerEntry, LedgerPosition};
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
@@ -201,9 +201,9 @@ pub trait BookingStore: Send + Sync + 'static {
     /// Up to `limit` entries of `shard`'s ledger after `after`, in ledger order.
     async fn ledger(&self, shard: u16, after: LedgerPosition, limit: usize) -> Result<Vec<LedgerEntry>, StoreError>;
 
-    /// Takes, or renews, the lease `name` for `holder` for `ttl`: true when `holder` holds it
-    /// afterwards (one exporter at a time across replicas).
-    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Takes, or renews, the lease `name` for `holder` for `ttl` (one exporter at a time
+    /// across replicas).
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<LeaseGrant, StoreError>;
 
     /// How far the exporter `name` is done with `shard`'s ledger (the default position: not
     /// started).

@@ -32,6 +32,23 @@ impl std::fmt::Display for LedgerPosition {
     }
 }
 
+/// What asking for an exporter's lease gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseGrant {
+    /// Another holder has it.
+    Refused,
+    /// Free or lapsed, now ours: another may have exported since we last held it.
+    Taken,
+    /// Ours already, renewed.
+    Renewed,
+}
+
+impl LeaseGrant {
+    pub fn held(self) -> bool {
+        self != Self::Refused
+    }
+}
+
 /// One ledger entry: the booking as stored by the transition that wrote it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerEntry {

@@ -5,7 +5,7 @@
 //! [`Sink::resume_point`] then says where it really got to, so nothing is skipped or repeated.
 
 use async_trait::async_trait;
-use booking::usage::{LedgerEntry, LedgerPosition};
+use booking::usage::{LeaseGrant, LedgerEntry, LedgerPosition};
 use booking::{BookingStore, Chain, Clock, StoreError};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -27,6 +27,11 @@ pub enum ExportError {
 pub trait Sink: Send + Sync + 'static {
     /// The exporter's name: its lease and markers in the store.
     fn name(&self) -> &str;
+    /// This replica (re)gained the lease: another may have written since (a shared
+    /// directory), so what the sink remembers must be read again.
+    async fn taken_over(&self) -> Result<(), ExportError> {
+        Ok(())
+    }
     /// How far the destination durably holds `shard`'s entries, if it can tell (a file's
     /// last line); the export goes on after the later of this and the store's marker.
     async fn resume_point(&self, _shard: u16) -> Result<Option<LedgerPosition>, ExportError> {
@@ -79,8 +84,11 @@ impl Exporter {
     pub async fn pass(&self) -> Result<usize, ExportError> {
         let name = self.sink.name().to_owned();
         let holder = &self.settings.holder;
-        if !self.store.lease(&name, holder, self.settings.lease).await? {
-            return Ok(0);
+        match self.store.lease(&name, holder, self.settings.lease).await? {
+            LeaseGrant::Refused => return Ok(0),
+            // Lapsed in between (even if nobody else took it): read the destination again.
+            LeaseGrant::Taken => self.sink.taken_over().await?,
+            LeaseGrant::Renewed => {}
         }
         // Time-driven work first, by the lease holder only: nothing else writes meanwhile.
         self.sink.tick(self.clock.now()).await?;
@@ -108,8 +116,8 @@ impl Exporter {
                     break;
                 }
                 // Renew between batches: a long catch-up must not outlive the lease.
-                if !self.store.lease(&name, holder, self.settings.lease).await? {
-                    return Ok(handed);
+                if self.store.lease(&name, holder, self.settings.lease).await? != LeaseGrant::Renewed {
+                    return Ok(handed); // lapsed meanwhile: the next pass starts over
                 }
             }
         }

@@ -206,6 +206,12 @@ impl Sink for FileSink {
         "file"
     }
 
+    async fn taken_over(&self) -> Result<(), ExportError> {
+        // Whatever another replica wrote to a shared directory is read again.
+        *self.state.lock().await = State::default();
+        Ok(())
+    }
+
     async fn resume_point(&self, shard: u16) -> Result<Option<LedgerPosition>, ExportError> {
         let mut state = self.state.lock().await;
         self.recover(&mut state).await?;

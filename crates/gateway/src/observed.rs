@@ -146,7 +146,7 @@ impl BookingStore for ObservedStore {
     ) -> Result<Vec<booking::usage::LedgerEntry>, StoreError> {
         self.timed("ledger", self.inner.ledger(shard, after, limit)).await
     }
-    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<booking::usage::LeaseGrant, StoreError> {
         self.timed("lease", self.inner.lease(name, holder, ttl)).await
     }
     async fn ledger_marker(&self, name: &str, shard: u16) -> Result<booking::usage::LedgerPosition, StoreError> {

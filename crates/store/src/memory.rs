@@ -494,7 +494,7 @@ impl BookingStore for MemoryStore {
         self.lock().ledger.read(after, limit)
     }
 
-    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<booking::usage::LeaseGrant, StoreError> {
         Ok(self.lock().ledger.lease(name, holder, ttl))
     }
 

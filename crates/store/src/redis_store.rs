@@ -533,7 +533,12 @@ impl BookingStore for RedisStore {
         self.ledger_read(shard, after, limit).await
     }
 
-    async fn lease(&self, name: &str, holder: &str, ttl: time::Duration) -> Result<bool, StoreError> {
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: time::Duration,
+    ) -> Result<booking::usage::LeaseGrant, StoreError> {
         self.take_lease(name, holder, ttl).await
     }
 

@@ -111,17 +111,23 @@ macro_rules! ledger_suite {
         async fn a_marker_moves_only_forward_and_only_for_its_lease_holder() {
             let (store, _guard) = $make;
             let ttl = Duration::seconds(30);
-            assert!(store.lease("file", "replica-a", ttl).await.unwrap());
-            assert!(
-                !store.lease("file", "replica-b", ttl).await.unwrap(),
+            use booking::usage::LeaseGrant;
+            assert_eq!(
+                store.lease("file", "replica-a", ttl).await.unwrap(),
+                LeaseGrant::Taken
+            );
+            assert_eq!(
+                store.lease("file", "replica-b", ttl).await.unwrap(),
+                LeaseGrant::Refused,
                 "held by another"
             );
-            assert!(
+            assert_eq!(
                 store.lease("file", "replica-a", ttl).await.unwrap(),
+                LeaseGrant::Renewed,
                 "renewed by its holder"
             );
             assert!(
-                store.lease("chf", "replica-b", ttl).await.unwrap(),
+                store.lease("chf", "replica-b", ttl).await.unwrap().held(),
                 "leases are per exporter"
             );
 
@@ -152,9 +158,27 @@ macro_rules! ledger_suite {
                     .lease("short", "replica-a", Duration::milliseconds(50))
                     .await
                     .unwrap()
+                    .held()
             );
             tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-            assert!(store.lease("short", "replica-b", ttl).await.unwrap());
+            assert_eq!(
+                store.lease("short", "replica-b", ttl).await.unwrap(),
+                LeaseGrant::Taken
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            // Its own lapsed lease is taken anew, not renewed: another may have held it.
+            assert!(
+                store
+                    .lease("short2", "replica-a", Duration::milliseconds(50))
+                    .await
+                    .unwrap()
+                    .held()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+            assert_eq!(
+                store.lease("short2", "replica-a", ttl).await.unwrap(),
+                LeaseGrant::Taken
+            );
             assert!(!store.set_ledger_marker("short", "replica-a", 0, p).await.unwrap());
         }
 

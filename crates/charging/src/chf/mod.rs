@@ -168,10 +168,12 @@ impl ChfSink {
         match sent {
             Ok(()) => {
                 self.done(b.id, seq);
+                // Whole seconds reported, the fraction carried to the next report: the
+                // reports add up to the record's `inPlaceSeconds` exactly.
                 let next = Session {
                     resource: s.resource.clone(),
                     seq,
-                    reported_until: until.max(s.reported_until),
+                    reported_until: s.reported_until + Duration::seconds(i64::from(used)),
                 };
                 self.keep(b.id, (!last).then_some(&next)).await
             }

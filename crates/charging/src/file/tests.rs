@@ -159,8 +159,65 @@ async fn files_rotate_by_size_and_time_and_closed_files_are_complete() {
 async fn only_the_lease_holder_exports() {
     let f = Fixture::new();
     f.lives(0, 3).await;
-    assert!(f.store.lease("file", "replica-b", Duration::seconds(30)).await.unwrap());
+    assert!(
+        f.store
+            .lease("file", "replica-b", Duration::seconds(30))
+            .await
+            .unwrap()
+            .held()
+    );
     let exporter = f.exporter(f.sink(u64::MAX));
     assert_eq!(exporter.pass().await.unwrap(), 0);
     assert!(f.written().is_empty());
+}
+
+#[tokio::test]
+async fn a_replica_taking_the_lease_back_in_a_shared_directory_neither_skips_nor_repeats() {
+    let f = Fixture::new();
+    f.lives(0, 6).await;
+    let short = |holder: &str, sink: Arc<FileSink>| {
+        Exporter::new(
+            f.store.clone(),
+            sink,
+            f.clock.clone(),
+            ExportSettings {
+                holder: holder.into(),
+                lease: Duration::milliseconds(100),
+                poll: std::time::Duration::from_millis(10),
+                batch: 7,
+            },
+        )
+    };
+    // Replica b exports first (its file open, its positions remembered)...
+    let b = short("replica-b", f.sink(u64::MAX));
+    assert_eq!(b.pass().await.unwrap(), 12);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // ...then a holds the lease, appends a batch to the same open file and dies before its
+    // marker moves.
+    f.lives(6, 4).await;
+    assert!(
+        f.store
+            .lease("file", "replica-a", Duration::milliseconds(100))
+            .await
+            .unwrap()
+            .held()
+    );
+    let a_sink = f.sink(u64::MAX);
+    let unmarked = f
+        .store
+        .ledger(0, f.store.ledger_marker("file", 0).await.unwrap(), 100)
+        .await
+        .unwrap();
+    assert_eq!(unmarked.len(), 8);
+    a_sink.put(0, &unmarked, T0).await.unwrap();
+    drop(a_sink);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // b takes the lease back: it reads the directory again, so nothing is written twice and
+    // nothing of a's is overwritten.
+    f.lives(10, 2).await;
+    b.pass().await.unwrap();
+    let written = f.written();
+    let mut unique = ids(&written);
+    unique.dedup();
+    assert_eq!((written.len(), unique.len()), (12, 12), "{:?}", ids(&written));
 }

@@ -2,7 +2,7 @@
 //! has one shard). Entries are the same binary records the Redis store appends to its streams.
 
 use crate::record;
-use booking::usage::{LedgerEntry, LedgerPosition, ledger_worthy};
+use booking::usage::{LeaseGrant, LedgerEntry, LedgerPosition, ledger_worthy};
 use booking::{Booking, BookingStatus, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -61,16 +61,16 @@ impl Ledger {
             .collect()
     }
 
-    pub(super) fn lease(&mut self, name: &str, holder: &str, ttl: time::Duration) -> bool {
+    pub(super) fn lease(&mut self, name: &str, holder: &str, ttl: time::Duration) -> LeaseGrant {
         let now = Instant::now();
         let until = now + std::time::Duration::try_from(ttl).unwrap_or_default();
-        match self.leases.get(name) {
-            Some((h, lapses)) if h != holder && *lapses > now => false,
-            _ => {
-                self.leases.insert(name.to_owned(), (holder.to_owned(), until));
-                true
-            }
-        }
+        let grant = match self.leases.get(name) {
+            Some((h, lapses)) if *lapses > now && h != holder => return LeaseGrant::Refused,
+            Some((h, lapses)) if *lapses > now && h == holder => LeaseGrant::Renewed,
+            _ => LeaseGrant::Taken,
+        };
+        self.leases.insert(name.to_owned(), (holder.to_owned(), until));
+        grant
     }
 
     pub(super) fn marker(&self, name: &str, shard: u16) -> LedgerPosition {

@@ -4,7 +4,7 @@
 
 use super::{RedisStore, ms};
 use crate::record;
-use booking::usage::{LedgerEntry, LedgerPosition, for_ledger, ledger_worthy};
+use booking::usage::{LeaseGrant, LedgerEntry, LedgerPosition, for_ledger, ledger_worthy};
 use booking::{Booking, BookingId, StoreError};
 use time::{Duration, OffsetDateTime};
 
@@ -57,14 +57,18 @@ impl RedisStore {
             .collect()
     }
 
-    pub(super) async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+    pub(super) async fn take_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<LeaseGrant, StoreError> {
         let mut inv = self.lease.prepare_invoke();
         inv.key(self.lease_key(name))
             .arg(holder)
             .arg(ttl.whole_milliseconds().max(1).to_string());
         let mut conn = self.conn.clone();
         let held: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(held == 1)
+        Ok(match held {
+            2 => LeaseGrant::Renewed,
+            1 => LeaseGrant::Taken,
+            _ => LeaseGrant::Refused,
+        })
     }
 
     pub(super) async fn marker(&self, name: &str, shard: u16) -> Result<LedgerPosition, StoreError> {
