@@ -25,6 +25,19 @@ impl Settings {
         for c in &self.clients {
             c.check(self.notifications.allow_insecure_sinks)?;
         }
+        anyhow::ensure!(
+            !self.charging.kind.contains(&super::ChargingKind::Chf) || self.charging.chf.api_root.is_some(),
+            "charging.kind chf needs charging.chf.api_root (or kind chf-sim for the simulator)"
+        );
+        anyhow::ensure!(
+            !(self.charging.kind.contains(&super::ChargingKind::Chf)
+                && self.charging.kind.contains(&super::ChargingKind::ChfSim)),
+            "charging.kind: chf and chf-sim are the same export; name one"
+        );
+        anyhow::ensure!(
+            self.charging.chf.interim >= Duration::from_secs(60),
+            "charging.chf.interim_seconds must be at least 60"
+        );
         let mut ids: Vec<&str> = self.clients.iter().map(|c| c.client_id.as_str()).collect();
         ids.sort_unstable();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {

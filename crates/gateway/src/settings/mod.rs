@@ -552,6 +552,7 @@ fn environment() -> config::Environment {
         .with_list_parse_key("notifications.sink_deny")
         .with_list_parse_key("auth.algorithms")
         .with_list_parse_key("server.trusted_proxies")
+        .with_list_parse_key("charging.kind")
 }
 
 /// The configuration's layers in order: the built-in defaults, `file`, then `env`.

@@ -114,3 +114,20 @@ fn redis_behind_a_real_identity_provider_needs_the_key_secret() {
     let err = Settings::load_from(None, env).unwrap_err();
     assert!(format!("{err:#}").contains("QOSGW_TEST_NEVER_SET_7F3A"), "{err:#}");
 }
+
+#[test]
+fn charging_kinds_read_as_one_or_a_list_and_chf_needs_its_root() {
+    use super::ChargingKind::{ChfSim, File};
+    let kinds = |v: &str| {
+        Settings::load_from(None, env_with(&[("QOSGW__CHARGING__KIND", v)]))
+            .map(|s| s.charging.kind)
+            .map_err(|e| format!("{e:#}"))
+    };
+    assert_eq!(Settings::defaults().unwrap().charging.kind, vec![]);
+    assert_eq!(kinds("file"), Ok(vec![File]));
+    assert_eq!(kinds("chf-sim,file"), Ok(vec![ChfSim, File]));
+    assert_eq!(kinds("none"), Ok(vec![]));
+    let e = kinds("chf").unwrap_err();
+    assert!(e.contains("charging.chf.api_root"), "{e}");
+    assert!(kinds("ftp").is_err());
+}
