@@ -219,8 +219,9 @@ pub trait BookingStore: Send + Sync + 'static {
         at: LedgerPosition,
     ) -> Result<bool, StoreError>;
 
-    /// Drops every ledger's entries written before `before` (their retention ended).
-    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError>;
+    /// Drops `shard`'s ledger entries written before `before` (milliseconds since the epoch,
+    /// as positions count them).
+    async fn trim_ledger(&self, shard: u16, before_ms: u64) -> Result<(), StoreError>;
 
     /// What the exporter `name` keeps for one booking (a CHF session), kept with the
     /// booking's shard; opaque to the store.

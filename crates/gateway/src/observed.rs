@@ -165,8 +165,9 @@ impl BookingStore for ObservedStore {
         )
         .await
     }
-    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
-        self.timed("trim_ledger", self.inner.trim_ledger(before)).await
+    async fn trim_ledger(&self, shard: u16, before_ms: u64) -> Result<(), StoreError> {
+        self.timed("trim_ledger", self.inner.trim_ledger(shard, before_ms))
+            .await
     }
     async fn export_state(&self, name: &str, booking: BookingId) -> Result<Option<Vec<u8>>, StoreError> {
         self.timed("export_state", self.inner.export_state(name, booking)).await

@@ -415,6 +415,7 @@ impl Application {
             self.store.clone(),
             self.clock.clone(),
             self.settings.charging.retention_days,
+            crate::usage::exporter_names(&self.settings.charging.kind),
             stop_rx.clone(),
         ));
         for export in self.usage_export {

@@ -169,17 +169,47 @@ fn hostname() -> String {
     std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into())
 }
 
-/// Drops ledger entries past their retention, hourly (every replica: the trim is idempotent).
+/// The names of the exporters `kinds` configure (their leases and markers in the store).
+pub fn exporter_names(kinds: &[ChargingKind]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            ChargingKind::None => None,
+            ChargingKind::File => Some("file"),
+            ChargingKind::Chf | ChargingKind::ChfSim => Some("chf"),
+        })
+        .collect();
+    names.dedup();
+    names
+}
+
+/// Hourly, on every replica (trimming is idempotent): drops each shard's ledger entries past
+/// `days`, but never one a configured exporter has not passed yet (a long CHF outage
+/// delays the trim instead of losing usage).
 pub async fn keep_retention(
     store: Arc<dyn BookingStore>,
     clock: Arc<dyn Clock>,
     days: u32,
+    exporters: Vec<&'static str>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         let before = clock.now() - time::Duration::days(i64::from(days));
-        if let Err(e) = store.trim_ledger(before).await {
-            warn!(error = %booking::Chain(&e), "could not trim the usage ledger");
+        let before_ms = u64::try_from(before.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        for shard in 0..store.ledger_shards() {
+            let mut bound = before_ms;
+            for name in &exporters {
+                match store.ledger_marker(name, shard).await {
+                    Ok(m) => bound = bound.min(m.ms),
+                    Err(_) => bound = 0,
+                }
+            }
+            if bound == 0 {
+                continue;
+            }
+            if let Err(e) = store.trim_ledger(shard, bound).await {
+                warn!(shard, error = %booking::Chain(&e), "could not trim the usage ledger");
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -246,4 +276,76 @@ pub(crate) async fn report(
 
 fn unavailable(message: String) -> ApiError {
     booking::Rejection::new(booking::RejectionKind::Unavailable, message).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking::usage::LedgerPosition;
+
+    #[tokio::test]
+    async fn retention_never_trims_what_an_export_has_not_passed() {
+        let store: Arc<dyn BookingStore> = Arc::new(store::MemoryStore::new());
+        let clock = Arc::new(booking::ManualClock::new(time::macros::datetime!(2031-01-01 00:00 UTC)));
+        // Three ended bookings, a year before "now" (the memory ledger times entries by the
+        // transition).
+        let mut positions = Vec::new();
+        for i in 0..3 {
+            let device = booking::Device::from_phone(booking::PhoneNumber::parse(&format!("+3460000000{i}")).unwrap());
+            let req = booking::NewBooking {
+                qos_profile: "QOS_L".into(),
+                start_time: time::macros::datetime!(2030-01-01 12:00 UTC) + time::Duration::hours(i),
+                duration: 60,
+                service_area: ServiceArea::AreaName("x".into()),
+                device: None,
+                application_server: None,
+                device_ports: None,
+                application_server_ports: None,
+                sink: None,
+                sink_credential: None,
+                echo: booking::Echo::default(),
+                dialect: Default::default(),
+            };
+            let owner = booking::Owner {
+                client_id: "c".into(),
+                subject: None,
+            };
+            let b = Booking::schedule(booking::BookingId::new(), owner, device, req, clock.now());
+            let declined = b.end(booking::StatusInfo::BookingDeclined, b.start_time).unwrap();
+            store.create(&declined, None, None).await.unwrap();
+        }
+        for e in store.ledger(0, LedgerPosition::default(), 10).await.unwrap() {
+            positions.push(e.position);
+        }
+        // The file export is done with the first entry only.
+        assert!(
+            store
+                .lease("file", "me", time::Duration::seconds(30))
+                .await
+                .unwrap()
+                .held()
+        );
+        assert!(store.set_ledger_marker("file", "me", 0, positions[0]).await.unwrap());
+        let (tx, rx) = watch::channel(false);
+        tx.send(true).unwrap();
+        keep_retention(store.clone(), clock, 30, exporter_names(&[ChargingKind::File]), rx).await;
+        let left: Vec<_> = store
+            .ledger(0, LedgerPosition::default(), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.position)
+            .collect();
+        assert_eq!(
+            left, positions,
+            "the marker's own entry stays: trimmed strictly before it"
+        );
+        assert!(store.set_ledger_marker("file", "me", 0, positions[2]).await.unwrap());
+        let (tx, rx) = watch::channel(false);
+        tx.send(true).unwrap();
+        let clock = Arc::new(booking::ManualClock::new(time::macros::datetime!(2031-01-01 00:00 UTC)));
+        keep_retention(store.clone(), clock, 30, exporter_names(&[ChargingKind::File]), rx).await;
+        let left = store.ledger(0, LedgerPosition::default(), 10).await.unwrap();
+        assert_eq!(left.len(), 1, "past retention and exported: gone, but the marker's own");
+    }
 }

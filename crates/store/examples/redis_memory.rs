@@ -1,6 +1,8 @@
 //! Measures Redis memory per booking: starts a private `redis-server`, stores N realistic
 //! bookings (record, device indexes, timer, first event) through `RedisStore`, and reports
-//! `INFO memory` before and after, plus `MEMORY USAGE` of one booking's keys.
+//! `INFO memory` before and after, plus `MEMORY USAGE` of one booking's keys. Then each
+//! booking is activated and ended, and the usage ledger's streams are measured: what one
+//! booking's life costs there for `charging.retention_days`.
 //!
 //! `cargo run --release -p store --features test-support --example redis_memory -- 100000`
 #![allow(clippy::disallowed_methods, reason = "tests and examples compare with real time")]
@@ -47,6 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut first_id = None;
+    let mut stored = Vec::with_capacity(n);
     for i in 0..n {
         let phone = PhoneNumber::parse(&format!("+4915{:08}", i)).map_err(|e| e.to_string())?;
         let device = Device {
@@ -112,6 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             dialect: Default::default(),
         };
         let b = booking::Booking::schedule(id, owner, device, req, t0);
+        stored.push(b.clone());
         let with_event = i % 10 == 0;
         let store = store.clone();
         tasks.spawn(async move {
@@ -158,6 +162,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             per_shard("dev")
         );
         println!("timers per booking:     {:.0} bytes", per_shard("due"));
+        // Each booking's life: in place, then ended (two ledger entries).
+        for b in stored {
+            let tried = b.begin_attempt(None)?;
+            let subscription = "https://nef.example.com/3gpp-as-session-with-qos/v1/qos-gw/subscriptions/1234567890";
+            let active = tried.activated(subscription.into(), b.start_time)?;
+            store.update(&tried, Some(b.start_time), None).await?;
+            store.update(&active, Some(b.end_time()), None).await?;
+            let ended = active.end(booking::StatusInfo::DurationExpired, b.end_time())?;
+            store.update(&ended, None, None).await?;
+        }
+        println!(
+            "usage ledger per booking: {:.0} bytes (two entries: in place, ended; kept for charging.retention_days)",
+            per_shard("usage")
+        );
     }
     Ok(())
 }

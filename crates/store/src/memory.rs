@@ -512,8 +512,10 @@ impl BookingStore for MemoryStore {
         Ok(self.lock().ledger.set_marker(name, holder, shard, at))
     }
 
-    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
-        self.lock().ledger.trim(before);
+    async fn trim_ledger(&self, shard: u16, before_ms: u64) -> Result<(), StoreError> {
+        if shard == 0 {
+            self.lock().ledger.trim(before_ms);
+        }
         Ok(())
     }
 

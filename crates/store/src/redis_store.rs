@@ -556,8 +556,8 @@ impl BookingStore for RedisStore {
         self.move_marker(name, holder, shard, at).await
     }
 
-    async fn trim_ledger(&self, before: OffsetDateTime) -> Result<(), StoreError> {
-        self.trim(before).await
+    async fn trim_ledger(&self, shard: u16, before_ms: u64) -> Result<(), StoreError> {
+        self.trim(shard, before_ms).await
     }
 
     async fn export_state(&self, name: &str, booking: BookingId) -> Result<Option<Vec<u8>>, StoreError> {

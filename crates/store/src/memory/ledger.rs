@@ -6,7 +6,6 @@ use booking::usage::{LeaseGrant, LedgerEntry, LedgerPosition, ledger_worthy};
 use booking::{Booking, BookingStatus, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
-use time::OffsetDateTime;
 
 #[derive(Default)]
 pub(super) struct Ledger {
@@ -89,9 +88,8 @@ impl Ledger {
         true
     }
 
-    pub(super) fn trim(&mut self, before: OffsetDateTime) {
-        let ms = u64::try_from(before.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        while self.entries.front().is_some_and(|(p, _)| p.ms < ms) {
+    pub(super) fn trim(&mut self, before_ms: u64) {
+        while self.entries.front().is_some_and(|(p, _)| p.ms < before_ms) {
             self.entries.pop_front();
         }
     }

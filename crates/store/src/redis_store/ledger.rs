@@ -2,11 +2,11 @@
 //! scripts in the same step as the transition (`prelude.lua`), read with `XRANGE` from an
 //! exporter's marker; the exporters' leases and markers under one hash tag (`{p:usage}`).
 
-use super::{RedisStore, ms};
+use super::RedisStore;
 use crate::record;
 use booking::usage::{LeaseGrant, LedgerEntry, LedgerPosition, for_ledger, ledger_worthy};
 use booking::{Booking, BookingId, StoreError};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 impl RedisStore {
     /// The ledger element a booking script appends if the status changes ('' when the
@@ -104,15 +104,11 @@ impl RedisStore {
         Ok(moved == 1)
     }
 
-    pub(super) async fn trim(&self, before: OffsetDateTime) -> Result<(), StoreError> {
-        let min = ms(before).max(0).to_string();
-        let _: Vec<i64> = self
-            .each_shard(|shard| {
-                let mut c = redis::cmd("XTRIM");
-                c.arg(self.ledger_key(shard)).arg("MINID").arg(&min);
-                c
-            })
-            .await?;
+    pub(super) async fn trim(&self, shard: u16, before_ms: u64) -> Result<(), StoreError> {
+        let mut c = redis::cmd("XTRIM");
+        c.arg(self.ledger_key(shard)).arg("MINID").arg(before_ms);
+        let mut conn = self.conn.clone();
+        let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
         Ok(())
     }
 
