@@ -99,9 +99,11 @@ fn an_early_end_bills_the_time_up_to_it() {
 fn the_ledger_copy_keeps_no_secret() {
     let mut b = active();
     b.sink_credential = Some(crate::booking::SinkCredential::PrivateKeyJwt { client_id: "c".into() });
+    b.sink = Some("https://sink.example.com/cb".into());
     let kept = for_ledger(&b);
     assert!(kept.sink_credential.is_none() && kept.callback_token.is_empty() && kept.attempt_marker.is_none());
-    assert_eq!(kept.started_at, b.started_at);
+    assert!(kept.sink.is_none() && kept.nef_subscription.is_none());
+    assert_eq!((kept.started_at, kept.device.clone(), kept.qos_profile.clone()), (b.started_at, b.device.clone(), b.qos_profile.clone()));
 }
 
 #[test]
