@@ -194,6 +194,27 @@ pub struct NewBooking {
     pub dialect: Dialect,
 }
 
+impl NewBooking {
+    /// A request for `qos_profile` over the window in `service_area`, with nothing else set:
+    /// no device (the token's), no flows, ports or sink, the current API shape.
+    pub fn minimal(qos_profile: &str, start_time: OffsetDateTime, duration: u32, service_area: ServiceArea) -> Self {
+        Self {
+            qos_profile: qos_profile.to_owned(),
+            start_time,
+            duration,
+            service_area,
+            device: None,
+            application_server: None,
+            device_ports: None,
+            application_server_ports: None,
+            sink: None,
+            sink_credential: None,
+            echo: Echo::default(),
+            dialect: Dialect::default(),
+        }
+    }
+}
+
 /// `applicationServer`: an IPv4 and/or IPv6 address, each possibly with a prefix length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationServer {

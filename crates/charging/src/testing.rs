@@ -1,7 +1,7 @@
 //! What this crate's tests share: a front with fixed names and bookings at each stage.
 
 use crate::record::{ApiFront, ApiNames};
-use booking::{Booking, BookingId, Device, Echo, NewBooking, Owner, PhoneNumber, ServiceArea, StatusInfo};
+use booking::{Booking, BookingId, Device, NewBooking, Owner, PhoneNumber, ServiceArea, StatusInfo};
 use serde_json::{Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -26,20 +26,7 @@ impl ApiFront for TestFront {
 }
 
 pub fn scheduled(client: &str, device: Device, start: OffsetDateTime, duration: u32) -> Booking {
-    let req = NewBooking {
-        qos_profile: "QOS_L".into(),
-        start_time: start,
-        duration,
-        service_area: ServiceArea::AreaName("x".into()),
-        device: None,
-        application_server: None,
-        device_ports: None,
-        application_server_ports: None,
-        sink: None,
-        sink_credential: None,
-        echo: Echo::default(),
-        dialect: Default::default(),
-    };
+    let req = NewBooking::minimal("QOS_L", start, duration, ServiceArea::AreaName("x".into()));
     let owner = Owner {
         client_id: client.into(),
         subject: None,

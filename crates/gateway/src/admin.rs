@@ -3,7 +3,7 @@
 //! capacity of the pools and their calendar (booked against available over time); see, store
 //! and remove API clients' onboarding records (kept in the store: every replica applies them
 //! within seconds, and they win over configured ones); and the
-//! usage report (`usage.rs`); the operator console, one server-sent page over those calls (`console.html`). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
+//! state the usage report shares (`usage.rs` mounts it); the operator console, one server-sent page over those calls (`console.html`). Operator tokens only (`auth.operator_audience` and `auth.operator_scope`):
 //! client tokens, made for the API's audience, are refused, as are anonymous calls. Every
 //! action is an `audit` log line (operator, action, booking).
 
@@ -52,7 +52,6 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/capacity", get(capacities))
         .route("/admin/calendar", get(calendar))
         .route("/admin/console", get(console))
-        .route("/admin/usage", get(crate::usage::report))
         .route("/admin/capacity/{pool}/{profile}", axum::routing::put(set_capacity))
         .with_state(state)
 }

@@ -256,6 +256,16 @@ impl Application {
         let (usage_export, chf_sim) =
             crate::usage::exporters(s, store.clone(), clock.clone(), usage.clone(), &public_url).await?;
         let lifecycle = Arc::new(crate::health::Lifecycle::default());
+        let admin_state = crate::admin::AdminState {
+            service: service.clone(),
+            auth: Arc::new(operator_auth),
+            scope: s.auth.operator_scope.clone(),
+            clock: clock.clone(),
+            clients: sources.clone(),
+            store: store.clone(),
+            insecure: s.notifications.allow_insecure_sinks,
+            usage: usage.clone(),
+        };
         let admin = match &s.server.admin_listen {
             Some(addr) => Some((
                 TcpListener::bind(addr)
@@ -267,16 +277,8 @@ impl Application {
                     metrics.clone(),
                     crate::health::NefProbe::from_settings(&s.southbound)?,
                 )
-                .merge(crate::admin::router(crate::admin::AdminState {
-                    service: service.clone(),
-                    auth: Arc::new(operator_auth),
-                    scope: s.auth.operator_scope.clone(),
-                    clock: clock.clone(),
-                    clients: sources.clone(),
-                    store: store.clone(),
-                    insecure: s.notifications.allow_insecure_sinks,
-                    usage: usage.clone(),
-                })),
+                .merge(crate::admin::router(admin_state.clone()))
+                .merge(crate::usage::router(admin_state)),
             )),
             None => None,
         };

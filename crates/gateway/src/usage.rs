@@ -218,6 +218,13 @@ pub async fn keep_retention(
     }
 }
 
+/// The usage report on the admin listener, with the admin API's state and operator check.
+pub fn router(state: AdminState) -> axum::Router {
+    axum::Router::new()
+        .route("/admin/usage", axum::routing::get(report))
+        .with_state(state)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UsageQuery {
@@ -231,7 +238,7 @@ pub struct UsageQuery {
 
 /// `GET /admin/usage`: bookings that ended in `[from, to)`, by outcome, hours in place and
 /// B&A devices, per client, profile or day. CSV with `format=csv` or `Accept: text/csv`.
-pub(crate) async fn report(
+async fn report(
     State(st): State<AdminState>,
     Operator(who): Operator,
     headers: HeaderMap,
@@ -292,20 +299,12 @@ mod tests {
         let mut positions = Vec::new();
         for i in 0..3 {
             let device = booking::Device::from_phone(booking::PhoneNumber::parse(&format!("+3460000000{i}")).unwrap());
-            let req = booking::NewBooking {
-                qos_profile: "QOS_L".into(),
-                start_time: time::macros::datetime!(2030-01-01 12:00 UTC) + time::Duration::hours(i),
-                duration: 60,
-                service_area: ServiceArea::AreaName("x".into()),
-                device: None,
-                application_server: None,
-                device_ports: None,
-                application_server_ports: None,
-                sink: None,
-                sink_credential: None,
-                echo: booking::Echo::default(),
-                dialect: Default::default(),
-            };
+            let req = booking::NewBooking::minimal(
+                "QOS_L",
+                time::macros::datetime!(2030-01-01 12:00 UTC) + time::Duration::hours(i),
+                60,
+                ServiceArea::AreaName("x".into()),
+            );
             let owner = booking::Owner {
                 client_id: "c".into(),
                 subject: None,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::area::ServiceArea;
-use crate::booking::{Echo, NewBooking, Owner};
+use crate::booking::{NewBooking, Owner};
 use crate::device::{Device, PhoneNumber};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -11,20 +11,7 @@ const T0: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 
 fn scheduled() -> Booking {
     let device = Device::from_phone(PhoneNumber::parse("+123456789").unwrap());
-    let req = NewBooking {
-        qos_profile: "QOS_L".into(),
-        start_time: T0,
-        duration: 3600,
-        service_area: ServiceArea::AreaName("x".into()),
-        device: None,
-        application_server: None,
-        device_ports: None,
-        application_server_ports: None,
-        sink: None,
-        sink_credential: None,
-        echo: Echo::default(),
-        dialect: Default::default(),
-    };
+    let req = NewBooking::minimal("QOS_L", T0, 3600, ServiceArea::AreaName("x".into()));
     let owner = Owner {
         client_id: "c".into(),
         subject: None,
@@ -103,7 +90,10 @@ fn the_ledger_copy_keeps_no_secret() {
     let kept = for_ledger(&b);
     assert!(kept.sink_credential.is_none() && kept.callback_token.is_empty() && kept.attempt_marker.is_none());
     assert!(kept.sink.is_none() && kept.nef_subscription.is_none());
-    assert_eq!((kept.started_at, kept.device.clone(), kept.qos_profile.clone()), (b.started_at, b.device.clone(), b.qos_profile.clone()));
+    assert_eq!(
+        (kept.started_at, kept.device.clone(), kept.qos_profile.clone()),
+        (b.started_at, b.device.clone(), b.qos_profile.clone())
+    );
 }
 
 #[test]

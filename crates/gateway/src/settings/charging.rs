@@ -2,7 +2,6 @@
 //! there whatever is chosen; reports read it).
 
 use super::units;
-use anyhow::Context;
 use sbi::{Auth, TransportConfig};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -106,18 +105,7 @@ impl ChargingChf {
             (true, None) => anyhow::bail!("charging.chf.access_tokens needs token_url"),
             (false, _) => Auth::None,
         };
-        let read = |p: &PathBuf, what: &str| {
-            std::fs::read(p).with_context(|| format!("charging.chf.tls.{what}: cannot read {}", p.display()))
-        };
-        let client_identity = match (&self.tls.cert_file, &self.tls.key_file) {
-            (Some(c), Some(k)) => {
-                let mut pem = read(c, "cert_file")?;
-                pem.extend(read(k, "key_file")?);
-                Some(pem)
-            }
-            (None, None) => None,
-            _ => anyhow::bail!("charging.chf.tls: cert_file and key_file go together"),
-        };
+        let client_identity = self.tls.client_identity("charging.chf.tls")?;
         Ok(TransportConfig {
             auth,
             connect_timeout: self.connect_timeout,
@@ -129,7 +117,7 @@ impl ChargingChf {
             http2_only: self.http2,
             user_agent: Some(format!("NEF-{}", self.nf_instance_id)),
             client_identity,
-            root_certificates: self.tls.ca_file.as_ref().map(|p| read(p, "ca_file")).transpose()?,
+            root_certificates: self.tls.roots("charging.chf.tls")?,
         })
     }
 }

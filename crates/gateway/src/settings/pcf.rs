@@ -68,6 +68,31 @@ pub struct PcfTls {
     pub key_file: Option<PathBuf>,
 }
 
+impl PcfTls {
+    /// The client certificate and key as one PEM, for mutual TLS; `section` names the keys in
+    /// errors (`southbound.pcf.tls`).
+    pub fn client_identity(&self, section: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => {
+                let mut pem = read(c, section, "cert_file")?;
+                pem.extend(read(k, section, "key_file")?);
+                Ok(Some(pem))
+            }
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("{section}: cert_file and key_file go together"),
+        }
+    }
+
+    /// The extra roots to trust (PEM), if any.
+    pub fn roots(&self, section: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.ca_file.as_ref().map(|p| read(p, section, "ca_file")).transpose()
+    }
+}
+
+fn read(p: &PathBuf, section: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(p).with_context(|| format!("{section}.{what}: cannot read {}", p.display()))
+}
+
 /// The services the gateway calls as an AF, the NF type that offers each (the token's
 /// `targetNfType`) and its scope.
 #[derive(Debug, Clone, Copy)]
@@ -115,18 +140,7 @@ impl PcfSettings {
             (true, None) => anyhow::bail!("southbound.pcf.access_tokens needs token_url or nrf_api_root"),
             (false, _) => Auth::None,
         };
-        let read = |p: &PathBuf, what: &str| {
-            std::fs::read(p).with_context(|| format!("southbound.pcf.tls.{what}: cannot read {}", p.display()))
-        };
-        let client_identity = match (&self.tls.cert_file, &self.tls.key_file) {
-            (Some(c), Some(k)) => {
-                let mut pem = read(c, "cert_file")?;
-                pem.extend(read(k, "key_file")?);
-                Some(pem)
-            }
-            (None, None) => None,
-            _ => anyhow::bail!("southbound.pcf.tls: cert_file and key_file go together"),
-        };
+        let client_identity = self.tls.client_identity("southbound.pcf.tls")?;
         Ok(TransportConfig {
             auth,
             connect_timeout: self.connect_timeout,
@@ -138,7 +152,7 @@ impl PcfSettings {
             http2_only: true,
             user_agent: Some(format!("AF-{}", self.nf_instance_id)),
             client_identity,
-            root_certificates: self.tls.ca_file.as_ref().map(|p| read(p, "ca_file")).transpose()?,
+            root_certificates: self.tls.roots("southbound.pcf.tls")?,
         })
     }
 
