@@ -39,8 +39,8 @@ pub trait Sink: Send + Sync + 'static {
     }
     /// Takes `entries` of one shard, in ledger order; returns once they are durable there.
     async fn put(&self, shard: u16, entries: &[LedgerEntry], now: OffsetDateTime) -> Result<(), ExportError>;
-    /// At the start of each pass, under the lease: time-driven work (closing a file at its
-    /// rotation time, a CHF's interim reports).
+    /// At the end of each complete pass, under the lease: time-driven work (closing a file
+    /// at its rotation time, a CHF's interim reports).
     async fn tick(&self, _now: OffsetDateTime) -> Result<(), ExportError> {
         Ok(())
     }
@@ -90,8 +90,6 @@ impl Exporter {
             LeaseGrant::Taken => self.sink.taken_over().await?,
             LeaseGrant::Renewed => {}
         }
-        // Time-driven work first, by the lease holder only: nothing else writes meanwhile.
-        self.sink.tick(self.clock.now()).await?;
         let mut handed = 0;
         for shard in 0..self.store.ledger_shards() {
             let marked = self.store.ledger_marker(&name, shard).await?;
@@ -121,7 +119,38 @@ impl Exporter {
                 }
             }
         }
+        // Time-driven work last, when every marker is up to date (a file is closed only
+        // once all it holds is marked), by the lease holder only.
+        self.sink.tick(self.clock.now()).await?;
         Ok(handed)
+    }
+
+    /// Renews the lease every third of its time; returns when it is no longer renewed.
+    async fn keep_lease(&self) {
+        let every = std::time::Duration::try_from(self.settings.lease / 3).unwrap_or(std::time::Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .store
+                .lease(self.sink.name(), &self.settings.holder, self.settings.lease)
+                .await
+            {
+                Ok(LeaseGrant::Renewed) => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// [`Self::pass`], stopped if the lease cannot be renewed while it runs (a long pass
+    /// toward a slow destination must not go on after another replica took over).
+    async fn guarded_pass(&self) -> Result<usize, ExportError> {
+        tokio::select! {
+            r = self.pass() => r,
+            () = self.keep_lease() => {
+                warn!(exporter = self.sink.name(), "usage export lease lost during a pass; stopped");
+                Ok(0)
+            }
+        }
     }
 
     /// Passes until `stop`, a failed pass retried after the poll interval.
@@ -130,7 +159,7 @@ impl Exporter {
             if *stop.borrow() {
                 return;
             }
-            match self.pass().await {
+            match self.guarded_pass().await {
                 Ok(0) => {}
                 Ok(n) => {
                     debug!(exporter = self.sink.name(), entries = n, "usage exported");

@@ -43,10 +43,11 @@ impl ApiFront for Front {
         } else {
             ("qos-booking", "device-qos-bookings")
         };
-        // A reservation's device is billed under its reservation's resource.
-        let resource_id = match &b.group {
-            Some(Group::Member { of }) => *of,
-            _ => b.id,
+        // A reservation's device is billed under its reservation's resource, named by its own
+        // booking (B&A has no resource per device; the CHF needs one per session).
+        let resource = match &b.group {
+            Some(Group::Member { of }) => format!("{of}/devices/{}", b.id),
+            _ => b.id.to_string(),
         };
         let delete = if self.async_delete && b.started_at.is_some() {
             202 // accepted at once, the QoS removed in the background
@@ -57,7 +58,7 @@ impl ApiFront for Front {
         };
         ApiNames {
             api,
-            resource: format!("{}/{api}/{version}/{collection}/{resource_id}", self.base_path),
+            resource: format!("{}/{api}/{version}/{collection}/{resource}", self.base_path),
             version,
             create: ("createBooking", 201),
             delete: ("deleteBooking", delete),

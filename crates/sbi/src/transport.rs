@@ -274,11 +274,8 @@ impl Transport {
                 .as_deref()
                 .map(ProblemDetails::summary)
                 .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| {
-                    let mut t = text.clone();
-                    t.truncate(200);
-                    t
-                });
+                // The first 200 characters (a byte cut could split one and panic).
+                .unwrap_or_else(|| text.chars().take(200).collect());
             return Err(if status.is_client_error() {
                 SbiError::Rejected {
                     status: status.as_u16(),

@@ -44,22 +44,48 @@ pub struct ChfSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Session {
-    /// The charging data resource's URI.
+    /// The charging data resource's URI (empty when the CHF refused to open one).
     resource: String,
     /// The last sequence number the CHF acknowledged.
     seq: u32,
     /// Up to when the used time has been reported.
     #[serde(with = "time::serde::rfc3339")]
     reported_until: OffsetDateTime,
+    /// A report sent whose answer is not known: resent exactly as it was (same sequence
+    /// number, same time) before anything else is sent.
+    #[serde(default)]
+    pending: Option<Pending>,
+    /// Released, or dropped after a refusal: kept, so that ledger entries read again (a batch
+    /// that failed part-way) open nothing and report nothing twice.
+    #[serde(default)]
+    closed: bool,
+    /// The ledger entry (shard, position) that closed it: the state is forgotten once the
+    /// export's marker has passed it.
+    #[serde(default)]
+    closed_by: Option<(u16, u64, u64)>,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pending {
+    seq: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    until: OffsetDateTime,
+    last: bool,
+}
+
+/// Interim reports stop this far before now: a booking's end time is taken before the
+/// network's removal answers, so a report up to `now` could count time past an end not yet
+/// stored.
+const INTERIM_MARGIN: Duration = Duration::seconds(30);
 
 pub struct ChfSink {
     client: ChfClient,
     renderer: Arc<Renderer>,
     store: Arc<dyn BookingStore>,
     settings: ChfSettings,
-    /// Requests (booking, sequence number) sent before without a known outcome: sent again
-    /// as retransmissions.
+    /// Initial requests sent before without a known outcome: sent again as retransmissions
+    /// (reports keep theirs in the stored session).
     tried: Mutex<HashSet<(BookingId, u32)>>,
 }
 
@@ -119,7 +145,7 @@ impl ChfSink {
     }
 
     /// The QoS went into place: open the session (once).
-    async fn start(&self, b: &Booking, now: OffsetDateTime) -> Result<(), ExportError> {
+    async fn start(&self, b: &Booking, now: OffsetDateTime, entry: (u16, u64, u64)) -> Result<(), ExportError> {
         if self.session(b.id).await?.is_some() {
             return Ok(());
         }
@@ -133,6 +159,9 @@ impl ChfSink {
                     resource,
                     seq: 0,
                     reported_until: from,
+                    pending: None,
+                    closed: false,
+                    closed_by: None,
                 };
                 self.keep(b.id, Some(&s)).await?;
                 info!(booking.id = %b.id, chf.resource = %s.resource, "charging session opened");
@@ -141,50 +170,87 @@ impl ChfSink {
             Err(SbiError::Rejected { status, message, .. }) => {
                 self.done(b.id, 0);
                 error!(booking.id = %b.id, status, %message, "the CHF refused the charging session; this booking is not charged there");
-                Ok(())
+                let refused = Session {
+                    resource: String::new(),
+                    seq: 0,
+                    reported_until: from,
+                    pending: None,
+                    closed: true,
+                    closed_by: Some(entry),
+                };
+                self.keep(b.id, Some(&refused)).await
             }
             Err(e) => Err(chf_error("the CHF could not open a charging session", &e)),
         }
     }
 
-    /// Reports the time used up to `until` as request `seq`; `last` releases the session.
+    /// Reports the time used up to `until`; `last` releases the session. A report whose
+    /// answer was lost is resent first, as it was.
     async fn report(
         &self,
         b: &Booking,
-        s: &Session,
+        mut s: Session,
         until: OffsetDateTime,
         now: OffsetDateTime,
         last: bool,
+        entry: Option<(u16, u64, u64)>,
     ) -> Result<(), ExportError> {
-        let seq = s.seq + 1;
-        let used = seconds(s.reported_until, until);
-        let again = self.retransmission(b.id, seq);
-        let req = self.requests().report(b, seq, used, now, last, again);
-        let sent = if last {
+        if let Some(p) = s.pending.clone() {
+            s = self.send(b, s, p, now, true, entry).await?;
+        }
+        if s.closed {
+            return Ok(());
+        }
+        let p = Pending {
+            seq: s.seq + 1,
+            until: until.max(s.reported_until),
+            last,
+        };
+        s.pending = Some(p.clone());
+        self.keep(b.id, Some(&s)).await?;
+        self.send(b, s, p, now, false, entry).await.map(|_| ())
+    }
+
+    /// Sends the stored report `p` of `s`: the session afterwards (stored).
+    async fn send(
+        &self,
+        b: &Booking,
+        mut s: Session,
+        p: Pending,
+        now: OffsetDateTime,
+        again: bool,
+        entry: Option<(u16, u64, u64)>,
+    ) -> Result<Session, ExportError> {
+        // Whole seconds reported, the fraction carried to the next report: the reports add
+        // up to the record's `inPlaceSeconds` exactly.
+        let used = seconds(s.reported_until, p.until);
+        let req = self.requests().report(b, p.seq, used, now, p.last, again);
+        let sent = if p.last {
             self.client.release(&s.resource, &req).await
         } else {
             self.client.update(&s.resource, &req).await.map(|_| ())
         };
         match sent {
             Ok(()) => {
-                self.done(b.id, seq);
-                // Whole seconds reported, the fraction carried to the next report: the
-                // reports add up to the record's `inPlaceSeconds` exactly.
-                let next = Session {
-                    resource: s.resource.clone(),
-                    seq,
-                    reported_until: s.reported_until + Duration::seconds(i64::from(used)),
-                };
-                self.keep(b.id, (!last).then_some(&next)).await
+                s.seq = p.seq;
+                s.reported_until += Duration::seconds(i64::from(used));
+                s.pending = None;
+                if p.last {
+                    s.closed = true;
+                    s.closed_by = entry;
+                }
             }
             Err(SbiError::Rejected { status, message, .. }) => {
-                self.done(b.id, seq);
                 // 404: the CHF no longer has the session; any 4xx: resending will not help.
-                error!(booking.id = %b.id, status, %message, last, "the CHF refused a charging report; the session is dropped");
-                self.keep(b.id, None).await
+                error!(booking.id = %b.id, status, %message, last = p.last, "the CHF refused a charging report; the session is dropped");
+                s.pending = None;
+                s.closed = true;
+                s.closed_by = entry;
             }
-            Err(e) => Err(chf_error("the CHF could not take a charging report", &e)),
+            Err(e) => return Err(chf_error("the CHF could not take a charging report", &e)),
         }
+        self.keep(b.id, Some(&s)).await?;
+        Ok(s)
     }
 
     /// One booking's entries of a batch, in order.
@@ -194,13 +260,19 @@ impl ChfSink {
             if b.is_reservation() {
                 continue; // its devices are charged, each in its own session
             }
+            let at = (e.shard, e.position.ms, e.position.seq);
             match e.kind() {
-                EntryKind::Started => self.start(b, now).await?,
-                EntryKind::Closed => {
-                    if let (Some(s), Some(until)) = (self.session(b.id).await?, b.terminated_at) {
-                        self.report(b, &s, until, now, true).await?;
+                EntryKind::Started => self.start(b, now, at).await?,
+                EntryKind::Closed => match (self.session(b.id).await?, b.terminated_at) {
+                    (Some(mut s), _) if s.closed && s.closed_by.is_none() => {
+                        // Dropped by an interim refusal: forgotten once this end is past.
+                        s.closed_by = Some(at);
+                        self.keep(b.id, Some(&s)).await?;
                     }
-                }
+                    (Some(s), _) if s.closed => {}
+                    (Some(s), Some(until)) => self.report(b, s, until, now, true, Some(at)).await?,
+                    _ => {}
+                },
             }
         }
         Ok(())
@@ -232,20 +304,38 @@ impl Sink for ChfSink {
     }
 
     /// Interim reports of the sessions due one, for bookings still in place (an ended one
-    /// gets its final report from its ledger entry, with the exact end).
+    /// gets its final report from its ledger entry, with the exact end), up to
+    /// `INTERIM_MARGIN` (30 s) before now; and closed sessions forgotten once the export's marker
+    /// has passed the entry that closed them.
     async fn tick(&self, now: OffsetDateTime) -> Result<(), ExportError> {
-        let due: Vec<(BookingId, Session)> = self
-            .store
-            .export_states(NAME)
-            .await?
-            .into_iter()
-            .filter_map(|(id, bytes)| serde_json::from_slice::<Session>(&bytes).ok().map(|s| (id, s)))
-            .filter(|(_, s)| now - s.reported_until >= self.settings.interim)
-            .collect();
-        for (id, s) in due {
+        let mut markers = std::collections::HashMap::new();
+        for (id, bytes) in self.store.export_states(NAME).await? {
+            let Ok(s) = serde_json::from_slice::<Session>(&bytes) else {
+                continue;
+            };
+            if s.closed {
+                if let Some((shard, ms, seq)) = s.closed_by {
+                    let marker = match markers.get(&shard) {
+                        Some(m) => *m,
+                        None => {
+                            let m = self.store.ledger_marker(NAME, shard).await?;
+                            markers.insert(shard, m);
+                            m
+                        }
+                    };
+                    if marker >= (booking::usage::LedgerPosition { ms, seq }) {
+                        self.keep(id, None).await?;
+                    }
+                }
+                continue;
+            }
+            let until = now - INTERIM_MARGIN;
+            if until - s.reported_until < self.settings.interim && s.pending.is_none() {
+                continue;
+            }
             match self.store.get(id).await? {
                 Some(b) if b.status == BookingStatus::Activated => {
-                    if let Err(e) = self.report(&b, &s, now, now, false).await {
+                    if let Err(e) = self.report(&b, s, until, now, false, None).await {
                         warn!(booking.id = %id, error = %booking::Chain(&e), "interim charging report failed; the next one carries its time");
                         return Ok(());
                     }

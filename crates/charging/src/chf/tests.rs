@@ -15,6 +15,7 @@ struct Fixture {
     store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
     sim: ChfSim,
+    sink: Arc<ChfSink>,
     exporter: Exporter,
 }
 
@@ -36,7 +37,7 @@ async fn fixture() -> Fixture {
         root_certificates: None,
     };
     let renderer = Arc::new(Renderer::new(TestFront, DeviceIdentity::Clear));
-    let sink = ChfSink::new(
+    let sink = Arc::new(ChfSink::new(
         ChfClient::new(transport, &sim.url()).unwrap(),
         renderer,
         store.clone(),
@@ -50,10 +51,10 @@ async fn fixture() -> Fixture {
             interim: Duration::minutes(15),
             concurrency: 8,
         },
-    );
+    ));
     let exporter = Exporter::new(
         store.clone(),
-        Arc::new(sink),
+        sink.clone(),
         clock.clone(),
         ExportSettings {
             holder: "replica-a".into(),
@@ -66,6 +67,7 @@ async fn fixture() -> Fixture {
         store,
         clock,
         sim,
+        sink,
         exporter,
     }
 }
@@ -222,4 +224,57 @@ async fn a_refused_session_does_not_stop_the_others_and_unserved_bookings_open_n
     let used = f.used_by_reference();
     assert_eq!(used.len(), 1, "{used:?}");
     assert_eq!(used[&reference(&b_end)], (200, true));
+}
+
+#[tokio::test]
+async fn entries_read_again_after_a_failed_batch_bill_nothing_twice() {
+    let f = fixture().await;
+    let (active, ended) = served("c1", 40, 300, StatusInfo::DurationExpired);
+    f.start(&active).await;
+    f.end(&ended).await;
+    let entries = f.store.ledger(0, Default::default(), 10).await.unwrap();
+    // The batch went through, but its marker never moved (another booking of it failed, or
+    // the replica died): the same entries come again.
+    f.sink.put(0, &entries, T0).await.unwrap();
+    f.sink.put(0, &entries, T0).await.unwrap();
+    let sessions = f.sim.sessions();
+    assert_eq!(sessions.len(), 1, "no second session");
+    assert_eq!((sessions[0].used_seconds(), sessions[0].released), (300, true));
+    assert_eq!(f.sim.requests().len(), 2, "one initial, one release");
+}
+
+#[tokio::test]
+async fn a_lost_interim_answer_is_resent_as_it_was_before_the_release() {
+    let f = fixture().await;
+    let (active, ended) = served("c1", 41, 2400, StatusInfo::DurationExpired);
+    f.start(&active).await;
+    f.exporter.pass().await.unwrap();
+    f.clock.set(T0 + Duration::minutes(16));
+    f.sim.set_faults(Faults {
+        drop_after_acting: 1,
+        ..Faults::default()
+    });
+    f.exporter.pass().await.unwrap(); // the interim report is counted, its answer lost
+    f.clock.set(T0 + Duration::minutes(40));
+    f.end(&ended).await;
+    f.exporter.pass().await.unwrap();
+    let s = &f.sim.sessions()[0];
+    assert_eq!(s.reports.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(
+        (s.used_seconds(), s.released),
+        (2400, true),
+        "the resent report counted once, the release has the rest"
+    );
+    let resent: Vec<_> = f
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.body.as_ref().is_some_and(|b| b["retransmissionIndicator"] == true))
+        .collect();
+    assert_eq!(resent.len(), 1);
+    assert_eq!(
+        resent[0].body.as_ref().unwrap()["invocationSequenceNumber"],
+        1,
+        "the same request"
+    );
 }

@@ -136,5 +136,11 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ChargingKin
     }
     .into_iter()
     .filter(|k| *k != ChargingKind::None)
-    .collect())
+    // Named twice is one export, not two.
+    .fold(Vec::new(), |mut v, k| {
+        if !v.contains(&k) {
+            v.push(k);
+        }
+        v
+    }))
 }
