@@ -65,28 +65,7 @@ impl Admin {
     pub async fn get_text(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<String> {
         let mut url = self.url(segments)?;
         url.query_pairs_mut().extend_pairs(query);
-        let shown = format!("GET {}", url.path());
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot reach the admin API at {} (is server.admin_listen set?)",
-                    self.base
-                )
-            })?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .with_context(|| format!("{shown}: the answer was cut off"))?;
-        if status.is_success() {
-            return Ok(text);
-        }
-        bail!("{shown}: {}", failure(status, &text))
+        self.send(Method::GET, url, None).await.map(|(_, text)| text)
     }
 
     pub async fn post(&self, segments: &[&str]) -> anyhow::Result<Value> {
@@ -103,7 +82,17 @@ impl Admin {
 
     async fn call(&self, method: Method, url: url::Url, body: Option<&Value>) -> anyhow::Result<Value> {
         let shown = format!("{method} {}", url.path());
-        let mut req = self.http.request(method, url.clone()).bearer_auth(&self.token);
+        let (status, text) = self.send(method, url, body).await?;
+        if status == StatusCode::NO_CONTENT || text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).with_context(|| format!("{shown}: the answer is not JSON"))
+    }
+
+    /// One call: a success's status and body, or the failure said in one line.
+    async fn send(&self, method: Method, url: url::Url, body: Option<&Value>) -> anyhow::Result<(StatusCode, String)> {
+        let shown = format!("{method} {}", url.path());
+        let mut req = self.http.request(method, url).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -119,10 +108,7 @@ impl Admin {
             .await
             .with_context(|| format!("{shown}: the answer was cut off"))?;
         if status.is_success() {
-            if status == StatusCode::NO_CONTENT || text.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&text).with_context(|| format!("{shown}: the answer is not JSON"));
+            return Ok((status, text));
         }
         bail!("{shown}: {}", failure(status, &text))
     }

@@ -288,15 +288,17 @@ impl Sink for ChfSink {
     async fn put(&self, _shard: u16, entries: &[LedgerEntry], now: OffsetDateTime) -> Result<(), ExportError> {
         // Grouped by booking (each group in ledger order), groups at once.
         // Owned, so that the futures borrow nothing of the caller's slice.
-        let mut groups: Vec<(BookingId, Vec<LedgerEntry>)> = Vec::new();
+        let mut groups: Vec<Vec<LedgerEntry>> = Vec::new();
+        let mut group_of: std::collections::HashMap<BookingId, usize> = std::collections::HashMap::new();
         for e in entries {
-            match groups.iter_mut().find(|(id, _)| *id == e.booking.id) {
-                Some((_, g)) => g.push(e.clone()),
-                None => groups.push((e.booking.id, vec![e.clone()])),
-            }
+            let i = *group_of.entry(e.booking.id).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[i].push(e.clone());
         }
         let results: Vec<Result<(), ExportError>> = futures_util::stream::iter(groups)
-            .map(|(_, g)| self.booking_entries(g, now))
+            .map(|g| self.booking_entries(g, now))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
