@@ -2,6 +2,7 @@
 //! the next state (version bumped, attempts and retry time kept right) or a
 //! [`TransitionError`]; the use cases in `service` decide *when* to call which.
 
+use crate::admission::NetworkHold;
 use crate::area::ServiceArea;
 use crate::device::Device;
 use crate::ports::PortsSpec;
@@ -268,6 +269,8 @@ pub struct Booking {
     pub dialect: Dialect,
     /// Its part in a QoS Booking and Assignment reservation, if any.
     pub group: Option<Group>,
+    /// What the network agreed to hold for it (network-confirmed admission), if asked.
+    pub network_hold: Option<NetworkHold>,
 }
 
 /// A transition the booking's current state does not allow.
@@ -310,6 +313,7 @@ impl Booking {
             echo: req.echo,
             dialect: req.dialect,
             group: None,
+            network_hold: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! ports. Nothing here does I/O of its own: no tokio, no HTTP, no Redis, no JSON.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 mod area;
 mod booking;
 pub mod capacity;

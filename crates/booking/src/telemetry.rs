@@ -40,6 +40,9 @@ pub enum NetworkCall {
     Activate,
     Deactivate,
     Abandon,
+    /// Network-confirmed admission: asking, selecting a policy, releasing it.
+    Negotiate,
+    Release,
 }
 
 impl NetworkCall {
@@ -48,6 +51,8 @@ impl NetworkCall {
             Self::Activate => "activate",
             Self::Deactivate => "deactivate",
             Self::Abandon => "abandon",
+            Self::Negotiate => "negotiate",
+            Self::Release => "release",
         }
     }
 
@@ -57,6 +62,8 @@ impl NetworkCall {
             Self::Activate => "NEF activate",
             Self::Deactivate => "NEF deactivate",
             Self::Abandon => "NEF abandon",
+            Self::Negotiate => "NEF PDTQ negotiate",
+            Self::Release => "NEF PDTQ release",
         }
     }
 }

@@ -91,7 +91,7 @@ pub fn ledger_worthy(b: &Booking) -> bool {
 /// The booking as the ledger keeps it: what billing needs (who, the device, profile, area,
 /// window, status and times, the API shape, the B&A group), never a secret (the sink's
 /// credential, the callback token, the attempt marker), and not what only the network or the
-/// sink needed (flows, ports, the sink, the subscription's URI, the echo): the ledger is
+/// sink needed (flows, ports, the sink, the subscription's URI, the network's hold, the echo): the ledger is
 /// kept for `charging.retention_days`, every byte times every booking.
 pub fn for_ledger(b: &Booking) -> Booking {
     let mut b = b.clone();
@@ -104,6 +104,7 @@ pub fn for_ledger(b: &Booking) -> Booking {
     b.device_ports = None;
     b.application_server_ports = None;
     b.nef_subscription = None;
+    b.network_hold = None;
     b.echo = crate::booking::Echo::default();
     b
 }

@@ -223,6 +223,10 @@ pub struct BookingInfo<'a> {
     status_info: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     started_at: Option<String>,
+    /// Why the network declined it and which window it offered instead (vwip only: an
+    /// extension, as CAMARA has no field for it yet; the published v0.1 shape stays exact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 impl<'a> BookingInfo<'a> {
@@ -257,6 +261,10 @@ impl<'a> BookingInfo<'a> {
             status,
             status_info,
             started_at: started_at.map(millis).and_then(|t| t.format(&Rfc3339).ok()),
+            message: match version {
+                Version::V0_2 => booking::admission::declined_by_network(b),
+                Version::V0_1 => None,
+            },
         }
     }
 }

@@ -2,16 +2,18 @@
 //! real or simulated in this process), the callback routes that go with it, and the
 //! simulators, kept alive for the life of the process.
 
-use crate::settings::{PcfDiscovery, SbiService, Settings, SouthboundKind, base};
+use crate::settings::{NetworkAdmissionKind, PcfDiscovery, SbiService, Settings, SouthboundKind, base};
 use anyhow::Context;
 use axum::Router;
+use booking::admission::NetworkAdmission;
 use booking::{BookingService, Catalog, DeviceResolver, Southbound};
+use nef::pdtq::PdtqClient;
 use nef::{NefAuth, NefClient};
 use nef_sim::{Faults, NefSim, SimConfig};
 use pcf::PcfClient;
 use pcf_sim::PcfSim;
 use qos_mapping::CallbackAuth;
-use southbound::{NefSouthbound, PcfLocator, PcfSouthbound};
+use southbound::{NefSouthbound, PcfLocator, PcfSouthbound, PdtqAdmission};
 use std::sync::Arc;
 use tracing::info;
 
@@ -23,6 +25,8 @@ enum Callbacks {
 
 pub struct Network {
     pub southbound: Arc<dyn Southbound>,
+    /// Network-confirmed admission (`capacity.network_admission: pdtq`).
+    pub admission: Option<Arc<dyn NetworkAdmission>>,
     /// The in-process NEF simulator (kind `nef-sim`).
     pub nef_sim: Option<NefSim>,
     /// The in-process PCF simulator (kind `pcf-sim`).
@@ -54,6 +58,7 @@ impl Network {
         let mapping = sb
             .mapping
             .mapping_config(callback_base, callback_auth.clone(), sb.release);
+        let (admission_mapping, admission_catalog) = (mapping.clone(), catalog.clone());
         let (mut nef_sim, mut pcf_sim) = (None, None);
         let (southbound, callbacks): (Arc<dyn Southbound>, Callbacks) = match sb.kind {
             SouthboundKind::NefSim | SouthboundKind::Nef => {
@@ -111,8 +116,10 @@ impl Network {
                 (Arc::new(adapter), Callbacks::Pcf(client))
             }
         };
+        let admission = admission(s, admission_mapping, nef_sim.as_ref(), admission_catalog, traces)?;
         Ok(Self {
             southbound,
+            admission,
             nef_sim,
             pcf_sim,
             callbacks,
@@ -124,16 +131,58 @@ impl Network {
     /// before one was configured, at the root.
     pub fn callback_routes(&self, service: Arc<BookingService>, base_path: &str) -> Router {
         let auth = self.callback_auth.clone();
-        let routes = match &self.callbacks {
-            Callbacks::Nef => southbound::callbacks::nef::router(service, auth),
-            Callbacks::Pcf(client) => southbound::callbacks::pcf::router(service, auth, client.clone()),
+        let mut routes = match &self.callbacks {
+            Callbacks::Nef => southbound::callbacks::nef::router(service.clone(), auth.clone()),
+            Callbacks::Pcf(client) => southbound::callbacks::pcf::router(service.clone(), auth.clone(), client.clone()),
         };
+        if self.admission.is_some() {
+            routes = routes.merge(southbound::callbacks::pdtq::router(service, auth));
+        }
         if base_path.is_empty() {
             routes
         } else {
             routes.clone().nest(base_path, routes)
         }
     }
+}
+
+/// The PDTQ negotiation with `capacity.network_admission: pdtq`: at the configured root, or
+/// the NEF's (the in-process simulator's with kind `nef-sim`), with the NEF's auth.
+fn admission(
+    s: &Settings,
+    mapping: qos_mapping::MappingConfig,
+    nef_sim: Option<&NefSim>,
+    catalog: Arc<Catalog>,
+    traces: bool,
+) -> anyhow::Result<Option<Arc<dyn NetworkAdmission>>> {
+    if s.capacity.network_admission != NetworkAdmissionKind::Pdtq {
+        return Ok(None);
+    }
+    let (sb, p) = (&s.southbound, &s.capacity.pdtq);
+    let (root, auth) = match (&p.api_root, nef_sim) {
+        (Some(root), _) => (base(root), sb.nef.nef_auth()?),
+        (None, Some(sim)) => (sim.url(), NefAuth::None),
+        (None, None) => (
+            sb.nef
+                .api_root
+                .as_ref()
+                .map(base)
+                .context("capacity.pdtq.api_root or southbound.nef.api_root is required")?,
+            sb.nef.nef_auth()?,
+        ),
+    };
+    let af = p.af_id.clone().unwrap_or_else(|| sb.scs_as_id.clone());
+    let mut client = PdtqClient::new(sb.nef.client_config(root.clone(), af, auth))?;
+    if traces {
+        client = client.with_propagator(Arc::new(crate::telemetry::inject_current));
+    }
+    info!(pdtq.api_root = %root, "network-confirmed admission: PDTQ");
+    Ok(Some(Arc::new(PdtqAdmission::new(
+        client,
+        mapping,
+        catalog,
+        p.adapter(),
+    ))))
 }
 
 /// How the PCF is found; with the in-process simulator (`sim_root`), roots not configured
@@ -184,6 +233,7 @@ async fn start_nef_sim(s: &Settings) -> anyhow::Result<NefSim> {
             ..Faults::default()
         },
         release: sb.release,
+        pdtq: nef_sim::pdtq::model::PdtqCapacity::default(),
     };
     let sim = NefSim::start("127.0.0.1:0", cfg)
         .await

@@ -166,6 +166,9 @@ impl Application {
         if let Some(r) = &resolver {
             service = service.with_resolver(r.clone());
         }
+        if let Some(a) = &network.admission {
+            service = service.with_network_admission(a.clone());
+        }
         let wake = scheduler::Wake::new();
         service = service
             .with_timer_wake(wake.clone())

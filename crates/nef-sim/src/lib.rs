@@ -6,6 +6,7 @@
 //! runs it in-process; `nef-sim` runs it standalone.
 #![forbid(unsafe_code)]
 
+pub mod pdtq;
 mod routes;
 mod validate;
 
@@ -61,6 +62,8 @@ pub struct SimConfig {
     pub faults: Faults,
     /// 17 refuses the Rel-18 attributes (`gpsi`, `qosDuration`); 18 accepts them.
     pub release: u8,
+    /// The capacity PDTQ negotiations are decided by.
+    pub pdtq: pdtq::model::PdtqCapacity,
 }
 
 /// One request the simulator received.
@@ -88,6 +91,7 @@ struct SimState {
     next_id: u64,
     tokens: HashMap<String, Instant>,
     rng: u64,
+    pdtq: pdtq::PdtqState,
 }
 
 #[derive(Clone)]
@@ -143,6 +147,7 @@ impl NefSim {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let seed = now_ms() as u64 | 1;
+        let pdtq = pdtq::PdtqState::new(cfg.pdtq.clone());
         let state = SimState {
             base_url: format!("http://{addr}"),
             cfg,
@@ -152,6 +157,7 @@ impl NefSim {
             next_id: 0,
             tokens: HashMap::new(),
             rng: seed,
+            pdtq,
         };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -187,6 +193,14 @@ impl NefSim {
             .into_iter()
             .filter(|r| r.method == method && r.path.starts_with(API_PREFIX))
             .collect()
+    }
+    /// The PDTQ subscriptions: URI -> body (with `self`, candidates and selection).
+    pub fn pdtq_subscriptions(&self) -> BTreeMap<String, Value> {
+        self.shared.lock().pdtq.bodies()
+    }
+    /// Sets the PDTQ capacity; selected policies that no longer fit are warned.
+    pub async fn set_pdtq_capacity(&self, cap: pdtq::model::PdtqCapacity) -> Value {
+        pdtq::apply_capacity(&self.shared, cap).await
     }
     /// Existing subscriptions: URI -> body (with `self`).
     pub fn subscriptions(&self) -> BTreeMap<String, Value> {

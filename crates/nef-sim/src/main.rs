@@ -4,13 +4,14 @@
 //! Control endpoints: `GET /sim/requests` (`DELETE` takes the answered ones off the log and
 //! returns them), `GET /sim/subscriptions`, `POST /sim/faults`,
 //! `POST /sim/notify {"subscription": URI, "event": "SESSION_TERMINATION"}`,
-//! `POST /sim/tokens/expire`.
+//! `POST /sim/tokens/expire`; PDTQ: `GET /sim/pdtq`, `POST /sim/pdtq/capacity` (warns what no
+//! longer fits), `POST /sim/pdtq/notify`.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
 use nef_sim::{Faults, NefSim, OAuthConfig, SimConfig};
 
-/// A NEF simulator for AsSessionWithQoS (TS 29.122), over real HTTP.
+/// A NEF simulator for AsSessionWithQoS (TS 29.122) and PDTQ (TS 29.522), over real HTTP.
 ///
 /// Control endpoints: GET/DELETE /sim/requests, GET /sim/subscriptions, POST /sim/faults,
 /// POST /sim/notify, POST /sim/tokens/expire.
@@ -41,6 +42,12 @@ struct Cli {
     /// The status of the injected errors.
     #[arg(long, default_value_t = 503, value_name = "STATUS")]
     error_status: u16,
+    /// PDTQ: UEs the network carries per QoS reference, area and time slot.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pdtq_ues: u32,
+    /// PDTQ: the length of a time slot.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pdtq_slot_seconds: i64,
 }
 
 #[tokio::main]
@@ -69,6 +76,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             error_rate: cli.error_rate,
             error_status: cli.error_status,
             ..Faults::default()
+        },
+        pdtq: nef_sim::pdtq::model::PdtqCapacity {
+            ues: cli.pdtq_ues,
+            slot_seconds: cli.pdtq_slot_seconds,
+            ..Default::default()
         },
     };
     let sim = NefSim::start(&cli.listen, cfg).await?;

@@ -6,7 +6,14 @@ use super::*;
 pub(crate) fn router(shared: Shared) -> Router {
     let collection = format!("{API_PREFIX}/{{scsAsId}}/subscriptions");
     let item = format!("{API_PREFIX}/{{scsAsId}}/subscriptions/{{subscriptionId}}");
+    let pdtq_collection = format!("{}/{{afId}}/subscriptions", pdtq::PDTQ_PREFIX);
+    let pdtq_item = format!("{}/{{afId}}/subscriptions/{{subscriptionId}}", pdtq::PDTQ_PREFIX);
     Router::new()
+        .route(&pdtq_collection, post(pdtq::create).get(pdtq::list))
+        .route(&pdtq_item, get(pdtq::read).patch(pdtq::patch).delete(pdtq::remove))
+        .route("/sim/pdtq", get(pdtq::control_list))
+        .route("/sim/pdtq/capacity", post(pdtq::control_capacity))
+        .route("/sim/pdtq/notify", post(pdtq::control_notify))
         .route(&collection, post(create).get(list))
         .route(&item, get(read).delete(remove).put(not_supported).patch(not_supported))
         .route("/oauth2/token", post(token))
@@ -19,7 +26,7 @@ pub(crate) fn router(shared: Shared) -> Router {
 }
 
 /// Records the call, then applies auth and faults. `Err` is the answer to give instead.
-async fn gate(
+pub(crate) async fn gate(
     shared: &Shared,
     method: &str,
     path: &str,
@@ -65,7 +72,7 @@ async fn gate(
     }
 }
 
-fn set_status(shared: &Shared, idx: usize, status: u16) {
+pub(crate) fn set_status(shared: &Shared, idx: usize, status: u16) {
     let mut s = shared.lock();
     let Some(i) = idx.checked_sub(s.taken) else { return };
     if let Some(r) = s.requests.get_mut(i) {

@@ -127,6 +127,11 @@ pub fn notification_destination(cfg: &MappingConfig, b: &Booking) -> String {
     callback_url(cfg, b, "nef-callbacks")
 }
 
+/// The NEF's callback URL for a booking's PDTQ negotiation (its `notificationDestination`).
+pub fn pdtq_notification_destination(cfg: &MappingConfig, b: &Booking) -> String {
+    callback_url(cfg, b, "pdtq-callbacks")
+}
+
 /// A booking's callback URL under `prefix` (`nef-callbacks`, `pcf-callbacks`), protected as
 /// configured.
 fn callback_url(cfg: &MappingConfig, b: &Booking, prefix: &str) -> String {

@@ -6,7 +6,8 @@
 //! PCF's `303 See Other`. [`devices`] holds the lab device resolver (inline table and a
 //! watched device file). [`callbacks`] has each network's notification endpoint: which
 //! events end a booking and which proof a callback must carry, handed to
-//! `BookingService::network_event`. The clients (`nef`, `pcf`) know nothing of bookings;
+//! `BookingService::network_event`. [`PdtqAdmission`] asks the NEF's PDTQ policy negotiation
+//! whether the network can carry a booking before it is SCHEDULED. The clients (`nef`, `pcf`) know nothing of bookings;
 //! `qos-mapping` stays a pure function.
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod callbacks;
 pub mod devices;
 mod nef;
 mod pcf;
+pub mod pdtq;
 mod prepare;
 
 pub use callbacks::nef::network_event;
@@ -21,3 +23,4 @@ pub use callbacks::{CallbackAuth, pcf::pcf_event};
 pub use devices::{DeviceEntry, DeviceFileError, StaticResolver};
 pub use nef::NefSouthbound;
 pub use pcf::{PcfLocator, PcfSouthbound};
+pub use pdtq::{PdtqAdmission, PdtqSettings};

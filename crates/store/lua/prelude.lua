@@ -71,7 +71,7 @@ local function status_of(v)
   if not v then return nil end
   local p = string.find(v, '|', 1, true)
   local tag = p and string.byte(v, p + 1)
-  if tag ~= 3 and tag ~= 4 and tag ~= 5 then return nil end
+  if tag ~= 3 and tag ~= 4 and tag ~= 5 and tag ~= 6 then return nil end
   return string.byte(v, p + 2)
 end
 

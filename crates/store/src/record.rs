@@ -8,6 +8,7 @@
 mod client;
 mod fields;
 mod group;
+mod hold;
 mod legacy;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,9 @@ const BOOKING_V4: u8 = 4;
 /// The tag of layout 5: layout 4 followed by the resolved identities of the booking's device
 /// and of its members' (`Device::resolved`), written only when one is known.
 const BOOKING_V5: u8 = 5;
+/// The tag of layout 6: layout 5 followed by what the network holds for the booking
+/// (network-confirmed admission), written only for bookings that asked the network.
+const BOOKING_V6: u8 = 6;
 /// The tag of the first event layout (still written when it is enough).
 const EVENT_V1: u8 = 1;
 /// The tag of event layout 2: layout 1 followed by the API shape and a PRIVATE_KEY_JWT client.
@@ -121,6 +125,13 @@ struct BookingV5 {
     identities: Vec<Option<String>>,
 }
 
+/// Layout 6 (after the tag and the status byte): layout 5, then the network's hold.
+#[derive(Serialize, Deserialize)]
+struct BookingV6 {
+    base: BookingV5,
+    hold: hold::HoldV6,
+}
+
 /// Latitude, longitude.
 type PointV2 = (f64, f64);
 
@@ -204,7 +215,8 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
     };
     let pkjwt = private_key_jwt(b.sink_credential.as_ref());
     let ids = identities(b);
-    let encoded = if b.dialect == Dialect::default() && pkjwt.is_none() && b.group.is_none() && ids.is_none() {
+    let simple = b.dialect == Dialect::default() && pkjwt.is_none() && b.group.is_none() && ids.is_none();
+    let encoded = if simple && b.network_hold.is_none() {
         postcard::to_extend(&r, vec![BOOKING_V3, status_code(b.status)])
     } else {
         let r = BookingV4 {
@@ -213,9 +225,19 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
             private_key_jwt: pkjwt,
             group: b.group.as_ref().map(group),
         };
-        match ids {
-            None => postcard::to_extend(&r, vec![BOOKING_V4, status_code(b.status)]),
-            Some(identities) => postcard::to_extend(
+        match (ids, &b.network_hold) {
+            (ids, Some(h)) => postcard::to_extend(
+                &BookingV6 {
+                    base: BookingV5 {
+                        base: r,
+                        identities: ids.unwrap_or_default(),
+                    },
+                    hold: hold::hold(h)?,
+                },
+                vec![BOOKING_V6, status_code(b.status)],
+            ),
+            (None, None) => postcard::to_extend(&r, vec![BOOKING_V4, status_code(b.status)]),
+            (Some(identities), None) => postcard::to_extend(
                 &BookingV5 { base: r, identities },
                 vec![BOOKING_V5, status_code(b.status)],
             ),
@@ -228,7 +250,7 @@ pub fn encode(b: &Booking) -> Result<Vec<u8>, StoreError> {
 /// for layouts before 3, which do not carry it in place.
 pub fn status_index(record: &[u8]) -> Option<usize> {
     match record {
-        [BOOKING_V3 | BOOKING_V4 | BOOKING_V5, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
+        [BOOKING_V3 | BOOKING_V4 | BOOKING_V5 | BOOKING_V6, s, ..] if usize::from(*s) < 4 => Some(usize::from(*s)),
         _ => None,
     }
 }
@@ -277,6 +299,13 @@ fn v1(b: &Booking) -> Result<BookingV1, StoreError> {
 pub fn decode(bytes: &[u8]) -> Result<Booking, StoreError> {
     let unreadable = |e| StoreError::corrupt("unreadable booking record", e);
     match bytes.first() {
+        Some(&BOOKING_V6) => {
+            let r: BookingV6 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
+            let mut b = v4_of(r.base.base)?;
+            with_identities(&mut b, r.base.identities);
+            b.network_hold = Some(hold::hold_of(r.hold)?);
+            Ok(b)
+        }
         Some(&BOOKING_V5) => {
             let r: BookingV5 = postcard::from_bytes(bytes.get(2..).unwrap_or_default()).map_err(unreadable)?;
             let mut b = v4_of(r.base)?;
@@ -349,6 +378,7 @@ fn booking_of(r: BookingV1) -> Result<Booking, StoreError> {
         echo: Echo(r.echo),
         dialect: Dialect::default(),
         group: None,
+        network_hold: None,
     })
 }
 

@@ -91,7 +91,18 @@ impl BookingService {
                 ));
             }
         };
-        if claims.iter().any(|c| c.deferred) {
+        // As for a booking, the network must agree too (for all its devices at once).
+        if self.ask_network(&mut booking, now).await == super::admission::Asked::Refused {
+            let pools: Vec<String> = claims.iter().map(crate::capacity::PoolClaim::bucket).collect();
+            self.give_back(&pools, booking.id).await;
+            let offered = booking.network_hold.as_ref().and_then(|h| h.offered);
+            self.release_network(&booking).await;
+            return Err(Rejection::new(
+                RejectionKind::NoCapacity,
+                crate::admission::refusal_message(total, offered),
+            ));
+        }
+        if claims.iter().any(|c| c.deferred) && booking.retry_at.is_none() {
             // As for a booking: the operator decides (admin API, or its policy service at
             // once), the capacity held meanwhile; no device is assigned until it is accepted.
             booking.status = BookingStatus::Requested;

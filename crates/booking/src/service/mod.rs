@@ -4,6 +4,7 @@
 //! a booking's state is one of its transition methods, stored with its timer and event in
 //! one atomic step.
 
+mod admission;
 mod assignment;
 mod caller;
 mod members;
@@ -16,10 +17,12 @@ pub use assignment::{Assignment, DeviceInput, Shortfall};
 pub use caller::Caller;
 use caller::resolve_device;
 pub use members::members_of;
+use network::same_secret;
 pub use network::{CallbackProof, NetworkEvent, NetworkOutcome};
 pub use operator::BookingFilter;
 pub use timers::{FixedLease, Lease};
 
+use crate::admission::NetworkAdmission;
 use crate::area::Coverage;
 use crate::booking::{Booking, BookingId, BookingStatus, NewBooking, Owner, SinkCredential, StatusInfo};
 use crate::capacity::{AdmissionDecider, CapacityPlan, PoolClaim, Refusal};
@@ -115,6 +118,8 @@ pub struct BookingService {
     decider: Option<(Arc<dyn AdmissionDecider>, bool)>,
     /// The onboarding records of the API clients (profiles, quota, sinks, PRIVATE_KEY_JWT).
     clients: Arc<ClientBook>,
+    /// Network-confirmed admission: the network is asked before a booking is SCHEDULED.
+    admission: Option<Arc<dyn NetworkAdmission>>,
 }
 
 /// Told when a create sets a timer, so that this replica's scheduler, asleep until a later
@@ -178,7 +183,15 @@ impl BookingService {
             capacity: std::sync::RwLock::new(Arc::new(CapacityPlan::default())),
             decider: None,
             clients: Arc::new(ClientBook::default()),
+            admission: None,
         }
+    }
+
+    /// Asks the network (`network_admission`) before a booking is SCHEDULED, and releases
+    /// what it holds when the booking ends.
+    pub fn with_network_admission(mut self, admission: Arc<dyn NetworkAdmission>) -> Self {
+        self.admission = Some(admission);
+        self
     }
 
     /// The onboarding record of `client_id`, if it has one.
@@ -328,8 +341,9 @@ impl BookingService {
             self.notifier.wake();
         }
         if done && b.status == BookingStatus::Terminated {
-            // A delete, an end or a revocation frees the capacity at once.
+            // A delete, an end or a revocation frees the capacity at once, the network's too.
             self.give_back(&self.plan().pools_of(b), b.id).await;
+            self.released_or_retried(b).await?;
         }
         Ok(done)
     }
@@ -367,7 +381,13 @@ impl BookingService {
             Ok(claims) => claims,
             Err((pool, why)) => return self.decline(booking, now, &pool, why).await,
         };
-        if claims.iter().any(|c| c.deferred) {
+        let pools: Vec<String> = claims.iter().map(PoolClaim::bucket).collect();
+        // Both must agree: the operator's pools, then the network itself.
+        if self.ask_network(&mut booking, now).await == admission::Asked::Refused {
+            self.give_back(&pools, booking.id).await;
+            return self.declined_by_network(booking, now).await;
+        }
+        if claims.iter().any(|c| c.deferred) && booking.retry_at.is_none() {
             // The operator decides (admin API, or its policy service at once); the capacity
             // is held meanwhile.
             booking.status = BookingStatus::Requested;
@@ -375,7 +395,6 @@ impl BookingService {
                 booking.retry_at = Some(now);
             }
         }
-        let pools: Vec<String> = claims.iter().map(PoolClaim::bucket).collect();
         let stored = self.store_new(&booking).await;
         if let Err(e) = &stored
             && e.kind == RejectionKind::Conflict
@@ -384,6 +403,7 @@ impl BookingService {
             // error it stays: the booking may have been stored all the same (a timeout after
             // the write), and a leak ends with the window while an oversell would not.
             self.give_back(&pools, booking.id).await;
+            self.release_network(&booking).await;
         }
         stored?;
         info!(booking.id = %booking.id, client.id = %booking.owner.client_id, status = booking.status.as_str(), "booking created");

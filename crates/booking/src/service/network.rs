@@ -44,7 +44,7 @@ pub enum NetworkOutcome {
 }
 
 /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

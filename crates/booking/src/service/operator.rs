@@ -68,6 +68,12 @@ impl BookingService {
         let busy = || Rejection::new(RejectionKind::Unavailable, "The booking is changing; try again");
         self.until_written(busy, || async move {
             let b = self.load_any(id).await?;
+            if approve && self.awaits_network(&b) {
+                return Err(Rejection::new(
+                    RejectionKind::Conflict,
+                    format!("Booking {id} waits for the network's answer; it cannot be approved before"),
+                ));
+            }
             let decided = b.decided(approve, self.clock.now()).map_err(|_| {
                 Rejection::new(
                     RejectionKind::Conflict,

@@ -106,6 +106,9 @@ impl BookingService {
         }
         match b.status {
             BookingStatus::Requested => {
+                if b.retry_at.is_some() && now < b.start_time && self.awaits_network(&b) {
+                    return self.ask_again(b, now).await;
+                }
                 if b.retry_at.is_some()
                     && now < b.start_time
                     && let Some((decider, approve_by_default)) = &self.decider
@@ -150,6 +153,7 @@ impl BookingService {
             }
             BookingStatus::Scheduled => self.activate(b, now, lease).await,
             BookingStatus::Activated => self.expire(b, now).await,
+            BookingStatus::Terminated if b.retry_at.is_some() => self.release_again(b).await,
             BookingStatus::Terminated => {
                 if b.purgeable(now, self.policy.retention).is_ok() {
                     info!(booking.id = %id, "booking purged after retention");
@@ -172,7 +176,7 @@ impl BookingService {
         }
     }
 
-    fn backoff(&self, attempts: u32) -> Duration {
+    pub(super) fn backoff(&self, attempts: u32) -> Duration {
         let factor = 1_i32 << attempts.min(6);
         (self.policy.retry_base * factor).min(Duration::minutes(1))
     }

@@ -108,6 +108,25 @@ impl Settings {
             !self.auth.operator_audience.is_empty() && self.auth.operator_audience != self.auth.audience,
             "auth.operator_audience must be set and differ from auth.audience (client tokens must not reach the admin API)"
         );
+        if self.capacity.network_admission == super::NetworkAdmissionKind::Pdtq {
+            let p = &self.capacity.pdtq;
+            anyhow::ensure!(!p.asp_id.is_empty(), "capacity.pdtq.asp_id must be set");
+            anyhow::ensure!(
+                !p.answer_within.is_zero(),
+                "capacity.pdtq.answer_within_ms must be more than 0"
+            );
+            if let Some(missing) = self.api.area_names.iter().find(|n| !p.areas.contains_key(*n)) {
+                anyhow::bail!("capacity.pdtq.areas: area name {missing} (in api.area_names) has no location for PDTQ");
+            }
+            anyhow::ensure!(
+                p.api_root.is_some()
+                    || matches!(
+                        self.southbound.kind,
+                        super::SouthboundKind::Nef | super::SouthboundKind::NefSim
+                    ),
+                "capacity.pdtq.api_root is required unless the southbound is a NEF (kind nef or nef-sim)"
+            );
+        }
         let mut pool_names = std::collections::HashSet::new();
         for pool in &self.capacity.pools {
             anyhow::ensure!(

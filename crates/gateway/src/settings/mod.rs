@@ -9,6 +9,7 @@ mod check;
 mod effective;
 mod libs;
 mod pcf;
+mod pdtq;
 mod units;
 
 pub use units::span;
@@ -16,6 +17,7 @@ pub use units::span;
 pub use charging::{ChargingKind, ChargingSettings, DeviceIdentitySetting};
 pub use libs::base;
 pub use pcf::{PcfDiscovery, PcfSettings, PcfTls, SbiService};
+pub use pdtq::{NetworkAdmissionKind, PdtqSettings};
 
 use anyhow::Context;
 use booking::{CoverageRegion, QosProfile};
@@ -131,6 +133,9 @@ struct CatalogCapacity {
 pub struct CapacitySettings {
     pub pools: Vec<booking::capacity::Pool>,
     pub decision_webhook: DecisionWebhook,
+    /// Whether the network itself is asked before a booking is SCHEDULED.
+    pub network_admission: NetworkAdmissionKind,
+    pub pdtq: PdtqSettings,
 }
 
 /// The operator's policy service deciding REQUESTED bookings of deferred pools.

@@ -333,6 +333,11 @@ impl TestApp {
             "left at the NEF: {:?}",
             self.sim.subscriptions()
         );
+        assert!(
+            self.sim.pdtq_subscriptions().is_empty(),
+            "PDTQ negotiations left at the NEF: {:?}",
+            self.sim.pdtq_subscriptions()
+        );
         assert_eq!(
             self.service.store().next_due().await.unwrap(),
             None,

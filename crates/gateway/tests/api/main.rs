@@ -20,6 +20,7 @@ mod ops;
 mod ownership;
 mod pcf;
 mod pcf_sbi;
+mod pdtq;
 mod profiles;
 mod published;
 mod redis;

@@ -1,11 +1,13 @@
 //! The network's callbacks to the gateway, one module per southbound ([`nef`]: the NEF's
-//! `UserPlaneNotificationData`; [`pcf`]: the PCF's `/notify` and `/terminate`). Shared here:
+//! `UserPlaneNotificationData`; [`pcf`]: the PCF's `/notify` and `/terminate`; [`pdtq`]: the
+//! NEF's PDTQ candidate policies). Shared here:
 //! the URL shapes for the configured protection (the booking's token in the URL, the
 //! deployment's shared secret, or none), the `ProblemDetails` answers, and the hand-off to
 //! `BookingService::network_event`, which checks the proof against the booking.
 
 pub mod nef;
 pub mod pcf;
+pub mod pdtq;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

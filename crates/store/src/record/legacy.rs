@@ -71,6 +71,7 @@ pub fn booking(json: &[u8]) -> Result<Booking, StoreError> {
         echo,
         dialect: Dialect::default(),
         group: None,
+        network_hold: None,
     })
 }
 

@@ -308,3 +308,32 @@ fn records_of_the_first_release_are_still_read() {
     let ev = decode_event(V0_EVENT.as_bytes()).unwrap();
     assert_eq!(ev.status_info, Some(StatusInfo::DurationExpired));
 }
+
+#[test]
+fn a_network_hold_reads_back_in_layout_6_with_or_without_identities() {
+    use booking::admission::{NetworkHold, Window};
+    let mut b = full();
+    b.network_hold = Some(NetworkHold {
+        subscription: Some("http://nef/3gpp-pdtq-policy-negotiation/v1/af/subscriptions/7".into()),
+        reference_id: Some("ref-7".into()),
+        policy: Some(2),
+        offered: Some(Window {
+            start: time::macros::datetime!(2027-01-01 10:00 UTC),
+            stop: time::macros::datetime!(2027-01-01 11:00 UTC),
+        }),
+    });
+    let bytes = encode(&b).unwrap();
+    assert_eq!(bytes[0], BOOKING_V6);
+    assert_eq!(status_index(&bytes), Some(3), "the scripts count it by its status byte");
+    assert_eq!(decode(&bytes).unwrap(), b);
+
+    // Asked, no answer yet; and a resolved device beside it.
+    let device = b.device.as_mut().unwrap();
+    device.phone_number = None;
+    device.resolved = Some("tel:+123456789".into());
+    b.device_keys = device.keys();
+    b.network_hold = Some(NetworkHold::default());
+    let bytes = encode(&b).unwrap();
+    assert_eq!(bytes[0], BOOKING_V6);
+    assert_eq!(decode(&bytes).unwrap(), b);
+}

@@ -1,0 +1,503 @@
+//! PDTQ policy negotiation (TS 29.522 Rel-18 `3gpp-pdtq-policy-negotiation`): create, read,
+//! list, select (merge PATCH of `selectedPolicy`) and delete, decided by the capacity model
+//! ([`model`]); warnings (`Notification` with new candidates) when the capacity shrinks under
+//! selected policies, or on command; answers deferred to a notification on request.
+
+pub mod model;
+mod validate;
+
+use crate::routes::{gate, set_status};
+use crate::{Shared, problem};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use model::{Held, PdtqCapacity, Span, first_fit, fits};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub const PDTQ_PREFIX: &str = "/3gpp-pdtq-policy-negotiation/v1";
+
+/// One PDTQ subscription.
+#[derive(Debug, Clone)]
+pub(crate) struct PdtqSub {
+    location: String,
+    /// The body as created, with what the NEF adds (`self`, policies, selection).
+    body: Value,
+    /// The desired window.
+    want: Span,
+    /// Candidates offered: id and window.
+    candidates: Vec<(i64, Span)>,
+    selected: Option<i64>,
+    reference_id: String,
+    destination: String,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PdtqState {
+    capacity: PdtqCapacity,
+    subs: BTreeMap<String, PdtqSub>,
+    held: BTreeMap<String, Held>,
+    next: u64,
+}
+
+fn secs(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
+/// Whole seconds at or after `s` (a window's stop, so that the whole seconds cover it).
+fn secs_up(s: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    Some(t.unix_timestamp() + i64::from(t.nanosecond() > 0))
+}
+
+fn text(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn policies(candidates: &[(i64, Span)]) -> Value {
+    Value::Array(
+        candidates
+            .iter()
+            .map(
+                |(id, (a, b))| json!({"pdtqPolicyId": id, "recTimeInt": {"startTime": text(*a), "stopTime": text(*b)}}),
+            )
+            .collect(),
+    )
+}
+
+impl PdtqState {
+    pub(crate) fn new(capacity: PdtqCapacity) -> Self {
+        Self {
+            capacity,
+            ..Self::default()
+        }
+    }
+
+    /// Offers candidates for `id`'s desired window: the window itself when it fits (held
+    /// from now on, for the selection to come), else the first later one that fits (held by
+    /// nobody until selected).
+    fn offer(&mut self, id: &str) {
+        let Some(sub) = self.subs.get(id) else { return };
+        let Some(h) = self.held.get(id) else { return };
+        let (key, ues, want) = (h.key.clone(), h.ues, sub.want);
+        let (cands, span) = if fits(&self.held, &self.capacity, &key, ues, want, Some(id)) {
+            (vec![(1, want)], Some(want))
+        } else {
+            let alt = first_fit(&self.held, &self.capacity, &key, ues, want, Some(id));
+            (alt.map(|a| vec![(1, a)]).unwrap_or_default(), None)
+        };
+        if let Some(h) = self.held.get_mut(id) {
+            h.span = span;
+        }
+        if let Some(sub) = self.subs.get_mut(id) {
+            sub.candidates = cands;
+            sub.selected = None;
+            sub.body["pdtqPolicies"] = policies(&sub.candidates);
+            if sub.candidates.is_empty()
+                && let Some(o) = sub.body.as_object_mut()
+            {
+                o.remove("pdtqPolicies");
+            }
+            if let Some(o) = sub.body.as_object_mut() {
+                o.remove("selectedPolicy");
+            }
+        }
+    }
+
+    /// The selected subscriptions that no longer fit (latest first until the rest do): each
+    /// loses its hold and is offered anew. Returns their ids.
+    fn squeeze(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let ids: Vec<String> = self.subs.keys().rev().cloned().collect();
+        for id in ids {
+            let Some(h) = self.held.get(&id).cloned() else { continue };
+            let Some(span) = h.span else { continue };
+            // Over capacity in some slot it touches: with it, a slot exceeds the limit.
+            if !fits(&self.held, &self.capacity, &h.key, h.ues, span, Some(&id)) {
+                if let Some(x) = self.held.get_mut(&id) {
+                    x.span = None;
+                }
+                out.push(id);
+            }
+        }
+        for id in &out {
+            self.offer(id);
+        }
+        out
+    }
+}
+
+/// `POST {prefix}/{afId}/subscriptions`.
+pub(crate) async fn create(
+    State(sh): State<Shared>,
+    Path(af): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("{PDTQ_PREFIX}/{af}/subscriptions");
+    let parsed: Result<Value, _> = serde_json::from_slice(&body);
+    let idx = match gate(&sh, "POST", &path, &headers, parsed.as_ref().ok().cloned()).await {
+        Ok(i) => i,
+        Err(res) => return res,
+    };
+    let res = match parsed {
+        Err(e) => problem(
+            StatusCode::BAD_REQUEST,
+            "INVALID_MSG_FORMAT",
+            format!("body is not JSON: {e}"),
+            vec![],
+        ),
+        Ok(v) => {
+            let errs = validate::pdtq(&v);
+            if errs.is_empty() {
+                created(&sh, &path, v)
+            } else {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_MSG_FORMAT",
+                    "the PDTQ subscription is not valid",
+                    errs,
+                )
+            }
+        }
+    };
+    set_status(&sh, idx, res.status().as_u16());
+    res
+}
+
+fn created(sh: &Shared, path: &str, mut v: Value) -> Response {
+    let window = &v["desTimeInts"][0];
+    let want = (
+        window["startTime"].as_str().and_then(secs).unwrap_or(0),
+        window["stopTime"].as_str().and_then(secs_up).unwrap_or(0),
+    );
+    let area = v["locationArea5G"].to_string();
+    let qos = v["qosReference"].as_str().unwrap_or("").to_owned();
+    let ues = u32::try_from(v["numberOfUEs"].as_u64().unwrap_or(1)).unwrap_or(u32::MAX);
+    let destination = v["notificationDestination"].as_str().unwrap_or("").to_owned();
+    let (id, defer, answer) = {
+        let mut s = sh.lock();
+        let base = s.base_url.clone();
+        let p = &mut s.pdtq;
+        p.next += 1;
+        let id = format!("pdtq-{}", p.next);
+        let location = format!("{base}{path}/{id}");
+        let reference_id = format!("ref-{}", p.next);
+        v["self"] = json!(location);
+        v["referenceId"] = json!(reference_id);
+        p.held.insert(
+            id.clone(),
+            Held {
+                key: (area, qos),
+                ues,
+                span: None,
+            },
+        );
+        p.subs.insert(
+            id.clone(),
+            PdtqSub {
+                location: location.clone(),
+                body: v,
+                want,
+                candidates: Vec::new(),
+                selected: None,
+                reference_id,
+                destination,
+            },
+        );
+        let defer = p.capacity.defer_answers_ms;
+        p.offer(&id);
+        let mut answer = p.subs.get(&id).map(|s| s.body.clone()).unwrap_or_default();
+        if defer > 0
+            && let Some(o) = answer.as_object_mut()
+        {
+            o.remove("pdtqPolicies");
+        }
+        (id, defer, answer)
+    };
+    if defer > 0 {
+        let sh2 = sh.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(defer)).await;
+            if let Err(e) = notify(&sh2, &id, None).await {
+                tracing::warn!(error = %e, "nef-sim: deferred PDTQ answer not delivered");
+            }
+        });
+    }
+    let loc = answer["self"].as_str().unwrap_or_default().to_owned();
+    tracing::info!(subscription = %loc, "nef-sim: PDTQ subscription created");
+    let mut res = (StatusCode::CREATED, Json(answer)).into_response();
+    if let Ok(h) = HeaderValue::from_str(&loc) {
+        res.headers_mut().insert(header::LOCATION, h);
+    }
+    res
+}
+
+/// Sends `id`'s candidates (or `candidates`, recorded as its offer) to its subscriber.
+async fn notify(sh: &Shared, id: &str, candidates: Option<Vec<(i64, Span)>>) -> Result<u16, String> {
+    let (dest, body) = {
+        let mut s = sh.lock();
+        let sub = s
+            .pdtq
+            .subs
+            .get_mut(id)
+            .ok_or_else(|| format!("no PDTQ subscription {id}"))?;
+        if let Some(c) = candidates {
+            sub.candidates = c;
+            sub.body["pdtqPolicies"] = policies(&sub.candidates);
+        }
+        if sub.candidates.is_empty() {
+            return Err(format!("PDTQ subscription {id} has no candidates to send"));
+        }
+        let body = json!({"pdtqRefId": sub.reference_id, "candPolicies": policies(&sub.candidates)});
+        (sub.destination.clone(), body)
+    };
+    let res = sh
+        .http
+        .post(&dest)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(res.status().as_u16())
+}
+
+fn unknown(id: &str) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "SUBSCRIPTION_NOT_FOUND",
+        format!("no PDTQ subscription {id}"),
+        vec![],
+    )
+}
+
+pub(crate) async fn list(State(sh): State<Shared>, Path(af): Path<String>, headers: HeaderMap) -> Response {
+    let path = format!("{PDTQ_PREFIX}/{af}/subscriptions");
+    let idx = match gate(&sh, "GET", &path, &headers, None).await {
+        Ok(i) => i,
+        Err(res) => return res,
+    };
+    let prefix = format!("{}{path}/", sh.lock().base_url);
+    let all: Vec<Value> = sh
+        .lock()
+        .pdtq
+        .subs
+        .values()
+        .filter(|s| s.location.starts_with(&prefix))
+        .map(|s| s.body.clone())
+        .collect();
+    set_status(&sh, idx, 200);
+    Json(all).into_response()
+}
+
+pub(crate) async fn read(
+    State(sh): State<Shared>,
+    Path((af, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("{PDTQ_PREFIX}/{af}/subscriptions/{id}");
+    let idx = match gate(&sh, "GET", &path, &headers, None).await {
+        Ok(i) => i,
+        Err(res) => return res,
+    };
+    let found = sh.lock().pdtq.subs.get(&id).map(|s| s.body.clone());
+    let res = found.map_or_else(|| unknown(&id), |v| Json(v).into_response());
+    set_status(&sh, idx, res.status().as_u16());
+    res
+}
+
+pub(crate) async fn patch(
+    State(sh): State<Shared>,
+    Path((af, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("{PDTQ_PREFIX}/{af}/subscriptions/{id}");
+    let parsed: Result<Value, _> = serde_json::from_slice(&body);
+    let idx = match gate(&sh, "PATCH", &path, &headers, parsed.as_ref().ok().cloned()).await {
+        Ok(i) => i,
+        Err(res) => return res,
+    };
+    let merge = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/merge-patch+json"));
+    let res = match parsed {
+        _ if !merge => problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "a PdtqPatch is application/merge-patch+json",
+            vec![],
+        ),
+        Err(e) => problem(
+            StatusCode::BAD_REQUEST,
+            "INVALID_MSG_FORMAT",
+            format!("body is not JSON: {e}"),
+            vec![],
+        ),
+        Ok(v) => {
+            let errs = validate::patch(&v);
+            if errs.is_empty() {
+                select(&sh, &id, v["selectedPolicy"].as_i64())
+            } else {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_MSG_FORMAT",
+                    "the PdtqPatch is not valid",
+                    errs,
+                )
+            }
+        }
+    };
+    set_status(&sh, idx, res.status().as_u16());
+    res
+}
+
+/// Selects `policy` of `id`: it must be on offer and still fit.
+fn select(sh: &Shared, id: &str, policy: Option<i64>) -> Response {
+    let mut s = sh.lock();
+    let p = &mut s.pdtq;
+    let Some(sub) = p.subs.get(id) else { return unknown(id) };
+    let Some(policy) = policy else {
+        return Json(sub.body.clone()).into_response();
+    };
+    let Some((_, span)) = sub.candidates.iter().find(|(c, _)| *c == policy).copied() else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "INVALID_MSG_FORMAT",
+            format!("no candidate policy {policy}"),
+            vec![],
+        );
+    };
+    let Some(h) = p.held.get(id).cloned() else {
+        return unknown(id);
+    };
+    if h.span != Some(span) && !fits(&p.held, &p.capacity, &h.key, h.ues, span, Some(id)) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "PDTQ_POLICY_NOT_AVAILABLE",
+            format!("policy {policy} can no longer be honoured"),
+            vec![],
+        );
+    }
+    if let Some(x) = p.held.get_mut(id) {
+        x.span = Some(span);
+    }
+    let Some(sub) = p.subs.get_mut(id) else {
+        return unknown(id);
+    };
+    sub.selected = Some(policy);
+    sub.body["selectedPolicy"] = json!(policy);
+    tracing::info!(subscription = %sub.location, policy, "nef-sim: PDTQ policy selected");
+    Json(sub.body.clone()).into_response()
+}
+
+pub(crate) async fn remove(
+    State(sh): State<Shared>,
+    Path((af, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("{PDTQ_PREFIX}/{af}/subscriptions/{id}");
+    let idx = match gate(&sh, "DELETE", &path, &headers, None).await {
+        Ok(i) => i,
+        Err(res) => return res,
+    };
+    let res = {
+        let mut s = sh.lock();
+        s.pdtq.held.remove(&id);
+        match s.pdtq.subs.remove(&id) {
+            Some(sub) => {
+                tracing::info!(subscription = %sub.location, "nef-sim: PDTQ subscription deleted");
+                StatusCode::NO_CONTENT.into_response()
+            }
+            None => unknown(&id),
+        }
+    };
+    set_status(&sh, idx, res.status().as_u16());
+    res
+}
+
+impl PdtqState {
+    /// The subscriptions: URI -> body.
+    pub(crate) fn bodies(&self) -> BTreeMap<String, Value> {
+        self.subs
+            .values()
+            .map(|s| (s.location.clone(), s.body.clone()))
+            .collect()
+    }
+}
+
+/// `GET /sim/pdtq`: the subscriptions (URI -> body).
+pub(crate) async fn control_list(State(sh): State<Shared>) -> Json<BTreeMap<String, Value>> {
+    Json(sh.lock().pdtq.bodies())
+}
+
+/// Sets the capacity and warns the subscriptions squeezed out.
+pub(crate) async fn apply_capacity(sh: &Shared, cap: PdtqCapacity) -> Value {
+    let warned = {
+        let mut s = sh.lock();
+        s.pdtq.capacity = cap;
+        s.pdtq.squeeze()
+    };
+    let mut statuses = Vec::new();
+    for id in &warned {
+        statuses.push(match notify(sh, id, None).await {
+            Ok(st) => json!({"subscription": id, "subscriberStatus": st}),
+            Err(e) => json!({"subscription": id, "error": e}),
+        });
+    }
+    json!({"warned": statuses})
+}
+
+/// `POST /sim/pdtq/capacity`: the new capacity; selected policies that no longer fit are
+/// warned (latest first), each with the window it could have instead.
+pub(crate) async fn control_capacity(State(sh): State<Shared>, Json(cap): Json<PdtqCapacity>) -> Response {
+    Json(apply_capacity(&sh, cap).await).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NotifyCmd {
+    /// The subscription's URI or id.
+    subscription: String,
+    /// Candidate windows to offer (ids 1, 2, ...): `[[start, stop], ...]` in RFC 3339.
+    candidates: Vec<(String, String)>,
+    /// The id of the first candidate (default 1).
+    #[serde(default)]
+    first_id: Option<i64>,
+}
+
+/// `POST /sim/pdtq/notify`: sends these candidates to the subscriber, as a warning.
+pub(crate) async fn control_notify(State(sh): State<Shared>, Json(c): Json<NotifyCmd>) -> Response {
+    let id = c.subscription.rsplit('/').next().unwrap_or_default().to_owned();
+    let first = c.first_id.unwrap_or(1);
+    let cands: Option<Vec<(i64, Span)>> = c
+        .candidates
+        .iter()
+        .zip(first..)
+        .map(|((a, b), n)| Some((n, (secs(a)?, secs(b)?))))
+        .collect();
+    let Some(cands) = cands else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "candidates are RFC 3339 pairs"})),
+        )
+            .into_response();
+    };
+    match notify(&sh, &id, Some(cands)).await {
+        Ok(status) => Json(json!({"subscriberStatus": status})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+    }
+}
