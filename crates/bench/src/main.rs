@@ -46,7 +46,11 @@ enum What {
     /// Every section below but the soak, written into docs/BENCHMARKS.md (the default).
     All,
     /// The API against the baseline server.
-    Api,
+    Api {
+        /// Only the baseline and the store or option this names: `memory`, `redis`, `wait`
+        /// or `pdtq`.
+        only: Option<String>,
+    },
     /// The timer scenarios (NEF and PCF).
     Timers {
         /// Only the scenarios whose name contains this.
@@ -77,7 +81,7 @@ enum What {
 fn main() -> anyhow::Result<()> {
     let what = match Cli::parse().what {
         None | Some(What::All) => "all",
-        Some(What::Api) => "api",
+        Some(What::Api { .. }) => "api",
         // The filter is read where the section runs (the second argument).
         Some(What::Timers { .. }) => "timers",
         Some(What::Delivery { .. }) => "delivery",
@@ -178,14 +182,26 @@ fn ratio(x: f64, base: f64) -> String {
 }
 
 async fn api_report() -> anyhow::Result<String> {
+    // `bench api WORD` runs the baseline and only that part.
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let runs = |part: &str| only.is_empty() || only == part;
     let (bget, bpost) = api::baseline().await?;
     let mut rows = vec![
         ("baseline GET (minimal axum, same JSON)".to_owned(), bget.clone()),
         ("baseline POST (minimal axum, body parsed)".to_owned(), bpost.clone()),
     ];
-    rows.extend(api::on_store(false).await?.rows);
-    rows.extend(api::on_store(true).await?.rows);
-    rows.extend(api::wait_cost().await?);
+    if runs("memory") {
+        rows.extend(api::on_store(false).await?.rows);
+    }
+    if runs("redis") {
+        rows.extend(api::on_store(true).await?.rows);
+    }
+    if runs("wait") {
+        rows.extend(api::wait_cost().await?);
+    }
+    if runs("pdtq") {
+        rows.extend(api::pdtq_cost().await?);
+    }
     let mut s = String::from(
         "### API (16 keep-alive connections, 8 s each, every request with an ES256 bearer token verified)\n\n| scenario | requests | requests/s | vs baseline | p50 | p90 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|---|\n",
     );

@@ -221,9 +221,15 @@ impl Gateway {
     /// Starts a release gateway with `env` on top of the bench defaults (rate limits off,
     /// quiet logs); returns when `/health/ready` answers.
     pub async fn start(env: &[(String, String)]) -> anyhow::Result<Self> {
+        Self::start_with(env, &[]).await
+    }
+
+    /// [`Self::start`] with command-line arguments (`--config FILE`).
+    pub async fn start_with(env: &[(String, String)], args: &[&str]) -> anyhow::Result<Self> {
         let port = free_port()?;
         let started = Instant::now();
         let mut child = Command::new(binary("gateway")?)
+            .args(args)
             .env("QOSGW__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             // Replicas side by side: each its own admin port unless `env` names one.
             .env("QOSGW__SERVER__ADMIN_LISTEN", "127.0.0.1:0")

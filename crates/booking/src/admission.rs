@@ -55,8 +55,8 @@ pub fn refusal_message(devices: u32, offered: Option<Window>) -> String {
 /// Why `b` was declined, when the network declined it (`None`: it was not).
 pub fn declined_by_network(b: &Booking) -> Option<String> {
     let hold = b.network_hold.as_ref()?;
-    (b.status_info == Some(crate::booking::StatusInfo::BookingDeclined) && !hold.agreed())
-        .then(|| refusal_message(1, hold.offered))
+    (b.status_info == Some(crate::booking::StatusInfo::BookingDeclined) && hold.refused)
+        .then(|| refusal_message(b.capacity_units().max(1), hold.offered))
 }
 
 /// What the network holds for a booking, kept with it.
@@ -72,6 +72,11 @@ pub struct NetworkHold {
     /// What the network offered instead when no candidate covered the window (kept for the
     /// client's answer).
     pub offered: Option<Window>,
+    /// The network refused the booking (no candidate covered it, or it refused the question).
+    pub refused: bool,
+    /// An ask went unanswered: a negotiation it created may exist beside the known one, so
+    /// the release looks for every negotiation with the booking's callback URL.
+    pub unanswered: bool,
 }
 
 impl NetworkHold {

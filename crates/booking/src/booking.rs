@@ -361,6 +361,9 @@ impl Booking {
         b.version = 1;
         b.echo = member.echo.clone();
         b.group = Some(Group::Member { of: reservation.id });
+        // The network's agreement is the reservation's, for all its devices: a device's own
+        // end must not release it.
+        b.network_hold = None;
         b
     }
 

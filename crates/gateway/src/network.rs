@@ -233,7 +233,10 @@ async fn start_nef_sim(s: &Settings) -> anyhow::Result<NefSim> {
             ..Faults::default()
         },
         release: sb.release,
-        pdtq: nef_sim::pdtq::model::PdtqCapacity::default(),
+        pdtq: nef_sim::pdtq::model::PdtqCapacity {
+            ues: sb.simulator.pdtq_ues,
+            ..Default::default()
+        },
     };
     let sim = NefSim::start("127.0.0.1:0", cfg)
         .await

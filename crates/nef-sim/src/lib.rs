@@ -34,6 +34,9 @@ pub const API_PREFIX: &str = "/3gpp-as-session-with-qos/v1";
 pub struct Faults {
     /// Delay before every API answer.
     pub latency_ms: u64,
+    /// Delay after a PDTQ create has been acted on, before its answer: a client that gives up
+    /// waiting leaves the negotiation made (what a slow real NEF does).
+    pub latency_after_ms: u64,
     /// Share (0..1) of API calls answered with `error_status`.
     pub error_rate: f64,
     pub error_status: u16,

@@ -89,9 +89,17 @@ impl Collection {
         }
     }
 
-    /// GET the collection: every resource of this AF.
+    /// GET the collection: every resource of this AF. A 404 or 204 is an empty collection
+    /// (3GPP lists 404 for a GET-all with nothing to return: its 200 has `minItems: 1`).
     pub(crate) async fn list<T: DeserializeOwned>(&self) -> Result<Vec<T>, SbiError> {
-        let (res, _) = self.transport.send(Method::GET, self.url.clone(), None, true).await?;
+        let res = match self.transport.send(Method::GET, self.url.clone(), None, true).await {
+            Ok((res, _)) => res,
+            Err(SbiError::Rejected { status: 404, .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        if res.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(Vec::new());
+        }
         res.json()
             .await
             .map_err(|e| SbiError::unavailable("bad list answer", e))

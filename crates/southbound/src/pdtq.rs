@@ -10,12 +10,13 @@ use booking::admission::{Answer, Candidate, NetworkAdmission, NetworkHold, Windo
 use booking::{Booking, Catalog, Group, ServiceArea, SouthboundError};
 use nef::pdtq::{GeographicArea, GeographicalCoordinates, LocationArea5G, Pdtq, PdtqClient, PdtqPolicy, TimeWindow};
 use qos_mapping::MappingConfig;
+use sbi::SbiError;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tracing::info;
+use tracing::{info, warn};
 
 /// What the operator configures for PDTQ.
 #[derive(Debug, Clone)]
@@ -49,6 +50,16 @@ pub fn candidates(policies: &[PdtqPolicy]) -> Vec<Candidate> {
             })
         })
         .collect()
+}
+
+/// A failed call as the booking sees it: besides what every southbound call counts as
+/// passing (5xx, network), a NEF that asks to slow down (429) or timed the request out (408)
+/// has not said no.
+fn classify(what: &str, e: SbiError) -> SouthboundError {
+    match e.status() {
+        Some(408 | 429) => SouthboundError::unavailable(what).because(e),
+        _ => from_sbi(what, e),
+    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> Result<String, SouthboundError> {
@@ -126,11 +137,15 @@ impl PdtqAdmission {
     /// may have created).
     async fn find(&self, b: &Booking) -> Result<Vec<Pdtq>, SouthboundError> {
         let dest = qos_mapping::pdtq_notification_destination(&self.mapping, b);
-        let all = self.client.list().await.map_err(|e| from_sbi("PDTQ list failed", e))?;
-        Ok(all
+        let all = self.client.list().await.map_err(|e| classify("PDTQ list failed", e))?;
+        let mine: Vec<Pdtq> = all
             .into_iter()
             .filter(|p| p.notification_destination.as_deref() == Some(dest.as_str()))
-            .collect())
+            .collect();
+        if mine.iter().any(|p| p.self_link.is_none()) {
+            warn!(booking.id = %b.id, "the NEF lists a PDTQ subscription of this booking without `self`: it cannot be adopted or deleted");
+        }
+        Ok(mine)
     }
 
     /// The subscription this booking already has at the NEF, if any (after an earlier ask).
@@ -143,7 +158,7 @@ impl PdtqAdmission {
                 .client
                 .get(loc)
                 .await
-                .map_err(|e| from_sbi("PDTQ read failed", e))?;
+                .map_err(|e| classify("PDTQ read failed", e))?;
             return Ok(found.map(|p| (loc.clone(), p)));
         }
         Ok(self
@@ -168,6 +183,7 @@ impl PdtqAdmission {
         let Some(c) = covering(&cands, b.start_time, b.end_time()) else {
             return Answer::Refused(NetworkHold {
                 offered: cands.first().map(|c| c.window),
+                refused: true,
                 ..hold
             });
         };
@@ -186,10 +202,15 @@ impl PdtqAdmission {
                     ..hold
                 })
             }
-            // Not taken now: asked again (the answer is read again then).
-            Err(sbi::SbiError::Unavailable { .. }) => Answer::Pending(hold),
-            // The network no longer offers it.
-            Err(_) => Answer::Refused(hold),
+            // Not taken now: asked again (the answer is read again then); else refused.
+            Err(e) => {
+                if classify("PDTQ selection failed", e).is_unavailable() {
+                    Answer::Pending(hold)
+                } else {
+                    // The network no longer offers it.
+                    Answer::Refused(NetworkHold { refused: true, ..hold })
+                }
+            }
         }
     }
 }
@@ -206,7 +227,7 @@ impl NetworkAdmission for PdtqAdmission {
                         .client
                         .create(&req)
                         .await
-                        .map_err(|e| from_sbi("PDTQ create failed", e))?;
+                        .map_err(|e| classify("PDTQ create failed", e))?;
                     (created.location, created.subscription)
                 }
             };
@@ -244,26 +265,37 @@ impl NetworkAdmission for PdtqAdmission {
             .client
             .select(&location, c.id)
             .await
-            .map_err(|e| from_sbi("PDTQ selection failed", e))?;
+            .map_err(|e| classify("PDTQ selection failed", e))?;
         info!(booking.id = %b.id, pdtq.subscription = %location, pdtq.policy = c.id, "PDTQ policy selected");
         Ok(Some(NetworkHold {
             subscription: Some(location),
             policy: Some(c.id),
             reference_id: answer.and_then(|p| p.reference_id).or(hold.reference_id),
-            offered: None,
+            ..NetworkHold::default()
         }))
     }
 
     async fn release(&self, b: &Booking) -> Result<(), SouthboundError> {
-        let locations: Vec<String> = match b.network_hold.as_ref().and_then(|h| h.subscription.clone()) {
-            Some(loc) => vec![loc],
-            None => self.find(b).await?.into_iter().filter_map(|p| p.self_link).collect(),
+        let Some(hold) = &b.network_hold else {
+            return Ok(());
         };
+        let mut locations: Vec<String> = hold.subscription.iter().cloned().collect();
+        // An unanswered ask may have left a negotiation beside the known one (its POST landed
+        // after the answer was given up on): every one with the booking's callback URL goes.
+        if hold.unanswered {
+            for p in self.find(b).await? {
+                if let Some(loc) = p.self_link
+                    && !locations.contains(&loc)
+                {
+                    locations.push(loc);
+                }
+            }
+        }
         for loc in locations {
             self.client
                 .delete(&loc)
                 .await
-                .map_err(|e| from_sbi("PDTQ delete failed", e))?;
+                .map_err(|e| classify("PDTQ delete failed", e))?;
             info!(booking.id = %b.id, pdtq.subscription = %loc, "PDTQ subscription deleted");
         }
         Ok(())

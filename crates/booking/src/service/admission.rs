@@ -11,7 +11,7 @@ use crate::error::{Chain, Rejection, RejectionKind};
 use crate::store::StoreError;
 use crate::telemetry::NetworkCall;
 use time::OffsetDateTime;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// What a create does after asking the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl BookingService {
                 Asked::Go
             }
             Ok(Answer::Refused(hold)) => {
-                b.network_hold = Some(hold);
+                b.network_hold = Some(NetworkHold { refused: true, ..hold });
                 Asked::Refused
             }
             Ok(Answer::Pending(hold)) => {
@@ -46,15 +46,21 @@ impl BookingService {
             }
             Err(e) if e.is_unavailable() => {
                 // Its outcome is unknown: the hold without a resource makes the next try look
-                // for what this one may have created.
+                // for what this one may have created, and the release for every one.
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network did not answer the booking's question; REQUESTED until it does");
-                b.network_hold = Some(NetworkHold::default());
+                b.network_hold = Some(NetworkHold {
+                    unanswered: true,
+                    ..NetworkHold::default()
+                });
                 self.wait_for_network(b, now);
                 Asked::Go
             }
             Err(e) => {
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network refused the booking's question; declined");
-                b.network_hold = None;
+                b.network_hold = Some(NetworkHold {
+                    refused: true,
+                    ..NetworkHold::default()
+                });
                 Asked::Refused
             }
         }
@@ -101,24 +107,44 @@ impl BookingService {
             return Ok(());
         };
         let answer = self.network(NetworkCall::Negotiate, b.id, net.negotiate(&b)).await;
+        let before = b.network_hold.clone().unwrap_or_default();
+        // What an earlier unanswered ask may have left stays to be looked for at the release.
+        let kept = |hold: NetworkHold| NetworkHold {
+            unanswered: hold.unanswered || before.unanswered,
+            ..hold
+        };
         match answer {
-            Ok(Answer::Agreed(hold)) => self.network_agreed(&b, hold, now).await,
-            Ok(Answer::Refused(hold)) => self.network_declined(&b, Some(hold), now).await,
+            Ok(Answer::Agreed(hold)) => self.network_agreed(&b, kept(hold), now).await,
+            Ok(Answer::Refused(hold)) => {
+                let hold = NetworkHold {
+                    refused: true,
+                    ..kept(hold)
+                };
+                self.network_declined(&b, Some(hold), now).await
+            }
             Ok(Answer::Pending(hold)) => {
                 let mut waiting = b.touched();
-                waiting.network_hold = Some(hold);
+                waiting.network_hold = Some(kept(hold));
                 waiting.retry_at = Some(now + self.backoff(2));
                 self.commit(&waiting, false).await.map(|_| ())
             }
             Err(e) if e.is_unavailable() => {
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network still does not answer; asking again later");
                 let mut waiting = b.touched();
+                waiting.network_hold = Some(NetworkHold {
+                    unanswered: true,
+                    ..before
+                });
                 waiting.retry_at = Some(now + self.backoff(2));
                 self.commit(&waiting, false).await.map(|_| ())
             }
             Err(e) => {
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network refused the booking's question; declined");
-                self.network_declined(&b, b.network_hold.clone(), now).await
+                let hold = NetworkHold {
+                    refused: true,
+                    ..before
+                };
+                self.network_declined(&b, Some(hold), now).await
             }
         }
     }
@@ -195,11 +221,17 @@ impl BookingService {
         self.store.update(&again, self.due_of(&again), None).await.map(|_| ())
     }
 
-    /// An ended booking's retry time: the release of the network's hold failed before.
+    /// An ended booking's retry time: the release of the network's hold failed before. Tried
+    /// until the record's retention ends; then given up (logged), and the record purged.
     pub(super) async fn release_again(&self, b: Booking) -> Result<(), StoreError> {
+        let now = self.clock.now();
         let released = self.release_network(&b).await;
+        let give_up = b.terminated_at.is_some_and(|t| now >= t + self.policy.retention);
+        if !released && give_up {
+            error!(booking.id = %b.id, "could not release the network's hold within the booking's retention; given up, it may stay at the NEF until its window passes");
+        }
         let mut next = b.touched();
-        next.retry_at = (!released).then(|| self.clock.now() + self.backoff(3));
+        next.retry_at = (!released && !give_up).then(|| now + self.backoff(3));
         if released {
             info!(booking.id = %b.id, "the network's hold released");
         }
@@ -215,6 +247,7 @@ impl BookingService {
         &self,
         id: BookingId,
         proof: CallbackProof<'_>,
+        reference: Option<&str>,
         candidates: &[Candidate],
     ) -> Result<NetworkOutcome, StoreError> {
         if let CallbackProof::SharedSecret { given, expected } = proof
@@ -246,6 +279,13 @@ impl BookingService {
                 if b.status == BookingStatus::Terminated {
                     return Ok(Attempt::Done(Some(false)));
                 }
+                if let (Some(theirs), Some(ours)) = (reference, &hold.reference_id)
+                    && theirs != ours
+                {
+                    // Another negotiation's (one an unanswered ask left): not this booking's.
+                    warn!(booking.id = %id, pdtq.reference = theirs, "PDTQ notification for another negotiation; ignored");
+                    return Ok(Attempt::Done(Some(false)));
+                }
                 let now = self.clock.now();
                 let from = now.max(b.start_time);
                 let selected = self
@@ -257,6 +297,17 @@ impl BookingService {
                     .await;
                 match selected {
                     Ok(Some(new_hold)) if hold.agreed() => {
+                        let new_hold = NetworkHold {
+                            unanswered: hold.unanswered,
+                            ..new_hold
+                        };
+                        if b.status == BookingStatus::Scheduled && b.attempts > 0 {
+                            // An activation is in flight and holds the timer: a write now
+                            // would move it. The network has the new selection; the stored
+                            // one is only the older policy's id.
+                            info!(booking.id = %id, "the network warned during the activation; another policy selected");
+                            return Ok(Attempt::Done(Some(false)));
+                        }
                         let mut moved = b.touched();
                         moved.network_hold = Some(new_hold);
                         if !self.commit(&moved, false).await? {
@@ -266,19 +317,35 @@ impl BookingService {
                         Ok(Attempt::Done(Some(false)))
                     }
                     Ok(Some(new_hold)) => {
+                        let new_hold = NetworkHold {
+                            unanswered: hold.unanswered,
+                            ..new_hold
+                        };
                         self.network_agreed(&b, new_hold, now).await?;
                         Ok(Attempt::Done(Some(false)))
                     }
                     Ok(None) if hold.agreed() => Ok(Attempt::Done(Some(true))),
                     Ok(None) => {
                         let offered = candidates.first().map(|c| c.window);
-                        self.network_declined(&b, Some(NetworkHold { offered, ..hold }), now)
-                            .await?;
+                        let refused = NetworkHold {
+                            offered,
+                            refused: true,
+                            ..hold
+                        };
+                        self.network_declined(&b, Some(refused), now).await?;
                         Ok(Attempt::Done(Some(false)))
                     }
+                    Err(e) if e.is_unavailable() => {
+                        // Not now: the network sends its notification again.
+                        Err(StoreError::Unavailable {
+                            what: format!("could not select a candidate policy now: {e}"),
+                            source: None,
+                        })
+                    }
                     Err(e) => {
-                        // The network's own offer could not be taken up: as good as none.
-                        warn!(booking.id = %id, error = %Chain(&e), "could not select a candidate policy");
+                        // The network refused its own offer: as good as none (a waiting
+                        // booking is asked again by its timer).
+                        warn!(booking.id = %id, error = %Chain(&e), "the network refused the selection of its candidate");
                         Ok(Attempt::Done(Some(hold.agreed())))
                     }
                 }

@@ -343,7 +343,11 @@ impl BookingService {
         if done && b.status == BookingStatus::Terminated {
             // A delete, an end or a revocation frees the capacity at once, the network's too.
             self.give_back(&self.plan().pools_of(b), b.id).await;
-            self.released_or_retried(b).await?;
+            // The end is stored whatever follows: a failure to store the release's retry is
+            // logged, not reported as the end's.
+            if let Err(e) = self.released_or_retried(b).await {
+                warn!(booking.id = %b.id, error = %Chain(&e), "could not store the retry of the network's release");
+            }
         }
         Ok(done)
     }

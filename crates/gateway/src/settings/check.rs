@@ -118,6 +118,15 @@ impl Settings {
             if let Some(missing) = self.api.area_names.iter().find(|n| !p.areas.contains_key(*n)) {
                 anyhow::bail!("capacity.pdtq.areas: area name {missing} (in api.area_names) has no location for PDTQ");
             }
+            // A mistyped key reads as nothing (3GPP's JSON is open): an empty area would be
+            // refused by the NEF at every booking.
+            if let Some((name, _)) = p.areas.iter().find(|(_, a)| {
+                a.geographic_areas.is_empty() && a.civic_addresses.is_empty() && a.nw_area_info.is_none()
+            }) {
+                anyhow::bail!(
+                    "capacity.pdtq.areas.{name}: names no place (geographicAreas, civicAddresses or nwAreaInfo)"
+                );
+            }
             anyhow::ensure!(
                 p.api_root.is_some()
                     || matches!(

@@ -504,6 +504,8 @@ pub struct SimulatorSettings {
     pub notify_on_create: bool,
     #[serde(rename = "latency_ms", deserialize_with = "units::ms")]
     pub latency: Duration,
+    /// UEs the simulator's PDTQ negotiation admits per QoS reference, area and slot.
+    pub pdtq_ues: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

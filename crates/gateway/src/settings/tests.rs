@@ -131,3 +131,44 @@ fn charging_kinds_read_as_one_or_a_list_and_chf_needs_its_root() {
     assert!(e.contains("charging.chf.api_root"), "{e}");
     assert!(kinds("ftp").is_err());
 }
+
+#[test]
+fn pdtq_areas_keep_3gpp_names_and_every_area_name_needs_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    let area = "{nwAreaInfo: {tais: [{plmnId: {mcc: \"262\", mnc: \"01\"}, tac: \"00A1B2\"}]}}";
+    std::fs::write(
+        &f,
+        format!(
+            "capacity:\n  network_admission: pdtq\n  pdtq:\n    areas:\n      city-center: {area}\n      \
+             stadium-north: {{civicAddresses: [{{country: DE, A3: Frankfurt}}]}}\n      harbour: {area}\n"
+        ),
+    )
+    .unwrap();
+    let s = Settings::load_from(Some(&f), env_with(&[])).unwrap();
+    s.check().unwrap();
+    let areas = &s.capacity.pdtq.areas;
+    let tai = &areas["city-center"].nw_area_info.as_ref().unwrap()["tais"][0];
+    assert_eq!(tai["plmnId"]["mcc"], "262", "3GPP's names kept as written: {tai}");
+    assert_eq!(areas["stadium-north"].civic_addresses[0]["A3"], "Frankfurt");
+
+    // An area name without a location: refused at start, not at the first booking.
+    std::fs::write(
+        &f,
+        format!("capacity:\n  network_admission: pdtq\n  pdtq:\n    areas:\n      city-center: {area}\n"),
+    )
+    .unwrap();
+    let err = Settings::load_from(Some(&f), env_with(&[])).unwrap_err();
+    assert!(err.to_string().contains("has no location for PDTQ"), "{err}");
+    // A mistyped key names no place.
+    std::fs::write(
+        &f,
+        format!(
+            "capacity:\n  network_admission: pdtq\n  pdtq:\n    areas:\n      city-center: {area}\n      \
+             stadium-north: {{nwAreaInfos: {{}}}}\n      harbour: {area}\n"
+        ),
+    )
+    .unwrap();
+    let err = Settings::load_from(Some(&f), env_with(&[])).unwrap_err();
+    assert!(err.to_string().contains("names no place"), "{err}");
+}

@@ -196,6 +196,20 @@ async fn a_warning_moves_a_booking_to_a_covering_policy_or_revokes_it() {
     // A warning whose candidate still covers A's window: selected, A stays SCHEDULED.
     let sub = pdtq_of(&app, &a)[0]["self"].as_str().unwrap().to_owned();
     let cover = window(Duration::minutes(-5), Duration::minutes(40));
+
+    // The selection meets a NEF that cannot take it now: 503 back, so the NEF sends the
+    // warning again; the booking is not revoked for it.
+    app.sim.fail_next(503, 10);
+    let r = app
+        .client
+        .post(format!("{}/sim/pdtq/notify", app.sim.url()))
+        .json(&json!({"subscription": sub, "candidates": [cover], "firstId": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["subscriberStatus"], 503);
+    assert_eq!(app.get(&a).await.body["bookingStatus"], "SCHEDULED");
+    app.sim.set_faults(nef_sim::Faults::default());
     let r = app
         .client
         .post(format!("{}/sim/pdtq/notify", app.sim.url()))
@@ -270,9 +284,10 @@ async fn a_network_that_does_not_answer_in_time_leaves_the_booking_requested_unt
     let app = spawn_app_with(pdtq).await;
     let sink = Sink::start().await;
 
-    // Slow: the answer takes longer than answer_within; REQUESTED, then asked again.
+    // Slow: the NEF acts, but its answer comes after answer_within; REQUESTED, then asked
+    // again, and the negotiation the first ask made is adopted, not doubled.
     app.sim.set_faults(nef_sim::Faults {
-        latency_ms: 1500,
+        latency_after_ms: 1500,
         ..nef_sim::Faults::default()
     });
     let mut body = booking_body(&app, "+123456781", Duration::hours(1), 1800);
@@ -280,15 +295,22 @@ async fn a_network_that_does_not_answer_in_time_leaves_the_booking_requested_unt
     let slow = app.create(body).await;
     assert_eq!(slow.body["bookingStatus"], "REQUESTED", "{}", slow.body);
     let slow = id(&slow);
+    assert_eq!(pdtq_of(&app, &slow).len(), 1, "the NEF acted on the unanswered ask");
     app.sim.set_faults(nef_sim::Faults::default());
-    tokio::time::sleep(StdDuration::from_millis(1000)).await;
     app.advance(Duration::seconds(30)).await;
     assert_eq!(app.get(&slow).await.body["bookingStatus"], "SCHEDULED");
     assert_eq!(
         pdtq_of(&app, &slow).len(),
         1,
-        "one negotiation for the booking, whatever was sent"
+        "one negotiation for the booking: adopted"
     );
+    let asked = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with(nef_sim::pdtq::PDTQ_PREFIX))
+        .count();
+    assert_eq!(asked, 1, "asked once; the second try listed and adopted");
     // REQUESTED is the create's answer (no event names it); the decision is the event.
     let events = sink.wait_for(1).await;
     let statuses: Vec<&Value> = events.iter().map(|(_, e)| &e["data"]["bookingStatus"]).collect();
@@ -347,6 +369,28 @@ async fn a_reservation_asks_for_all_its_devices_at_once() {
     assert_eq!(ok.status, 201, "{}", ok.body);
     let asked = app.sim.pdtq_subscriptions();
     assert_eq!(asked.values().next().unwrap()["numberOfUEs"], 3);
+
+    // A device assigned and released again: the reservation's negotiation stays (it is for
+    // all its devices, not the device's).
+    let id = ok.body["bookingId"].as_str().unwrap().to_owned();
+    for action in ["assign", "release"] {
+        let r = app
+            .send(
+                reqwest::Method::POST,
+                &format!("{path}/{id}/devices/{action}"),
+                Some(&app.token),
+                None,
+                Some(json!({"devices": [{"phoneNumber": "+123456781"}]})),
+            )
+            .await;
+        assert!(r.status / 100 == 2, "{action}: {} {}", r.status, r.body);
+    }
+    assert_eq!(
+        app.sim.pdtq_subscriptions().len(),
+        1,
+        "{:?}",
+        app.sim.pdtq_subscriptions()
+    );
     let full = app
         .send(reqwest::Method::POST, path, Some(&app.token), None, Some(reserve(1)))
         .await;

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use model::{Held, PdtqCapacity, Span, first_fit, fits};
+use model::{Held, Holdings, PdtqCapacity, Span};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -36,13 +36,15 @@ pub(crate) struct PdtqSub {
     selected: Option<i64>,
     reference_id: String,
     destination: String,
+    /// Creation order ("latest first" when capacity shrinks).
+    seq: u64,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct PdtqState {
     capacity: PdtqCapacity,
     subs: BTreeMap<String, PdtqSub>,
-    held: BTreeMap<String, Held>,
+    held: Holdings,
     next: u64,
 }
 
@@ -91,15 +93,13 @@ impl PdtqState {
         let Some(sub) = self.subs.get(id) else { return };
         let Some(h) = self.held.get(id) else { return };
         let (key, ues, want) = (h.key.clone(), h.ues, sub.want);
-        let (cands, span) = if fits(&self.held, &self.capacity, &key, ues, want, Some(id)) {
+        let (cands, span) = if self.held.fits(&self.capacity, &key, ues, want, Some(id)) {
             (vec![(1, want)], Some(want))
         } else {
-            let alt = first_fit(&self.held, &self.capacity, &key, ues, want, Some(id));
+            let alt = self.held.first_fit(&self.capacity, &key, ues, want, Some(id));
             (alt.map(|a| vec![(1, a)]).unwrap_or_default(), None)
         };
-        if let Some(h) = self.held.get_mut(id) {
-            h.span = span;
-        }
+        self.held.hold(id, span, &self.capacity);
         if let Some(sub) = self.subs.get_mut(id) {
             sub.candidates = cands;
             sub.selected = None;
@@ -119,15 +119,15 @@ impl PdtqState {
     /// loses its hold and is offered anew. Returns their ids.
     fn squeeze(&mut self) -> Vec<String> {
         let mut out = Vec::new();
-        let ids: Vec<String> = self.subs.keys().rev().cloned().collect();
+        let mut ids: Vec<(u64, String)> = self.subs.iter().map(|(id, s)| (s.seq, id.clone())).collect();
+        ids.sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        let ids: Vec<String> = ids.into_iter().map(|(_, id)| id).collect();
         for id in ids {
             let Some(h) = self.held.get(&id).cloned() else { continue };
             let Some(span) = h.span else { continue };
             // Over capacity in some slot it touches: with it, a slot exceeds the limit.
-            if !fits(&self.held, &self.capacity, &h.key, h.ues, span, Some(&id)) {
-                if let Some(x) = self.held.get_mut(&id) {
-                    x.span = None;
-                }
+            if !self.held.fits(&self.capacity, &h.key, h.ues, span, Some(&id)) {
+                self.held.hold(&id, None, &self.capacity);
                 out.push(id);
             }
         }
@@ -161,7 +161,12 @@ pub(crate) async fn create(
         Ok(v) => {
             let errs = validate::pdtq(&v);
             if errs.is_empty() {
-                created(&sh, &path, v)
+                let res = created(&sh, &path, v);
+                let after = sh.lock().cfg.faults.latency_after_ms;
+                if after > 0 {
+                    tokio::time::sleep(Duration::from_millis(after)).await;
+                }
+                res
             } else {
                 problem(
                     StatusCode::BAD_REQUEST,
@@ -196,14 +201,12 @@ fn created(sh: &Shared, path: &str, mut v: Value) -> Response {
         let reference_id = format!("ref-{}", p.next);
         v["self"] = json!(location);
         v["referenceId"] = json!(reference_id);
-        p.held.insert(
-            id.clone(),
-            Held {
-                key: (area, qos),
-                ues,
-                span: None,
-            },
-        );
+        let held = Held {
+            key: (area, qos),
+            ues,
+            span: None,
+        };
+        p.held.insert(&id, held, &p.capacity);
         p.subs.insert(
             id.clone(),
             PdtqSub {
@@ -214,6 +217,7 @@ fn created(sh: &Shared, path: &str, mut v: Value) -> Response {
                 selected: None,
                 reference_id,
                 destination,
+                seq: p.next,
             },
         );
         let defer = p.capacity.defer_answers_ms;
@@ -384,7 +388,7 @@ fn select(sh: &Shared, id: &str, policy: Option<i64>) -> Response {
     let Some(h) = p.held.get(id).cloned() else {
         return unknown(id);
     };
-    if h.span != Some(span) && !fits(&p.held, &p.capacity, &h.key, h.ues, span, Some(id)) {
+    if h.span != Some(span) && !p.held.fits(&p.capacity, &h.key, h.ues, span, Some(id)) {
         return problem(
             StatusCode::FORBIDDEN,
             "PDTQ_POLICY_NOT_AVAILABLE",
@@ -392,9 +396,7 @@ fn select(sh: &Shared, id: &str, policy: Option<i64>) -> Response {
             vec![],
         );
     }
-    if let Some(x) = p.held.get_mut(id) {
-        x.span = Some(span);
-    }
+    p.held.hold(id, Some(span), &p.capacity);
     let Some(sub) = p.subs.get_mut(id) else {
         return unknown(id);
     };
@@ -416,7 +418,8 @@ pub(crate) async fn remove(
     };
     let res = {
         let mut s = sh.lock();
-        s.pdtq.held.remove(&id);
+        let cap = s.pdtq.capacity.clone();
+        s.pdtq.held.remove(&id, &cap);
         match s.pdtq.subs.remove(&id) {
             Some(sub) => {
                 tracing::info!(subscription = %sub.location, "nef-sim: PDTQ subscription deleted");
@@ -449,6 +452,8 @@ pub(crate) async fn apply_capacity(sh: &Shared, cap: PdtqCapacity) -> Value {
     let warned = {
         let mut s = sh.lock();
         s.pdtq.capacity = cap;
+        let cap = s.pdtq.capacity.clone();
+        s.pdtq.held.recount(&cap);
         s.pdtq.squeeze()
     };
     let mut statuses = Vec::new();

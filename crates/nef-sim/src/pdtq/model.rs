@@ -43,11 +43,13 @@ impl PdtqCapacity {
 /// A window in Unix seconds, `[start, stop)`.
 pub type Span = (i64, i64);
 
+/// Area and QoS reference: what shares capacity.
+pub type Key = (String, String);
+
 /// One PDTQ subscription as the model sees it.
 #[derive(Debug, Clone)]
 pub struct Held {
-    /// Area and QoS reference (what shares capacity).
-    pub key: (String, String),
+    pub key: Key,
     pub ues: u32,
     /// The window it holds (a covering candidate offered, or the selected policy's).
     pub span: Option<Span>,
@@ -58,44 +60,94 @@ fn slots(span: Span, slot: i64) -> std::ops::Range<i64> {
     span.0.div_euclid(slot)..(span.1 - 1).div_euclid(slot) + 1
 }
 
-/// Whether `span` has room for `ues` of `key`, beside every subscription but `except`.
-pub fn fits(
-    all: &BTreeMap<String, Held>,
-    cap: &PdtqCapacity,
-    key: &(String, String),
-    ues: u32,
-    span: Span,
-    except: Option<&str>,
-) -> bool {
-    let limit = cap.of(&key.1);
-    let slot = cap.slot_seconds.max(1);
-    slots(span, slot).all(|s| {
-        let used: u32 = all
-            .iter()
-            .filter(|(id, h)| Some(id.as_str()) != except && &h.key == key)
-            .filter_map(|(_, h)| h.span.map(|sp| (h.ues, sp)))
-            .filter(|(_, sp)| slots(*sp, slot).contains(&s))
-            .map(|(u, _)| u)
-            .sum();
-        used + ues <= limit
-    })
+/// The subscriptions and the UEs they hold per key and slot (kept with every change, so a
+/// check costs the slots of one window, not a scan of every subscription).
+#[derive(Debug, Default)]
+pub struct Holdings {
+    held: BTreeMap<String, Held>,
+    used: HashMap<(Key, i64), u32>,
 }
 
-/// The first window as long as `want`, at or after its start in whole slots, that fits;
-/// `None` within the search horizon.
-pub fn first_fit(
-    all: &BTreeMap<String, Held>,
-    cap: &PdtqCapacity,
-    key: &(String, String),
-    ues: u32,
-    want: Span,
-    except: Option<&str>,
-) -> Option<Span> {
-    let slot = cap.slot_seconds.max(1);
-    let steps = cap.search_hours * 3600 / slot;
-    (0..=steps)
-        .map(|k| (want.0 + k * slot, want.1 + k * slot))
-        .find(|sp| fits(all, cap, key, ues, *sp, except))
+impl Holdings {
+    pub fn get(&self, id: &str) -> Option<&Held> {
+        self.held.get(id)
+    }
+
+    fn count(&mut self, h: &Held, cap: &PdtqCapacity, add: bool) {
+        let Some(span) = h.span else { return };
+        for s in slots(span, cap.slot_seconds.max(1)) {
+            let k = (h.key.clone(), s);
+            let n = self.used.entry(k.clone()).or_default();
+            *n = if add {
+                n.saturating_add(h.ues)
+            } else {
+                n.saturating_sub(h.ues)
+            };
+            if *n == 0 {
+                self.used.remove(&k);
+            }
+        }
+    }
+
+    /// Adds or replaces `id`.
+    pub fn insert(&mut self, id: &str, h: Held, cap: &PdtqCapacity) {
+        self.remove(id, cap);
+        self.count(&h, cap, true);
+        self.held.insert(id.to_owned(), h);
+    }
+
+    pub fn remove(&mut self, id: &str, cap: &PdtqCapacity) {
+        if let Some(old) = self.held.remove(id) {
+            self.count(&old, cap, false);
+        }
+    }
+
+    /// Moves `id` to `span` (or none).
+    pub fn hold(&mut self, id: &str, span: Option<Span>, cap: &PdtqCapacity) {
+        if let Some(mut h) = self.held.get(id).cloned() {
+            h.span = span;
+            self.insert(id, h, cap);
+        }
+    }
+
+    /// Counts everything again (the slot length changed).
+    pub fn recount(&mut self, cap: &PdtqCapacity) {
+        self.used.clear();
+        let all: Vec<Held> = self.held.values().cloned().collect();
+        for h in &all {
+            self.count(h, cap, true);
+        }
+    }
+
+    /// The UEs of `key` in slot `s`, `except` the subscription's own.
+    fn used_in(&self, key: &Key, s: i64, except: Option<&Held>, slot: i64) -> u32 {
+        let own = except
+            .filter(|h| &h.key == key && h.span.is_some_and(|sp| slots(sp, slot).contains(&s)))
+            .map_or(0, |h| h.ues);
+        self.used
+            .get(&(key.clone(), s))
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(own)
+    }
+
+    /// Whether `span` has room for `ues` of `key`, beside every subscription but `except`.
+    pub fn fits(&self, cap: &PdtqCapacity, key: &Key, ues: u32, span: Span, except: Option<&str>) -> bool {
+        let limit = cap.of(&key.1);
+        let slot = cap.slot_seconds.max(1);
+        let own = except.and_then(|id| self.held.get(id));
+        slots(span, slot).all(|s| self.used_in(key, s, own, slot).saturating_add(ues) <= limit)
+    }
+
+    /// The first window as long as `want`, at or after its start in whole slots, that fits;
+    /// `None` within the search horizon.
+    pub fn first_fit(&self, cap: &PdtqCapacity, key: &Key, ues: u32, want: Span, except: Option<&str>) -> Option<Span> {
+        let slot = cap.slot_seconds.max(1);
+        let steps = cap.search_hours * 3600 / slot;
+        (0..=steps)
+            .map(|k| (want.0 + k * slot, want.1 + k * slot))
+            .find(|sp| self.fits(cap, key, ues, *sp, except))
+    }
 }
 
 #[cfg(test)]
@@ -118,21 +170,25 @@ mod tests {
             ..PdtqCapacity::default()
         };
         let key = ("a".to_owned(), "q".to_owned());
-        let mut all = BTreeMap::new();
-        all.insert("1".into(), held((0, 200), 1));
-        all.insert("2".into(), held((100, 300), 1));
-        assert!(fits(&all, &cap, &key, 1, (0, 100), None), "slot 0 holds one");
-        assert!(!fits(&all, &cap, &key, 1, (150, 160), None), "slot 1 is full");
-        assert!(fits(&all, &cap, &key, 1, (150, 160), Some("2")), "itself excepted");
+        let mut all = Holdings::default();
+        all.insert("1", held((0, 200), 1), &cap);
+        all.insert("2", held((100, 300), 1), &cap);
+        assert!(all.fits(&cap, &key, 1, (0, 100), None), "slot 0 holds one");
+        assert!(!all.fits(&cap, &key, 1, (150, 160), None), "slot 1 is full");
+        assert!(all.fits(&cap, &key, 1, (150, 160), Some("2")), "itself excepted");
         assert_eq!(
-            first_fit(&all, &cap, &key, 1, (100, 200), None),
+            all.first_fit(&cap, &key, 1, (100, 200), None),
             Some((200, 300)),
             "the next slot with room"
         );
         let other = ("b".to_owned(), "q".to_owned());
         assert!(
-            fits(&all, &cap, &other, 2, (100, 200), None),
+            all.fits(&cap, &other, 2, (100, 200), None),
             "another area has its own room"
         );
+        all.remove("2", &cap);
+        assert!(all.fits(&cap, &key, 1, (150, 160), None), "freed by the delete");
+        all.hold("1", None, &cap);
+        assert!(all.fits(&cap, &key, 2, (0, 200), None), "freed by losing its hold");
     }
 }

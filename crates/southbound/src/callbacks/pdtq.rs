@@ -49,7 +49,7 @@ async fn notification(
     info!(booking.id = %id, pdtq.reference = %data.pdtq_ref_id, candidates = data.cand_policies.len(), "PDTQ notification");
     match st
         .service
-        .network_candidates(id, proof, &candidates(&data.cand_policies))
+        .network_candidates(id, proof, Some(&data.pdtq_ref_id), &candidates(&data.cand_policies))
         .await
     {
         Ok(NetworkOutcome::Unknown) => unknown(),

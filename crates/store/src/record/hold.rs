@@ -13,6 +13,8 @@ pub(super) struct HoldV6 {
     policy: Option<i64>,
     /// Start and stop of the window offered instead (Unix nanoseconds).
     offered: Option<(i64, i64)>,
+    refused: bool,
+    unanswered: bool,
 }
 
 pub(super) fn hold(h: &NetworkHold) -> Result<HoldV6, StoreError> {
@@ -24,6 +26,8 @@ pub(super) fn hold(h: &NetworkHold) -> Result<HoldV6, StoreError> {
             .offered
             .map(|w| Ok::<_, StoreError>((nanos(w.start)?, nanos(w.stop)?)))
             .transpose()?,
+        refused: h.refused,
+        unanswered: h.unanswered,
     })
 }
 
@@ -41,5 +45,7 @@ pub(super) fn hold_of(h: HoldV6) -> Result<NetworkHold, StoreError> {
                 })
             })
             .transpose()?,
+        refused: h.refused,
+        unanswered: h.unanswered,
     })
 }

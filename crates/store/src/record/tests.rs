@@ -321,6 +321,8 @@ fn a_network_hold_reads_back_in_layout_6_with_or_without_identities() {
             start: time::macros::datetime!(2027-01-01 10:00 UTC),
             stop: time::macros::datetime!(2027-01-01 11:00 UTC),
         }),
+        refused: true,
+        unanswered: true,
     });
     let bytes = encode(&b).unwrap();
     assert_eq!(bytes[0], BOOKING_V6);
