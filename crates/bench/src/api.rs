@@ -2,7 +2,7 @@
 //! Redis store, and the baseline server's GET and POST in the same run.
 
 use crate::load::{self, Make, Plan, Req, Stats};
-use crate::procs::{Gateway, Redis, free_port, redis_env, wait_ready};
+use crate::procs::{Gateway, NefSimProc, Redis, free_port, redis_env, wait_ready};
 use bytes::Bytes;
 use hyper::Method;
 use serde_json::json;
@@ -166,9 +166,10 @@ pub async fn wait_cost() -> anyhow::Result<Vec<(String, Stats)>> {
     Ok(rows)
 }
 
-/// What asking the network costs a create (`capacity.network_admission: pdtq`, the
-/// in-process NEF simulator's PDTQ negotiation: a POST and a PATCH per create): create on the
-/// memory store with it off and on, at the peak and paced at a rate both carry.
+/// What asking the network costs a create (`capacity.network_admission: pdtq` against the
+/// standalone NEF simulator's PDTQ negotiation: a POST and a PATCH per create): create on the
+/// memory store with it off and on, at the peak and paced at a rate both carry. The
+/// simulator runs in its own process so that its memory and work are not the gateway's.
 /// The offered rate both settings carry on two cores (PDTQ on peaks near 5,700/s here).
 const PDTQ_PACE: f64 = 2000.0;
 
@@ -185,10 +186,11 @@ pub async fn pdtq_cost() -> anyhow::Result<Vec<(String, Stats)>> {
     )?;
     let cfg = cfg.to_string_lossy().into_owned();
     // Room for every create of the run: the cost measured is the asking, not the declining.
-    let env = vec![(
-        "QOSGW__SOUTHBOUND__SIMULATOR__PDTQ_UES".to_owned(),
-        "100000000".to_owned(),
-    )];
+    let sim = NefSimProc::start_with(0, &["--pdtq-ues", "100000000"]).await?;
+    let env = vec![
+        ("QOSGW__SOUTHBOUND__KIND".to_owned(), "nef".to_owned()),
+        ("QOSGW__SOUTHBOUND__NEF__API_ROOT".to_owned(), sim.url.clone()),
+    ];
     let mut rows = Vec::new();
     for on in [false, true] {
         let args: Vec<&str> = if on { vec!["--config", &cfg] } else { vec![] };

@@ -134,6 +134,10 @@ impl Redis {
 /// Starts the simulator binary `name` on a free loopback port with `latency_ms` per answer:
 /// the process and its root URL.
 fn spawn_sim(name: &str, latency_ms: u64) -> anyhow::Result<(Child, String)> {
+    spawn_sim_with(name, latency_ms, &[])
+}
+
+fn spawn_sim_with(name: &str, latency_ms: u64, extra: &[&str]) -> anyhow::Result<(Child, String)> {
     let port = free_port()?;
     let child = Command::new(binary(name)?)
         .args([
@@ -142,6 +146,7 @@ fn spawn_sim(name: &str, latency_ms: u64) -> anyhow::Result<(Child, String)> {
             "--latency-ms",
             &latency_ms.to_string(),
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -188,7 +193,11 @@ pub struct NefSimProc {
 
 impl NefSimProc {
     pub async fn start(latency_ms: u64) -> anyhow::Result<Self> {
-        let (child, url) = spawn_sim("nef-sim", latency_ms)?;
+        Self::start_with(latency_ms, &[]).await
+    }
+    /// [`Self::start`] with more of its options (e.g. `--pdtq-ues N`).
+    pub async fn start_with(latency_ms: u64, extra: &[&str]) -> anyhow::Result<Self> {
+        let (child, url) = spawn_sim_with("nef-sim", latency_ms, extra)?;
         wait_ready(&format!("{url}/sim/subscriptions"), Duration::from_secs(10)).await?;
         Ok(Self { _child: child, url })
     }
