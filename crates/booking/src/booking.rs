@@ -2,9 +2,9 @@
 //! the next state (version bumped, attempts and retry time kept right) or a
 //! [`TransitionError`]; the use cases in `service` decide *when* to call which.
 
-use crate::admission::NetworkHold;
 use crate::area::ServiceArea;
 use crate::device::Device;
+use crate::hold::NetworkHold;
 use crate::ports::PortsSpec;
 use crate::telemetry::TraceOrigin;
 use serde::{Deserialize, Serialize};

@@ -14,6 +14,7 @@ mod clients;
 mod clock;
 mod device;
 mod error;
+mod hold;
 mod notify;
 mod ports;
 mod profile;

@@ -251,12 +251,37 @@ async fn send_notification(shared: &Shared, location: &str, event: &str) -> Resu
             .ok_or_else(|| format!("no subscription {location}"))?
     };
     let body = json!({"transaction": location, "eventReports": [{"event": event}]});
+    post_json(shared, &dest, &body).await
+}
+
+/// POSTs `body` to a subscriber; its HTTP status.
+async fn post_json(shared: &Shared, dest: &str, body: &Value) -> Result<u16, String> {
     let res = shared
         .http
-        .post(&dest)
-        .json(&body)
+        .post(dest)
+        .json(body)
         .send()
         .await
         .map_err(|e| e.to_string())?;
     Ok(res.status().as_u16())
+}
+
+/// 400 for a body that is not JSON.
+fn not_json(e: &serde_json::Error) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "INVALID_MSG_FORMAT",
+        format!("body is not JSON: {e}"),
+        vec![],
+    )
+}
+
+/// 400 for `what` breaking the schema's rules, each in `invalidParams`.
+fn invalid(what: &str, errs: Vec<InvalidParam>) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "INVALID_MSG_FORMAT",
+        format!("{what} is not valid"),
+        errs,
+    )
 }

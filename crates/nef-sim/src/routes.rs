@@ -140,22 +140,12 @@ async fn create(State(sh): State<Shared>, Path(scs): Path<String>, headers: Head
         Err(res) => return res,
     };
     let res = match parsed {
-        Err(e) => problem(
-            StatusCode::BAD_REQUEST,
-            "INVALID_MSG_FORMAT",
-            format!("body is not JSON: {e}"),
-            vec![],
-        ),
+        Err(e) => not_json(&e),
         Ok(mut v) => {
             let release = sh.lock().cfg.release;
             let errs = validate::subscription(&v, release);
             if !errs.is_empty() {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_MSG_FORMAT",
-                    "the subscription is not valid",
-                    errs,
-                )
+                invalid("the subscription", errs)
             } else {
                 let (location, notify) = {
                     let mut s = sh.lock();

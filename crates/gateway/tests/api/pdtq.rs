@@ -48,6 +48,19 @@ fn id(r: &Resp) -> String {
     r.body["bookingId"].as_str().unwrap().to_owned()
 }
 
+/// Has the simulator warn the subscription `sub` with these candidate windows (ids from
+/// `first`); the gateway's answer status.
+async fn warn(app: &TestApp, sub: &str, windows: &[(String, String)], first: i64) -> u64 {
+    let r = app
+        .client
+        .post(format!("{}/sim/pdtq/notify", app.sim.url()))
+        .json(&json!({"subscription": sub, "candidates": windows, "firstId": first}))
+        .send()
+        .await
+        .unwrap();
+    r.json::<Value>().await.unwrap()["subscriberStatus"].as_u64().unwrap()
+}
+
 /// Polls the booking until `status` (the network answers on its own time).
 async fn wait_status(app: &TestApp, booking: &str, status: &str) -> Value {
     for _ in 0..100 {
@@ -200,24 +213,10 @@ async fn a_warning_moves_a_booking_to_a_covering_policy_or_revokes_it() {
     // The selection meets a NEF that cannot take it now: 503 back, so the NEF sends the
     // warning again; the booking is not revoked for it.
     app.sim.fail_next(503, 10);
-    let r = app
-        .client
-        .post(format!("{}/sim/pdtq/notify", app.sim.url()))
-        .json(&json!({"subscription": sub, "candidates": [cover], "firstId": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["subscriberStatus"], 503);
+    assert_eq!(warn(&app, &sub, std::slice::from_ref(&cover), 5).await, 503);
     assert_eq!(app.get(&a).await.body["bookingStatus"], "SCHEDULED");
     app.sim.set_faults(nef_sim::Faults::default());
-    let r = app
-        .client
-        .post(format!("{}/sim/pdtq/notify", app.sim.url()))
-        .json(&json!({"subscription": sub, "candidates": [cover], "firstId": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["subscriberStatus"], 204);
+    assert_eq!(warn(&app, &sub, std::slice::from_ref(&cover), 5).await, 204);
     assert_eq!(app.get(&a).await.body["bookingStatus"], "SCHEDULED");
     assert_eq!(
         pdtq_of(&app, &a)[0]["selectedPolicy"],
@@ -254,14 +253,7 @@ async fn a_warning_moves_a_booking_to_a_covering_policy_or_revokes_it() {
     assert_eq!(app.get(&a).await.body["bookingStatus"], "ACTIVATED");
     assert_eq!(app.sim.subscriptions().len(), 1);
     let late = window(Duration::hours(2), Duration::hours(3));
-    let r = app
-        .client
-        .post(format!("{}/sim/pdtq/notify", app.sim.url()))
-        .json(&json!({"subscription": sub, "candidates": [late]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["subscriberStatus"], 204);
+    assert_eq!(warn(&app, &sub, std::slice::from_ref(&late), 1).await, 204);
     assert_eq!(app.get(&a).await.body["statusInfo"], "BOOKING_REVOKED");
     assert!(app.sim.subscriptions().is_empty(), "the QoS was removed");
     assert!(app.sim.pdtq_subscriptions().is_empty());

@@ -3,18 +3,20 @@
 //! ([`model`]); warnings (`Notification` with new candidates) when the capacity shrinks under
 //! selected policies, or on command; answers deferred to a notification on request.
 
+mod control;
 pub mod model;
 mod validate;
 
+pub(crate) use control::{apply_capacity, control_capacity, control_list, control_notify};
+
 use crate::routes::{gate, set_status};
-use crate::{Shared, problem};
+use crate::{Shared, invalid, not_json, post_json, problem};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::{Held, Holdings, PdtqCapacity, Span};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -152,12 +154,7 @@ pub(crate) async fn create(
         Err(res) => return res,
     };
     let res = match parsed {
-        Err(e) => problem(
-            StatusCode::BAD_REQUEST,
-            "INVALID_MSG_FORMAT",
-            format!("body is not JSON: {e}"),
-            vec![],
-        ),
+        Err(e) => not_json(&e),
         Ok(v) => {
             let errs = validate::pdtq(&v);
             if errs.is_empty() {
@@ -168,12 +165,7 @@ pub(crate) async fn create(
                 }
                 res
             } else {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_MSG_FORMAT",
-                    "the PDTQ subscription is not valid",
-                    errs,
-                )
+                invalid("the PDTQ subscription", errs)
             }
         }
     };
@@ -268,14 +260,7 @@ async fn notify(sh: &Shared, id: &str, candidates: Option<Vec<(i64, Span)>>) -> 
         let body = json!({"pdtqRefId": sub.reference_id, "candPolicies": policies(&sub.candidates)});
         (sub.destination.clone(), body)
     };
-    let res = sh
-        .http
-        .post(&dest)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(res.status().as_u16())
+    post_json(sh, &dest, &body).await
 }
 
 fn unknown(id: &str) -> Response {
@@ -345,23 +330,13 @@ pub(crate) async fn patch(
             "a PdtqPatch is application/merge-patch+json",
             vec![],
         ),
-        Err(e) => problem(
-            StatusCode::BAD_REQUEST,
-            "INVALID_MSG_FORMAT",
-            format!("body is not JSON: {e}"),
-            vec![],
-        ),
+        Err(e) => not_json(&e),
         Ok(v) => {
             let errs = validate::patch(&v);
             if errs.is_empty() {
                 select(&sh, &id, v["selectedPolicy"].as_i64())
             } else {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_MSG_FORMAT",
-                    "the PdtqPatch is not valid",
-                    errs,
-                )
+                invalid("the PdtqPatch", errs)
             }
         }
     };
@@ -430,79 +405,4 @@ pub(crate) async fn remove(
     };
     set_status(&sh, idx, res.status().as_u16());
     res
-}
-
-impl PdtqState {
-    /// The subscriptions: URI -> body.
-    pub(crate) fn bodies(&self) -> BTreeMap<String, Value> {
-        self.subs
-            .values()
-            .map(|s| (s.location.clone(), s.body.clone()))
-            .collect()
-    }
-}
-
-/// `GET /sim/pdtq`: the subscriptions (URI -> body).
-pub(crate) async fn control_list(State(sh): State<Shared>) -> Json<BTreeMap<String, Value>> {
-    Json(sh.lock().pdtq.bodies())
-}
-
-/// Sets the capacity and warns the subscriptions squeezed out.
-pub(crate) async fn apply_capacity(sh: &Shared, cap: PdtqCapacity) -> Value {
-    let warned = {
-        let mut s = sh.lock();
-        s.pdtq.capacity = cap;
-        let cap = s.pdtq.capacity.clone();
-        s.pdtq.held.recount(&cap);
-        s.pdtq.squeeze()
-    };
-    let mut statuses = Vec::new();
-    for id in &warned {
-        statuses.push(match notify(sh, id, None).await {
-            Ok(st) => json!({"subscription": id, "subscriberStatus": st}),
-            Err(e) => json!({"subscription": id, "error": e}),
-        });
-    }
-    json!({"warned": statuses})
-}
-
-/// `POST /sim/pdtq/capacity`: the new capacity; selected policies that no longer fit are
-/// warned (latest first), each with the window it could have instead.
-pub(crate) async fn control_capacity(State(sh): State<Shared>, Json(cap): Json<PdtqCapacity>) -> Response {
-    Json(apply_capacity(&sh, cap).await).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct NotifyCmd {
-    /// The subscription's URI or id.
-    subscription: String,
-    /// Candidate windows to offer (ids 1, 2, ...): `[[start, stop], ...]` in RFC 3339.
-    candidates: Vec<(String, String)>,
-    /// The id of the first candidate (default 1).
-    #[serde(default)]
-    first_id: Option<i64>,
-}
-
-/// `POST /sim/pdtq/notify`: sends these candidates to the subscriber, as a warning.
-pub(crate) async fn control_notify(State(sh): State<Shared>, Json(c): Json<NotifyCmd>) -> Response {
-    let id = c.subscription.rsplit('/').next().unwrap_or_default().to_owned();
-    let first = c.first_id.unwrap_or(1);
-    let cands: Option<Vec<(i64, Span)>> = c
-        .candidates
-        .iter()
-        .zip(first..)
-        .map(|((a, b), n)| Some((n, (secs(a)?, secs(b)?))))
-        .collect();
-    let Some(cands) = cands else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "candidates are RFC 3339 pairs"})),
-        )
-            .into_response();
-    };
-    match notify(&sh, &id, Some(cands)).await {
-        Ok(status) => Json(json!({"subscriberStatus": status})).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
-    }
 }
