@@ -400,3 +400,58 @@ async fn a_reservation_asks_for_all_its_devices_at_once() {
     keep_contract_bodies(&app, "reserve");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_deferred_pool_waits_for_the_operator_only_once_the_network_agreed() {
+    let app = spawn_app_with(|s| {
+        pdtq(s);
+        s.server.admin_listen = Some("127.0.0.1:0".into());
+        s.capacity.pools = vec![booking::capacity::Pool {
+            name: "stadium".into(),
+            area_names: vec!["stadium-north".into()],
+            regions: vec![],
+            profiles: std::collections::HashMap::from([("QOS_L".to_owned(), 10)]),
+            blackouts: vec![],
+            windows: vec![],
+            deferred: true,
+        }];
+    })
+    .await;
+    let named = |phone: &str| {
+        let mut b = booking_body(&app, phone, Duration::hours(1), 1800);
+        b["serviceArea"] = json!({"areaType": "AREANAME", "areaName": "stadium-north"});
+        b
+    };
+    // The network agrees: REQUESTED for the operator, who approves.
+    let agreed = app.create(named("+123456781")).await;
+    assert_eq!(agreed.body["bookingStatus"], "REQUESTED", "{}", agreed.body);
+    let agreed = id(&agreed);
+    assert_eq!(
+        pdtq_of(&app, &agreed)[0]["selectedPolicy"],
+        1,
+        "the network was asked first"
+    );
+    let r: Value = app.decide(&agreed, "approve").await.json().await.unwrap();
+    assert_eq!(r["bookingStatus"], "SCHEDULED", "{r}");
+
+    // The network has not answered: the operator cannot approve it yet (409); once the
+    // network agrees, the operator decides.
+    app.sim.unavailable_for(StdDuration::from_secs(3600));
+    let waiting = app.create(named("+123456782")).await;
+    assert_eq!(waiting.body["bookingStatus"], "REQUESTED", "{}", waiting.body);
+    let waiting = id(&waiting);
+    assert_eq!(app.decide(&waiting, "approve").await.status(), 409);
+    app.sim.unavailable_for(StdDuration::ZERO);
+    app.advance(Duration::seconds(30)).await;
+    let b = app.get(&waiting).await.body;
+    assert_eq!(b["bookingStatus"], "REQUESTED", "now the operator's: {b}");
+    assert_eq!(pdtq_of(&app, &waiting)[0]["selectedPolicy"], 1);
+    let r: Value = app.decide(&waiting, "decline").await.json().await.unwrap();
+    assert_eq!(r["statusInfo"], "BOOKING_DECLINED", "{r}");
+    assert!(
+        r.get("message").is_none(),
+        "the operator declined it, not the network: {r}"
+    );
+    assert!(pdtq_of(&app, &waiting).is_empty(), "its negotiation released");
+    app.finish().await;
+}
