@@ -270,6 +270,34 @@ async fn delivery_report() -> anyhow::Result<String> {
             f.events, f.per_second, f.p50_ms, f.p99_ms, f.max_ms, f.duplicates
         )?;
     }
+    // At volume (Step 15): 10,000 events due at once to keep-alive sinks.
+    let mut volume = String::from(
+        "\n### Event delivery at volume (one replica; 10,000 bookings with a sink each start together)\n\n| sink | store | ACTIVATED events | events/s | lag p50 | lag p99 | lag max | duplicates | budget |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut any = false;
+    for redis in [false, true] {
+        let store = if redis { "Redis" } else { "memory" };
+        let row = format!("keep-alive, 10,000 | {store}");
+        if !row.contains(only.as_str()) {
+            continue;
+        }
+        any = true;
+        let f = delivery::run(&delivery::Scenario {
+            kind: SinkKind::KeepAlive,
+            bookings: 10_000,
+            beside: None,
+            redis,
+        })
+        .await?;
+        writeln!(
+            volume,
+            "| {row} | {} | {:.0} | {} ms | {} ms | {} ms | {} | >= 5,000/s, lag p99 < 2,000 ms, no duplicates |",
+            f.events, f.per_second, f.p50_ms, f.p99_ms, f.max_ms, f.duplicates
+        )?;
+    }
+    if any {
+        s.push_str(&volume);
+    }
     Ok(s)
 }
 
