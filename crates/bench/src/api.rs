@@ -170,7 +170,7 @@ pub async fn wait_cost() -> anyhow::Result<Vec<(String, Stats)>> {
 /// standalone NEF simulator's PDTQ negotiation: a POST and a PATCH per create): create on the
 /// memory store with it off and on, at the peak and paced at a rate both carry. The
 /// simulator runs in its own process so that its memory and work are not the gateway's.
-/// The offered rate both settings carry on two cores (PDTQ on peaks near 5,700/s here).
+/// The offered rate both settings carry on two cores (PDTQ on peaks at 6,400-7,100/s here).
 const PDTQ_PACE: f64 = 2000.0;
 
 pub async fn pdtq_cost() -> anyhow::Result<Vec<(String, Stats)>> {

@@ -37,11 +37,13 @@ pub trait NetworkAdmission: Send + Sync + 'static {
     /// first looks for the resource that ask may have created, so one booking never holds two.
     /// `Err`: nothing is known (unreachable, refused for good).
     async fn negotiate(&self, booking: &Booking) -> Result<Answer, SouthboundError>;
-    /// The network offered `candidates` for the booking's hold (a warning, or a late answer):
-    /// selects the first that covers `[start, stop]`. `Ok(None)`: none covers it.
+    /// The network offered `candidates` for the booking's hold (a warning, or a late answer)
+    /// in the negotiation `reference` names: selects the first that covers `[start, stop]`.
+    /// `Ok(None)`: none covers it.
     async fn select(
         &self,
         booking: &Booking,
+        reference: Option<&str>,
         candidates: &[Candidate],
         start: OffsetDateTime,
         stop: OffsetDateTime,

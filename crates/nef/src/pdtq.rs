@@ -44,6 +44,9 @@ pub enum GeographicArea {
         #[serde(rename = "pointList")]
         point_list: Vec<GeographicalCoordinates>,
     },
+    /// Any other shape a NEF answers with (read, never sent).
+    #[serde(other, skip_serializing)]
+    Other,
 }
 
 /// `LocationArea5G` (TS 29.122 CommonData). Civic addresses and network areas come from the

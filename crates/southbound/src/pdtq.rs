@@ -161,11 +161,25 @@ impl PdtqAdmission {
                 .map_err(|e| classify("PDTQ read failed", e))?;
             return Ok(found.map(|p| (loc.clone(), p)));
         }
-        Ok(self
+        // Adopt the first; any other (a second unanswered ask landed too) holds network
+        // capacity for nothing and goes now (best effort: the release looks again).
+        let mut listed = self
             .find(b)
             .await?
             .into_iter()
-            .find_map(|p| p.self_link.clone().map(|loc| (loc, p))))
+            .filter_map(|p| p.self_link.clone().map(|loc| (loc, p)));
+        let adopted = listed.next();
+        for (extra, _) in listed {
+            match self.client.delete(&extra).await {
+                Ok(()) => {
+                    info!(booking.id = %b.id, pdtq.subscription = %extra, "a second PDTQ subscription of the booking deleted")
+                }
+                Err(e) => {
+                    warn!(booking.id = %b.id, pdtq.subscription = %extra, error = %e, "could not delete a second PDTQ subscription of the booking")
+                }
+            }
+        }
+        Ok(adopted)
     }
 
     /// Of the NEF's answer, the policy that covers the window: selected (unless it already
@@ -246,6 +260,7 @@ impl NetworkAdmission for PdtqAdmission {
     async fn select(
         &self,
         b: &Booking,
+        reference: Option<&str>,
         cands: &[Candidate],
         start: OffsetDateTime,
         stop: OffsetDateTime,
@@ -254,10 +269,17 @@ impl NetworkAdmission for PdtqAdmission {
             return Ok(None);
         };
         let hold = b.network_hold.clone().unwrap_or_default();
+        // Not known yet (an unanswered ask): the negotiation that sent these candidates.
         let location = match &hold.subscription {
             Some(loc) => loc.clone(),
-            None => match self.existing(b).await? {
-                Some((loc, _)) => loc,
+            None => match self
+                .find(b)
+                .await?
+                .into_iter()
+                .find(|p| reference.is_none() || p.reference_id.as_deref() == reference)
+                .and_then(|p| p.self_link)
+            {
+                Some(loc) => loc,
                 None => return Err(SouthboundError::unavailable("the PDTQ subscription is not known yet")),
             },
         };
@@ -279,24 +301,36 @@ impl NetworkAdmission for PdtqAdmission {
         let Some(hold) = &b.network_hold else {
             return Ok(());
         };
-        let mut locations: Vec<String> = hold.subscription.iter().cloned().collect();
-        // An unanswered ask may have left a negotiation beside the known one (its POST landed
-        // after the answer was given up on): every one with the booking's callback URL goes.
-        if hold.unanswered {
-            for p in self.find(b).await? {
-                if let Some(loc) = p.self_link
-                    && !locations.contains(&loc)
-                {
-                    locations.push(loc);
-                }
-            }
-        }
-        for loc in locations {
+        // The known negotiation first, whatever the listing below does.
+        if let Some(loc) = &hold.subscription {
             self.client
-                .delete(&loc)
+                .delete(loc)
                 .await
                 .map_err(|e| classify("PDTQ delete failed", e))?;
             info!(booking.id = %b.id, pdtq.subscription = %loc, "PDTQ subscription deleted");
+        }
+        // An unanswered ask may have left a negotiation beside it (its POST landed after the
+        // answer was given up on): every one with the booking's callback URL goes. With no
+        // known one the listing decides; else it is best effort.
+        if hold.unanswered {
+            let listed = match self.find(b).await {
+                Ok(listed) => listed,
+                Err(e) if hold.subscription.is_none() => return Err(e),
+                Err(e) => {
+                    warn!(booking.id = %b.id, error = %e, "could not list the booking's PDTQ subscriptions after its release");
+                    return Ok(());
+                }
+            };
+            for loc in listed.into_iter().filter_map(|p| p.self_link) {
+                if hold.subscription.as_deref() == Some(loc.as_str()) {
+                    continue;
+                }
+                self.client
+                    .delete(&loc)
+                    .await
+                    .map_err(|e| classify("PDTQ delete failed", e))?;
+                info!(booking.id = %b.id, pdtq.subscription = %loc, "PDTQ subscription deleted");
+            }
         }
         Ok(())
     }

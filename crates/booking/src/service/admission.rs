@@ -56,11 +56,9 @@ impl BookingService {
                 Asked::Go
             }
             Err(e) => {
+                // Refused as a request (auth, our body): declined, but not "cannot carry".
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network refused the booking's question; declined");
-                b.network_hold = Some(NetworkHold {
-                    refused: true,
-                    ..NetworkHold::default()
-                });
+                b.network_hold = Some(NetworkHold::default());
                 Asked::Refused
             }
         }
@@ -68,7 +66,15 @@ impl BookingService {
 
     fn wait_for_network(&self, b: &mut Booking, now: OffsetDateTime) {
         b.status = BookingStatus::Requested;
-        b.retry_at = Some(now + self.backoff(2));
+        b.retry_at = Some(now + self.ask_delay(b, now));
+    }
+
+    /// When a waiting booking is asked about again: 4 x `retry_base` at first, then a tenth
+    /// of how long it has waited, up to 5 minutes, so an outage does not make every waiting
+    /// booking list the NEF's negotiations every few seconds.
+    fn ask_delay(&self, b: &Booking, now: OffsetDateTime) -> time::Duration {
+        let waited = now - b.created_at;
+        (waited / 10_i32).clamp(self.backoff(2), time::Duration::minutes(5))
     }
 
     /// Answers a create the network cannot carry: stored TERMINATED with BOOKING_DECLINED
@@ -81,7 +87,12 @@ impl BookingService {
         let declined = booking
             .end(StatusInfo::BookingDeclined, now)
             .map_err(|e| Rejection::new(RejectionKind::Unavailable, e.to_string()))?;
-        self.store_new(&declined).await?;
+        if let Err(e) = self.store_new(&declined).await {
+            // Not stored (a conflict with another booking of the device, the store): nothing
+            // will end it later, so its negotiation goes now.
+            self.release_network(&declined).await;
+            return Err(e);
+        }
         if let Err(e) = self.released_or_retried(&declined).await {
             warn!(booking.id = %declined.id, error = %Chain(&e), "could not store the retry of the network's release");
         }
@@ -125,26 +136,25 @@ impl BookingService {
             Ok(Answer::Pending(hold)) => {
                 let mut waiting = b.touched();
                 waiting.network_hold = Some(kept(hold));
-                waiting.retry_at = Some(now + self.backoff(2));
-                self.commit(&waiting, false).await.map(|_| ())
+                waiting.retry_at = Some(now + self.ask_delay(&b, now));
+                if !self.commit(&waiting, false).await? {
+                    self.lost_to_a_change(&waiting).await;
+                }
+                Ok(())
             }
             Err(e) if e.is_unavailable() => {
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network still does not answer; asking again later");
                 let mut waiting = b.touched();
-                waiting.network_hold = Some(NetworkHold {
-                    unanswered: true,
-                    ..before
-                });
-                waiting.retry_at = Some(now + self.backoff(2));
+                // Only an ask without a known negotiation POSTs, and may leave one behind.
+                let unanswered = before.unanswered || before.subscription.is_none();
+                waiting.network_hold = Some(NetworkHold { unanswered, ..before });
+                waiting.retry_at = Some(now + self.ask_delay(&b, now));
                 self.commit(&waiting, false).await.map(|_| ())
             }
             Err(e) => {
+                // Refused as a request (auth, our body): declined, but not "cannot carry".
                 warn!(booking.id = %b.id, error = %Chain(&e), "the network refused the booking's question; declined");
-                let hold = NetworkHold {
-                    refused: true,
-                    ..before
-                };
-                self.network_declined(&b, Some(hold), now).await
+                self.network_declined(&b, Some(before), now).await
             }
         }
     }
@@ -170,8 +180,31 @@ impl BookingService {
             if let (Some(wake), Some(due)) = (&self.timer_wake, self.due_of(&next)) {
                 wake.due(due);
             }
+        } else {
+            self.lost_to_a_change(&next).await;
         }
         Ok(())
+    }
+
+    /// A write of `ours` (with what the network now holds) lost to a concurrent change (a
+    /// delete, another replica's ask): unless the stored booking names the same negotiation
+    /// and lives on, ours is released, so it is not left at the network unrecorded.
+    async fn lost_to_a_change(&self, ours: &Booking) {
+        let Some(sub) = ours.network_hold.as_ref().and_then(|h| h.subscription.clone()) else {
+            return;
+        };
+        let stored = self.store.get(ours.id).await.ok().flatten();
+        let kept = stored.as_ref().is_some_and(|s| {
+            s.is_live() && s.network_hold.as_ref().and_then(|h| h.subscription.as_deref()) == Some(sub.as_str())
+        });
+        if !kept {
+            let mut orphan = ours.clone();
+            orphan.network_hold = Some(NetworkHold {
+                subscription: Some(sub),
+                ..NetworkHold::default()
+            });
+            self.release_network(&orphan).await;
+        }
     }
 
     /// The network cannot carry a waiting booking: declined, its client told.
@@ -187,6 +220,8 @@ impl BookingService {
         declined.network_hold = hold;
         if self.commit(&declined, true).await? {
             info!(booking.id = %b.id, "the network cannot carry the booking's window; declined");
+        } else {
+            self.lost_to_a_change(&declined).await;
         }
         Ok(())
     }
@@ -279,7 +314,10 @@ impl BookingService {
                 if b.status == BookingStatus::Terminated {
                     return Ok(Attempt::Done(Some(false)));
                 }
-                if let (Some(theirs), Some(ours)) = (reference, &hold.reference_id)
+                // Only after an unanswered ask can another negotiation of this booking exist; a
+                // NEF may also give a new reference on reselection, so otherwise none is checked.
+                if hold.unanswered
+                    && let (Some(theirs), Some(ours)) = (reference, &hold.reference_id)
                     && theirs != ours
                 {
                     // Another negotiation's (one an unanswered ask left): not this booking's.
@@ -292,7 +330,7 @@ impl BookingService {
                     .network(
                         NetworkCall::Negotiate,
                         id,
-                        net.select(&b, candidates, from, b.end_time()),
+                        net.select(&b, reference, candidates, from, b.end_time()),
                     )
                     .await;
                 match selected {

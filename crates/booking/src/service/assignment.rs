@@ -158,8 +158,13 @@ impl BookingService {
                 return Err(incompatible(format!("Booking {id} has ended")));
             }
             if reservation.status == BookingStatus::Requested {
+                let whose = if self.awaits_network(&reservation) {
+                    "the network's answer"
+                } else {
+                    "the operator's decision"
+                };
                 return Err(incompatible(format!(
-                    "Booking {id} is waiting for the operator's decision; devices can be assigned once it is accepted"
+                    "Booking {id} is waiting for {whose}; devices can be assigned once it is accepted"
                 )));
             }
             let held = members_of(&reservation);

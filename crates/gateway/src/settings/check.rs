@@ -121,7 +121,11 @@ impl Settings {
             // A mistyped key reads as nothing (3GPP's JSON is open): an empty area would be
             // refused by the NEF at every booking.
             if let Some((name, _)) = p.areas.iter().find(|(_, a)| {
-                a.geographic_areas.is_empty() && a.civic_addresses.is_empty() && a.nw_area_info.is_none()
+                let nw_empty = a
+                    .nw_area_info
+                    .as_ref()
+                    .is_none_or(|v| v.as_object().is_some_and(serde_json::Map::is_empty));
+                a.geographic_areas.is_empty() && a.civic_addresses.is_empty() && nw_empty
             }) {
                 anyhow::bail!(
                     "capacity.pdtq.areas.{name}: names no place (geographicAreas, civicAddresses or nwAreaInfo)"

@@ -165,7 +165,7 @@ fn pdtq_areas_keep_3gpp_names_and_every_area_name_needs_one() {
         &f,
         format!(
             "capacity:\n  network_admission: pdtq\n  pdtq:\n    areas:\n      city-center: {area}\n      \
-             stadium-north: {{nwAreaInfos: {{}}}}\n      harbour: {area}\n"
+             stadium-north: {{nwAreaInfo: {{}}}}\n      harbour: {area}\n"
         ),
     )
     .unwrap();

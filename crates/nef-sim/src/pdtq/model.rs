@@ -143,7 +143,7 @@ impl Holdings {
     /// `None` within the search horizon.
     pub fn first_fit(&self, cap: &PdtqCapacity, key: &Key, ues: u32, want: Span, except: Option<&str>) -> Option<Span> {
         let slot = cap.slot_seconds.max(1);
-        let steps = cap.search_hours * 3600 / slot;
+        let steps = cap.search_hours.clamp(0, 24 * 400).saturating_mul(3600) / slot;
         (0..=steps)
             .map(|k| (want.0 + k * slot, want.1 + k * slot))
             .find(|sp| self.fits(cap, key, ues, *sp, except))
