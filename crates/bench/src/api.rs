@@ -79,6 +79,17 @@ pub async fn seed(target: &str, token: &str, bodies: Vec<Bytes>) -> anyhow::Resu
 
 /// Runs a plan on a thread of its own (the orchestration runtime stays free).
 pub async fn drive(target: String, token: Option<String>, rate: Option<f64>, make: Make) -> anyhow::Result<Stats> {
+    drive_over(target, token, rate, make, false).await
+}
+
+/// [`drive`] over HTTP/1.1 or HTTP/2 (h2c).
+async fn drive_over(
+    target: String,
+    token: Option<String>,
+    rate: Option<f64>,
+    make: Make,
+    http2: bool,
+) -> anyhow::Result<Stats> {
     tokio::task::spawn_blocking(move || {
         load::run(
             Plan {
@@ -88,6 +99,7 @@ pub async fn drive(target: String, token: Option<String>, rate: Option<f64>, mak
                 duration: Duration::from_secs(SECONDS),
                 rate,
                 observe: None,
+                http2,
             },
             make,
         )
@@ -222,6 +234,11 @@ pub async fn on_store(redis: bool) -> anyhow::Result<ApiFigures> {
     rows.push((
         format!("GET, {name} store"),
         drive(target.clone(), Some(token.clone()), None, get_of(pool.clone())).await?,
+    ));
+    // The same over HTTP/2 (h2c), as an API gateway upstream (Envoy) may speak it.
+    rows.push((
+        format!("GET, {name} store, HTTP/2 (h2c)"),
+        drive_over(target.clone(), Some(token.clone()), None, get_of(pool.clone()), true).await?,
     ));
     let create = drive(target.clone(), Some(token.clone()), None, create_from(1_000_000)).await?;
     let peak = create.per_second;

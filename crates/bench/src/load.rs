@@ -1,6 +1,7 @@
-//! The load generator: `connections` keep-alive HTTP/1.1 connections (hyper), each sending
-//! one request after another, for a time or a count, optionally paced to a total rate.
-//! Records every latency; reports rate and p50/p90/p99/max.
+//! The load generator: `connections` keep-alive HTTP/1.1 connections (hyper), or HTTP/2
+//! ones (h2c, prior knowledge, as an API gateway upstream speaks it), each sending one
+//! request after another, for a time or a count, optionally paced to a total rate. Records
+//! every latency; reports rate and p50/p90/p99/max.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -36,6 +37,48 @@ pub struct Plan {
     /// Total requests per second over all connections; `None`: as fast as answered.
     pub rate: Option<f64>,
     pub observe: Option<Observe>,
+    /// HTTP/2 (h2c) connections instead of HTTP/1.1.
+    pub http2: bool,
+}
+
+/// One connection's request sender, of either version.
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl Sender {
+    async fn open(target: &str, http2: bool) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(target).await?;
+        stream.set_nodelay(true)?;
+        let io = TokioIo::new(stream);
+        Ok(if http2 {
+            let (sender, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await?;
+            tokio::spawn(conn);
+            Self::H2(sender)
+        } else {
+            let (sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+            tokio::spawn(conn);
+            Self::H1(sender)
+        })
+    }
+
+    async fn send(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> hyper::Result<hyper::Response<hyper::body::Incoming>> {
+        match self {
+            Self::H1(s) => {
+                s.ready().await?;
+                s.send_request(req).await
+            }
+            Self::H2(s) => {
+                s.ready().await?;
+                s.send_request(req).await
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,12 +120,10 @@ async fn run_async(plan: Plan, make: Make) -> anyhow::Result<Stats> {
         let target = plan.target.clone();
         let auth = plan.token.as_ref().map(|t| format!("Bearer {t}"));
         let observe = plan.observe.clone();
+        let http2 = plan.http2;
         tasks.spawn(async move {
             let mut lat: Vec<u32> = Vec::new();
-            let stream = TcpStream::connect(&target).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
+            let mut sender = Sender::open(&target, http2).await?;
             // Paced connections start spread over one interval.
             let mut next = Instant::now() + interval.map(|i| i.mul_f64(c as f64 / 16.0)).unwrap_or_default();
             while Instant::now() < deadline {
@@ -92,11 +133,13 @@ async fn run_async(plan: Plan, make: Make) -> anyhow::Result<Stats> {
                 }
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let r = make(n);
-                let mut req = Request::builder()
-                    .method(r.method)
-                    .uri(&r.path)
-                    .header("host", &target)
-                    .header("x-correlator", "bench");
+                // HTTP/2 carries the authority in the URI (`:authority`), HTTP/1.1 in `host`.
+                let mut req = Request::builder().method(r.method).header("x-correlator", "bench");
+                req = if http2 {
+                    req.uri(format!("http://{target}{}", r.path))
+                } else {
+                    req.uri(&r.path).header("host", &target)
+                };
                 if let Some(a) = &auth {
                     req = req.header("authorization", a);
                 }
@@ -105,8 +148,7 @@ async fn run_async(plan: Plan, make: Make) -> anyhow::Result<Stats> {
                 }
                 let req = req.body(Full::new(r.body.unwrap_or_default()))?;
                 let sent = Instant::now();
-                sender.ready().await?;
-                let res = sender.send_request(req).await?;
+                let res = sender.send(req).await?;
                 let status = res.status().as_u16();
                 let body = res.into_body().collect().await?.to_bytes();
                 if let Some(o) = &observe {

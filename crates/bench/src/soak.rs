@@ -162,6 +162,7 @@ async fn drive_both(
             duration: span,
             rate: rate.map(|r| r / 2.0),
             observe: Some(observe.clone()),
+            http2: false,
         };
         let make = make.clone();
         runs.push(tokio::task::spawn_blocking(move || load::run(plan, make)));
