@@ -64,10 +64,7 @@ impl Sender {
         })
     }
 
-    async fn send(
-        &mut self,
-        req: Request<Full<Bytes>>,
-    ) -> hyper::Result<hyper::Response<hyper::body::Incoming>> {
+    async fn send(&mut self, req: Request<Full<Bytes>>) -> hyper::Result<hyper::Response<hyper::body::Incoming>> {
         match self {
             Self::H1(s) => {
                 s.ready().await?;
