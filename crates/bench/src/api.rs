@@ -178,25 +178,16 @@ pub async fn wait_cost() -> anyhow::Result<Vec<(String, Stats)>> {
     Ok(rows)
 }
 
-/// What asking the network costs a create (`capacity.network_admission: pdtq` against the
-/// standalone NEF simulator's PDTQ negotiation: a POST and a PATCH per create): create on the
-/// memory store with it off and on, at the peak and paced at a rate both carry. The
-/// simulator runs in its own process so that its memory and work are not the gateway's.
 /// The offered rate both settings carry on two cores (PDTQ on peaks at 6,400-7,100/s here).
 const PDTQ_PACE: f64 = 2000.0;
 
+/// What asking the network costs a create (`capacity.network_admission: pdtq` against the
+/// standalone NEF simulator's PDTQ negotiation: a POST and a PATCH per create): create on the
+/// memory store with it off and on, at the peak and paced at a rate both carry. The
+/// simulator runs in its own process so that its memory and work are not the gateway's. The
+/// configuration is the quick start's `config/pdtq.yaml` (its simulator setting unused here).
 pub async fn pdtq_cost() -> anyhow::Result<Vec<(String, Stats)>> {
-    let dir = tempfile::tempdir()?;
-    let cfg = dir.path().join("pdtq.yaml");
-    let area = "{nwAreaInfo: {tais: [{plmnId: {mcc: \"262\", mnc: \"01\"}, tac: \"000001\"}]}}";
-    std::fs::write(
-        &cfg,
-        format!(
-            "capacity:\n  network_admission: pdtq\n  pdtq:\n    areas:\n      city-center: {area}\n      \
-             stadium-north: {area}\n      harbour: {area}\n"
-        ),
-    )?;
-    let cfg = cfg.to_string_lossy().into_owned();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/pdtq.yaml").to_owned();
     // Room for every create of the run: the cost measured is the asking, not the declining.
     let sim = NefSimProc::start_with(0, &["--pdtq-ues", "100000000"]).await?;
     let env = vec![
