@@ -71,10 +71,6 @@ fn bodies(n: usize, net: u8, start: OffsetDateTime) -> Vec<Value> {
         .collect()
 }
 
-async fn status_of(http: &reqwest::Client, gw: &Gateway, id: &str) -> Value {
-    gw.booking(http, id).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_creates_on_two_replicas_against_room_for_ten_give_exactly_ten() {
     let sim = NefSim::start(
@@ -143,7 +139,7 @@ async fn fifty_creates_on_two_replicas_against_room_for_ten_give_exactly_ten() {
     for v in &waiting {
         let id = v["bookingId"].as_str().unwrap();
         loop {
-            let now = status_of(&http, &a, id).await;
+            let now = a.booking(&http, id).await;
             if now["bookingStatus"] == "SCHEDULED" {
                 break;
             }

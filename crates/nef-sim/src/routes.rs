@@ -181,19 +181,33 @@ async fn create(State(sh): State<Shared>, Path(scs): Path<String>, headers: Head
 
 async fn list(State(sh): State<Shared>, Path(scs): Path<String>, headers: HeaderMap) -> Response {
     let path = format!("{API_PREFIX}/{scs}/subscriptions");
-    let idx = match gate(&sh, "GET", &path, &headers, None).await {
+    list_at(&sh, &path, &headers, |s, prefix| {
+        s.subs
+            .values()
+            .filter(|(loc, _)| loc.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect()
+    })
+    .await
+}
+
+/// A GET of the collection at `path`: the bodies `pick` finds under its URI prefix.
+pub(crate) async fn list_at(
+    sh: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    pick: impl FnOnce(&SimState, &str) -> Vec<Value>,
+) -> Response {
+    let idx = match gate(sh, "GET", path, headers, None).await {
         Ok(i) => i,
         Err(res) => return res,
     };
-    let prefix = format!("{}{path}/", sh.lock().base_url);
-    let all: Vec<Value> = sh
-        .lock()
-        .subs
-        .values()
-        .filter(|(loc, _)| loc.starts_with(&prefix))
-        .map(|(_, v)| v.clone())
-        .collect();
-    set_status(&sh, idx, 200);
+    let all = {
+        let s = sh.lock();
+        let prefix = format!("{}{path}/", s.base_url);
+        pick(&s, &prefix)
+    };
+    set_status(sh, idx, 200);
     Json(all).into_response()
 }
 

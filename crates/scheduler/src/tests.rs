@@ -5,8 +5,8 @@
 use super::*;
 use async_trait::async_trait;
 use booking::{
-    Booking, BookingStatus, Catalog, Coverage, Device, Echo, NewBooking, Notifier, Owner, PhoneNumber, Policy,
-    ProfileStatus, QosProfile, ServiceArea, Southbound, SouthboundError, SystemClock,
+    Booking, BookingStatus, Catalog, Coverage, Device, NewBooking, Notifier, Owner, PhoneNumber, Policy, ProfileStatus,
+    QosProfile, ServiceArea, Southbound, SouthboundError, SystemClock,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,20 +97,7 @@ fn settings(max_in_flight: usize) -> EngineSettings {
 }
 
 fn booking(i: usize, start: OffsetDateTime) -> Booking {
-    let req = NewBooking {
-        qos_profile: "QOS_L".into(),
-        start_time: start,
-        duration: 600,
-        service_area: ServiceArea::AreaName("x".into()),
-        device: None,
-        application_server: None,
-        device_ports: None,
-        application_server_ports: None,
-        sink: None,
-        sink_credential: None,
-        echo: Echo::default(),
-        dialect: Default::default(),
-    };
+    let req = NewBooking::minimal("QOS_L", start, 600, ServiceArea::AreaName("x".into()));
     let device = PhoneNumber::parse(&format!("+4915{i:08}"))
         .map(Device::from_phone)
         .unwrap_or_default();

@@ -1,7 +1,7 @@
 //! The `BookingStore` contract as tests, written once and instantiated for every backend with
 //! `store_suite!(<expression giving (store, guard)>)`.
 
-use booking::{Booking, BookingId, BookingStatus, Device, Echo, NewBooking, Owner, PhoneNumber, ServiceArea};
+use booking::{Booking, BookingId, BookingStatus, Device, NewBooking, Owner, PhoneNumber, ServiceArea};
 use time::{OffsetDateTime, macros::datetime};
 
 pub const T0: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
@@ -21,20 +21,7 @@ pub fn event(b: &Booking, status: BookingStatus, at: OffsetDateTime) -> booking:
 
 pub fn sample(client: &str, phone: &str, start: OffsetDateTime, duration: u32) -> Booking {
     let device = PhoneNumber::parse(phone).map(Device::from_phone).unwrap_or_default();
-    let req = NewBooking {
-        qos_profile: "QOS_L".into(),
-        start_time: start,
-        duration,
-        service_area: ServiceArea::AreaName("x".into()),
-        device: None,
-        application_server: None,
-        device_ports: None,
-        application_server_ports: None,
-        sink: None,
-        sink_credential: None,
-        echo: Echo::default(),
-        dialect: Default::default(),
-    };
+    let req = NewBooking::minimal("QOS_L", start, duration, ServiceArea::AreaName("x".into()));
     let owner = Owner {
         client_id: client.into(),
         subject: None,

@@ -11,20 +11,7 @@ const T0: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 
 fn new_booking() -> Booking {
     let device = Device::from_phone(PhoneNumber::parse("+123456789").unwrap());
-    let req = NewBooking {
-        qos_profile: "QOS_L".into(),
-        start_time: T0,
-        duration: 60,
-        service_area: ServiceArea::AreaName("x".into()),
-        device: None,
-        application_server: None,
-        device_ports: None,
-        application_server_ports: None,
-        sink: None,
-        sink_credential: None,
-        echo: Echo::default(),
-        dialect: Default::default(),
-    };
+    let req = NewBooking::minimal("QOS_L", T0, 60, ServiceArea::AreaName("x".into()));
     let owner = Owner {
         client_id: "c".into(),
         subject: None,

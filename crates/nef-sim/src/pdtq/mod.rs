@@ -9,7 +9,7 @@ mod validate;
 
 pub(crate) use control::{apply_capacity, control_capacity, control_list, control_notify};
 
-use crate::routes::{gate, set_status};
+use crate::routes::{gate, list_at, set_status};
 use crate::{Shared, invalid, not_json, post_json, problem};
 use axum::Json;
 use axum::body::Bytes;
@@ -274,21 +274,15 @@ fn unknown(id: &str) -> Response {
 
 pub(crate) async fn list(State(sh): State<Shared>, Path(af): Path<String>, headers: HeaderMap) -> Response {
     let path = format!("{PDTQ_PREFIX}/{af}/subscriptions");
-    let idx = match gate(&sh, "GET", &path, &headers, None).await {
-        Ok(i) => i,
-        Err(res) => return res,
-    };
-    let prefix = format!("{}{path}/", sh.lock().base_url);
-    let all: Vec<Value> = sh
-        .lock()
-        .pdtq
-        .subs
-        .values()
-        .filter(|s| s.location.starts_with(&prefix))
-        .map(|s| s.body.clone())
-        .collect();
-    set_status(&sh, idx, 200);
-    Json(all).into_response()
+    list_at(&sh, &path, &headers, |s, prefix| {
+        s.pdtq
+            .subs
+            .values()
+            .filter(|sub| sub.location.starts_with(prefix))
+            .map(|sub| sub.body.clone())
+            .collect()
+    })
+    .await
 }
 
 pub(crate) async fn read(
