@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p gateway -p nef-sim -p pcf-sim -p bench
-//! target/release/bench all      # or: api, timers, delivery, memory, startup
+//! target/release/bench all      # or: api, timers, delivery, cluster, memory, startup
 //! target/release/bench soak --minutes 30   # not part of `all`; fails on errors or growth
 //! ```
 //!
@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod api;
 mod baseline;
+mod cluster;
 mod delivery;
 mod load;
 mod memory;
@@ -61,6 +62,15 @@ enum What {
         /// Only the rows whose name contains this.
         only: Option<String>,
     },
+    /// The cluster shape: a six-node Redis Cluster, four replicas, `--live` bookings stored
+    /// first; GET, create, a stream, bursts and kills.
+    Cluster {
+        /// Only the timer scenarios whose name contains this.
+        only: Option<String>,
+        /// Live bookings stored before the scenarios.
+        #[arg(long, default_value_t = 1_000_000)]
+        live: usize,
+    },
     /// Memory per booking.
     Memory,
     /// Start-up time.
@@ -79,19 +89,25 @@ enum What {
 }
 
 fn main() -> anyhow::Result<()> {
-    let what = match Cli::parse().what {
+    let cli = Cli::parse();
+    let mut live = 1_000_000;
+    let what = match cli.what {
         None | Some(What::All) => "all",
         Some(What::Api { .. }) => "api",
         // The filter is read where the section runs (the second argument).
         Some(What::Timers { .. }) => "timers",
         Some(What::Delivery { .. }) => "delivery",
+        Some(What::Cluster { live: n, .. }) => {
+            live = n;
+            "cluster"
+        }
         Some(What::Memory) => "memory",
         Some(What::Startup) => "startup",
         Some(What::Baseline { port }) => return baseline::serve(port),
         Some(What::Soak { minutes }) => return soak_command(minutes),
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = rt.block_on(run(what))?;
+    let report = rt.block_on(run(what, live))?;
     println!("{report}");
     if what == "all" {
         write_doc(&report)?;
@@ -110,7 +126,7 @@ fn soak_command(minutes: u64) -> anyhow::Result<()> {
     soak.verdict().map_err(|e| anyhow::anyhow!("the soak failed: {e}"))
 }
 
-async fn run(what: &str) -> anyhow::Result<String> {
+async fn run(what: &str, live: usize) -> anyhow::Result<String> {
     let all = what == "all";
     let mut out = String::new();
     writeln!(out, "{}", machine(what))?;
@@ -122,6 +138,9 @@ async fn run(what: &str) -> anyhow::Result<String> {
     }
     if all || what == "delivery" {
         section(&mut out, delivery_report().await?);
+    }
+    if all || what == "cluster" {
+        section(&mut out, cluster_report(live).await?);
     }
     if all || what == "memory" {
         section(&mut out, memory_report().await?);
@@ -312,6 +331,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 5,
                 kill_after: None,
                 duration_s: 120,
+                first_device: 20_000_000,
             },
             "p99 < 50 ms, max < 250 ms, none early",
         ),
@@ -324,6 +344,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 5,
                 kill_after: None,
                 duration_s: 120,
+                first_device: 20_000_000,
             },
             "all within 3 s",
         ),
@@ -336,6 +357,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 5,
                 kill_after: Some(Duration::from_millis(500)),
                 duration_s: 40,
+                first_device: 20_000_000,
             },
             "exactly once, none later than 5 s, none left",
         ),
@@ -348,6 +370,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 50,
                 kill_after: None,
                 duration_s: 120,
+                first_device: 20_000_000,
             },
             "all within 5 s",
         ),
@@ -360,6 +383,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 5,
                 kill_after: None,
                 duration_s: 120,
+                first_device: 20_000_000,
             },
             "p99 < 50 ms, max < 250 ms, none early",
         ),
@@ -372,6 +396,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 5,
                 kill_after: None,
                 duration_s: 120,
+                first_device: 20_000_000,
             },
             "all within 3 s",
         ),
@@ -384,6 +409,7 @@ async fn timers_report() -> anyhow::Result<String> {
                 latency_ms: 5,
                 kill_after: Some(Duration::from_millis(500)),
                 duration_s: 40,
+                first_device: 20_000_000,
             },
             "exactly once, none later than 5 s, none left",
         ),
@@ -395,6 +421,45 @@ async fn timers_report() -> anyhow::Result<String> {
     );
     for (name, sc, budget) in scenarios.into_iter().filter(|(n, _, _)| n.contains(only.as_str())) {
         let l: Lag = timers::run(&sc).await?;
+        writeln!(
+            s,
+            "| {name} | {}/{} | {} ms | {} ms | {} ms | {} ms | {} | {} | {budget} |",
+            l.activated,
+            l.bookings,
+            l.min_ms,
+            l.p50_ms,
+            l.p99_ms,
+            l.max_ms,
+            l.duplicates,
+            l.left_at_end.map_or("-".into(), |n| n.to_string())
+        )?;
+    }
+    Ok(s)
+}
+
+async fn cluster_report(live: usize) -> anyhow::Result<String> {
+    // `bench cluster WORD` runs GET, create and only the timer scenarios containing WORD.
+    let only = std::env::args()
+        .nth(2)
+        .filter(|a| !a.starts_with("--"))
+        .unwrap_or_default();
+    let f = cluster::run(live, &only).await?;
+    let mut s = format!(
+        "### Cluster shape (Redis Cluster of 3 primaries + 3 replicas, AOF everysec, node timeout 2 s; 4 gateway replicas; standalone nef-sim at 5 ms; {} live bookings stored first at {:.0}/s, {:.0} bytes each on the primaries)\n\n\
+         | API on one of the replicas, among the live bookings | requests/s | p50 | p90 | p99 | max | errors |\n|---|---|---|---|---|---|---|\n",
+        f.live, f.load_per_second, f.redis_bytes_per_booking
+    );
+    for (name, st) in [("GET", &f.get), ("create", &f.create)] {
+        writeln!(
+            s,
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            st.per_second, st.p50_ms, st.p90_ms, st.p99_ms, st.max_ms, st.errors
+        )?;
+    }
+    s.push_str(
+        "\n| timers (bookings last 20 s; lag = NEF POST received - startTime) | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (name, budget, l) in &f.timers {
         writeln!(
             s,
             "| {name} | {}/{} | {} ms | {} ms | {} ms | {} ms | {} | {} | {budget} |",

@@ -64,6 +64,35 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
         .await?,
     );
     let redis_before = redis.used_memory()?;
+    let ids = store_live(store, n, 0xCB00_0000, 0x0A00_0000).await?;
+    let redis_after = redis.used_memory()?;
+    let gw = Gateway::start(&redis_env(&redis)).await?;
+    let ids = Arc::new(ids);
+    let get: Make = Arc::new(move |k| {
+        // A spread of the stored bookings, not one hot key.
+        let i = (k.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64) as usize;
+        Req {
+            method: Method::GET,
+            path: format!("{}/device-qos-bookings/{}", api::BASE, ids[i]),
+            body: None,
+            ok: 200,
+        }
+    });
+    let get = api::drive(gw.base(), Some(gw.token.clone()), None, get).await?;
+    Ok(RedisFigures {
+        bookings: n,
+        redis_before,
+        redis_after,
+        gateway_rss: gw.rss(),
+        get,
+    })
+}
+
+/// Stores `n` live bookings straight through `store` (as the API would; 64 in flight), for
+/// the client of the gateway's development token, one device each (public and private
+/// IPv4 addresses counted up from the two bases), starting a day ahead, spread over the
+/// 24 hours after that; their ids in order.
+pub async fn store_live(store: Arc<RedisStore>, n: usize, public: u32, private: u32) -> anyhow::Result<Vec<String>> {
     let t0 = api::tomorrow();
     let mut ids = Vec::with_capacity(n);
     let mut tasks = tokio::task::JoinSet::new();
@@ -72,8 +101,8 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
             phone_number: None,
             network_access_identifier: None,
             ipv4_address: Some(DeviceIpv4 {
-                public_address: std::net::Ipv4Addr::from(0xCB00_0000u32 + i as u32),
-                private_address: Some(std::net::Ipv4Addr::from(0x0A00_0000u32 + i as u32)),
+                public_address: std::net::Ipv4Addr::from(public.wrapping_add(i as u32)),
+                private_address: Some(std::net::Ipv4Addr::from(private.wrapping_add(i as u32))),
                 public_port: None,
             }),
             ipv6_address: None,
@@ -125,27 +154,7 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
     while let Some(r) = tasks.join_next().await {
         r??;
     }
-    let redis_after = redis.used_memory()?;
-    let gw = Gateway::start(&redis_env(&redis)).await?;
-    let ids = Arc::new(ids);
-    let get: Make = Arc::new(move |k| {
-        // A spread of the stored bookings, not one hot key.
-        let i = (k.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64) as usize;
-        Req {
-            method: Method::GET,
-            path: format!("{}/device-qos-bookings/{}", api::BASE, ids[i]),
-            body: None,
-            ok: 200,
-        }
-    });
-    let get = api::drive(gw.base(), Some(gw.token.clone()), None, get).await?;
-    Ok(RedisFigures {
-        bookings: n,
-        redis_before,
-        redis_after,
-        gateway_rss: gw.rss(),
-        get,
-    })
+    Ok(ids)
 }
 
 /// Start-up to ready (median of `runs`), memory store, and on a Redis holding nothing.

@@ -201,11 +201,6 @@ impl NefSimProc {
         wait_ready(&format!("{url}/sim/subscriptions"), Duration::from_secs(10)).await?;
         Ok(Self { _child: child, url })
     }
-    /// The requests the simulator received (method, status, ms since the epoch, body).
-    pub async fn requests(&self) -> anyhow::Result<Vec<Value>> {
-        let (_, body) = crate::load::get_once(&format!("{}/sim/requests", self.url)).await?;
-        Ok(serde_json::from_slice::<Vec<Value>>(&body)?)
-    }
     /// The answered requests since the last take, taken off the simulator's log.
     pub async fn take_requests(&self) -> anyhow::Result<Vec<Value>> {
         let url = format!("{}/sim/requests", self.url);

@@ -49,27 +49,54 @@ pub struct Scenario {
     pub spread: Duration,
     /// The simulator's latency for every answer.
     pub latency_ms: u64,
-    /// Kill one replica this long after the first start.
+    /// Kill one replica (or, at cluster shape, what [`Kill`] names) this long after the
+    /// first start.
     pub kill_after: Option<Duration>,
     pub duration_s: u64,
+    /// Bookings' device numbers start here (scenarios sharing one store keep apart).
+    pub first_device: u64,
+}
+
+impl Scenario {
+    /// `bookings` on the NEF at 5 ms, `duration_s` 120, starting together (`spread` zero)
+    /// or spread evenly.
+    pub fn nef(bookings: usize, spread: Duration) -> Self {
+        Self {
+            southbound: Southbound::Nef,
+            bookings,
+            spread,
+            latency_ms: 5,
+            kill_after: None,
+            duration_s: 120,
+            first_device: 20_000_000,
+        }
+    }
+}
+
+/// What a kill scenario kills at `kill_after`.
+pub enum Kill<'a> {
+    Gateway(&'a mut Gateway),
+    /// The primary serving slot 0 of this cluster.
+    RedisPrimary(&'a mut store::testing::RedisCluster),
 }
 
 /// The simulated network, standalone.
-enum Network {
+pub enum Network {
     Nef(NefSimProc),
     Pcf(PcfSimProc),
 }
 
 impl Network {
-    async fn start(kind: Southbound, latency_ms: u64) -> anyhow::Result<Self> {
+    pub async fn start(kind: Southbound, latency_ms: u64) -> anyhow::Result<Self> {
         Ok(match kind {
             Southbound::Nef => Self::Nef(NefSimProc::start(latency_ms).await?),
             Southbound::Pcf => Self::Pcf(PcfSimProc::start(latency_ms).await?),
         })
     }
 
-    fn env(&self, redis: &Redis) -> Vec<(String, String)> {
-        let mut e = redis_env(redis);
+    /// `store` (a gateway's store settings) and this network's.
+    pub fn env(&self, store: Vec<(String, String)>) -> Vec<(String, String)> {
+        let mut e = store;
         match self {
             Self::Nef(sim) => {
                 e.push(("QOSGW__SOUTHBOUND__KIND".into(), "nef".into()));
@@ -83,32 +110,47 @@ impl Network {
         e
     }
 
-    /// The network's successful creates: (booking id from the callback URL, received ms).
-    async fn created(&self) -> anyhow::Result<Vec<(String, i64)>> {
+    /// Adds the network's successful creates since the last call to `acc`: (booking id from
+    /// the callback URL, received ms). The NEF's log is taken off as it is read, so a long
+    /// run's reads stay small; the PCF's is read whole.
+    async fn created(&self, acc: &mut Vec<(String, i64)>) -> anyhow::Result<()> {
         let (requests, create_path, callback) = match self {
-            Self::Nef(sim) => (sim.requests().await?, None, "notificationDestination"),
-            Self::Pcf(sim) => (
-                sim.requests().await?,
-                Some("/npcf-policyauthorization/v1/app-sessions"),
-                "notifUri",
-            ),
+            Self::Nef(sim) => (sim.take_requests().await?, None, "notificationDestination"),
+            Self::Pcf(sim) => {
+                acc.clear();
+                (
+                    sim.requests().await?,
+                    Some("/npcf-policyauthorization/v1/app-sessions"),
+                    "notifUri",
+                )
+            }
         };
-        Ok(requests
-            .into_iter()
-            .filter(|r| r["method"] == "POST" && r["status"] == 201)
-            .filter(|r| create_path.is_none_or(|p| r["path"] == p))
-            .filter_map(|r| {
-                let dest = r["body"]
-                    .get(callback)
-                    .or_else(|| r["body"]["ascReqData"].get(callback))?
-                    .as_str()?;
-                let id = dest.split("/bookings/").nth(1)?.split('/').next()?.to_owned();
-                Some((id, i64::try_from(r["at_ms"].as_u64()?).ok()?))
-            })
-            .collect())
+        acc.extend(
+            requests
+                .into_iter()
+                .filter(|r| r["method"] == "POST" && r["status"] == 201)
+                .filter(|r| create_path.is_none_or(|p| r["path"] == p))
+                .filter_map(|r| {
+                    let dest = r["body"]
+                        .get(callback)
+                        .or_else(|| r["body"]["ascReqData"].get(callback))?
+                        .as_str()?;
+                    let id = dest.split("/bookings/").nth(1)?.split('/').next()?.to_owned();
+                    Some((id, i64::try_from(r["at_ms"].as_u64()?).ok()?))
+                }),
+        );
+        Ok(())
     }
 
-    async fn left(&self) -> anyhow::Result<usize> {
+    /// Forgets what the network saw so far (a scenario on a network shared with earlier ones).
+    async fn forget(&self) -> anyhow::Result<()> {
+        if let Self::Nef(sim) = self {
+            sim.take_requests().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn left(&self) -> anyhow::Result<usize> {
         match self {
             Self::Nef(sim) => sim.subscription_count().await,
             Self::Pcf(sim) => sim.session_count().await,
@@ -116,12 +158,28 @@ impl Network {
     }
 }
 
+/// Two replicas on a Redis of their own and the scenario's network.
 pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     let redis = Redis::start().await?;
     let sim = Network::start(s.southbound, s.latency_ms).await?;
-    let env = sim.env(&redis);
+    let env = sim.env(redis_env(&redis));
     let mut a = Gateway::start(&env).await?;
     let _b = Gateway::start(&env).await?;
+    let seeder = (a.base(), a.token.clone());
+    let kill = s.kill_after.map(|_| Kill::Gateway(&mut a));
+    measure(&sim, &seeder, kill, s).await
+}
+
+/// Creates the scenario's bookings through `seeder` (`host:port`, token), kills what `kill`
+/// names at `kill_after`, and reads when the network saw each booking's create. A kill
+/// scenario then waits for every booking's end and counts what is left at the network.
+pub async fn measure(
+    sim: &Network,
+    seeder: &(String, String),
+    kill: Option<Kill<'_>>,
+    s: &Scenario,
+) -> anyhow::Result<Lag> {
+    sim.forget().await?;
     // Creates run at a few thousand per second here: leave time for all of them.
     let first = now() + time::Duration::seconds(8 + (s.bookings / 1500) as i64);
     let step = s.spread.as_secs_f64() * 1000.0 / s.bookings.max(1) as f64;
@@ -131,16 +189,21 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     let bodies: Vec<Bytes> = starts
         .iter()
         .enumerate()
-        .map(|(i, t)| with_duration(create_body(20_000_000 + i as u64, 0, *t), s.duration_s))
+        .map(|(i, t)| with_duration(create_body(s.first_device + i as u64, 0, *t), s.duration_s))
         .collect::<anyhow::Result<_>>()?;
-    let ids = seed(&a.base(), &a.token, bodies).await?;
+    let ids = seed(&seeder.0, &seeder.1, bodies).await?;
     anyhow::ensure!(now() < first, "creating {} bookings took past their start", s.bookings);
     let start_of: HashMap<String, i64> = ids.iter().cloned().zip(starts.iter().map(|t| ms(*t))).collect();
-    if let Some(after) = s.kill_after {
+    if let (Some(after), Some(kill)) = (s.kill_after, kill) {
         tokio::time::sleep(Duration::try_from(first - now()).unwrap_or_default() + after).await;
-        a.kill9().await;
+        match kill {
+            Kill::Gateway(gw) => gw.kill9().await,
+            Kill::RedisPrimary(cluster) => {
+                cluster.kill_primary_of_slot(0);
+            }
+        }
     }
-    // Wait (bounded) until every booking has its subscription. Reading the simulator's whole
+    // Wait (bounded) until every booking has its subscription. Reading the simulator's
     // request log is heavy (megabytes of JSON): not before the last start, so the reading
     // does not compete with the activations it measures.
     let last = *starts.last().unwrap_or(&first);
@@ -149,7 +212,7 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
     let mut posts = Vec::new();
     while Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        posts = sim.created().await?;
+        sim.created(&mut posts).await?;
         if by_booking(&posts).len() >= s.bookings {
             break;
         }
@@ -165,14 +228,16 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Lag> {
             .copied()
             .unwrap_or(0)
     };
-    let duplicates = per.values().map(|v| v.len().saturating_sub(1)).sum();
     let mut left_at_end = None;
     if s.kill_after.is_some() {
         // Every booking ends `duration_s` after its start: then nothing may be left.
         let end = last + time::Duration::seconds(s.duration_s as i64) + time::Duration::seconds(10);
         tokio::time::sleep(Duration::try_from(end - now()).unwrap_or_default()).await;
+        // Creates of a booking that came after the waiting above still count as duplicates.
+        sim.created(&mut posts).await?;
         left_at_end = Some(sim.left().await?);
     }
+    let duplicates = by_booking(&posts).values().map(|v| v.len().saturating_sub(1)).sum();
     Ok(Lag {
         bookings: s.bookings,
         activated: per.len(),

@@ -158,7 +158,8 @@ pub struct AuthSettings {
 /// A token verified earlier: what it grants, until when, under which key set.
 struct Verified {
     caller: Caller,
-    scopes: HashSet<String>,
+    /// Shared with every request of the token: a hit clones a pointer, not a dozen strings.
+    scopes: Arc<HashSet<String>>,
     /// The token's `exp` (seconds since the epoch): the entry is never used from then on.
     exp: u64,
     generation: u64,
@@ -223,7 +224,7 @@ impl Authenticator {
         self
     }
 
-    fn cached(&self, digest: &[u8; 32], now: u64) -> Option<(Caller, HashSet<String>)> {
+    fn cached(&self, digest: &[u8; 32], now: u64) -> Option<(Caller, Arc<HashSet<String>>)> {
         let generation = self.keys.generation.load(Ordering::SeqCst);
         let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         cache
@@ -252,7 +253,7 @@ impl Authenticator {
     }
 
     /// Validates the token and builds the caller's context; any failure is a generic 401.
-    pub async fn authenticate(&self, token: &str) -> Result<(Caller, HashSet<String>), ApiError> {
+    pub async fn authenticate(&self, token: &str) -> Result<(Caller, Arc<HashSet<String>>), ApiError> {
         // `why` is a fixed reason code (for metrics); the detail goes to the debug log.
         let fail = |why: &'static str, detail: &str| {
             tracing::debug!(reason = why, detail, "token rejected");
@@ -302,11 +303,13 @@ impl Authenticator {
             .or_else(|| text("azp"))
             .ok_or_else(|| fail("claims", "no client id claim"))?
             .to_owned();
-        let scopes: HashSet<String> = claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default();
+        let scopes: Arc<HashSet<String>> = Arc::new(
+            claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        );
         let from_phone_claim = self
             .settings
             .phone_number_claim
@@ -465,7 +468,7 @@ impl DevIssuer {
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub caller: Caller,
-    pub scopes: HashSet<String>,
+    pub scopes: Arc<HashSet<String>>,
     pub(crate) correlator_valid: bool,
 }
 

@@ -17,22 +17,23 @@ impl RedisStore {
         }
     }
 
-    /// record, due, outbox list, outbox set, index keys: the keys of every booking script.
     /// One command per shard, answers in shard order: a single pipeline (one round trip) on a
-    /// single node, one command at a time on a cluster, where a pipeline may not cross slots.
+    /// single node; on a cluster, where a pipeline may not cross slots, every command at
+    /// once (the client pipelines those bound for one node), so a create's quota read costs
+    /// one round trip, not one per shard.
     pub(super) async fn each_shard<T: redis::FromRedisValue>(
         &self,
         cmd: impl Fn(u16) -> Cmd,
     ) -> Result<Vec<T>, StoreError> {
-        let mut conn = self.conn.clone();
         let shards = 0..self.settings.shards.max(1);
         if self.settings.cluster {
-            let mut out = Vec::new();
-            for shard in shards {
-                out.push(self.bounded(cmd(shard).query_async(&mut conn)).await?);
-            }
-            Ok(out)
+            let calls = shards.map(|shard| {
+                let (c, mut conn) = (cmd(shard), self.conn.clone());
+                async move { self.bounded(c.query_async(&mut conn)).await }
+            });
+            futures_util::future::try_join_all(calls).await
         } else {
+            let mut conn = self.conn.clone();
             let mut pipe = redis::pipe();
             for shard in shards {
                 pipe.add_command(cmd(shard));

@@ -300,3 +300,30 @@ async fn a_claim_whose_answer_was_lost_is_recovered_by_the_next_claim() {
     // Recovered once: the next claims find nothing more.
     assert!(store.claim_due(t, 10, lease).await.unwrap().is_empty());
 }
+
+/// A new id lands in the shard of its client and first device (the record and the device
+/// index share a slot), stays a random v4 UUID, and ids of one owner differ.
+#[tokio::test]
+async fn new_ids_land_in_the_owners_shard_and_stay_random_v4() {
+    let (store, _srv) = single().await;
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..2000 {
+        let b = crate::suite::sample(
+            &format!("client-{}", i % 7),
+            &format!("+49{i:09}"),
+            crate::suite::T0,
+            60,
+        );
+        let id = store.new_id(&b.owner, &b.device_keys);
+        let d = store.digest(&format!("{}\u{0}{}", b.owner.client_id, b.device_keys[0]));
+        let target = u16::from_be_bytes([d[0], d[1]]) % store.settings.shards;
+        assert_eq!(store.shard_of_id(id), target, "id {id}");
+        let text = id.to_string();
+        assert_eq!(text.as_bytes()[14], b'4', "not v4: {text}");
+        assert!(
+            matches!(text.as_bytes()[19], b'8' | b'9' | b'a' | b'b'),
+            "variant: {text}"
+        );
+        assert!(seen.insert(text), "a repeated id");
+    }
+}
