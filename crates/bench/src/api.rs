@@ -130,8 +130,8 @@ pub struct ApiFigures {
     pub rows: Vec<(String, Stats)>,
 }
 
-/// The baseline's GET and POST.
-pub async fn baseline() -> anyhow::Result<(Stats, Stats)> {
+/// The baseline's GET and POST, and its GET with a bearer header.
+pub async fn baseline() -> anyhow::Result<Baseline> {
     let port = free_port()?;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["baseline", &port.to_string()])
@@ -144,10 +144,26 @@ pub async fn baseline() -> anyhow::Result<(Stats, Stats)> {
     .await?;
     let target = format!("127.0.0.1:{port}");
     let ids = Arc::new(vec!["3fa85f64-5717-4562-b3fc-2c963f66afa6".to_owned()]);
-    let get = drive(target.clone(), None, None, get_of(ids)).await?;
-    let post = drive(target, None, None, create_from(0)).await?;
+    let get = drive(target.clone(), None, None, get_of(ids.clone())).await?;
+    let post = drive(target.clone(), None, None, create_from(0)).await?;
+    // The same requests with a bearer header as long as the gateway's development token
+    // (which the baseline ignores): the load generator's and the kernel's share of that
+    // header, apart from what the gateway does with it.
+    let token = Some("x".repeat(DEV_TOKEN_CHARS));
+    let get_token = drive(target, token, None, get_of(ids)).await?;
     let _ = child.kill().await;
-    Ok((get, post))
+    Ok(Baseline { get, post, get_token })
+}
+
+/// Length of the gateway's development token (every scope, ES256).
+const DEV_TOKEN_CHARS: usize = 1050;
+
+/// The baseline server's figures.
+pub struct Baseline {
+    pub get: Stats,
+    pub post: Stats,
+    /// GET with a bearer header of the gateway token's length.
+    pub get_token: Stats,
 }
 
 /// What `WAIT` costs a create (`store.redis.wait_replicas`): create at its peak and at a
