@@ -18,6 +18,8 @@ const MIN_BUSY_DEFER: Duration = Duration::from_millis(10);
 const MAX_BUSY_DEFER: Duration = Duration::from_secs(5);
 /// The answer time assumed of a sink before it answered (ms).
 const MIN_ANSWER_MS: f64 = 1.0;
+/// How much slower than `per_sink` answers at a time a busy sink's backlog is taken to go.
+const MAX_PACE_OVER_BEST: f64 = 4.0;
 /// Idle gates are forgotten once this many sinks are known.
 const PRUNE_AT: usize = 4096;
 
@@ -64,11 +66,14 @@ impl State {
     /// at the rate the sink takes it. (All at the same time, most of them would only be
     /// claimed to be handed back again, several times over.)
     fn turn(&mut self, now: Instant, per_sink: usize) -> Duration {
-        // Before a pace is known, `per_sink` answers at a time (the sink's best case).
+        // Before a pace is known, `per_sink` answers at a time (the sink's best case). A pace
+        // far slower than that is not trusted: turns too far apart would leave the sink idle,
+        // and an idle sink's slow pace would only spread the next turns further.
+        let best = self.answer_ms.max(MIN_ANSWER_MS) / per_sink as f64;
         let ms = if self.pace_ms > 0.0 {
-            self.pace_ms
+            self.pace_ms.min(best * MAX_PACE_OVER_BEST)
         } else {
-            self.answer_ms.max(MIN_ANSWER_MS) / per_sink as f64
+            best
         };
         let each = Duration::from_secs_f64(ms / 1000.0);
         let held = now + each.saturating_mul(u32::try_from(self.claimed).unwrap_or(u32::MAX));
@@ -152,7 +157,9 @@ impl Gate {
         st.claimed = st.claimed.saturating_sub(1);
         let now = Instant::now();
         if st.last_turn.is_some_and(|t| t > now) {
-            if let Some(gap) = st.done_at.map(|at| (now - at).as_secs_f64() * 1000.0) {
+            // One gap of more than an answer time is a stall of this replica, not the pace.
+            let answer = st.answer_ms.max(MIN_ANSWER_MS);
+            if let Some(gap) = st.done_at.map(|at| ((now - at).as_secs_f64() * 1000.0).min(answer)) {
                 st.pace_ms = if st.pace_ms > 0.0 {
                     0.9 * st.pace_ms + 0.1 * gap
                 } else {
