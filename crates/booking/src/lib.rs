@@ -45,5 +45,5 @@ pub use service::{
 };
 pub use sink::{SinkPolicy, SinkResolver};
 pub use southbound::{Southbound, SouthboundError};
-pub use store::{BookingStore, CreateOutcome, StoreError, StoreStats, overlaps};
+pub use store::{BookingStore, CreateOutcome, EventAck, StoreError, StoreStats, overlaps};
 pub use telemetry::{CallOutcome, NetworkCall, NoTelemetry, Telemetry, TraceOrigin, Transition};

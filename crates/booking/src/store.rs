@@ -122,7 +122,9 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// Claims up to `limit` bookings with undelivered events, each with its events in order.
     /// As with timers, a claim holds for `lease`; the claimer acknowledges each event it is
-    /// done with, and unacknowledged events come back when the lease ends.
+    /// done with, and unacknowledged events come back when the lease ends. A store may make
+    /// several calls of a bounded size for a large `limit`; each booking is in the answer
+    /// once.
     async fn claim_events(
         &self,
         now: OffsetDateTime,
@@ -134,11 +136,31 @@ pub trait BookingStore: Send + Sync + 'static {
     /// the claimer is done with its claim, so events added since are due at once. An
     /// `event_id` that names no event (e.g. empty) with `release` only gives the claim back
     /// (a replica shutting down hands its unfinished deliveries over).
-    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError>;
+    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
+        let ack = EventAck {
+            booking,
+            event_id: event_id.to_owned(),
+            release,
+        };
+        match self.ack_events(std::slice::from_ref(&ack)).await?.first() {
+            Some(true) => Ok(()),
+            _ => Err(StoreError::Unavailable {
+                what: "the acknowledgement was not stored".into(),
+                source: None,
+            }),
+        }
+    }
 
-    /// Gives a claim of the booking's events back, to be claimed again (by any replica) from
-    /// `at` on: its sink is backing off or busy. Nothing happens when it has no events left.
-    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// [`Self::ack_event`] for many events (of one booking or many), applied in order: one
+    /// call for a replica's many deliveries instead of one each. A store may split them
+    /// (per shard, in calls of a bounded size). The answer tells, for each in order, whether
+    /// it was stored; `Err`: none was.
+    async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError>;
+
+    /// Gives claims of bookings' events back, each to be claimed again (by any replica) from
+    /// its time on: its sink is backing off or busy. Nothing happens to a booking with no
+    /// events left. `Err`: some may not have been given back (they return after the lease).
+    async fn defer_events(&self, deferrals: &[(BookingId, OffsetDateTime)]) -> Result<(), StoreError>;
 
     /// How many live (not TERMINATED) bookings the client holds (the per-client quota).
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError>;
@@ -232,6 +254,16 @@ pub trait BookingStore: Send + Sync + 'static {
 
     /// Every booking `name` keeps state for, with it (interim reports).
     async fn export_states(&self, name: &str) -> Result<Vec<(BookingId, Vec<u8>)>, StoreError>;
+}
+
+/// One acknowledgement of [`BookingStore::ack_events`] (see [`BookingStore::ack_event`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventAck {
+    pub booking: BookingId,
+    /// The event done with; one that names no event (e.g. empty) acknowledges nothing.
+    pub event_id: String,
+    /// The claimer is done with its claim: events added since are due at once.
+    pub release: bool,
 }
 
 /// What [`BookingStore::stats`] counts.

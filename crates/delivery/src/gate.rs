@@ -16,6 +16,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Bounds of how long a booking of a busy (not failing) sink waits before its next claim.
 const MIN_BUSY_DEFER: Duration = Duration::from_millis(10);
 const MAX_BUSY_DEFER: Duration = Duration::from_secs(5);
+/// The answer time assumed of a sink before it answered (ms).
+const MIN_ANSWER_MS: f64 = 1.0;
+/// How much slower than `per_sink` answers at a time a busy sink's backlog is taken to go.
+const MAX_PACE_OVER_BEST: f64 = 4.0;
 /// Idle gates are forgotten once this many sinks are known.
 const PRUNE_AT: usize = 4096;
 
@@ -45,6 +49,38 @@ struct State {
     blocked_until: Option<Instant>,
     /// Smoothed time of one answer (ms), for how long a busy sink's backlog takes.
     answer_ms: f64,
+    /// When the last booking handed back as busy is due its turn.
+    last_turn: Option<Instant>,
+    /// While bookings handed back wait their turn: when one of its bookings was last done
+    /// with, and the smoothed time between two (ms): the pace this replica really gets
+    /// through the sink's backlog at (its answers, and the claims, sends and
+    /// acknowledgements around them).
+    done_at: Option<Instant>,
+    pace_ms: f64,
+}
+
+impl State {
+    /// How long a booking of this busy sink waits before its next claim. The sink takes about
+    /// `per_sink` bookings per answer time, so the bookings it holds go first and each one
+    /// handed back gets the turn after the one handed back before it: its backlog comes back
+    /// at the rate the sink takes it. (All at the same time, most of them would only be
+    /// claimed to be handed back again, several times over.)
+    fn turn(&mut self, now: Instant, per_sink: usize) -> Duration {
+        // Before a pace is known, `per_sink` answers at a time (the sink's best case). A pace
+        // far slower than that is not trusted: turns too far apart would leave the sink idle,
+        // and an idle sink's slow pace would only spread the next turns further.
+        let best = self.answer_ms.max(MIN_ANSWER_MS) / per_sink as f64;
+        let ms = if self.pace_ms > 0.0 {
+            self.pace_ms.min(best * MAX_PACE_OVER_BEST)
+        } else {
+            best
+        };
+        let each = Duration::from_secs_f64(ms / 1000.0);
+        let held = now + each.saturating_mul(u32::try_from(self.claimed).unwrap_or(u32::MAX));
+        let turn = (self.last_turn.filter(|t| *t > held).unwrap_or(held) + each).min(now + MAX_BUSY_DEFER);
+        self.last_turn = Some(turn);
+        (turn - now).clamp(MIN_BUSY_DEFER, MAX_BUSY_DEFER)
+    }
 }
 
 /// What to do with a claimed booking.
@@ -101,10 +137,7 @@ impl Gates {
             return Admit::Defer(until - now);
         }
         if st.claimed >= self.queue {
-            // Its backlog drains at about `per_sink` answers per answer time.
-            let drain = st.answer_ms * st.claimed as f64 / self.per_sink as f64;
-            let d = Duration::from_secs_f64(drain / 1000.0).clamp(MIN_BUSY_DEFER, MAX_BUSY_DEFER);
-            return Admit::Defer(d);
+            return Admit::Defer(st.turn(now, self.per_sink));
         }
         st.claimed += 1;
         drop(st);
@@ -122,6 +155,22 @@ impl Gate {
     pub(crate) fn release(&self) {
         let mut st = lock(&self.state);
         st.claimed = st.claimed.saturating_sub(1);
+        let now = Instant::now();
+        if st.last_turn.is_some_and(|t| t > now) {
+            // One gap of more than an answer time is a stall of this replica, not the pace.
+            let answer = st.answer_ms.max(MIN_ANSWER_MS);
+            if let Some(gap) = st.done_at.map(|at| ((now - at).as_secs_f64() * 1000.0).min(answer)) {
+                st.pace_ms = if st.pace_ms > 0.0 {
+                    0.9 * st.pace_ms + 0.1 * gap
+                } else {
+                    gap
+                };
+            }
+            st.done_at = Some(now);
+        } else {
+            // No backlog waiting: the time to the next one done says nothing of the pace.
+            st.done_at = None;
+        }
     }
 
     /// How long the sink is still backed off, if it is.

@@ -7,6 +7,7 @@
 //! ([`PrivateKeyJwtTokens`]).
 #![forbid(unsafe_code)]
 
+mod acks;
 mod gate;
 mod outbox;
 mod resolve;

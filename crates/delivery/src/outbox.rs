@@ -5,12 +5,13 @@
 //! delivery to that sink. Each sink has a bounded share of the worker (`gate.rs`); a freed
 //! slot is refilled at once, not at the next poll.
 
+use crate::acks::Acks;
 use crate::gate::{Admit, Gate, Gates};
 use crate::resolve::GuardedResolver;
 use crate::send::deliver;
 use crate::shared::{DeliveryOutcome, DeliverySettings, DeliveryTelemetry, EventFormat, Shared, Wake};
 use crate::tokens::PrivateKeyJwtTokens;
-use booking::{BookingId, BookingStore, Chain, Clock, Notifier, SinkPolicy, StatusEvent};
+use booking::{BookingId, BookingStore, Chain, Clock, EventAck, Notifier, SinkPolicy, StatusEvent};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
@@ -62,6 +63,7 @@ impl Outbox {
             inflight: Mutex::default(),
             gates,
             wake: Wake::default(),
+            acks: Acks::new(),
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -94,10 +96,28 @@ impl Outbox {
     /// after the grace period): they deliver the rest at once, with the same event ids,
     /// instead of after the lease.
     pub async fn give_back(&self) {
-        let left: Vec<BookingId> = lock(&self.shared.inflight).iter().copied().collect();
-        for booking in left {
-            if let Err(e) = self.shared.store.ack_event(booking, "", true).await {
-                warn!(booking.id = %booking, error = %Chain(&e), "could not give back an event claim; it returns after its lease");
+        let left: Vec<EventAck> = lock(&self.shared.inflight)
+            .iter()
+            .map(|booking| EventAck {
+                booking: *booking,
+                event_id: String::new(),
+                release: true,
+            })
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        match self.shared.store.ack_events(&left).await {
+            Ok(given) if given.iter().all(|g| *g) => {}
+            Ok(given) => {
+                let kept = given.iter().filter(|g| !**g).count();
+                warn!(
+                    claims = kept,
+                    "could not give back some event claims; they return after their lease"
+                );
+            }
+            Err(e) => {
+                warn!(claims = left.len(), error = %Chain(&e), "could not give back the event claims; they return after their lease")
             }
         }
     }
@@ -105,6 +125,7 @@ impl Outbox {
     /// Claims and delivers until told to stop. Unfinished work stays in the outbox.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let s = &self.shared.settings;
+        self.shared.acks.start(self.shared.store.clone());
         loop {
             let limit = self.shared.slots.available_permits();
             if limit > 0 {
@@ -115,15 +136,13 @@ impl Outbox {
                     .await
                 {
                     Ok(claimed) => {
+                        let mut later = Vec::new();
                         for (booking, events) in claimed {
                             let sink = events.first().map(|e| e.sink.as_str()).unwrap_or_default();
                             let gate = match self.shared.gates.admit(sink) {
                                 Admit::Go(gate) => gate,
                                 Admit::Defer(wait) => {
-                                    // Off the claim loop: a claim of many bookings of a
-                                    // backed-off sink does not hold up the others.
-                                    let shared = self.shared.clone();
-                                    tokio::spawn(async move { defer(&shared, booking, wait).await });
+                                    later.push((booking, wait));
                                     continue;
                                 }
                             };
@@ -140,6 +159,12 @@ impl Outbox {
                                 // The freed slot is refilled now, not at the next poll.
                                 shared.wake.wake();
                             });
+                        }
+                        if !later.is_empty() {
+                            // Handed back in one call, off the claim loop: a claim of many
+                            // bookings of a backed-off sink does not hold up the others.
+                            let shared = self.shared.clone();
+                            tokio::spawn(async move { defer(&shared, &later).await });
                         }
                     }
                     Err(e) => warn!(error = %Chain(&e), "could not read the event outbox"),
@@ -163,12 +188,21 @@ const RETRY_LATER: Duration = Duration::from_secs(1);
 /// The shortest time between two claims of one worker.
 const CLAIM_GAP: Duration = Duration::from_millis(2);
 
-/// Hands a booking's claim back to the outbox, due again after `wait`.
-async fn defer(shared: &Shared, booking: BookingId, wait: Duration) {
-    let at = shared.clock.now() + time::Duration::try_from(wait).unwrap_or(time::Duration::SECOND);
-    if let Err(e) = shared.store.defer_events(booking, at).await {
-        // Still claimed: it comes back after the lease.
-        warn!(booking.id = %booking, error = %Chain(&e), "could not defer a booking's events");
+/// Hands bookings' claims back to the outbox, each due again after its wait.
+async fn defer(shared: &Shared, bookings: &[(BookingId, Duration)]) {
+    let now = shared.clock.now();
+    let at: Vec<_> = bookings
+        .iter()
+        .map(|(b, wait)| {
+            (
+                *b,
+                now + time::Duration::try_from(*wait).unwrap_or(time::Duration::SECOND),
+            )
+        })
+        .collect();
+    if let Err(e) = shared.store.defer_events(&at).await {
+        // Still claimed: they come back after the lease.
+        warn!(bookings = at.len(), error = %Chain(&e), "could not defer bookings' events");
     }
 }
 
@@ -180,17 +214,22 @@ async fn deliver_all(shared: &Shared, booking: BookingId, events: Vec<StatusEven
         };
         // Backed off while this one waited: handed back (in order) for after the backoff.
         if let Some(wait) = gate.blocked_for() {
-            defer(shared, booking, wait).await;
+            defer(shared, &[(booking, wait)]).await;
             return;
         }
         if deliver(shared, ev, gate).await == DeliveryOutcome::Deferred {
             // Kept, with the ones after it (in order): claimed again after the sink's backoff.
-            defer(shared, booking, gate.blocked_for().unwrap_or(RETRY_LATER)).await;
+            defer(shared, &[(booking, gate.blocked_for().unwrap_or(RETRY_LATER))]).await;
             return;
         }
-        if let Err(e) = shared.store.ack_event(booking, &ev.id, i == last).await {
+        let ack = EventAck {
+            booking,
+            event_id: ev.id.clone(),
+            release: i == last,
+        };
+        if !shared.acks.ack(ack).await {
             // Not acknowledged: it is delivered again after the lease (same id).
-            warn!(booking.id = %booking, event.id = %ev.id, error = %Chain(&e), "could not acknowledge an event");
+            warn!(booking.id = %booking, event.id = %ev.id, "could not acknowledge an event");
             return;
         }
     }

@@ -3,6 +3,7 @@
 //! (`Shared`). Kept apart from `outbox.rs` and `send.rs` so that neither depends on the other
 //! for its vocabulary.
 
+use crate::acks::Acks;
 use crate::gate::Gates;
 use crate::tokens::PrivateKeyJwtTokens;
 use booking::{BookingId, BookingStore, Clock, Notifier, SinkPolicy, StatusEvent};
@@ -97,6 +98,7 @@ pub(crate) struct Shared {
     pub(crate) gates: Gates,
     /// Wakes the worker: new events stored, or a slot freed.
     pub(crate) wake: Wake,
+    pub(crate) acks: Acks,
 }
 
 impl Shared {

@@ -4,7 +4,7 @@
 use crate::metrics::Metrics;
 use async_trait::async_trait;
 use booking::capacity::PoolClaim;
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, EventAck, Owner, StatusEvent, StoreError, StoreStats};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,12 +97,11 @@ impl BookingStore for ObservedStore {
         self.timed("claim_events", self.inner.claim_events(now, limit, lease))
             .await
     }
-    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
-        self.timed("ack_event", self.inner.ack_event(booking, event_id, release))
-            .await
+    async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError> {
+        self.timed("ack_events", self.inner.ack_events(acks)).await
     }
-    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
-        self.timed("defer_events", self.inner.defer_events(booking, at)).await
+    async fn defer_events(&self, deferrals: &[(BookingId, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.timed("defer_events", self.inner.defer_events(deferrals)).await
     }
     async fn count_live(&self, client_id: &str) -> Result<usize, StoreError> {
         self.timed("count_live", self.inner.count_live(client_id)).await

@@ -11,7 +11,9 @@ use crate::record;
 use async_trait::async_trait;
 use booking::capacity::{PoolClaim, fits, peak};
 use booking::usage::{LedgerEntry, LedgerPosition};
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, StatusEvent, StoreError, StoreStats, overlaps};
+use booking::{
+    Booking, BookingId, BookingStore, CreateOutcome, EventAck, StatusEvent, StoreError, StoreStats, overlaps,
+};
 use std::collections::VecDeque;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -93,6 +95,25 @@ impl Inner {
             if !self.outbox_due_of.contains_key(&ev.booking_id) {
                 self.set_outbox_due(ev.booking_id, Some(ms(ev.time)));
             }
+        }
+    }
+
+    fn ack(&mut self, a: &EventAck) {
+        let empty = match self.outbox.get_mut(&a.booking) {
+            Some(q) => {
+                // Events are acknowledged in order: the one named is nearly always the first.
+                if let Some(at) = q.iter().position(|e| e.id == a.event_id) {
+                    q.remove(at);
+                }
+                q.is_empty()
+            }
+            None => true,
+        };
+        if empty {
+            self.outbox.remove(&a.booking);
+            self.set_outbox_due(a.booking, None);
+        } else if a.release {
+            self.set_outbox_due(a.booking, Some(i128::MIN));
         }
     }
 
@@ -336,28 +357,20 @@ impl BookingStore for MemoryStore {
         Ok(out)
     }
 
-    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
+    async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError> {
         let mut g = self.lock();
-        let empty = match g.outbox.get_mut(&booking) {
-            Some(q) => {
-                q.retain(|e| e.id != event_id);
-                q.is_empty()
-            }
-            None => true,
-        };
-        if empty {
-            g.outbox.remove(&booking);
-            g.set_outbox_due(booking, None);
-        } else if release {
-            g.set_outbox_due(booking, Some(i128::MIN));
+        for a in acks {
+            g.ack(a);
         }
-        Ok(())
+        Ok(vec![true; acks.len()])
     }
 
-    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn defer_events(&self, deferrals: &[(BookingId, OffsetDateTime)]) -> Result<(), StoreError> {
         let mut g = self.lock();
-        if g.outbox.get(&booking).is_some_and(|q| !q.is_empty()) {
-            g.set_outbox_due(booking, Some(ms(at)));
+        for (booking, at) in deferrals {
+            if g.outbox.get(booking).is_some_and(|q| !q.is_empty()) {
+                g.set_outbox_due(*booking, Some(ms(*at)));
+            }
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use booking::capacity::PoolClaim;
 use booking::usage::{LedgerEntry, LedgerPosition};
-use booking::{Booking, BookingId, BookingStore, CreateOutcome, Owner, StatusEvent, StoreError, StoreStats};
+use booking::{Booking, BookingId, BookingStore, CreateOutcome, EventAck, Owner, StatusEvent, StoreError, StoreStats};
 use conn::Conn;
 use redis::Script;
 pub use sentinel::SentinelSettings;
@@ -80,7 +80,7 @@ pub struct RedisStore {
     remove: Script,
     claim: Script,
     claim_events: Script,
-    ack_event: Script,
+    ack_events: Script,
     migrate: Script,
     migrate_outbox: Script,
     renew: Script,
@@ -105,7 +105,7 @@ const REMOVE: &str = include_str!("../lua/remove.lua");
 
 const CLAIM_EVENTS: &str = include_str!("../lua/claim_events.lua");
 
-const ACK_EVENT: &str = include_str!("../lua/ack_event.lua");
+const ACK_EVENTS: &str = include_str!("../lua/ack_events.lua");
 
 const CLAIM: &str = include_str!("../lua/claim.lua");
 
@@ -289,12 +289,12 @@ impl BookingStore for RedisStore {
         self.claim_outbox(now, limit, lease).await
     }
 
-    async fn ack_event(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
-        self.ack_outbox(booking, event_id, release).await
+    async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError> {
+        self.ack_outbox(acks).await
     }
 
-    async fn defer_events(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
-        self.defer_outbox(booking, at).await
+    async fn defer_events(&self, deferrals: &[(BookingId, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.defer_outbox(deferrals).await
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
@@ -592,6 +592,7 @@ mod keys;
 mod ledger;
 mod migrate;
 mod orphans;
+mod outbox;
 mod sentinel;
 #[cfg(test)]
 mod sentinel_tests;

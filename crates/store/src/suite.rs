@@ -729,6 +729,138 @@ macro_rules! store_suite {
             assert_eq!(store.list(&all, 10).await.unwrap().len(), 3);
         }
 
+        /// Claims, deferrals and acknowledgements of more bookings than one store call takes
+        /// (the Redis store's calls take 256): every booking is claimed once with all its
+        /// events in order, none twice, and each acknowledgement applies to its own booking
+        /// in the order given.
+        #[tokio::test]
+        async fn outbox_batches_larger_than_one_call_lose_nothing_and_double_nothing() {
+            use std::collections::{HashMap, HashSet};
+            let (store, _guard) = $make;
+            let lease = Duration::seconds(30);
+            let n = 600;
+            // Every third booking has two events. Two thirds get ids of one owner and device,
+            // which a sharded store puts in one shard: more there than one call takes.
+            let mut want: HashMap<booking::BookingId, Vec<booking::StatusEvent>> = HashMap::new();
+            let mut order = Vec::new();
+            let first = crate::suite::sample("a", "+155500000", T0, 60);
+            for i in 0..n {
+                let mut b = sample_for(&store, "a", &format!("+1555{i:05}"), T0, 60);
+                if i < 400 {
+                    b.id = store.new_id(&first.owner, &first.device_keys);
+                }
+                let e1 = crate::suite::event(&b, BookingStatus::Scheduled, T0);
+                store.create(&b, None, Some(&e1)).await.unwrap();
+                let mut events = vec![e1];
+                if i % 3 == 0 {
+                    let mut v2 = b.clone();
+                    v2.version = 2;
+                    let e2 = crate::suite::event(&b, BookingStatus::Activated, T0);
+                    assert!(store.update(&v2, None, Some(&e2)).await.unwrap());
+                    events.push(e2);
+                }
+                want.insert(b.id, events);
+                order.push(b.id);
+            }
+            let claim_all = |at: OffsetDateTime, limits: Vec<usize>| {
+                let store = &store;
+                async move {
+                    let mut got = Vec::new();
+                    for limit in limits {
+                        let part = store.claim_events(at, limit, lease).await.unwrap();
+                        assert!(
+                            part.len() <= limit,
+                            "{} claimed for a limit of {limit}",
+                            part.len()
+                        );
+                        got.extend(part);
+                    }
+                    got
+                }
+            };
+            let check_once = |got: &[(booking::BookingId, Vec<booking::StatusEvent>)],
+                              expect: &HashMap<booking::BookingId, Vec<booking::StatusEvent>>| {
+                let ids: HashSet<_> = got.iter().map(|(id, _)| *id).collect();
+                assert_eq!(ids.len(), got.len(), "a booking claimed twice");
+                assert_eq!(
+                    got.len(),
+                    expect.len(),
+                    "claimed {} of {}",
+                    got.len(),
+                    expect.len()
+                );
+                for (id, events) in got {
+                    assert_eq!(Some(events), expect.get(id), "the events of {id}, in order");
+                }
+            };
+            // Claims of 300 (more than one call's worth) and the rest: all, each once.
+            let got = claim_all(T0, vec![300, 300, 10]).await;
+            check_once(&got, &want);
+            assert!(
+                store.claim_events(T0, n, lease).await.unwrap().is_empty(),
+                "held by the lease"
+            );
+            // Given back all at once, due later: not before, then all again, each once.
+            let later = T0 + Duration::seconds(5);
+            let all: Vec<_> = order.iter().map(|id| (*id, later)).collect();
+            store.defer_events(&all).await.unwrap();
+            assert!(
+                store
+                    .claim_events(later - Duration::seconds(1), n, lease)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            let got = claim_all(later, vec![n + 10]).await;
+            check_once(&got, &want);
+            // One batch of acknowledgements: of the bookings with two events, half have both
+            // acknowledged (in order, the claim released by the second), half only the first
+            // (released: the second is due at once); every other booking its only one.
+            let mut acks = Vec::new();
+            let mut left = HashMap::new();
+            for (i, id) in order.iter().enumerate() {
+                let events = &want[id];
+                let ack = |e: &booking::StatusEvent, release| booking::EventAck {
+                    booking: *id,
+                    event_id: e.id.clone(),
+                    release,
+                };
+                match events.len() {
+                    2 if i % 2 == 0 => {
+                        acks.push(ack(&events[0], false));
+                        acks.push(ack(&events[1], true));
+                    }
+                    2 => {
+                        acks.push(ack(&events[0], true));
+                        left.insert(*id, vec![events[1].clone()]);
+                    }
+                    _ => acks.push(ack(&events[0], true)),
+                }
+            }
+            assert!(acks.len() > 512);
+            assert_eq!(store.ack_events(&acks).await.unwrap(), vec![true; acks.len()]);
+            assert_eq!(store.stats().await.unwrap().outbox_backlog, left.len() as u64);
+            let got = claim_all(later, vec![n]).await;
+            check_once(&got, &left);
+            let last: Vec<_> = left
+                .iter()
+                .map(|(id, events)| booking::EventAck {
+                    booking: *id,
+                    event_id: events[0].id.clone(),
+                    release: true,
+                })
+                .collect();
+            assert_eq!(store.ack_events(&last).await.unwrap(), vec![true; last.len()]);
+            assert_eq!(store.stats().await.unwrap().outbox_backlog, 0);
+            assert!(
+                store
+                    .claim_events(T0 + Duration::days(1), n, lease)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+
         /// A replica that stops gives its claimed, undelivered events back at once.
         #[tokio::test]
         async fn a_claim_on_events_can_be_given_back_without_acknowledging() {
@@ -760,7 +892,10 @@ macro_rules! store_suite {
             store.create(&a, None, Some(&ev)).await.unwrap();
             let lease = Duration::minutes(2);
             assert_eq!(store.claim_events(T0, 10, lease).await.unwrap().len(), 1);
-            store.defer_events(a.id, T0 + Duration::seconds(5)).await.unwrap();
+            store
+                .defer_events(&[(a.id, T0 + Duration::seconds(5))])
+                .await
+                .unwrap();
             assert!(
                 store
                     .claim_events(T0 + Duration::seconds(4), 10, lease)
@@ -778,7 +913,7 @@ macro_rules! store_suite {
                 "due again, the event still there"
             );
             store.ack_event(a.id, &ev.id, true).await.unwrap();
-            store.defer_events(a.id, T0).await.unwrap();
+            store.defer_events(&[(a.id, T0)]).await.unwrap();
             assert!(
                 store
                     .claim_events(T0 + Duration::days(1), 10, lease)

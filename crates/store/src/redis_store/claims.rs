@@ -1,11 +1,10 @@
-//! Claims on the two sorted sets replicas share work through: the timers (`{p:n}:due`) and
-//! the outbox (`{p:n}:outbox`). A claim moves an entry's score to the end of its lease;
-//! renewing, acknowledging, deferring and recovering claims whose answer was lost
-//! (`orphans.rs`) all work on those scores.
+//! Claims on the timers (`{p:n}:due`), the sorted set replicas share timer work through. A
+//! claim moves an entry's score to the end of its lease; renewing and recovering claims whose
+//! answer was lost (`orphans.rs`) work on those scores. The outbox's claims are in
+//! `outbox.rs`.
 
 use super::{RedisStore, keys, ms, orphans};
-use crate::record;
-use booking::{BookingId, StatusEvent, StoreError};
+use booking::{BookingId, StoreError};
 use time::OffsetDateTime;
 
 impl RedisStore {
@@ -60,74 +59,5 @@ impl RedisStore {
             moved.extend(ids.iter().filter_map(|b| keys::id_of(b)));
         }
         Ok(moved)
-    }
-
-    pub(super) async fn claim_outbox(
-        &self,
-        now: OffsetDateTime,
-        limit: usize,
-        lease: time::Duration,
-    ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError> {
-        let shards = self.settings.shards.max(1);
-        let start = self.shard_of_id(BookingId::new());
-        let mut out = Vec::new();
-        for i in 0..shards {
-            if out.len() >= limit {
-                break;
-            }
-            let shard = (start + i) % shards;
-            let stamp = ms(now + lease);
-            let mut inv = self.claim_events.prepare_invoke();
-            inv.key(self.outbox_key(shard))
-                .arg(ms(now).to_string())
-                .arg(limit - out.len())
-                .arg(stamp.to_string())
-                .arg(format!("{}:ob:", self.tag(shard)));
-            for old in self.orphans.stamps(orphans::Kind::Events, shard, ms(now)) {
-                inv.arg(old.to_string());
-            }
-            let rows: Vec<Vec<Vec<u8>>> = self.claim_call(orphans::Kind::Events, shard, stamp, &inv).await?;
-            for row in rows {
-                let mut it = row.into_iter();
-                let Some(id) = it
-                    .next()
-                    .and_then(|s| std::str::from_utf8(&s).ok().and_then(keys::id_of_hex))
-                else {
-                    continue;
-                };
-                let events = it
-                    .map(|e| {
-                        let at = e.iter().position(|&c| c == b'|').map_or(e.len(), |i| i + 1);
-                        record::decode_event(&e[at..])
-                    })
-                    .collect::<Result<Vec<StatusEvent>, _>>()?;
-                out.push((id, events));
-            }
-        }
-        Ok(out)
-    }
-
-    pub(super) async fn ack_outbox(&self, booking: BookingId, event_id: &str, release: bool) -> Result<(), StoreError> {
-        let mut inv = self.ack_event.prepare_invoke();
-        inv.key(self.outbox_list_key(booking))
-            .key(self.outbox_key(self.shard_of_id(booking)))
-            .arg(keys::hex(booking))
-            .arg(event_id)
-            .arg(if release { "1" } else { "0" });
-        let mut conn = self.conn.clone();
-        let _: i64 = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(())
-    }
-
-    pub(super) async fn defer_outbox(&self, booking: BookingId, at: OffsetDateTime) -> Result<(), StoreError> {
-        // XX: only while it is in the set (an outbox emptied meanwhile stays out).
-        let mut c = redis::cmd("ZADD");
-        c.arg(self.outbox_key(self.shard_of_id(booking)))
-            .arg("XX")
-            .arg(ms(at).to_string())
-            .arg(keys::hex(booking));
-        let mut conn = self.conn.clone();
-        let _: i64 = self.bounded(c.query_async(&mut conn)).await?;
-        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use super::cluster::ClusterConn;
 use super::sentinel::SentinelConn;
 use super::{
-    ACK_EVENT, CLAIM, CLAIM_EVENTS, CREATE, LEASE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE,
+    ACK_EVENTS, CLAIM, CLAIM_EVENTS, CREATE, LEASE, MIGRATE, MIGRATE_OUTBOX, PRELUDE, REMOVE, RENEW, RESERVE,
     RedisSettings, RedisStore, SET_MARKER, UPDATE, timed_out, unavailable,
 };
 use aws_lc_rs::hmac;
@@ -156,7 +156,7 @@ impl RedisStore {
             remove: Script::new(&format!("{PRELUDE}{REMOVE}")),
             claim: Script::new(CLAIM),
             claim_events: Script::new(CLAIM_EVENTS),
-            ack_event: Script::new(ACK_EVENT),
+            ack_events: Script::new(ACK_EVENTS),
             migrate: Script::new(&format!("{PRELUDE}{MIGRATE}")),
             migrate_outbox: Script::new(MIGRATE_OUTBOX),
             renew: Script::new(RENEW),
