@@ -17,8 +17,34 @@ use booking::{BookingId, BookingService, Clock, Rejection, RejectionKind};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// What every handler reads, behind one pointer: axum clones the state for every request,
+/// and five shared counters bumped and dropped per request (on both cores' caches) showed
+/// in the profile.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiParts>);
+
+impl ApiState {
+    pub fn new(parts: ApiParts) -> Self {
+        Self(Arc::new(parts))
+    }
+    /// The same state answering in `version`.
+    pub fn with_version(&self, version: Version) -> Self {
+        Self::new(ApiParts {
+            version,
+            ..(*self.0).clone()
+        })
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiParts;
+    fn deref(&self) -> &ApiParts {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct ApiParts {
     pub service: Arc<BookingService>,
     pub auth: Arc<Authenticator>,
     pub clock: Arc<dyn Clock>,

@@ -26,7 +26,7 @@ pub use auth::{
 };
 pub use error::{ApiError, ErrorCode};
 pub use events::{ASSIGNMENT_DEVICE_TYPE, ASSIGNMENT_STATUS_TYPE, CloudEvents, EVENT_TYPE};
-pub use handler::{ApiState, CallerSlot, json_body};
+pub use handler::{ApiParts, ApiState, CallerSlot, json_body};
 pub use parse::{AreaTypes, ParseOptions};
 pub use routes::router;
 pub use version::Version;

@@ -30,20 +30,14 @@ pub fn router(
     let profiles = crate::profiles::routes(state.clone());
     let mut app = Router::new();
     for (base, version) in base_paths {
-        let state = ApiState {
-            version: *version,
-            ..state.clone()
-        };
+        let state = state.with_version(*version);
         app = app.nest(base, booking_routes(state));
     }
     for base in profile_paths {
         app = app.nest(base, profiles.clone());
     }
     for (base, version) in assignment_paths {
-        let state = ApiState {
-            version: *version,
-            ..state.clone()
-        };
+        let state = state.with_version(*version);
         app = app.nest(base, crate::assignment::routes(state));
     }
     // The deadline sits inside the x-correlator layer, so a 504 still echoes the correlator.

@@ -245,7 +245,7 @@ impl Application {
         if let Some(r) = &resolver {
             auth = auth.with_resolver(r.clone());
         }
-        let api_state = ApiState {
+        let api_state = ApiState::new(camara_api::ApiParts {
             service: service.clone(),
             auth: Arc::new(auth),
             clock: clock.clone(),
@@ -254,7 +254,7 @@ impl Application {
             limits: limits.clone(),
             request_timeout: s.server.request_timeout,
             version: camara_api::Version::V0_2,
-        };
+        });
         let usage = Arc::new(crate::usage::renderer(s));
         let (usage_export, chf_sim) =
             crate::usage::exporters(s, store.clone(), clock.clone(), usage.clone(), &public_url).await?;
