@@ -14,7 +14,6 @@ use hyper::Method;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::testing::RedisCluster;
-use store::{RedisSettings, RedisStore};
 
 const REPLICAS: usize = 4;
 
@@ -115,21 +114,7 @@ fn scenarios() -> Vec<(&'static str, &'static str, Scenario, Kills)> {
 /// name contains it (GET and create always run).
 pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
     let mut cluster = tokio::task::spawn_blocking(RedisCluster::start_replicated).await?;
-    let store = Arc::new(
-        RedisStore::connect(RedisSettings {
-            urls: cluster.urls(),
-            cluster: true,
-            prefix: "qosgw".into(),
-            shards: 16,
-            command_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            key_secret: "bench".into(),
-            tls_root_cert: None,
-            sentinel: None,
-            wait: None,
-        })
-        .await?,
-    );
+    let store = crate::memory::connect(cluster.urls(), true).await?;
     let before = primaries_used_memory(&cluster);
     let loading = Instant::now();
     // Addresses apart from every API-created booking's (203.0.x.x / 10.x.x.x).

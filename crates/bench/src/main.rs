@@ -434,20 +434,24 @@ async fn timers_report() -> anyhow::Result<String> {
     );
     for (name, sc, budget) in scenarios.into_iter().filter(|(n, _, _)| n.contains(only.as_str())) {
         let l: Lag = timers::run(&sc).await?;
-        writeln!(
-            s,
-            "| {name} | {}/{} | {} ms | {} ms | {} ms | {} ms | {} | {} | {budget} |",
-            l.activated,
-            l.bookings,
-            l.min_ms,
-            l.p50_ms,
-            l.p99_ms,
-            l.max_ms,
-            l.duplicates,
-            l.left_at_end.map_or("-".into(), |n| n.to_string())
-        )?;
+        s.push_str(&lag_row(name, budget, &l));
     }
     Ok(s)
+}
+
+/// A timer scenario's row: activated, lag min/p50/p99/max, duplicates, left, its budget.
+fn lag_row(name: &str, budget: &str, l: &Lag) -> String {
+    format!(
+        "| {name} | {}/{} | {} ms | {} ms | {} ms | {} ms | {} | {} | {budget} |\n",
+        l.activated,
+        l.bookings,
+        l.min_ms,
+        l.p50_ms,
+        l.p99_ms,
+        l.max_ms,
+        l.duplicates,
+        l.left_at_end.map_or("-".into(), |n| n.to_string())
+    )
 }
 
 async fn cluster_report(live: usize) -> anyhow::Result<String> {
@@ -473,18 +477,7 @@ async fn cluster_report(live: usize) -> anyhow::Result<String> {
         "\n| timers (bookings last 20 s; lag = NEF POST received - startTime) | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for (name, budget, l) in &f.timers {
-        writeln!(
-            s,
-            "| {name} | {}/{} | {} ms | {} ms | {} ms | {} ms | {} | {} | {budget} |",
-            l.activated,
-            l.bookings,
-            l.min_ms,
-            l.p50_ms,
-            l.p99_ms,
-            l.max_ms,
-            l.duplicates,
-            l.left_at_end.map_or("-".into(), |n| n.to_string())
-        )?;
+        s.push_str(&lag_row(name, budget, l));
     }
     Ok(s)
 }

@@ -48,21 +48,7 @@ pub struct RedisFigures {
 /// starts a gateway on that Redis and reads among them.
 pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
     let redis = Redis::start().await?;
-    let store = Arc::new(
-        RedisStore::connect(RedisSettings {
-            urls: vec![redis.url.clone()],
-            cluster: false,
-            prefix: "qosgw".into(),
-            shards: 16,
-            command_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            key_secret: "bench".into(),
-            tls_root_cert: None,
-            sentinel: None,
-            wait: None,
-        })
-        .await?,
-    );
+    let store = connect(vec![redis.url.clone()], false).await?;
     let redis_before = redis.used_memory()?;
     let ids = store_live(store, n, 0xCB00_0000, 0x0A00_0000).await?;
     let redis_after = redis.used_memory()?;
@@ -86,6 +72,26 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
         gateway_rss: gw.rss(),
         get,
     })
+}
+
+/// The store as the bench's gateways see it (their prefix, shards and key secret), to
+/// store bookings straight into.
+pub async fn connect(urls: Vec<String>, cluster: bool) -> anyhow::Result<Arc<RedisStore>> {
+    Ok(Arc::new(
+        RedisStore::connect(RedisSettings {
+            urls,
+            cluster,
+            prefix: "qosgw".into(),
+            shards: 16,
+            command_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            key_secret: "bench".into(),
+            tls_root_cert: None,
+            sentinel: None,
+            wait: None,
+        })
+        .await?,
+    ))
 }
 
 /// Stores `n` live bookings straight through `store` (as the API would; 64 in flight), for
