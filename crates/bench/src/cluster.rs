@@ -163,6 +163,7 @@ pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
             // Let every booking end before the next scenario (whose starts its ends would
             // compete with), then count what is left at the NEF.
             tokio::time::sleep(Duration::from_secs(s.duration_s + 3)).await;
+            lag.duplicates += sim.late_duplicates().await?;
             lag.left_at_end = Some(sim.left().await?);
         }
         if kills == Kills::Gateway {

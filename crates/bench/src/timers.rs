@@ -142,6 +142,14 @@ impl Network {
         Ok(())
     }
 
+    /// Successful creates since the last read, each one a booking's second or later (every
+    /// booking of the scenario was seen by then): duplicates that came late.
+    pub async fn late_duplicates(&self) -> anyhow::Result<usize> {
+        let mut late = Vec::new();
+        self.created(&mut late).await?;
+        Ok(late.len())
+    }
+
     /// Forgets what the network saw so far (a scenario on a network shared with earlier ones).
     async fn forget(&self) -> anyhow::Result<()> {
         if let Self::Nef(sim) = self {

@@ -138,6 +138,12 @@ impl Outbox {
                     Ok(claimed) => {
                         let mut later = Vec::new();
                         for (booking, events) in claimed {
+                            // Claimed again while this replica still delivers it (a claim
+                            // whose answer was taken for lost): the delivery under way
+                            // acknowledges it; a second one would send its events twice.
+                            if lock(&self.shared.inflight).contains(&booking) {
+                                continue;
+                            }
                             let sink = events.first().map(|e| e.sink.as_str()).unwrap_or_default();
                             let gate = match self.shared.gates.admit(sink) {
                                 Admit::Go(gate) => gate,

@@ -29,6 +29,10 @@ impl RedisStore {
         let mut open: Vec<u16> = (0..shards).map(|i| (start + i) % shards).collect();
         let mut out = Vec::new();
         let mut failure = None;
+        // Each round's claims carry a stamp of their own: a later round's lost answer must not
+        // make the next claim take back (as orphans) what an earlier round of this call
+        // handed out and is being delivered.
+        let mut round = 0i128;
         loop {
             let want = limit.saturating_sub(out.len());
             if want == 0 || open.is_empty() {
@@ -42,7 +46,12 @@ impl RedisStore {
                 .enumerate()
                 .map(|(i, s)| (*s, (want / n + usize::from(i < want % n)).min(BATCH)))
                 .collect();
-            let answers = join_all(ask.iter().map(|(shard, k)| self.claim_shard(*shard, now, *k, lease))).await;
+            let answers = join_all(
+                ask.iter()
+                    .map(|(shard, k)| self.claim_shard(*shard, now, *k, lease, round)),
+            )
+            .await;
+            round += 1;
             let mut again = Vec::new();
             for ((shard, k), answer) in ask.iter().zip(answers) {
                 match answer {
@@ -71,15 +80,16 @@ impl RedisStore {
     }
 
     /// Claims up to `want` bookings of one shard (and those of this replica's claims whose
-    /// answer was lost).
+    /// answer was lost), stamped with the lease's end plus `round` ms.
     async fn claim_shard(
         &self,
         shard: u16,
         now: OffsetDateTime,
         want: usize,
         lease: time::Duration,
+        round: i128,
     ) -> Result<Vec<(BookingId, Vec<StatusEvent>)>, StoreError> {
-        let stamp = ms(now + lease);
+        let stamp = ms(now + lease) + round;
         let mut inv = self.claim_events.prepare_invoke();
         inv.key(self.outbox_key(shard))
             .arg(ms(now).to_string())
