@@ -116,7 +116,22 @@ fn get_of(ids: Arc<Vec<String>>) -> Make {
     })
 }
 
-fn create_from(offset: u64) -> Make {
+/// GETs spread over `ids` by a multiplicative hash, not one hot key (nor a walk in order).
+pub fn get_spread(ids: Vec<String>) -> Make {
+    let ids = Arc::new(ids);
+    Arc::new(move |k| {
+        let i = (k.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64) as usize;
+        Req {
+            method: Method::GET,
+            path: format!("{BASE}/device-qos-bookings/{}", ids[i]),
+            body: None,
+            ok: 200,
+        }
+    })
+}
+
+/// Creates of devices from `offset` on, starting a day ahead.
+pub fn create_from(offset: u64) -> Make {
     let start = tomorrow();
     Arc::new(move |n| Req {
         method: Method::POST,

@@ -6,12 +6,10 @@
 //! scenario, in that order (the primary's kill last: it leaves a primary without replica),
 //! so the live bookings are loaded once.
 
-use crate::api::{self, create_body};
-use crate::load::{Make, Req, Stats};
+use crate::api;
+use crate::load::Stats;
 use crate::procs::Gateway;
 use crate::timers::{self, Kill, Lag, Network, Scenario, Southbound};
-use hyper::Method;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::testing::RedisCluster;
 
@@ -128,25 +126,8 @@ pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
     for _ in 0..REPLICAS {
         gws.push(Gateway::start(&env).await?);
     }
-    let ids = Arc::new(ids);
-    let get: Make = Arc::new(move |k| {
-        // A spread of the live bookings, not one hot key.
-        let i = (k.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64) as usize;
-        Req {
-            method: Method::GET,
-            path: format!("{}/device-qos-bookings/{}", api::BASE, ids[i]),
-            body: None,
-            ok: 200,
-        }
-    });
-    let get = api::drive(gws[0].base(), Some(gws[0].token.clone()), None, get).await?;
-    let start = api::tomorrow();
-    let create: Make = Arc::new(move |n| Req {
-        method: Method::POST,
-        path: format!("{}/device-qos-bookings", api::BASE),
-        body: Some(create_body(30_000_000 + n, 0, start)),
-        ok: 201,
-    });
+    let get = api::drive(gws[0].base(), Some(gws[0].token.clone()), None, api::get_spread(ids)).await?;
+    let create = api::create_from(30_000_000);
     let create = api::drive(gws[0].base(), Some(gws[0].token.clone()), None, create).await?;
 
     let mut lags = Vec::new();

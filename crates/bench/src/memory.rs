@@ -2,10 +2,9 @@
 //! Redis (Redis bytes per booking, the gateway's RSS, GET latency among them); start-up time.
 
 use crate::api::{self, create_body, seed};
-use crate::load::{Make, Req, Stats};
+use crate::load::Stats;
 use crate::procs::{Gateway, Redis, redis_env};
 use booking::{BookingStore, Device, DeviceIpv4, Echo, NewBooking, Owner, Point, PortsSpec, ServiceArea};
-use hyper::Method;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{RedisSettings, RedisStore};
@@ -53,17 +52,7 @@ pub async fn redis_million(n: usize) -> anyhow::Result<RedisFigures> {
     let ids = store_live(store, n, 0xCB00_0000, 0x0A00_0000).await?;
     let redis_after = redis.used_memory()?;
     let gw = Gateway::start(&redis_env(&redis)).await?;
-    let ids = Arc::new(ids);
-    let get: Make = Arc::new(move |k| {
-        // A spread of the stored bookings, not one hot key.
-        let i = (k.wrapping_mul(2_654_435_761) % ids.len().max(1) as u64) as usize;
-        Req {
-            method: Method::GET,
-            path: format!("{}/device-qos-bookings/{}", api::BASE, ids[i]),
-            body: None,
-            ok: 200,
-        }
-    });
+    let get = api::get_spread(ids);
     let get = api::drive(gw.base(), Some(gw.token.clone()), None, get).await?;
     Ok(RedisFigures {
         bookings: n,
