@@ -23,7 +23,8 @@ pub struct Figures {
     pub redis_bytes_per_booking: f64,
     pub get: Stats,
     pub create: Stats,
-    pub timers: Vec<(&'static str, &'static str, Lag)>,
+    /// (name, budget, lag, Redis forks during the scenario: AOF rewrites and full syncs).
+    pub timers: Vec<(&'static str, &'static str, Lag, u64)>,
 }
 
 /// The store settings of a gateway on `cluster` (timeouts as the failover test uses them:
@@ -40,6 +41,23 @@ fn cluster_env(cluster: &RedisCluster) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// `total_forks` summed over the nodes that answer: a fork (an AOF rewrite, a replica's full
+/// sync) stalls its node for the copy of its page tables, so the timer rows say how many fell
+/// in each scenario.
+fn forks(cluster: &RedisCluster) -> u64 {
+    cluster
+        .ports
+        .iter()
+        .filter_map(|p| {
+            cluster
+                .cli(*p, &["info", "stats"])
+                .lines()
+                .find_map(|l| l.strip_prefix("total_forks:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
 }
 
 fn primaries_used_memory(cluster: &RedisCluster) -> u64 {
@@ -134,6 +152,7 @@ pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
     for (name, budget, s, kills) in scenarios().into_iter().filter(|(n, ..)| n.contains(only)) {
         // The replica that seeds is not the one killed: the kill is of a replica at work.
         let seeder = (gws[0].base(), gws[0].token.clone());
+        let forks_before = forks(&cluster);
         let kill = match kills {
             Kills::Nothing => None,
             Kills::Gateway => gws.last_mut().map(Kill::Gateway),
@@ -152,7 +171,9 @@ pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
             gws.pop();
             gws.push(Gateway::start(&env).await?);
         }
-        lags.push((name, budget, lag));
+        // A killed primary's forks leave the sum: count none rather than a wrapped figure.
+        let forked = forks(&cluster).saturating_sub(forks_before);
+        lags.push((name, budget, lag, forked));
     }
     Ok(Figures {
         live,

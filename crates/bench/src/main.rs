@@ -474,10 +474,11 @@ async fn cluster_report(live: usize) -> anyhow::Result<String> {
         )?;
     }
     s.push_str(
-        "\n| timers (bookings last 20 s; lag = NEF POST received - startTime) | activated | min | p50 | p99 | max | duplicates | left at the end | budget |\n|---|---|---|---|---|---|---|---|---|\n",
+        "\n| timers (bookings last 20 s; lag = NEF POST received - startTime) | activated | min | p50 | p99 | max | duplicates | left at the end | budget | Redis forks in the scenario |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for (name, budget, l) in &f.timers {
-        s.push_str(&lag_row(name, budget, l));
+    for (name, budget, l, forked) in &f.timers {
+        let row = lag_row(name, budget, l);
+        writeln!(s, "{} {forked} |", row.trim_end())?;
     }
     Ok(s)
 }

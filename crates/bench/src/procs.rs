@@ -231,6 +231,7 @@ impl Gateway {
     /// [`Self::start`] with command-line arguments (`--config FILE`).
     pub async fn start_with(env: &[(String, String)], args: &[&str]) -> anyhow::Result<Self> {
         let port = free_port()?;
+        let log = gateway_log(port)?;
         let started = Instant::now();
         let mut child = Command::new(binary("gateway")?)
             .args(args)
@@ -247,7 +248,10 @@ impl Gateway {
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match &log {
+                Some(f) => Stdio::from(f.try_clone()?),
+                None => Stdio::null(),
+            })
             .kill_on_drop(true)
             .spawn()?;
         let stdout = child.stdout.take().context("no stdout")?;
@@ -264,7 +268,15 @@ impl Gateway {
         tokio::time::timeout(Duration::from_secs(30), read)
             .await
             .context("the gateway printed no token")?;
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tokio::spawn(async move {
+            let mut log = log;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(f) = log.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
         wait_ready(
             &format!("http://127.0.0.1:{port}/health/ready"),
             Duration::from_secs(30),
@@ -287,6 +299,18 @@ impl Gateway {
     pub async fn kill9(&mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// Where a gateway's log goes: nowhere, or with `BENCH_GATEWAY_LOGS=DIR` to
+/// `DIR/gateway-PORT.log` (to read what the replicas warned of during a scenario).
+fn gateway_log(port: u16) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(dir) = std::env::var_os("BENCH_GATEWAY_LOGS") else {
+        return Ok(None);
+    };
+    let path = std::path::Path::new(&dir).join(format!("gateway-{port}.log"));
+    Ok(Some(
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+    ))
 }
 
 /// The environment of a gateway on this Redis (dev tokens allowed: the bench has no IdP).

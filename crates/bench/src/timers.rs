@@ -201,6 +201,12 @@ pub async fn measure(
         .collect::<anyhow::Result<_>>()?;
     let ids = seed(&seeder.0, &seeder.1, bodies).await?;
     anyhow::ensure!(now() < first, "creating {} bookings took past their start", s.bookings);
+    // For slicing a system-wide profile (`perf record -k realtime`) to the scenario.
+    eprintln!(
+        "bench: {} bookings, first start at unix {:.3} s",
+        s.bookings,
+        ms(first) as f64 / 1000.0
+    );
     let start_of: HashMap<String, i64> = ids.iter().cloned().zip(starts.iter().map(|t| ms(*t))).collect();
     if let (Some(after), Some(kill)) = (s.kill_after, kill) {
         tokio::time::sleep(Duration::try_from(first - now()).unwrap_or_default() + after).await;

@@ -157,6 +157,13 @@ pub trait BookingStore: Send + Sync + 'static {
     /// it was stored; `Err`: none was.
     async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError>;
 
+    /// The part of the store that holds `booking`'s events, for callers that batch calls
+    /// ([`Self::ack_events`]) to batch per part: a part that stops answering (a Redis
+    /// primary failing over) then holds up only its own bookings. One part by default.
+    fn part_of(&self, _booking: BookingId) -> usize {
+        0
+    }
+
     /// Gives claims of bookings' events back, each to be claimed again (by any replica) from
     /// its time on: its sink is backing off or busy. Nothing happens to a booking with no
     /// events left. `Err`: some may not have been given back (they return after the lease).

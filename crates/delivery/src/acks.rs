@@ -1,12 +1,14 @@
 //! Acknowledgements in batches. Each delivery still waits for its own acknowledgement before
 //! it sends the booking's next event (so order and the claim's release are as before), but
-//! the acknowledgements of every delivery of the replica that end meanwhile go to the store
-//! in one call (`BookingStore::ack_events`) instead of one call each. No timer holds them:
+//! the acknowledgements of the replica's deliveries that end meanwhile go to the store in one
+//! call per part of the store (`BookingStore::ack_events`, a Redis shard each) instead of
+//! one call each. No timer holds them:
 //! those that arrive while a call is under way make the next call, so under light load an
 //! acknowledgement goes at once and under heavy load the calls grow.
 
 use booking::{BookingStore, Chain, EventAck};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -15,41 +17,51 @@ const MAX_BATCH: usize = 1024;
 
 type Pending = (EventAck, oneshot::Sender<bool>);
 
+/// One sender task per part of the store ([`BookingStore::part_of`], a Redis shard): a part
+/// that stops answering (its primary failing over) holds up only the deliveries of its own
+/// bookings, not those of every shard the batch would otherwise have mixed in.
 pub(crate) struct Acks {
-    tx: mpsc::UnboundedSender<Pending>,
-    /// Taken by the task that sends them, started with the worker.
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Pending>>>,
+    store: OnceLock<Arc<dyn BookingStore>>,
+    /// Each part's sender, started on its first acknowledgement; a lane's task ends when its
+    /// sender here is dropped (with these `Acks`).
+    lanes: Mutex<HashMap<usize, mpsc::UnboundedSender<Pending>>>,
 }
 
 impl Acks {
     pub(crate) fn new() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
         Self {
-            tx,
-            rx: Mutex::new(Some(rx)),
+            store: OnceLock::new(),
+            lanes: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Starts sending acknowledgements to `store` (once; later calls do nothing). The task
-    /// ends when the last handle to these `Acks` is gone.
+    /// Sends acknowledgements to `store` from now on (the first call wins).
     pub(crate) fn start(&self, store: Arc<dyn BookingStore>) {
-        let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return;
-        };
-        tokio::spawn(send(rx, store));
+        let _ = self.store.set(store);
     }
 
     /// Acknowledges `ack`; true once the store holds it. False: not acknowledged (the event
     /// comes back after its lease, with the same id).
     pub(crate) async fn ack(&self, ack: EventAck) -> bool {
-        let (done, answer) = oneshot::channel();
-        if self.tx.send((ack, done)).is_err() {
+        let Some(store) = self.store.get() else {
             return false;
-        }
-        answer.await.unwrap_or(false)
+        };
+        let (done, answer) = oneshot::channel();
+        let part = store.part_of(ack.booking);
+        let sent = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            let lane = lanes.entry(part).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(send(rx, store.clone()));
+                tx
+            });
+            lane.send((ack, done)).is_ok()
+        };
+        sent && answer.await.unwrap_or(false)
     }
 }
 
+/// One lane: acknowledgements that arrive while a call is under way make the next call.
 async fn send(mut rx: mpsc::UnboundedReceiver<Pending>, store: Arc<dyn BookingStore>) {
     let mut batch: Vec<Pending> = Vec::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -72,9 +84,8 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn without_a_running_sender_nothing_counts_as_acknowledged() {
+    async fn before_start_nothing_counts_as_acknowledged() {
         let acks = Acks::new();
-        drop(acks.rx.lock().unwrap().take());
         let ack = EventAck {
             booking: booking::BookingId::new(),
             event_id: "e".into(),

@@ -97,6 +97,9 @@ impl BookingStore for ObservedStore {
         self.timed("claim_events", self.inner.claim_events(now, limit, lease))
             .await
     }
+    fn part_of(&self, booking: BookingId) -> usize {
+        self.inner.part_of(booking)
+    }
     async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError> {
         self.timed("ack_events", self.inner.ack_events(acks)).await
     }

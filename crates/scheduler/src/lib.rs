@@ -13,8 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-/// How soon the engine claims again after the store failed to answer a claim.
+/// How soon the engine claims again after the store failed to answer a claim (and the first
+/// wait before a transition the store failed is run again).
 const STORE_RETRY: Duration = Duration::from_millis(200);
+
+/// Most runs of one claimed timer's transition when the store fails to answer.
+const FIRE_ATTEMPTS: u32 = 4;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -156,9 +160,9 @@ impl Engine {
                                 claims: self.claims.clone(),
                                 fallback: now + lease,
                             };
-                            let service = self.service.clone();
+                            let (service, clock) = (self.service.clone(), self.clock.clone());
                             running.spawn(async move {
-                                service.fire_logged(id, &claim).await;
+                                fire_until_stored(&service, &*clock, id, &claim).await;
                                 lock(&claim.claims.0).remove(&id);
                                 drop(permit);
                             });
@@ -188,7 +192,12 @@ impl Engine {
                 match self.store.next_due().await {
                     Ok(Some(next)) => until = until.min(next),
                     Ok(None) => {}
-                    Err(e) => warn!(error = %Chain(&e), "reading the next due time failed"),
+                    Err(e) => {
+                        // A part of the store is away (a primary failing over): look again
+                        // soon, not at the safety poll, for what its return makes due.
+                        warn!(error = %Chain(&e), "reading the next due time failed");
+                        until = until.min(now + span(STORE_RETRY));
+                    }
                 }
             }
             loop {
@@ -236,6 +245,30 @@ impl Engine {
         {
             warn!(error = %Chain(&e), "giving back claims failed; they return when their lease ends");
         }
+    }
+}
+
+/// Runs the transition of a claimed timer. When the store fails to answer (a Redis primary
+/// failing over, a connection being repaired) it runs it again a moment later while the
+/// claim still holds, instead of leaving the timer to wait out its lease: transitions are
+/// idempotent (an activation records its attempt before the network call and asks the
+/// network before trying again), so a second run redoes nothing that was done.
+async fn fire_until_stored(service: &BookingService, clock: &dyn Clock, id: BookingId, claim: &Claim) {
+    let mut wait = STORE_RETRY;
+    for attempt in 1..=FIRE_ATTEMPTS {
+        let e = match service.fire(id, claim).await {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        let transient = matches!(e, booking::StoreError::Unavailable { .. });
+        // Another attempt only if it ends (one call's time, `wait` again) within the claim.
+        if !transient || attempt == FIRE_ATTEMPTS || clock.now() + span(wait * 2) >= claim.until() {
+            warn!(booking.id = %id, attempts = attempt, error = %Chain(&e), "timer transition failed; it will be retried after the lease");
+            return;
+        }
+        debug!(booking.id = %id, attempt, error = %Chain(&e), "timer transition failed; trying again");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(1));
     }
 }
 

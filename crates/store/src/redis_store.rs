@@ -293,6 +293,11 @@ impl BookingStore for RedisStore {
         self.ack_outbox(acks).await
     }
 
+    /// Its shard: one shard's calls fail together (one primary serves its hash tag).
+    fn part_of(&self, booking: BookingId) -> usize {
+        usize::from(self.shard_of_id(booking))
+    }
+
     async fn defer_events(&self, deferrals: &[(BookingId, OffsetDateTime)]) -> Result<(), StoreError> {
         self.defer_outbox(deferrals).await
     }

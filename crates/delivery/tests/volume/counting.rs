@@ -18,6 +18,9 @@ pub struct Counts {
     pub defer_calls: AtomicUsize,
     pub defers: AtomicUsize,
     pub ack_calls: AtomicUsize,
+    /// Per acknowledgement call, the store parts (Redis shards: one script call each) it
+    /// touched, summed.
+    pub ack_part_calls: AtomicUsize,
     pub events_acked: AtomicUsize,
 }
 
@@ -30,6 +33,14 @@ impl Counts {
 pub struct Counting {
     pub inner: Arc<dyn BookingStore>,
     pub counts: Arc<Counts>,
+    /// Some: the store has two parts ([`part`]) and every acknowledgement call that touches
+    /// part 1 waits until then, as while a Redis primary fails over.
+    pub stall: Option<tokio::time::Instant>,
+}
+
+/// The part of a booking when [`Counting::stall`] is set.
+pub fn part(id: BookingId) -> usize {
+    usize::from(id.as_bytes()[15] % 2)
 }
 
 fn add(c: &AtomicUsize, n: usize) {
@@ -95,8 +106,21 @@ impl BookingStore for Counting {
         add(&self.counts.bookings_claimed, got.len());
         Ok(got)
     }
+    fn part_of(&self, booking: BookingId) -> usize {
+        match self.stall {
+            Some(_) => part(booking),
+            None => self.inner.part_of(booking),
+        }
+    }
     async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError> {
+        if let Some(stall) = self.stall
+            && acks.iter().any(|a| part(a.booking) == 1)
+        {
+            tokio::time::sleep_until(stall).await;
+        }
         add(&self.counts.ack_calls, 1);
+        let parts: std::collections::HashSet<usize> = acks.iter().map(|a| self.part_of(a.booking)).collect();
+        add(&self.counts.ack_part_calls, parts.len());
         add(
             &self.counts.events_acked,
             acks.iter().filter(|a| !a.event_id.is_empty()).count(),
