@@ -23,7 +23,8 @@ pub struct Figures {
     pub redis_bytes_per_booking: f64,
     pub get: Stats,
     pub create: Stats,
-    /// (name, budget, lag, Redis forks during the scenario: AOF rewrites and full syncs).
+    /// (name, budget, lag, Redis forks during the scenario on the nodes alive at its end: AOF
+    /// rewrites and full syncs).
     pub timers: Vec<(&'static str, &'static str, Lag, u64)>,
 }
 
@@ -43,10 +44,10 @@ fn cluster_env(cluster: &RedisCluster) -> Vec<(String, String)> {
     .collect()
 }
 
-/// `total_forks` summed over the nodes that answer: a fork (an AOF rewrite, a replica's full
-/// sync) stalls its node for the copy of its page tables, so the timer rows say how many fell
-/// in each scenario.
-fn forks(cluster: &RedisCluster) -> u64 {
+/// `total_forks` of each node that answers (port -> count): a fork (an AOF rewrite, a
+/// replica's full sync) stalls its node for the copy of its page tables, so the timer rows
+/// say how many fell in each scenario.
+fn forks(cluster: &RedisCluster) -> std::collections::HashMap<u16, u64> {
     cluster
         .ports
         .iter()
@@ -56,7 +57,17 @@ fn forks(cluster: &RedisCluster) -> u64 {
                 .lines()
                 .find_map(|l| l.strip_prefix("total_forks:"))
                 .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|n| (*p, n))
         })
+        .collect()
+}
+
+/// Forks between two [`forks`] readings, over the nodes that answered both (a killed
+/// primary's own forks are not counted).
+fn forks_between(before: &std::collections::HashMap<u16, u64>, after: &std::collections::HashMap<u16, u64>) -> u64 {
+    after
+        .iter()
+        .filter_map(|(p, n)| before.get(p).map(|b| n.saturating_sub(*b)))
         .sum()
 }
 
@@ -171,8 +182,7 @@ pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
             gws.pop();
             gws.push(Gateway::start(&env).await?);
         }
-        // A killed primary's forks leave the sum: count none rather than a wrapped figure.
-        let forked = forks(&cluster).saturating_sub(forks_before);
+        let forked = forks_between(&forks_before, &forks(&cluster));
         lags.push((name, budget, lag, forked));
     }
     Ok(Figures {

@@ -50,15 +50,21 @@ impl Acks {
         let part = store.part_of(ack.booking);
         let sent = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-            let lane = lanes.entry(part).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(send(rx, store.clone()));
-                tx
-            });
+            // A lane whose task is gone (it panicked) is started again.
+            let lane = lanes.entry(part).or_insert_with(|| start_lane(store));
+            if lane.is_closed() {
+                *lane = start_lane(store);
+            }
             lane.send((ack, done)).is_ok()
         };
         sent && answer.await.unwrap_or(false)
     }
+}
+
+fn start_lane(store: &Arc<dyn BookingStore>) -> mpsc::UnboundedSender<Pending> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(send(rx, store.clone()));
+    tx
 }
 
 /// One lane: acknowledgements that arrive while a call is under way make the next call.

@@ -151,6 +151,13 @@ impl Engine {
                     Ok(ids) => {
                         got = ids.len();
                         for id in ids {
+                            if let Some(held) = lock(&self.claims.0).get_mut(&id) {
+                                // Still running here, its earlier claim lapsed (the store was
+                                // away) and claimed again: the running transition carries on
+                                // under the new claim, not a second one beside it.
+                                *held = now + lease;
+                                continue;
+                            }
                             let Ok(permit) = permits.clone().try_acquire_owned() else {
                                 break;
                             };
@@ -161,8 +168,9 @@ impl Engine {
                                 fallback: now + lease,
                             };
                             let (service, clock) = (self.service.clone(), self.clock.clone());
+                            let lease = self.settings.lease;
                             running.spawn(async move {
-                                fire_until_stored(&service, &*clock, id, &claim).await;
+                                fire_until_stored(&service, &*clock, lease, &claim).await;
                                 lock(&claim.claims.0).remove(&id);
                                 drop(permit);
                             });
@@ -249,26 +257,36 @@ impl Engine {
 }
 
 /// Runs the transition of a claimed timer. When the store fails to answer (a Redis primary
-/// failing over, a connection being repaired) it runs it again a moment later while the
-/// claim still holds, instead of leaving the timer to wait out its lease: transitions are
-/// idempotent (an activation records its attempt before the network call and asks the
-/// network before trying again), so a second run redoes nothing that was done.
-async fn fire_until_stored(service: &BookingService, clock: &dyn Clock, id: BookingId, claim: &Claim) {
+/// failing over, a connection being repaired) it runs it again a moment later, instead of
+/// leaving the timer to wait out its lease, but only after renewing the claim: a lapsed claim
+/// may be another replica's by now, and two runs must never overlap. Runs one after another
+/// are harmless (an activation records its attempt before the network call and asks the
+/// network before trying again).
+async fn fire_until_stored(service: &BookingService, clock: &dyn Clock, lease: Duration, claim: &Claim) {
+    let (id, store) = (claim.id, service.store());
     let mut wait = STORE_RETRY;
     for attempt in 1..=FIRE_ATTEMPTS {
         let e = match service.fire(id, claim).await {
             Ok(()) => return,
             Err(e) => e,
         };
-        let transient = matches!(e, booking::StoreError::Unavailable { .. });
-        // Another attempt only if it ends (one call's time, `wait` again) within the claim.
-        if !transient || attempt == FIRE_ATTEMPTS || clock.now() + span(wait * 2) >= claim.until() {
+        if !matches!(e, booking::StoreError::Unavailable { .. }) || attempt == FIRE_ATTEMPTS {
             warn!(booking.id = %id, attempts = attempt, error = %Chain(&e), "timer transition failed; it will be retried after the lease");
             return;
         }
         debug!(booking.id = %id, attempt, error = %Chain(&e), "timer transition failed; trying again");
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(1));
+        let until = clock.now() + span(lease);
+        match store.renew(&[(id, claim.until())], until).await {
+            Ok(renewed) if renewed.contains(&id) => {
+                lock(&claim.claims.0).insert(id, until);
+            }
+            _ => {
+                warn!(booking.id = %id, attempts = attempt, error = %Chain(&e), "timer transition failed and its claim could not be renewed; it will be retried after the lease");
+                return;
+            }
+        }
     }
 }
 

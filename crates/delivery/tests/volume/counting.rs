@@ -34,8 +34,8 @@ pub struct Counting {
     pub inner: Arc<dyn BookingStore>,
     pub counts: Arc<Counts>,
     /// Some: the store has two parts ([`part`]) and every acknowledgement call that touches
-    /// part 1 waits until then, as while a Redis primary fails over.
-    pub stall: Option<tokio::time::Instant>,
+    /// part 1 waits until this turns true, as while a Redis primary fails over.
+    pub stall: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// The part of a booking when [`Counting::stall`] is set.
@@ -107,16 +107,16 @@ impl BookingStore for Counting {
         Ok(got)
     }
     fn part_of(&self, booking: BookingId) -> usize {
-        match self.stall {
+        match &self.stall {
             Some(_) => part(booking),
             None => self.inner.part_of(booking),
         }
     }
     async fn ack_events(&self, acks: &[EventAck]) -> Result<Vec<bool>, StoreError> {
-        if let Some(stall) = self.stall
+        if let Some(stall) = &self.stall
             && acks.iter().any(|a| part(a.booking) == 1)
         {
-            tokio::time::sleep_until(stall).await;
+            let _ = stall.clone().wait_for(|over| *over).await;
         }
         add(&self.counts.ack_calls, 1);
         let parts: std::collections::HashSet<usize> = acks.iter().map(|a| self.part_of(a.booking)).collect();

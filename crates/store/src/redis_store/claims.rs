@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 impl RedisStore {
     /// Claims up to `limit` due timers, shard after shard from a random one. A shard that
     /// does not answer (its primary failing over) is passed over: the others' timers are
-    /// still handed out, and it is asked again on the next call.
+    /// still handed out, and it is asked again on the next call. Once anything is claimed,
+    /// or a third of the lease has gone by, a shard that does not answer ends the call: the
+    /// claims already made must reach the scheduler well within their lease.
     pub(super) async fn claim_timers(
         &self,
         now: OffsetDateTime,
@@ -22,10 +24,13 @@ impl RedisStore {
         // Start at a random shard so replicas do not all drain shard 0 first.
         let start = self.shard_of_id(BookingId::new());
         let stamp = ms(now + lease);
+        let began = tokio::time::Instant::now();
+        let budget = std::time::Duration::try_from(lease / 3).unwrap_or_default();
         let mut answers = Vec::new();
         let mut claimed = 0;
         for i in 0..shards {
-            if claimed >= limit {
+            let failed = answers.last().is_some_and(|a: &Result<Vec<_>, _>| a.is_err());
+            if claimed >= limit || (failed && (claimed > 0 || began.elapsed() > budget)) {
                 break;
             }
             let shard = (start + i) % shards;
@@ -47,8 +52,10 @@ impl RedisStore {
         some_shards("claim timers", answers)
     }
 
-    /// Renews claims, each shard's in one call, all shards at once; a shard that does not
-    /// answer leaves its claims as they were (they hold until their lease ends).
+    /// Renews claims, each shard's in one call, all shards at once; the answer names those
+    /// renewed. A shard that does not answer is left out of it: its claims keep their lease
+    /// end, or (when the renewal ran but its answer was lost) hold the new one, which their
+    /// claimer no longer knows, until it ends.
     pub(super) async fn renew_claims(
         &self,
         claims: &[(BookingId, OffsetDateTime)],
