@@ -15,6 +15,15 @@ use store::testing::RedisCluster;
 
 const REPLICAS: usize = 4;
 
+/// What the shape is made of beyond its fixed parts.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Live bookings stored before the scenarios.
+    pub live: usize,
+    /// The nodes' `cluster-node-timeout`.
+    pub node_timeout_ms: u64,
+}
+
 pub struct Figures {
     pub live: usize,
     /// Bookings stored per second while loading (64 in flight, straight through the store).
@@ -139,8 +148,10 @@ fn scenarios() -> Vec<(&'static str, &'static str, Scenario, Kills)> {
 
 /// Runs the shape with `live` bookings loaded first; `only` keeps the timer scenarios whose
 /// name contains it (GET and create always run).
-pub async fn run(live: usize, only: &str) -> anyhow::Result<Figures> {
-    let mut cluster = tokio::task::spawn_blocking(RedisCluster::start_replicated).await?;
+pub async fn run(shape: Shape, only: &str) -> anyhow::Result<Figures> {
+    let live = shape.live;
+    let mut cluster =
+        tokio::task::spawn_blocking(move || RedisCluster::start_replicated_with(shape.node_timeout_ms)).await?;
     let store = crate::memory::connect(cluster.urls(), true).await?;
     let before = primaries_used_memory(&cluster);
     let loading = Instant::now();

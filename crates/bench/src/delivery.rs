@@ -74,6 +74,11 @@ pub async fn run(s: &Scenario) -> anyhow::Result<Figures> {
     crate::api::seed(&gw.base(), &gw.token, bodies).await?;
     anyhow::ensure!(now() < start, "creating {total} bookings took past their start");
     let start_ms = ms(start);
+    // For slicing a system-wide profile (`perf record -k realtime`) to the deliveries.
+    eprintln!(
+        "bench: {total} bookings, all start at unix {:.3} s",
+        start_ms as f64 / 1000.0
+    );
     // ACTIVATED events carry the start (or later) as their time; SCHEDULED ones came before.
     let activated = |r: &Received| r.event_ms >= start_ms - 1_000;
     let give_up = Instant::now() + Duration::try_from(start - now()).unwrap_or_default() + Duration::from_secs(90);

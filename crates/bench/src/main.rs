@@ -70,6 +70,10 @@ enum What {
         /// Live bookings stored before the scenarios.
         #[arg(long, default_value_t = 1_000_000)]
         live: usize,
+        /// The Redis nodes' `cluster-node-timeout`: how long a primary may be silent before
+        /// its replica is promoted.
+        #[arg(long, default_value_t = store::testing::NODE_TIMEOUT_MS)]
+        node_timeout_ms: u64,
     },
     /// Memory per booking.
     Memory,
@@ -90,15 +94,20 @@ enum What {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut live = 1_000_000;
+    let mut shape = cluster::Shape {
+        live: 1_000_000,
+        node_timeout_ms: store::testing::NODE_TIMEOUT_MS,
+    };
     let what = match cli.what {
         None | Some(What::All) => "all",
         Some(What::Api { .. }) => "api",
         // The filter is read where the section runs (the second argument).
         Some(What::Timers { .. }) => "timers",
         Some(What::Delivery { .. }) => "delivery",
-        Some(What::Cluster { live: n, .. }) => {
-            live = n;
+        Some(What::Cluster {
+            live, node_timeout_ms, ..
+        }) => {
+            shape = cluster::Shape { live, node_timeout_ms };
             "cluster"
         }
         Some(What::Memory) => "memory",
@@ -107,7 +116,7 @@ fn main() -> anyhow::Result<()> {
         Some(What::Soak { minutes }) => return soak_command(minutes),
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = rt.block_on(run(what, live))?;
+    let report = rt.block_on(run(what, shape))?;
     println!("{report}");
     if what == "all" {
         write_doc(&report)?;
@@ -126,7 +135,7 @@ fn soak_command(minutes: u64) -> anyhow::Result<()> {
     soak.verdict().map_err(|e| anyhow::anyhow!("the soak failed: {e}"))
 }
 
-async fn run(what: &str, live: usize) -> anyhow::Result<String> {
+async fn run(what: &str, shape: cluster::Shape) -> anyhow::Result<String> {
     let all = what == "all";
     let mut out = String::new();
     writeln!(out, "{}", machine(what))?;
@@ -140,7 +149,7 @@ async fn run(what: &str, live: usize) -> anyhow::Result<String> {
         section(&mut out, delivery_report().await?);
     }
     if all || what == "cluster" {
-        section(&mut out, cluster_report(live).await?);
+        section(&mut out, cluster_report(shape).await?);
     }
     if all || what == "memory" {
         section(&mut out, memory_report().await?);
@@ -454,17 +463,17 @@ fn lag_row(name: &str, budget: &str, l: &Lag) -> String {
     )
 }
 
-async fn cluster_report(live: usize) -> anyhow::Result<String> {
+async fn cluster_report(shape: cluster::Shape) -> anyhow::Result<String> {
     // `bench cluster WORD` runs GET, create and only the timer scenarios containing WORD.
     let only = std::env::args()
         .nth(2)
         .filter(|a| !a.starts_with("--"))
         .unwrap_or_default();
-    let f = cluster::run(live, &only).await?;
+    let f = cluster::run(shape, &only).await?;
     let mut s = format!(
-        "### Cluster shape (Redis Cluster of 3 primaries + 3 replicas, AOF everysec, node timeout 2 s; 4 gateway replicas; standalone nef-sim at 5 ms; {} live bookings stored first at {:.0}/s, {:.0} bytes each on the primaries)\n\n\
+        "### Cluster shape (Redis Cluster of 3 primaries + 3 replicas, AOF everysec, node timeout {} ms; 4 gateway replicas; standalone nef-sim at 5 ms; {} live bookings stored first at {:.0}/s, {:.0} bytes each on the primaries)\n\n\
          | API on one of the replicas, among the live bookings | requests/s | p50 | p90 | p99 | max | errors |\n|---|---|---|---|---|---|---|\n",
-        f.live, f.load_per_second, f.redis_bytes_per_booking
+        shape.node_timeout_ms, f.live, f.load_per_second, f.redis_bytes_per_booking
     );
     for (name, st) in [("GET", &f.get), ("create", &f.create)] {
         writeln!(

@@ -203,7 +203,12 @@ impl RedisCluster {
     /// Three masters with a replica each; AOF `everysec` as operators run it, and a
     /// `cluster-node-timeout` of [`NODE_TIMEOUT_MS`].
     pub fn start_replicated() -> Self {
-        let timeout = NODE_TIMEOUT_MS.to_string();
+        Self::start_replicated_with(NODE_TIMEOUT_MS)
+    }
+
+    /// [`Self::start_replicated`] with another `cluster-node-timeout`.
+    pub fn start_replicated_with(node_timeout_ms: u64) -> Self {
+        let timeout = node_timeout_ms.to_string();
         Self::create(
             1,
             &[
