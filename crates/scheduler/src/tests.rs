@@ -57,7 +57,7 @@ impl Southbound for FakeNef {
     }
 }
 
-fn service(store: Arc<MemoryStore>, nef: Arc<FakeNef>, wake: Option<Arc<Wake>>) -> Arc<BookingService> {
+fn service(store: Arc<dyn BookingStore>, nef: Arc<FakeNef>, wake: Option<Arc<Wake>>) -> Arc<BookingService> {
     let catalog = Catalog::new(vec![QosProfile {
         name: "QOS_L".into(),
         status: ProfileStatus::Active,
@@ -340,4 +340,37 @@ async fn a_stop_cuts_off_what_outlasts_the_grace_and_gives_its_claim_back_at_onc
     assert_eq!(claimed, vec![b.id]);
     // The attempt was recorded before the NEF call: the next replica adopts, never doubles.
     assert!(store.get(b.id).await.unwrap().unwrap().attempt_marker.is_some());
+}
+
+/// A transition the store failed (a primary failing over) runs again within its claim,
+/// renewed, rather than waiting out the lease for a new claim: the timer is claimed once, and
+/// the network sees one activation.
+#[tokio::test]
+async fn a_transition_the_store_failed_runs_again_within_its_claim() {
+    let store = Arc::new(MemoryStore::new());
+    let flaky = Arc::new(store::testing::Flaky::new(store.clone()));
+    let nef = Arc::new(FakeNef::default());
+    let start = now() + time::Duration::milliseconds(200);
+    let b = booking(1, start);
+    store.create(&b, Some(start), None).await.unwrap();
+    // The activation's first two writes (its attempt's record) find the store away.
+    flaky.fail("update", 2);
+    let (stop_tx, stop) = watch::channel(false);
+    let engine = Engine::new(
+        service(flaky.clone(), nef.clone(), None),
+        Arc::new(SystemClock),
+        settings(4),
+        Wake::new(),
+    );
+    let run = tokio::spawn(engine.run(stop));
+    all_activated(&store, &[b.id]).await;
+    let _ = stop_tx.send(true);
+    run.await.unwrap();
+    assert!(flaky.calls("update") >= 3, "the failed writes were not tried again");
+    assert_eq!(
+        flaky.claimed(),
+        1,
+        "the timer waited out its lease and was claimed again"
+    );
+    assert_eq!(nef.posts.load(Ordering::SeqCst), 1);
 }

@@ -2,7 +2,10 @@
 //! (killed on drop), a local Redis Cluster on free TCP ports (3 masters, with or without a replica each), and Redis with
 //! Sentinel (`sentinel`).
 
+pub mod flaky;
 pub mod sentinel;
+
+pub use flaky::Flaky;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -93,6 +93,20 @@ async fn seed_each(
     ids
 }
 
+/// Starts an outbox worker with the shipped settings on `store`: its stop and its task.
+fn start_worker(store: &Arc<dyn BookingStore>) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let outbox = Outbox::new(
+        settings(),
+        store.clone(),
+        Arc::new(booking::SystemClock),
+        booking::SinkPolicy::permissive(Arc::new(SystemResolver)),
+        Arc::new(Plain),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(outbox.run(stopped)))
+}
+
 /// Seeds `n` events, calls `seeded`, delivers them all and checks each arrived once.
 async fn deliver_at_volume(inner: Arc<dyn BookingStore>, n: usize, seeded: impl FnOnce()) -> Arc<Counts> {
     let (url, got) = sink::start().await;
@@ -104,17 +118,8 @@ async fn deliver_at_volume(inner: Arc<dyn BookingStore>, n: usize, seeded: impl 
     });
     let ids = seed(&*store, n, &url).await;
     seeded();
-    let outbox = Outbox::new(
-        settings(),
-        store.clone(),
-        Arc::new(booking::SystemClock),
-        booking::SinkPolicy::permissive(Arc::new(SystemResolver)),
-        Arc::new(Plain),
-    )
-    .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, worker) = start_worker(&store);
     let started = Instant::now();
-    let worker = tokio::spawn(outbox.clone().run(stopped));
     while got.distinct() < n && started.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -238,17 +243,8 @@ async fn a_stalled_store_part_holds_up_only_its_own_bookings() {
     };
     let (free, stalled) = (seconds(0), seconds(1));
     assert!(!free.is_empty() && !stalled.is_empty());
-    let outbox = Outbox::new(
-        settings(),
-        store.clone(),
-        Arc::new(booking::SystemClock),
-        booking::SinkPolicy::permissive(Arc::new(SystemResolver)),
-        Arc::new(Plain),
-    )
-    .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, worker) = start_worker(&store);
     let started = Instant::now();
-    let worker = tokio::spawn(outbox.clone().run(stopped));
     let arrived = |ids: &[String]| ids.iter().all(|id| got.has(id));
     while !arrived(&free) && started.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(20)).await;
