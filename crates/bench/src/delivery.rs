@@ -39,7 +39,7 @@ fn ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-fn with_sink(body: Bytes, sink: &str) -> anyhow::Result<Bytes> {
+pub fn with_sink(body: Bytes, sink: &str) -> anyhow::Result<Bytes> {
     let mut v: Value = serde_json::from_slice(&body)?;
     v["sink"] = Value::from(sink);
     Ok(Bytes::from(v.to_string()))

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p gateway -p nef-sim -p pcf-sim -p bench
-//! target/release/bench all      # or: api, timers, delivery, cluster, memory, startup
+//! target/release/bench all      # or: api, timers, delivery, cluster, memory, lifecycle, startup
 //! target/release/bench soak --minutes 30   # not part of `all`; fails on errors or growth
 //! ```
 //!
@@ -19,6 +19,7 @@ mod api;
 mod baseline;
 mod cluster;
 mod delivery;
+mod lifecycle;
 mod load;
 mod memory;
 mod procs;
@@ -79,6 +80,8 @@ enum What {
     Memory,
     /// Start-up time.
     Startup,
+    /// The Redis commands and bytes of one booking's whole life (for docs/SCALING.md).
+    Lifecycle,
     /// Mixed load at half its peak on two replicas and Redis; fails on any error, early timer,
     /// duplicate or memory growth.
     Soak {
@@ -112,6 +115,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(What::Memory) => "memory",
         Some(What::Startup) => "startup",
+        Some(What::Lifecycle) => "lifecycle",
         Some(What::Baseline { port }) => return baseline::serve(port),
         Some(What::Soak { minutes }) => return soak_command(minutes),
     };
@@ -154,6 +158,9 @@ async fn run(what: &str, shape: cluster::Shape) -> anyhow::Result<String> {
     if all || what == "memory" {
         section(&mut out, memory_report().await?);
     }
+    if all || what == "lifecycle" {
+        section(&mut out, lifecycle_report().await?);
+    }
     if all || what == "startup" {
         let (mem, red) = memory::startup(5).await?;
         section(
@@ -166,6 +173,19 @@ async fn run(what: &str, shape: cluster::Shape) -> anyhow::Result<String> {
         );
     }
     Ok(out)
+}
+
+async fn lifecycle_report() -> anyhow::Result<String> {
+    let f = lifecycle::run(2_000).await?;
+    let mut s = format!(
+        "### Redis per booking lifecycle (one gateway, one Redis; {} bookings created with a keep-alive sink, activated, ended after 5 s, {:.1} events each delivered; an idle replica's {:.0} commands/s taken off; no GET, no purge)\n\n| per booking | value |\n|---|---|\n| commands (all) | {:.1} |\n| script calls (`EVALSHA`) | {:.1} |\n| bytes into Redis | {:.0} |\n| bytes out of Redis | {:.0} |\n",
+        f.bookings, f.events_per_booking, f.idle_per_second, f.commands, f.scripts, f.bytes_in, f.bytes_out
+    );
+    s.push_str("\n| command | calls per booking |\n|---|---|\n");
+    for (name, per) in &f.top {
+        writeln!(s, "| {name} | {per:.2} |")?;
+    }
+    Ok(s)
 }
 
 fn section(out: &mut String, s: String) {

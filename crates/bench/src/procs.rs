@@ -113,7 +113,18 @@ impl Redis {
             _child: child,
         })
     }
-    fn info(&self, section: &str) -> anyhow::Result<String> {
+    /// `CONFIG RESETSTAT`: the command and network counters start again from zero.
+    pub fn reset_stats(&self) -> anyhow::Result<()> {
+        let out = std::process::Command::new("redis-cli")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(["config", "resetstat"])
+            .output()?;
+        anyhow::ensure!(out.status.success(), "CONFIG RESETSTAT failed");
+        Ok(())
+    }
+
+    pub fn info(&self, section: &str) -> anyhow::Result<String> {
         let out = std::process::Command::new("redis-cli")
             .arg("-s")
             .arg(&self.socket)

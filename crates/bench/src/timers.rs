@@ -265,7 +265,7 @@ pub async fn measure(
 }
 
 /// Sets the `duration` of a create body.
-fn with_duration(body: Bytes, duration: u64) -> anyhow::Result<Bytes> {
+pub fn with_duration(body: Bytes, duration: u64) -> anyhow::Result<Bytes> {
     let mut v: Value = serde_json::from_slice(&body)?;
     v["duration"] = Value::from(duration);
     Ok(Bytes::from(v.to_string()))
