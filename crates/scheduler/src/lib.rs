@@ -78,11 +78,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The claims this replica holds: booking -> the time its timer is claimed until.
 #[derive(Default)]
-struct Claims(Mutex<HashMap<BookingId, OffsetDateTime>>);
+struct Claims(Mutex<HashMap<BookingId, Held>>);
+
+/// One claim this replica holds while its transition runs.
+struct Held {
+    /// The end of its lease, as the store holds it.
+    until: OffsetDateTime,
+    /// Claimed again while its transition ran (the booking's next timer, or a lapsed claim):
+    /// the running task runs the transition once more before it lets the claim go.
+    again: bool,
+}
 
 impl Claims {
     fn snapshot(&self) -> Vec<(BookingId, OffsetDateTime)> {
-        lock(&self.0).iter().map(|(id, t)| (*id, *t)).collect()
+        lock(&self.0).iter().map(|(id, h)| (*id, h.until)).collect()
     }
 }
 
@@ -95,7 +104,7 @@ struct Claim {
 
 impl Lease for Claim {
     fn until(&self) -> OffsetDateTime {
-        lock(&self.claims.0).get(&self.id).copied().unwrap_or(self.fallback)
+        lock(&self.claims.0).get(&self.id).map_or(self.fallback, |h| h.until)
     }
 }
 
@@ -152,16 +161,24 @@ impl Engine {
                         got = ids.len();
                         for id in ids {
                             if let Some(held) = lock(&self.claims.0).get_mut(&id) {
-                                // Still running here, its earlier claim lapsed (the store was
-                                // away) and claimed again: the running transition carries on
-                                // under the new claim, not a second one beside it.
-                                *held = now + lease;
+                                // Still running here and claimed again (its earlier claim
+                                // lapsed, or its next timer fell due): the running task takes
+                                // the new claim and runs the transition once more, so that no
+                                // second task runs beside it.
+                                held.until = now + lease;
+                                held.again = true;
                                 continue;
                             }
                             let Ok(permit) = permits.clone().try_acquire_owned() else {
                                 break;
                             };
-                            lock(&self.claims.0).insert(id, now + lease);
+                            lock(&self.claims.0).insert(
+                                id,
+                                Held {
+                                    until: now + lease,
+                                    again: false,
+                                },
+                            );
                             let claim = Claim {
                                 id,
                                 claims: self.claims.clone(),
@@ -170,8 +187,17 @@ impl Engine {
                             let (service, clock) = (self.service.clone(), self.clock.clone());
                             let lease = self.settings.lease;
                             running.spawn(async move {
-                                fire_until_stored(&service, &*clock, lease, &claim).await;
-                                lock(&claim.claims.0).remove(&id);
+                                loop {
+                                    fire_until_stored(&service, &*clock, lease, &claim).await;
+                                    let mut held = lock(&claim.claims.0);
+                                    match held.get_mut(&id) {
+                                        Some(h) if h.again => h.again = false,
+                                        _ => {
+                                            held.remove(&id);
+                                            break;
+                                        }
+                                    }
+                                }
                                 drop(permit);
                             });
                         }
@@ -258,8 +284,9 @@ impl Engine {
 
 /// Runs the transition of a claimed timer. When the store fails to answer (a Redis primary
 /// failing over, a connection being repaired) it runs it again a moment later, instead of
-/// leaving the timer to wait out its lease, but only after renewing the claim: a lapsed claim
-/// may be another replica's by now, and two runs must never overlap. Runs one after another
+/// leaving the timer to wait out its lease, but only while the claim holds: renewed, or (the
+/// store still away) with half a lease left. A lapsed claim may be another replica's by
+/// now, and two runs must never overlap. Runs one after another
 /// are harmless (an activation records its attempt before the network call and asks the
 /// network before trying again).
 async fn fire_until_stored(service: &BookingService, clock: &dyn Clock, lease: Duration, claim: &Claim) {
@@ -277,15 +304,24 @@ async fn fire_until_stored(service: &BookingService, clock: &dyn Clock, lease: D
         debug!(booking.id = %id, attempt, error = %Chain(&e), "timer transition failed; trying again");
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(1));
-        let until = clock.now() + span(lease);
-        match store.renew(&[(id, claim.until())], until).await {
+        let (held, now) = (claim.until(), clock.now());
+        let until = now + span(lease);
+        let keep = match store.renew(&[(id, held)], until).await {
             Ok(renewed) if renewed.contains(&id) => {
-                lock(&claim.claims.0).insert(id, until);
+                if let Some(h) = lock(&claim.claims.0).get_mut(&id) {
+                    h.until = until;
+                }
+                true
             }
-            _ => {
-                warn!(booking.id = %id, attempts = attempt, error = %Chain(&e), "timer transition failed and its claim could not be renewed; it will be retried after the lease");
-                return;
-            }
+            // The renewer renewed it first (the stamp sent was already old).
+            Ok(_) => claim.until() > held,
+            // The store is still away: the claim stands as it was. Run again only with half
+            // a lease left, as much as a first run starts with between two renewals.
+            Err(_) => held - now >= span(lease / 2),
+        };
+        if !keep {
+            warn!(booking.id = %id, attempts = attempt, error = %Chain(&e), "timer transition failed and its claim could not be renewed; it will be retried after the lease");
+            return;
         }
     }
 }
@@ -314,8 +350,8 @@ async fn renew(store: Arc<dyn BookingStore>, clock: Arc<dyn Clock>, claims: Arc<
             Ok(renewed) => {
                 let mut g = lock(&claims.0);
                 for id in renewed {
-                    if let Some(t) = g.get_mut(&id) {
-                        *t = until;
+                    if let Some(h) = g.get_mut(&id) {
+                        h.until = until;
                     }
                 }
                 debug!(held = held.len(), "claims renewed");
